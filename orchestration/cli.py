@@ -1,0 +1,148 @@
+"""The `tollhouse` command line. Every subcommand has --help."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from datetime import date
+from pathlib import Path
+
+from orchestration.layouts import SOURCES
+from orchestration.settings import Paths
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from exc
+
+
+def _month(text: str) -> date:
+    try:
+        return date.fromisoformat(f"{text}-01")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a month YYYY-MM, got {text!r}") from exc
+
+
+def _say(message: str) -> None:
+    print(f"[tollhouse] {message}", flush=True)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from orchestration.simulator import SimulationConfig, simulate
+
+    config = SimulationConfig(
+        seed=args.seed, start=args.start, months=args.months, accounts=args.accounts,
+        calls_per_day=args.calls_per_day, out=Path(args.out), inject_faults=not args.no_faults,
+    )  # fmt: skip
+    started = time.perf_counter()
+    result = simulate(config, progress=_say)
+    _say(
+        f"simulated {result.calls:,} calls in {result.files:,} files "
+        f"({result.injections:,} injected faults) in {time.perf_counter() - started:.1f}s"
+    )
+    _say(f"landing: {result.landing_dir}   ground truth: {result.ground_truth_dir}")
+    return 0
+
+
+def _load(paths: Paths, first: date | None, last: date | None, sources: list[str]) -> int:
+    from orchestration.runner import landed_days, load_days
+
+    days = landed_days(paths)
+    if not days:
+        _say(f"nothing has landed under {paths.landing}")
+        return 1
+    first, last = first or days[0], last or days[-1]
+    _say(f"loading {', '.join(sources)} for delivery days {first}..{last} through Dagster")
+    result = load_days(paths, first, last, sources)
+    return 0 if result.success else 1
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    return _load(Paths.from_env(), args.first, args.last, args.source or list(SOURCES))
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from orchestration import run_summary
+    from orchestration.warehouse import connect
+
+    paths = Paths.from_env()
+    if not paths.warehouse.exists():
+        _say(f"no warehouse at {paths.warehouse}: run `tollhouse load` first")
+        return 1
+    with connect(paths.warehouse, read_only=True) as con:
+        print(run_summary.render(con))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    paths = Paths.from_env()
+    if not args.skip_simulate:
+        args.out, args.no_faults, args.months = str(paths.data), False, 1
+        if cmd_simulate(args):
+            return 1
+    status = _load(paths, None, None, list(SOURCES))
+    print()
+    cmd_summary(args)
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tollhouse",
+        description="Billing data warehouse and revenue assurance for VoIP and SIP-trunk providers.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add_simulation_options(p: argparse.ArgumentParser, months: bool) -> None:
+        p.add_argument("--seed", type=int, default=7, help="random seed; same seed, same bytes (default 7)")
+        p.add_argument("--start", type=_day, default=date(2026, 10, 1),
+                       help="first day of traffic, YYYY-MM-DD (default 2026-10-01)")  # fmt: skip
+        if months:
+            p.add_argument("--months", type=int, default=1, help="months of traffic (default 1)")
+        p.add_argument("--accounts", type=int, default=30, help="customer accounts (default 30)")
+        p.add_argument("--calls-per-day", type=int, default=20_000,
+                       help="average calls per day over all switches (default 20000)")  # fmt: skip
+
+    p = sub.add_parser("simulate", help="write a fictional operator's landing files and ground truth",
+                       description="Write switch CDRs, CRM, catalog, vendor, FX and tax files for a fictional "
+                       "SIP-trunk operator, with faults injected and recorded in a ground-truth folder "
+                       "beside (not inside) the landing zone. Deterministic for a seed.")  # fmt: skip
+    add_simulation_options(p, months=True)
+    p.add_argument("--out", default=str(Paths.from_env().data),
+                   help="data folder: writes OUT/landing and OUT/ground_truth (default: data/)")  # fmt: skip
+    p.add_argument("--no-faults", action="store_true", help="write clean data, no injected faults")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("load", help="load landed files into the warehouse (a Dagster run)",
+                       description="Materialize the raw ingestion assets for a range of delivery days in "
+                       "one Dagster run. Re-loading a day replaces it.")  # fmt: skip
+    p.add_argument("--from", dest="first", type=_day, help="first delivery day (default: earliest landed)")
+    p.add_argument("--to", dest="last", type=_day, help="last delivery day (default: latest landed)")
+    p.add_argument("--source", action="append", choices=SOURCES, help="only this source (repeatable)")
+    p.set_defaults(func=cmd_load)
+
+    p = sub.add_parser("summary", help="print what the warehouse holds: files, lines, rejects, quarantine",
+                       description="Read the warehouse and print the run summary.")  # fmt: skip
+    p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("demo", help="simulate the demo operator, run the pipeline, print what it found",
+                       description="What `make run` does: simulate one month of the demo operator into "
+                       "data/, load it through Dagster and print the summary.")  # fmt: skip
+    add_simulation_options(p, months=False)
+    p.add_argument("--skip-simulate", action="store_true", help="reuse the landing files already in data/")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", module="dagster")  # beta/preview notices are not for CLI users
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,469 @@
+"""Raw ingestion: load one source's files delivered on one day into the warehouse, losing no line.
+
+Every physical line of a readable file ends up either as a row of `raw.<source>__<entity>` or as a row of
+`raw.rejects` with a reason and its original text; every file gets a row in `raw.load_audit`. A file whose
+bytes were already loaded is a re-delivery and loads nothing; a file that cannot be read as its layout
+(corrupt gzip, binary, wrong header, unknown column count) is quarantined while the rest of the day loads.
+Re-loading a day first removes what that day loaded before, in the same transaction: idempotent.
+
+How lines are parsed (chosen by measurement, see docs/benchmarks.md): DuckDB's parallel CSV reader with
+`store_rejects` reads all files of one layout variant in one scan. It reports exact line numbers for
+rejected lines, skips blank lines silently and has no line-number column, so accepted rows are mapped to
+line numbers as the complement of rejected and blank lines, in scan order (insertion order is preserved).
+A file whose counts do not add up (a quoted newline, mixed line endings) or that the reader refuses is
+parsed again line by line in Python: slow, exact, and only for such files.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import re
+import uuid
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from orchestration.layouts import Layout, match_layout
+from orchestration.warehouse import ensure_raw_schema
+
+# DuckDB reject error types -> DESIGN.md reject reasons.
+_DUCKDB_REASONS = {
+    "TOO MANY COLUMNS": "wrong_column_count",
+    "MISSING COLUMNS": "wrong_column_count",
+    "INVALID ENCODING": "encoding_error",
+    "INVALID UNICODE": "encoding_error",
+}
+_SNIFF_LINES = 200  # lines read to decide a headerless file's column count
+_BLANK_LINE = re.compile(rb"(?m)^\r?$")
+
+
+@dataclass
+class LandedFile:
+    """One landed file after inspection, before parsing."""
+
+    path: Path
+    rel_path: str
+    source: str
+    delivery_date: date
+    size_bytes: int
+    sha256: str
+    compression: str
+    layout: Layout | None = None
+    data: bytes | None = None  # decompressed content
+    lines: int | None = None
+    header_lines: int = 0
+    n_fields: int | None = None
+    crlf: bool = False
+    blank_lines: list[int] = field(default_factory=list)
+    status: str = "loaded"
+    reason: str | None = None
+    duplicate_of: str | None = None
+    parse_path: str | None = None
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+
+    @property
+    def file_id(self) -> str:
+        return hashlib.sha256(f"{self.source}/{self.rel_path}".encode()).hexdigest()[:16]
+
+    def quarantine(self, reason: str) -> None:
+        self.status, self.reason, self.data = "quarantined", reason, None
+
+
+@dataclass
+class DayLoad:
+    source: str
+    delivery_date: date
+    files: list[LandedFile]
+
+    def count(self, status: str) -> int:
+        return sum(f.status == status for f in self.files)
+
+    @property
+    def lines(self) -> int:
+        return sum(f.lines or 0 for f in self.files if f.status == "loaded")
+
+    @property
+    def rows(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rejects(self) -> int:
+        return sum(f.rows_rejected for f in self.files)
+
+    @property
+    def quarantined(self) -> list[LandedFile]:
+        return [f for f in self.files if f.status == "quarantined"]
+
+
+def inspect_file(path: Path, landing: Path, source: str, delivery_date: date) -> LandedFile:
+    """Read, checksum and decompress one file, and decide its layout variant. No warehouse access."""
+    raw = path.read_bytes()
+    landed = LandedFile(
+        path=path,
+        rel_path=path.relative_to(landing).as_posix(),
+        source=source,
+        delivery_date=delivery_date,
+        size_bytes=len(raw),
+        sha256=hashlib.sha256(raw).hexdigest(),
+        compression="gzip" if path.name.endswith(".gz") else "none",
+        layout=match_layout(source, path.name),
+    )
+    if landed.compression == "gzip":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            landed.quarantine(f"corrupt_gzip: {exc}")
+            return landed
+    if landed.layout is None:
+        landed.quarantine(f"unknown_layout: no {source} layout matches the file name {path.name!r}")
+        return landed
+    if b"\x00" in raw:
+        landed.quarantine("unknown_layout: binary content (NUL bytes)")
+        return landed
+    landed.data = raw
+    landed.lines = raw.count(b"\n") + (1 if raw and not raw.endswith(b"\n") else 0)
+    landed.crlf = b"\r\n" in raw
+    if b"\n\n" in raw or b"\n\r\n" in raw or raw.startswith((b"\n", b"\r\n")):
+        landed.blank_lines = [
+            raw.count(b"\n", 0, m.start()) + 1 for m in _BLANK_LINE.finditer(raw) if m.start() < len(raw)
+        ]
+    _detect_variant(landed)
+    return landed
+
+
+def _first_lines(data: bytes, n: int) -> list[str]:
+    head = data[: 4096 * n].split(b"\n", n)[:n]
+    return [line.decode("utf-8", "replace").lstrip("\ufeff").rstrip("\r") for line in head]
+
+
+def _detect_variant(landed: LandedFile) -> None:
+    """Header layouts must carry the exact header; headerless ones must have an allowed column count."""
+    layout = landed.layout
+    assert layout is not None and landed.data is not None
+    if landed.lines == 0:
+        landed.n_fields = len(layout.columns)
+        return
+    if layout.has_header:
+        header = next(csv.reader(_first_lines(landed.data, 1)), [])
+        if tuple(h.strip().lower() for h in header) != layout.columns:
+            landed.quarantine(f"unknown_layout: header {header[:6]}... is not the {layout.table} header")
+            return
+        landed.header_lines, landed.n_fields = 1, len(layout.columns)
+        return
+    sample = [line for line in _first_lines(landed.data, _SNIFF_LINES) if line.strip()]
+    widths = Counter(len(row) for row in csv.reader(sample))
+    width = max(widths, key=lambda w: (widths[w], w)) if widths else len(layout.columns)
+    if width not in layout.allowed_widths:
+        landed.quarantine(
+            f"unknown_layout: lines have {width} columns, {layout.table} allows {layout.allowed_widths}"
+        )
+        return
+    landed.n_fields = width
+
+
+def _mark_redeliveries(con: duckdb.DuckDBPyConnection, files: Sequence[LandedFile]) -> None:
+    """A file whose bytes were loaded before (earlier day, or earlier in this day) is a re-delivery."""
+    seen: dict[str, str] = {}
+    for f in files:
+        if f.status != "loaded" or not f.lines:
+            continue
+        earlier = con.execute(
+            "select file_id from raw.load_audit where sha256 = ? and status = 'loaded' "
+            "order by delivery_date, path limit 1",
+            [f.sha256],
+        ).fetchone()
+        first = earlier[0] if earlier else seen.get(f.sha256)
+        if first:
+            f.status, f.duplicate_of, f.data = "redelivery", first, None
+        else:
+            seen[f.sha256] = f.file_id
+
+
+def _reader_options(layout: Layout, width: int) -> dict:
+    return {
+        "columns": {name: "VARCHAR" for name in layout.columns[:width]},
+        "header": layout.has_header,
+    }
+
+
+def _parse_fast(con: duckdb.DuckDBPyConnection, group: list[LandedFile]) -> list[LandedFile]:
+    """Parse files of one layout variant in one DuckDB scan; return the files that need the exact path."""
+    layout, width = group[0].layout, group[0].n_fields
+    assert layout is not None and width is not None
+    by_path = {str(f.path): f for f in group}
+    con.execute("drop table if exists _rej; drop table if exists _scan")
+    try:
+        con.execute(
+            """create or replace temp table _acc as select * from read_csv(
+                $files, columns = $columns, header = $header, delim = ',', quote = '"', escape = '"',
+                filename = true, auto_detect = false, strict_mode = true, null_padding = false,
+                store_rejects = true, rejects_table = '_rej', rejects_scan = '_scan')""",
+            {"files": list(by_path), **_reader_options(layout, width)},
+        )
+    except duckdb.Error:
+        if len(group) == 1:
+            return group
+        # One odd file spoils the scan: retry each file alone so only the odd one goes the exact way.
+        exact: list[LandedFile] = []
+        for f in group:
+            exact += _parse_fast(con, [f])
+        return exact
+    con.execute(
+        """create or replace temp table _rej_lines as
+           select s.file_path as filename, e.line as line_no, min(e.error_type) as error_type
+           from _rej e join _scan s using (scan_id, file_id) group by all"""
+    )
+    counts = dict(con.execute("select filename, count(*) from _acc group by 1").fetchall())
+    rejected = dict(con.execute("select filename, count(*) from _rej_lines group by 1").fetchall())
+    exact, fast = [], []
+    for path, f in by_path.items():  # a file whose counts do not add up goes the exact way
+        accounted = counts.get(path, 0) + rejected.get(path, 0) + len(f.blank_lines) + f.header_lines
+        (fast if accounted == f.lines else exact).append(f)
+    if fast:
+        _store_fast(con, layout, width, fast)
+    return exact
+
+
+def _store_fast(con: duckdb.DuckDBPyConnection, layout: Layout, width: int, files: list[LandedFile]) -> None:
+    files_tbl = pa.table(
+        {
+            "filename": [str(f.path) for f in files],
+            "file_id": [f.file_id for f in files],
+            "first_line": [f.header_lines + 1 for f in files],
+            "lines": [f.lines for f in files],
+        }
+    )
+    blanks_tbl = pa.table(
+        {
+            "filename": [str(f.path) for f in files for _ in f.blank_lines],
+            "line_no": pa.array([n for f in files for n in f.blank_lines], pa.int64()),
+        }
+    )
+    con.register("_files", files_tbl)
+    con.register("_blanks", blanks_tbl)
+    cols = layout.sql_columns(width)
+    # Files without rejects or blank lines: line = header + position in the file (scan order).
+    # Others: the position-th line that is neither rejected nor blank.
+    con.execute(
+        f"""
+        insert into raw.{layout.table} (file_id, line_no, n_fields, {cols})
+        with excluded as (
+            select filename, line_no from _rej_lines where filename in (select filename from _files)
+            union all
+            select filename, line_no from _blanks
+        ),
+        odd_files as (select distinct filename from excluded),
+        kept as (
+            select filename, line_no, row_number() over (partition by filename order by line_no) as pos
+            from (select filename, unnest(range(first_line, lines + 1)) as line_no
+                  from _files where filename in (select filename from odd_files)) all_lines
+            anti join excluded using (filename, line_no)
+        ),
+        positioned as (
+            select a.*, a.rowid - min(a.rowid) over (partition by a.filename) + 1 as pos from _acc a
+        )
+        select f.file_id,
+               coalesce(k.line_no, f.first_line - 1 + p.pos) as line_no,
+               {width} as n_fields,
+               {cols}
+        from positioned p
+        join _files f using (filename)
+        left join kept k on k.filename = p.filename and k.pos = p.pos
+        """
+    )
+    reject_rows = con.execute(
+        "select filename, line_no, error_type from _rej_lines "
+        "where filename in (select filename from _files) order by filename, line_no"
+    ).fetchall()
+    by_path = {str(f.path): f for f in files}
+    rejects: list[tuple[LandedFile, int, str, str]] = []
+    for filename, line_no, error_type in reject_rows:
+        reason = _DUCKDB_REASONS.get(error_type, "unparseable_row")
+        rejects.append((by_path[filename], line_no, reason, error_type.lower()))
+    rejects += [(f, n, "blank_line", "empty line") for f in files for n in f.blank_lines]
+    _store_rejects(con, rejects)
+    loaded = dict(
+        con.execute(
+            f"select file_id, count(*) from raw.{layout.table} "
+            "where file_id in (select file_id from _files) group by 1"
+        ).fetchall()
+    )
+    for f in files:
+        f.parse_path = "fast"
+        f.rows_loaded = loaded.get(f.file_id, 0)
+        f.rows_rejected = sum(1 for r in rejects if r[0] is f)
+    con.unregister("_files")
+    con.unregister("_blanks")
+
+
+def _line_bytes(data: bytes, line_nos: Iterable[int]) -> dict[int, bytes]:
+    lines = data.split(b"\n")
+    return {n: lines[n - 1].rstrip(b"\r") for n in line_nos}
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _store_rejects(con: duckdb.DuckDBPyConnection, rejects: list[tuple[LandedFile, int, str, str]]) -> None:
+    if not rejects:
+        return
+    texts: dict[str, dict[int, bytes]] = {}
+    for f in {id(r[0]): r[0] for r in rejects}.values():
+        assert f.data is not None
+        texts[f.file_id] = _line_bytes(f.data, [r[1] for r in rejects if r[0] is f])
+    # The reader reports one error per line; invalid bytes are the root cause whatever else it saw.
+    rejects = [
+        (f, n, reason, detail) if _is_utf8(texts[f.file_id][n]) else (f, n, "encoding_error", "invalid UTF-8")
+        for f, n, reason, detail in rejects
+    ]
+    batch = pa.table(
+        {
+            "file_id": [f.file_id for f, *_ in rejects],
+            "source": [f.source for f, *_ in rejects],
+            "line_no": pa.array([n for _, n, *_ in rejects], pa.int64()),
+            "reason": [reason for *_, reason, _ in rejects],
+            "detail": [detail for *_, detail in rejects],
+            "raw_line": [texts[f.file_id][n].decode("utf-8", "backslashreplace") for f, n, *_ in rejects],
+        }
+    )
+    con.execute("insert into raw.rejects select * from batch")
+
+
+def _parse_exact(con: duckdb.DuckDBPyConnection, f: LandedFile) -> None:
+    """Line-by-line parse of one odd file: every physical line is a row or a reject on its own."""
+    layout, width = f.layout, f.n_fields
+    assert layout is not None and width is not None and f.data is not None
+    rows: list[list[str | None]] = []
+    line_nos: list[int] = []
+    rejects: list[tuple[LandedFile, int, str, str]] = []
+    raw_lines = f.data.split(b"\n")
+    if f.data.endswith(b"\n"):
+        raw_lines.pop()
+    for line_no, raw_line in enumerate(raw_lines, start=1):
+        if line_no <= f.header_lines:
+            continue
+        raw_line = raw_line.rstrip(b"\r")
+        if not raw_line.strip():
+            rejects.append((f, line_no, "blank_line", "empty line"))
+            continue
+        try:
+            text = raw_line.decode("utf-8").lstrip("\ufeff")
+        except UnicodeDecodeError as exc:
+            rejects.append((f, line_no, "encoding_error", str(exc)[:200]))
+            continue
+        try:
+            fields = next(csv.reader([text], strict=True))
+        except csv.Error as exc:
+            rejects.append((f, line_no, "unparseable_row", str(exc)[:200]))
+            continue
+        if len(fields) != width:
+            rejects.append((f, line_no, "wrong_column_count", f"expected {width} columns, found {len(fields)}"))
+            continue
+        rows.append([v if v != "" else None for v in fields])
+        line_nos.append(line_no)
+    names = layout.columns[:width]
+    cols = layout.sql_columns(width)
+    batch = pa.table(
+        {
+            "file_id": [f.file_id] * len(rows),
+            "line_no": pa.array(line_nos, pa.int64()),
+            "n_fields": pa.array([width] * len(rows), pa.int32()),
+            **{name: pa.array([r[i] for r in rows], pa.string()) for i, name in enumerate(names)},
+        }
+    )
+    con.execute(
+        f"insert into raw.{layout.table} (file_id, line_no, n_fields, {cols}) "
+        f"select file_id, line_no, n_fields, {cols} from batch"
+    )
+    _store_rejects(con, rejects)
+    f.parse_path, f.rows_loaded, f.rows_rejected = "exact", len(rows), len(rejects)
+
+
+def _delete_day(con: duckdb.DuckDBPyConnection, source: str, day: date, tables: Iterable[str]) -> None:
+    ids = "select file_id from raw.load_audit where source = $source and delivery_date = $day"
+    for table in (*tables, "rejects"):
+        con.execute(f"delete from raw.{table} where file_id in ({ids})", {"source": source, "day": day})
+    con.execute("delete from raw.load_audit where source = $source and delivery_date = $day",
+                {"source": source, "day": day})  # fmt: skip
+
+
+def _write_audit(con: duckdb.DuckDBPyConnection, files: Sequence[LandedFile], run_id: str | None) -> None:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    batch = pa.table(
+        {
+            "file_id": [f.file_id for f in files],
+            "source": [f.source for f in files],
+            "delivery_date": pa.array([f.delivery_date for f in files], pa.date32()),
+            "path": [f.rel_path for f in files],
+            "layout": [f.layout.table if f.layout else None for f in files],
+            "size_bytes": pa.array([f.size_bytes for f in files], pa.int64()),
+            "sha256": [f.sha256 for f in files],
+            "compression": [f.compression for f in files],
+            "lines": pa.array([f.lines for f in files], pa.int64()),
+            "header_lines": pa.array([f.header_lines for f in files], pa.int32()),
+            "n_fields": pa.array([f.n_fields for f in files], pa.int32()),
+            "rows_loaded": pa.array([f.rows_loaded for f in files], pa.int64()),
+            "rows_rejected": pa.array([f.rows_rejected for f in files], pa.int64()),
+            "status": [f.status for f in files],
+            "reason": [f.reason for f in files],
+            "duplicate_of": [f.duplicate_of for f in files],
+            "parse_path": [f.parse_path for f in files],
+            "loaded_at": pa.array([now] * len(files), pa.timestamp("us")),
+            "run_id": [run_id] * len(files),
+        }
+    )
+    con.execute("insert into raw.load_audit by name select * from batch")
+
+
+def landed_files(landing: Path, source: str, day: date) -> list[Path]:
+    folder = landing / source / day.isoformat()
+    return sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+
+
+def ingest_day(
+    con: duckdb.DuckDBPyConnection, landing: Path, source: str, day: date, run_id: str | None = None
+) -> DayLoad:
+    """Load (or re-load) every file of `source` delivered on `day`. One transaction; idempotent."""
+    ensure_raw_schema(con)
+    paths = landed_files(landing, source, day)
+    with ThreadPoolExecutor(max_workers=2) as pool:  # hashing and gunzip release the GIL
+        files = list(pool.map(lambda p: inspect_file(p, landing, source, day), paths))
+    run_id = run_id or uuid.uuid4().hex
+    con.execute("begin transaction")
+    try:
+        _delete_day(con, source, day, sorted({f.layout.table for f in files if f.layout}))
+        _mark_redeliveries(con, files)
+        groups: dict[tuple, list[LandedFile]] = {}
+        for f in files:
+            if f.status == "loaded" and f.lines:
+                assert f.layout is not None
+                groups.setdefault((f.layout.table, f.n_fields, f.header_lines, f.crlf), []).append(f)
+            elif f.status == "loaded":
+                f.parse_path = "fast"  # empty file: nothing to parse
+        for group in groups.values():
+            for odd in _parse_fast(con, group):
+                _parse_exact(con, odd)
+        _write_audit(con, files, run_id)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        for f in files:
+            f.data = None
+    return DayLoad(source, day, files)

@@ -1,0 +1,59 @@
+"""What a run found, read back from the warehouse: the summary `make run` and `tollhouse summary` print."""
+
+from __future__ import annotations
+
+import duckdb
+
+
+def ingestion_by_source(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return con.execute(
+        """
+        select source,
+               count(*) as files,
+               count(*) filter (where status = 'redelivery') as redelivered,
+               count(*) filter (where status = 'quarantined') as quarantined,
+               coalesce(sum(lines - header_lines) filter (where status = 'loaded'), 0) as lines,
+               sum(rows_loaded) as raw_rows,
+               sum(rows_rejected) as rejects,
+               count(*) filter (where parse_path = 'exact') as exact_parsed
+        from raw.load_audit group by source order by source
+        """
+    ).fetchall()
+
+
+def rejects_by_reason(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return con.execute(
+        "select source, reason, count(*) from raw.rejects group by all order by source, reason"
+    ).fetchall()
+
+
+def quarantined_files(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return con.execute(
+        "select path, reason from raw.load_audit where status = 'quarantined' order by path"
+    ).fetchall()
+
+
+def format_table(headers: tuple[str, ...], rows: list[tuple]) -> str:
+    cells = [tuple(f"{v:,}" if isinstance(v, int) else str(v) for v in row) for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    body = ["  ".join(c.rjust(w) if c[:1].isdigit() else c.ljust(w) for c, w in zip(r, widths, strict=True))
+            for r in cells]  # fmt: skip
+    return "\n".join([line, "  ".join("-" * w for w in widths), *body])
+
+
+def render(con: duckdb.DuckDBPyConnection) -> str:
+    parts = [
+        "Ingestion (raw layer)",
+        format_table(
+            ("source", "files", "re-delivered", "quarantined", "lines", "raw rows", "rejects", "exact-parsed"),
+            ingestion_by_source(con),
+        ),
+    ]
+    rejects = rejects_by_reason(con)
+    if rejects:
+        parts += ["", "Rejected lines by reason", format_table(("source", "reason", "lines"), rejects)]
+    quarantined = quarantined_files(con)
+    if quarantined:
+        parts += ["", "Quarantined files", format_table(("file", "reason"), quarantined)]
+    return "\n".join(parts)

@@ -1,0 +1,39 @@
+"""Where tollhouse keeps its files. One place, driven by environment variables with repo-local defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Paths:
+    data: Path
+
+    @property
+    def landing(self) -> Path:
+        return self.data / "landing"
+
+    @property
+    def ground_truth(self) -> Path:
+        return self.data / "ground_truth"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.data / "warehouse" / "tollhouse.duckdb"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.data / "dagster"
+
+    @classmethod
+    def from_env(cls) -> Paths:
+        return cls(Path(os.environ.get("TOLLHOUSE_DATA_DIR", REPO_ROOT / "data")).resolve())
+
+
+# First day any daily partition can have. Switch files older than this are out of scope for the demo
+# operator; a real deployment sets it to its first day of data.
+PARTITIONS_START = os.environ.get("TOLLHOUSE_PARTITIONS_START", "2026-01-01")

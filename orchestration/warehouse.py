@@ -1,0 +1,84 @@
+"""The DuckDB warehouse file: how to open it, and the raw schema that ingestion writes.
+
+One writer at a time: every Dagster asset that writes goes through `connect()` inside the `warehouse`
+concurrency pool (limit 1), and dashboards never open this file (they read a published snapshot).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from orchestration.layouts import LAYOUTS
+
+# DuckDB already parallelises each query; these keep a 2-core, 24 GB machine responsive and let big sorts spill.
+DEFAULT_SETTINGS = {
+    "threads": int(os.environ.get("TOLLHOUSE_DUCKDB_THREADS", os.cpu_count() or 2)),
+    "memory_limit": os.environ.get("TOLLHOUSE_DUCKDB_MEMORY", "12GB"),
+    "preserve_insertion_order": True,  # ingestion maps accepted CSV rows to line numbers by scan order
+}
+
+
+@contextmanager
+def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        for key, value in DEFAULT_SETTINGS.items():
+            con.execute(f"set {key} = '{value}'" if isinstance(value, str) else f"set {key} = {value}")
+        con.execute(f"set temp_directory = '{path.parent / 'tmp'}'")
+        yield con
+    finally:
+        con.close()
+
+
+RAW_AUDIT_DDL = """
+create schema if not exists raw;
+create table if not exists raw.load_audit (
+    file_id       varchar primary key,  -- stable hash of source and landing path: same file, same id
+    source        varchar not null,
+    delivery_date date not null,
+    path          varchar not null,     -- relative to the landing folder
+    layout        varchar,              -- raw table the file loads into
+    size_bytes    bigint not null,
+    sha256        varchar not null,     -- of the bytes as delivered
+    compression   varchar not null,     -- none | gzip
+    lines         bigint,               -- physical lines after decompression, header included
+    header_lines  integer,
+    n_fields      integer,              -- detected column count (layout variant)
+    rows_loaded   bigint not null,
+    rows_rejected bigint not null,
+    status        varchar not null,     -- loaded | redelivery | quarantined
+    reason        varchar,              -- why a file was quarantined
+    duplicate_of  varchar,              -- file_id of the first delivery, for a redelivery
+    parse_path    varchar,              -- fast (DuckDB reader) | exact (line by line, for odd files)
+    loaded_at     timestamp not null,
+    run_id        varchar
+);
+create table if not exists raw.rejects (
+    file_id  varchar not null,
+    source   varchar not null,
+    line_no  bigint not null,
+    reason   varchar not null,     -- DESIGN.md reject reasons: unparseable_row, wrong_column_count, ...
+    detail   varchar,
+    raw_line varchar               -- the original text (invalid bytes backslash-escaped)
+);
+"""
+
+
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(RAW_AUDIT_DDL)
+    for layout in LAYOUTS:
+        cols = ",\n".join(f'    "{name}" varchar' for name in layout.columns)
+        con.execute(
+            f"""create table if not exists raw.{layout.table} (
+    file_id  varchar not null,
+    line_no  bigint not null,
+    n_fields integer not null,
+{cols}
+)"""
+        )
