@@ -4,7 +4,8 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
-UV_VERSION := 0.13.8   # the lock file's resolver; pinned so every machine resolves the same way
+# The lock file's resolver, pinned so every machine installs the same way.
+UV_VERSION := 0.13.8
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster
 

@@ -35,9 +35,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from orchestration.simulator import SimulationConfig, simulate
 
     config = SimulationConfig(
-        seed=args.seed, start=args.start, months=args.months, accounts=args.accounts,
-        calls_per_day=args.calls_per_day, out=Path(args.out), inject_faults=not args.no_faults,
-    )  # fmt: skip
+        seed=args.seed,
+        start=args.start,
+        months=args.months,
+        accounts=args.accounts,
+        calls_per_day=args.calls_per_day,
+        out=Path(args.out),
+        inject_faults=not args.no_faults,
+    )
     started = time.perf_counter()
     result = simulate(config, progress=_say)
     _say(
@@ -49,7 +54,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _load(paths: Paths, first: date | None, last: date | None, sources: list[str]) -> int:
-    from orchestration.runner import landed_days, load_days
+    from orchestration.runner import build_models, failed_checks, landed_days, load_days
 
     days = landed_days(paths)
     if not days:
@@ -57,8 +62,12 @@ def _load(paths: Paths, first: date | None, last: date | None, sources: list[str
         return 1
     first, last = first or days[0], last or days[-1]
     _say(f"loading {', '.join(sources)} for delivery days {first}..{last} through Dagster")
-    result = load_days(paths, first, last, sources)
-    return 0 if result.success else 1
+    loaded = load_days(paths, first, last, sources)
+    _say("building the dbt models and running their tests through Dagster")
+    built = build_models(paths)
+    for check in failed_checks(loaded) + failed_checks(built):
+        _say(f"check failed: {check}")
+    return 0 if loaded.success and built.success else 1
 
 
 def cmd_load(args: argparse.Namespace) -> int:
@@ -99,39 +108,59 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add_simulation_options(p: argparse.ArgumentParser, months: bool) -> None:
         p.add_argument("--seed", type=int, default=7, help="random seed; same seed, same bytes (default 7)")
-        p.add_argument("--start", type=_day, default=date(2026, 10, 1),
-                       help="first day of traffic, YYYY-MM-DD (default 2026-10-01)")  # fmt: skip
+        p.add_argument(
+            "--start",
+            type=_day,
+            default=date(2026, 10, 1),
+            help="first day of traffic, YYYY-MM-DD (default 2026-10-01)",
+        )
         if months:
             p.add_argument("--months", type=int, default=1, help="months of traffic (default 1)")
         p.add_argument("--accounts", type=int, default=30, help="customer accounts (default 30)")
-        p.add_argument("--calls-per-day", type=int, default=20_000,
-                       help="average calls per day over all switches (default 20000)")  # fmt: skip
+        p.add_argument(
+            "--calls-per-day", type=int, default=20_000, help="average calls per day over all switches (default 20000)"
+        )
 
-    p = sub.add_parser("simulate", help="write a fictional operator's landing files and ground truth",
-                       description="Write switch CDRs, CRM, catalog, vendor, FX and tax files for a fictional "
-                       "SIP-trunk operator, with faults injected and recorded in a ground-truth folder "
-                       "beside (not inside) the landing zone. Deterministic for a seed.")  # fmt: skip
+    p = sub.add_parser(
+        "simulate",
+        help="write a fictional operator's landing files and ground truth",
+        description="Write switch CDRs, CRM, catalog, vendor, FX and tax files for a fictional "
+        "SIP-trunk operator, with faults injected and recorded in a ground-truth folder "
+        "beside (not inside) the landing zone. Deterministic for a seed.",
+    )
     add_simulation_options(p, months=True)
-    p.add_argument("--out", default=str(Paths.from_env().data),
-                   help="data folder: writes OUT/landing and OUT/ground_truth (default: data/)")  # fmt: skip
+    p.add_argument(
+        "--out",
+        default=str(Paths.from_env().data),
+        help="data folder: writes OUT/landing and OUT/ground_truth (default: data/)",
+    )
     p.add_argument("--no-faults", action="store_true", help="write clean data, no injected faults")
     p.set_defaults(func=cmd_simulate)
 
-    p = sub.add_parser("load", help="load landed files into the warehouse (a Dagster run)",
-                       description="Materialize the raw ingestion assets for a range of delivery days in "
-                       "one Dagster run. Re-loading a day replaces it.")  # fmt: skip
+    p = sub.add_parser(
+        "load",
+        help="load landed files into the warehouse (a Dagster run)",
+        description="Materialize the raw ingestion assets for a range of delivery days in "
+        "one Dagster run. Re-loading a day replaces it.",
+    )
     p.add_argument("--from", dest="first", type=_day, help="first delivery day (default: earliest landed)")
     p.add_argument("--to", dest="last", type=_day, help="last delivery day (default: latest landed)")
     p.add_argument("--source", action="append", choices=SOURCES, help="only this source (repeatable)")
     p.set_defaults(func=cmd_load)
 
-    p = sub.add_parser("summary", help="print what the warehouse holds: files, lines, rejects, quarantine",
-                       description="Read the warehouse and print the run summary.")  # fmt: skip
+    p = sub.add_parser(
+        "summary",
+        help="print what the warehouse holds: files, lines, rejects, quarantine",
+        description="Read the warehouse and print the run summary.",
+    )
     p.set_defaults(func=cmd_summary)
 
-    p = sub.add_parser("demo", help="simulate the demo operator, run the pipeline, print what it found",
-                       description="What `make run` does: simulate one month of the demo operator into "
-                       "data/, load it through Dagster and print the summary.")  # fmt: skip
+    p = sub.add_parser(
+        "demo",
+        help="simulate the demo operator, run the pipeline, print what it found",
+        description="What `make run` does: simulate one month of the demo operator into "
+        "data/, load it through Dagster and print the summary.",
+    )
     add_simulation_options(p, months=False)
     p.add_argument("--skip-simulate", action="store_true", help="reuse the landing files already in data/")
     p.set_defaults(func=cmd_demo)

@@ -1,17 +1,18 @@
-"""The tollhouse Dagster code location: `dagster dev -m orchestration.definitions`."""
+"""The tollhouse Dagster code location: `dagster dev -m orchestration.definitions` (`make ui`)."""
 
 import dagster as dg
 
+from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.ingestion import raw_assets
-from orchestration.resources import WarehouseResource
+from orchestration.resources import build_resources
 from orchestration.schedules import daily_load_job, daily_load_schedule
 from orchestration.sensors import landing_sensor
 from orchestration.settings import Paths
 
 defs = dg.Definitions(
-    assets=[*raw_assets],
+    assets=[*raw_assets, build_dbt_assets()],
     jobs=[daily_load_job],
     schedules=[daily_load_schedule],
     sensors=[landing_sensor],
-    resources={"warehouse": WarehouseResource(data_dir=str(Paths.from_env().data))},
+    resources=build_resources(Paths.from_env()),
 )

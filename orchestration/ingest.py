@@ -63,6 +63,7 @@ class LandedFile:
     header_lines: int = 0
     n_fields: int | None = None
     crlf: bool = False
+    mixed_newlines: bool = False  # the fast reader would merge lines: such files take the exact path
     blank_lines: list[int] = field(default_factory=list)
     status: str = "loaded"
     reason: str | None = None
@@ -133,6 +134,7 @@ def inspect_file(path: Path, landing: Path, source: str, delivery_date: date) ->
     landed.data = raw
     landed.lines = raw.count(b"\n") + (1 if raw and not raw.endswith(b"\n") else 0)
     landed.crlf = b"\r\n" in raw
+    landed.mixed_newlines = landed.crlf and raw.count(b"\r\n") != raw.count(b"\n")
     if b"\n\n" in raw or b"\n\r\n" in raw or raw.startswith((b"\n", b"\r\n")):
         landed.blank_lines = [
             raw.count(b"\n", 0, m.start()) + 1 for m in _BLANK_LINE.finditer(raw) if m.start() < len(raw)
@@ -164,9 +166,7 @@ def _detect_variant(landed: LandedFile) -> None:
     widths = Counter(len(row) for row in csv.reader(sample))
     width = max(widths, key=lambda w: (widths[w], w)) if widths else len(layout.columns)
     if width not in layout.allowed_widths:
-        landed.quarantine(
-            f"unknown_layout: lines have {width} columns, {layout.table} allows {layout.allowed_widths}"
-        )
+        landed.quarantine(f"unknown_layout: lines have {width} columns, {layout.table} allows {layout.allowed_widths}")
         return
     landed.n_fields = width
 
@@ -294,8 +294,7 @@ def _store_fast(con: duckdb.DuckDBPyConnection, layout: Layout, width: int, file
     _store_rejects(con, rejects)
     loaded = dict(
         con.execute(
-            f"select file_id, count(*) from raw.{layout.table} "
-            "where file_id in (select file_id from _files) group by 1"
+            f"select file_id, count(*) from raw.{layout.table} where file_id in (select file_id from _files) group by 1"
         ).fetchall()
     )
     for f in files:
@@ -304,6 +303,14 @@ def _store_fast(con: duckdb.DuckDBPyConnection, layout: Layout, width: int, file
         f.rows_rejected = sum(1 for r in rejects if r[0] is f)
     con.unregister("_files")
     con.unregister("_blanks")
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, batch: pa.Table) -> None:
+    con.register("_batch", batch)
+    try:
+        con.execute(f"insert into {table} by name select * from _batch")
+    finally:
+        con.unregister("_batch")
 
 
 def _line_bytes(data: bytes, line_nos: Iterable[int]) -> dict[int, bytes]:
@@ -341,7 +348,7 @@ def _store_rejects(con: duckdb.DuckDBPyConnection, rejects: list[tuple[LandedFil
             "raw_line": [texts[f.file_id][n].decode("utf-8", "backslashreplace") for f, n, *_ in rejects],
         }
     )
-    con.execute("insert into raw.rejects select * from batch")
+    _insert(con, "raw.rejects", batch)
 
 
 def _parse_exact(con: duckdb.DuckDBPyConnection, f: LandedFile) -> None:
@@ -377,7 +384,6 @@ def _parse_exact(con: duckdb.DuckDBPyConnection, f: LandedFile) -> None:
         rows.append([v if v != "" else None for v in fields])
         line_nos.append(line_no)
     names = layout.columns[:width]
-    cols = layout.sql_columns(width)
     batch = pa.table(
         {
             "file_id": [f.file_id] * len(rows),
@@ -386,10 +392,7 @@ def _parse_exact(con: duckdb.DuckDBPyConnection, f: LandedFile) -> None:
             **{name: pa.array([r[i] for r in rows], pa.string()) for i, name in enumerate(names)},
         }
     )
-    con.execute(
-        f"insert into raw.{layout.table} (file_id, line_no, n_fields, {cols}) "
-        f"select file_id, line_no, n_fields, {cols} from batch"
-    )
+    _insert(con, f"raw.{layout.table}", batch)
     _store_rejects(con, rejects)
     f.parse_path, f.rows_loaded, f.rows_rejected = "exact", len(rows), len(rejects)
 
@@ -398,8 +401,9 @@ def _delete_day(con: duckdb.DuckDBPyConnection, source: str, day: date, tables: 
     ids = "select file_id from raw.load_audit where source = $source and delivery_date = $day"
     for table in (*tables, "rejects"):
         con.execute(f"delete from raw.{table} where file_id in ({ids})", {"source": source, "day": day})
-    con.execute("delete from raw.load_audit where source = $source and delivery_date = $day",
-                {"source": source, "day": day})  # fmt: skip
+    con.execute(
+        "delete from raw.load_audit where source = $source and delivery_date = $day", {"source": source, "day": day}
+    )
 
 
 def _write_audit(con: duckdb.DuckDBPyConnection, files: Sequence[LandedFile], run_id: str | None) -> None:
@@ -427,7 +431,7 @@ def _write_audit(con: duckdb.DuckDBPyConnection, files: Sequence[LandedFile], ru
             "run_id": [run_id] * len(files),
         }
     )
-    con.execute("insert into raw.load_audit by name select * from batch")
+    _insert(con, "raw.load_audit", batch)
 
 
 def landed_files(landing: Path, source: str, day: date) -> list[Path]:
@@ -449,15 +453,21 @@ def ingest_day(
         _delete_day(con, source, day, sorted({f.layout.table for f in files if f.layout}))
         _mark_redeliveries(con, files)
         groups: dict[tuple, list[LandedFile]] = {}
+        odd: list[LandedFile] = []
         for f in files:
-            if f.status == "loaded" and f.lines:
+            if f.status != "loaded":
+                continue
+            if not f.lines:
+                f.parse_path = "fast"  # empty file: nothing to parse
+            elif f.mixed_newlines:
+                odd.append(f)
+            else:
                 assert f.layout is not None
                 groups.setdefault((f.layout.table, f.n_fields, f.header_lines, f.crlf), []).append(f)
-            elif f.status == "loaded":
-                f.parse_path = "fast"  # empty file: nothing to parse
         for group in groups.values():
-            for odd in _parse_fast(con, group):
-                _parse_exact(con, odd)
+            odd += _parse_fast(con, group)
+        for f in odd:
+            _parse_exact(con, f)
         _write_audit(con, files, run_id)
         con.execute("commit")
     except BaseException:

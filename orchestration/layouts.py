@@ -37,26 +37,68 @@ class Layout:
 # Asterisk cdr_csv (Master.csv). 16 columns base; 17 adds uniqueid; 18 adds userfield; 21 adds
 # peeraccount, linkedid, sequence (cdr_csv's `newcdrcolumns`).
 ASTERISK_COLUMNS = (
-    "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp", "lastdata",
-    "start", "answer", "end", "duration", "billsec", "disposition", "amaflags",
-    "uniqueid", "userfield", "peeraccount", "linkedid", "sequence",
-)  # fmt: skip
+    "accountcode",
+    "src",
+    "dst",
+    "dcontext",
+    "clid",
+    "channel",
+    "dstchannel",
+    "lastapp",
+    "lastdata",
+    "start",
+    "answer",
+    "end",
+    "duration",
+    "billsec",
+    "disposition",
+    "amaflags",
+    "uniqueid",
+    "userfield",
+    "peeraccount",
+    "linkedid",
+    "sequence",
+)
 
 # FreeSWITCH mod_cdr_csv: the `default` template has 13 columns, the `example` template adds two codecs.
 FREESWITCH_COLUMNS = (
-    "caller_id_name", "caller_id_number", "destination_number", "context", "start_stamp", "answer_stamp",
-    "end_stamp", "duration", "billsec", "hangup_cause", "uuid", "bleg_uuid", "accountcode",
-    "read_codec", "write_codec",
-)  # fmt: skip
+    "caller_id_name",
+    "caller_id_number",
+    "destination_number",
+    "context",
+    "start_stamp",
+    "answer_stamp",
+    "end_stamp",
+    "duration",
+    "billsec",
+    "hangup_cause",
+    "uuid",
+    "bleg_uuid",
+    "accountcode",
+    "read_codec",
+    "write_codec",
+)
 
 # SIP-trunk carrier CSV, UTC timestamps. Calls longer than the carrier's interim interval arrive as
 # `partial` records sharing call_ref, numbered by partial_seq, the last one flagged is_last_partial = 1;
 # each partial's billable_s covers its own segment. Short calls arrive as one `complete` record.
 CARRIER_COLUMNS = (
-    "record_id", "record_type", "call_ref", "partial_seq", "is_last_partial", "trunk_id",
-    "calling_number", "called_number", "start_time_utc", "answer_time_utc", "end_time_utc",
-    "duration_s", "billable_s", "release_cause", "route_id",
-)  # fmt: skip
+    "record_id",
+    "record_type",
+    "call_ref",
+    "partial_seq",
+    "is_last_partial",
+    "trunk_id",
+    "calling_number",
+    "called_number",
+    "start_time_utc",
+    "answer_time_utc",
+    "end_time_utc",
+    "duration_s",
+    "billable_s",
+    "release_cause",
+    "route_id",
+)
 
 
 def _csv(source: str, entity: str, columns: str) -> Layout:
@@ -69,26 +111,42 @@ LAYOUTS: tuple[Layout, ...] = (
     Layout("freeswitch", "cdr", "*.csv", FREESWITCH_COLUMNS, has_header=False, widths=(13, 15)),
     Layout("carrier", "cdr", "*.csv", CARRIER_COLUMNS, has_header=True),
     # network: switch configuration and clock corrections reported by the NOC
-    _csv("network", "switches", "switch_id source timezone country_code country_calling_code "
-         "national_prefix international_prefix format_variant valid_from valid_to"),
+    _csv(
+        "network",
+        "switches",
+        "switch_id source timezone country_code country_calling_code "
+        "national_prefix international_prefix format_variant valid_from valid_to",
+    ),
     _csv("network", "clock_corrections", "switch_id valid_from_utc valid_to_utc offset_seconds note"),
     # crm: the order-to-bill side, effective-dated
-    _csv("crm", "accounts", "account_id account_name country_code currency timezone billing_email "
-         "address_line1 city postcode created_date status"),
-    _csv("crm", "subscriptions", "subscription_id order_id account_id product_id quantity "
-         "start_date end_date order_date"),
+    _csv(
+        "crm",
+        "accounts",
+        "account_id account_name country_code currency timezone billing_email "
+        "address_line1 city postcode created_date status",
+    ),
+    _csv(
+        "crm", "subscriptions", "subscription_id order_id account_id product_id quantity start_date end_date order_date"
+    ),
     _csv("crm", "service_assignments", "identifier_type identifier switch_id account_id valid_from valid_to"),
     # catalog: products, prices and customer tariffs (DESIGN.md section 5)
     _csv("catalog", "products", "product_id product_name charge_type unit"),
     _csv("catalog", "prices", "product_id currency unit_price valid_from valid_to"),
     _csv("catalog", "bundles", "product_id included_seconds call_type"),
-    _csv("catalog", "volume_tiers", "tier_plan_id call_type tier_mode tier_from_units tier_to_units "
-         "unit_price flat_amount currency unit"),
+    _csv(
+        "catalog",
+        "volume_tiers",
+        "tier_plan_id call_type tier_mode tier_from_units tier_to_units unit_price flat_amount currency unit",
+    ),
     _csv("catalog", "tier_assignments", "account_id tier_plan_id valid_from valid_to"),
     _csv("catalog", "promotions", "promotion_id account_id charge_type discount_percent valid_from valid_to"),
     _csv("catalog", "rate_plans", "rate_plan_id currency timezone rounding_method rounding_decimals band_mode"),
-    _csv("catalog", "rates", "rate_plan_id prefix destination band valid_from valid_to connect_fee "
-         "group_start_s rate rate_unit_s increment_s max_cost"),
+    _csv(
+        "catalog",
+        "rates",
+        "rate_plan_id prefix destination band valid_from valid_to connect_fee "
+        "group_start_s rate rate_unit_s increment_s max_cost",
+    ),
     _csv("catalog", "time_bands", "rate_plan_id band weekdays start_time end_time"),
     _csv("catalog", "holidays", "rate_plan_id date band"),
     _csv("catalog", "plan_assignments", "account_id rate_plan_id valid_from valid_to"),
@@ -96,8 +154,12 @@ LAYOUTS: tuple[Layout, ...] = (
     _csv("vendor", "vendors", "vendor_id vendor_name currency rate_plan_id"),
     _csv("vendor", "routes", "route_id vendor_id switch_id valid_from valid_to"),
     _csv("vendor", "rate_plans", "rate_plan_id currency timezone rounding_method rounding_decimals band_mode"),
-    _csv("vendor", "rates", "rate_plan_id prefix destination band valid_from valid_to connect_fee "
-         "group_start_s rate rate_unit_s increment_s max_cost"),
+    _csv(
+        "vendor",
+        "rates",
+        "rate_plan_id prefix destination band valid_from valid_to connect_fee "
+        "group_start_s rate rate_unit_s increment_s max_cost",
+    ),
     _csv("vendor", "time_bands", "rate_plan_id band weekdays start_time end_time"),
     _csv("vendor", "holidays", "rate_plan_id date band"),
     # fx and tax

@@ -1,4 +1,4 @@
-"""Dagster resources: the warehouse file and the folders around it."""
+"""Dagster resources: the warehouse file and the folders around it, and dbt."""
 
 from __future__ import annotations
 
@@ -26,3 +26,11 @@ class WarehouseResource(dg.ConfigurableResource):
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         with connect(self.paths.warehouse, read_only=read_only) as con:
             yield con
+
+
+def build_resources(paths: Paths) -> dict[str, object]:
+    """Every resource the code location needs, for one data folder. dbt finds the same folder through
+    TOLLHOUSE_DATA_DIR, so callers pass `Paths.from_env()` (or set the variable to `paths.data`)."""
+    from orchestration.assets.dbt import dbt_resource
+
+    return {"warehouse": WarehouseResource(data_dir=str(paths.data)), "dbt": dbt_resource()}

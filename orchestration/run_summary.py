@@ -28,17 +28,16 @@ def rejects_by_reason(con: duckdb.DuckDBPyConnection) -> list[tuple]:
 
 
 def quarantined_files(con: duckdb.DuckDBPyConnection) -> list[tuple]:
-    return con.execute(
-        "select path, reason from raw.load_audit where status = 'quarantined' order by path"
-    ).fetchall()
+    return con.execute("select path, reason from raw.load_audit where status = 'quarantined' order by path").fetchall()
 
 
 def format_table(headers: tuple[str, ...], rows: list[tuple]) -> str:
     cells = [tuple(f"{v:,}" if isinstance(v, int) else str(v) for v in row) for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
-    body = ["  ".join(c.rjust(w) if c[:1].isdigit() else c.ljust(w) for c, w in zip(r, widths, strict=True))
-            for r in cells]  # fmt: skip
+    body = [
+        "  ".join(c.rjust(w) if c[:1].isdigit() else c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells
+    ]
     return "\n".join([line, "  ".join("-" * w for w in widths), *body])
 
 

@@ -7,11 +7,12 @@ from datetime import date
 
 import dagster as dg
 
+from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.ingestion import raw_asset_key, raw_assets
 from orchestration.instance import get_instance
 from orchestration.layouts import SOURCES
 from orchestration.partitions import delivery_days
-from orchestration.resources import WarehouseResource
+from orchestration.resources import build_resources
 from orchestration.settings import Paths
 
 # Dagster logs every step event at DEBUG; people running the CLI want the assets' own progress lines.
@@ -20,11 +21,17 @@ QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 def landed_days(paths: Paths) -> list[date]:
     """Every delivery day that has a landing folder, any source."""
-    days = {
-        date.fromisoformat(day_dir.name)
-        for source_dir in paths.landing.iterdir() if source_dir.is_dir()
-        for day_dir in source_dir.iterdir() if day_dir.is_dir()
-    } if paths.landing.is_dir() else set()  # fmt: skip
+    days = (
+        {
+            date.fromisoformat(day_dir.name)
+            for source_dir in paths.landing.iterdir()
+            if source_dir.is_dir()
+            for day_dir in source_dir.iterdir()
+            if day_dir.is_dir()
+        }
+        if paths.landing.is_dir()
+        else set()
+    )
     return sorted(days)
 
 
@@ -37,16 +44,14 @@ def check_partition_range(first: date, last: date) -> None:
         )
 
 
-def load_days(
-    paths: Paths, first: date, last: date, sources: Sequence[str] = SOURCES
-) -> dg.ExecuteInProcessResult:
+def load_days(paths: Paths, first: date, last: date, sources: Sequence[str] = SOURCES) -> dg.ExecuteInProcessResult:
     """Materialize the raw assets of `sources` for every delivery day from `first` to `last`, in one run."""
     check_partition_range(first, last)
     return dg.materialize(
         raw_assets,
         selection=[raw_asset_key(s) for s in sources],
         instance=get_instance(paths),
-        resources={"warehouse": WarehouseResource(data_dir=str(paths.data))},
+        resources=build_resources(paths),
         tags={
             "dagster/asset_partition_range_start": first.isoformat(),
             "dagster/asset_partition_range_end": last.isoformat(),
@@ -54,3 +59,22 @@ def load_days(
         },
         run_config=QUIET_RUN_CONFIG,
     )
+
+
+def build_models(paths: Paths) -> dg.ExecuteInProcessResult:
+    """`dbt build` of every model through Dagster: models become materializations, tests asset checks."""
+    return dg.materialize(
+        [build_dbt_assets()],
+        instance=get_instance(paths),
+        resources=build_resources(paths),
+        tags={"tollhouse/trigger": "cli"},
+        run_config=QUIET_RUN_CONFIG,
+        raise_on_error=False,
+    )
+
+
+def failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:
+    """`asset:check` for every asset check of the run that did not pass."""
+    return [
+        f"{c.asset_key.to_user_string()}:{c.check_name}" for c in result.get_asset_check_evaluations() if not c.passed
+    ]

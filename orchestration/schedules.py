@@ -2,7 +2,6 @@
 
 import dagster as dg
 
-
 daily_load_job = dg.define_asset_job(
     name="daily_load",
     selection=dg.AssetSelection.groups("ingestion"),

@@ -1,6 +1,5 @@
 """A sensor that loads newly landed files: one run per delivery day that gained or changed files."""
 
-
 import hashlib
 import json
 

@@ -4,7 +4,6 @@ A run may cover one day (sensor, schedule) or a range of days (backfill, `tollho
 policy is a single run, and the asset loads each day of the range in turn, each day in its own transaction.
 """
 
-
 from datetime import date
 
 import dagster as dg
@@ -80,11 +79,15 @@ def build_raw_asset(source: str) -> dg.AssetsDefinition:
         kinds={"duckdb"},
         description=f"Lines of the {source} files delivered that day, one raw row or one reject each.",
         check_specs=[
-            dg.AssetCheckSpec("lines_conserved", asset=key,
-                              description="lines = header + raw rows + rejects, for every loaded file"),
-            dg.AssetCheckSpec("no_quarantined_files", asset=key,
-                              description="no file of the day was unreadable (corrupt gzip, unknown layout)"),
-        ],  # fmt: skip
+            dg.AssetCheckSpec(
+                "lines_conserved", asset=key, description="lines = header + raw rows + rejects, for every loaded file"
+            ),
+            dg.AssetCheckSpec(
+                "no_quarantined_files",
+                asset=key,
+                description="no file of the day was unreadable (corrupt gzip, unknown layout)",
+            ),
+        ],
     )
     def _raw(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         days = [date.fromisoformat(k) for k in context.partition_keys]

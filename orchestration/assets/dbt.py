@@ -1,0 +1,57 @@
+"""dbt models as Dagster assets (dagster-dbt); dbt tests become asset checks.
+
+The manifest is prepared by the build (`make manifest`), not parsed here: importing this module never runs
+dbt. dbt runs as a subprocess with the venv's own executable, and writes inside the `warehouse` pool.
+"""
+
+import functools
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from orchestration.assets.ingestion import WAREHOUSE_POOL
+from orchestration.settings import REPO_ROOT
+
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+class TollhouseTranslator(DagsterDbtTranslator):
+    """Models keyed by layer and name (marts/rpt_ingestion_daily), grouped by layer."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return super().get_asset_key(dbt_resource_props)  # raw tables: meta.dagster.asset_key
+        layer = Path(dbt_resource_props["original_file_path"]).parts[1]
+        return dg.AssetKey([layer, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return Path(dbt_resource_props["original_file_path"]).parts[1]
+
+
+@functools.cache
+def build_dbt_assets() -> dg.AssetsDefinition:
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        dagster_dbt_translator=TollhouseTranslator(),
+        pool=WAREHOUSE_POOL,
+        name="tollhouse_dbt",
+    )
+    def tollhouse_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        yield from dbt.cli(["build"], context=context).stream()
+
+    return tollhouse_dbt
+
+
+def dbt_resource() -> DbtCliResource:
+    """dbt from this venv (the venv need not be activated). Its profile finds the warehouse through
+    TOLLHOUSE_DATA_DIR, the same variable the warehouse resource is built from."""
+    return DbtCliResource(
+        project_dir=dbt_project,
+        profiles_dir=str(DBT_PROJECT_DIR),
+        dbt_executable=str(Path(sys.executable).parent / "dbt"),
+    )

@@ -1,0 +1,37 @@
+"""Shared fixtures: small real warehouses in temporary folders, and one small simulated operator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.settings import Paths
+
+REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+
+
+@pytest.fixture
+def paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Paths:
+    """An empty data folder; TOLLHOUSE_DATA_DIR points at it so dbt and Dagster agree."""
+    monkeypatch.setenv("TOLLHOUSE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    return Paths(tmp_path)
+
+
+@pytest.fixture
+def con(paths: Paths):
+    paths.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    connection = duckdb.connect(str(paths.warehouse))
+    yield connection
+    connection.close()
+
+
+def land(paths: Paths, source: str, day: str, name: str, content: bytes) -> Path:
+    """Write one landing file, as a switch or a feed would deliver it."""
+    folder = paths.landing / source / day
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    target.write_bytes(content)
+    return target
