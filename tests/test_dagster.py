@@ -1,0 +1,111 @@
+"""The Dagster code location: definitions load, a day materializes in a real run with its checks, dbt builds
+through dagster-dbt, and the sensor asks for runs only when landing folders change."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orchestration.assets.ingestion import raw_asset_key
+from orchestration.layouts import SOURCES
+from orchestration.resources import WarehouseResource
+from orchestration.runner import build_models, failed_checks, load_days
+from orchestration.sensors import landing_sensor
+from tests.conftest import land
+from tests.test_ingest import ast
+
+pytestmark = pytest.mark.integration
+DAY = date(2026, 10, 1)
+
+
+def test_definitions_load_with_every_asset_check_schedule_and_sensor():
+    from orchestration.definitions import defs
+
+    graph = defs.get_repository_def().asset_graph
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert {f"raw/{s}" for s in SOURCES} <= keys
+    assert "marts/rpt_ingestion_daily" in keys
+    checks = {c.to_user_string() for c in graph.asset_check_keys}
+    assert {f"raw/{s}:no_quarantined_files" for s in SOURCES} <= checks
+    assert "marts/rpt_ingestion_daily:expect_zero_rpt_ingestion_daily_lines_unaccounted" in checks
+    assert defs.get_schedule_def("daily_load_schedule") is not None
+    assert defs.get_sensor_def("landing_sensor") is not None
+
+
+def test_dagster_cli_validates_the_code_location():
+    dagster = Path(sys.executable).parent / "dagster"
+    done = subprocess.run(
+        [str(dagster), "definitions", "validate", "-m", "orchestration.definitions"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_day_materializes_in_a_real_run_and_checks_fail_loudly_on_quarantine(paths):
+    land(paths, "asterisk", DAY.isoformat(), "ast_20261001T01Z.csv", f"{ast(uid='1')}\nbroken\n".encode())
+    land(paths, "asterisk", DAY.isoformat(), "ast_20261001T02Z.csv.gz", gzip.compress(b"x" * 999, mtime=0)[:25])
+    land(paths, "freeswitch", DAY.isoformat(), "fs_20261001T01Z.csv", b"")
+
+    result = load_days(paths, DAY, DAY)
+
+    assert result.success
+    events = [e.event_specific_data.materialization for e in result.get_asset_materialization_events()]
+    materialized = {m.asset_key.to_user_string(): m.partition for m in events}
+    assert materialized["raw/asterisk"] == DAY.isoformat()
+    assert set(materialized) == {f"raw/{s}" for s in SOURCES}
+    assert failed_checks(result) == ["raw/asterisk:no_quarantined_files"]
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from raw.asterisk__cdr").fetchone() == (1,)
+        assert con.execute("select reason from raw.rejects").fetchall() == [("wrong_column_count",)]
+
+    built = build_models(paths)
+    assert built.success and failed_checks(built) == []
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        assert con.execute(
+            "select files, files_quarantined, lines, raw_rows, rejected_lines, lines_unaccounted "
+            "from marts.rpt_ingestion_daily where source = 'asterisk'"
+        ).fetchall() == [(2, 1, 2, 1, 1, 0)]
+
+
+def test_a_range_of_days_is_one_run(paths):
+    for day in ("2026-10-01", "2026-10-02", "2026-10-03"):
+        land(paths, "asterisk", day, f"ast_{day}.csv", f"{ast(uid=day)}\n".encode())
+    result = load_days(paths, date(2026, 10, 1), date(2026, 10, 3), ["asterisk"])
+    assert result.success
+    partitions = sorted(
+        e.event_specific_data.materialization.partition for e in result.get_asset_materialization_events()
+    )
+    assert partitions == ["2026-10-01", "2026-10-02", "2026-10-03"]
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from raw.asterisk__cdr").fetchone() == (3,)
+
+
+def test_sensor_requests_runs_only_for_new_or_changed_landing_folders(paths):
+    warehouse = WarehouseResource(data_dir=str(paths.data))
+    land(paths, "asterisk", "2026-10-01", "a.csv", b"x\n")
+    land(paths, "crm", "2026-10-01", "accounts.csv", b"x\n")
+    land(paths, "asterisk", "2026-10-02", "b.csv", b"x\n")
+
+    with dg.build_sensor_context(resources={"warehouse": warehouse}) as context:
+        first = landing_sensor(context)
+    assert [(r.partition_key, sorted(k.to_user_string() for k in r.asset_selection)) for r in first.run_requests] == [
+        ("2026-10-01", ["raw/asterisk", "raw/crm"]),
+        ("2026-10-02", ["raw/asterisk"]),
+    ]
+
+    with dg.build_sensor_context(resources={"warehouse": warehouse}, cursor=first.cursor) as context:
+        assert isinstance(landing_sensor(context), dg.SkipReason)
+
+    land(paths, "asterisk", "2026-10-02", "c.csv", b"x\n")
+    with dg.build_sensor_context(resources={"warehouse": warehouse}, cursor=first.cursor) as context:
+        again = landing_sensor(context)
+    assert [(r.partition_key, r.asset_selection) for r in again.run_requests] == [
+        ("2026-10-02", [raw_asset_key("asterisk")])
+    ]
