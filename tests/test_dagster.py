@@ -35,8 +35,8 @@ def test_definitions_load_with_every_asset_check_schedule_and_sensor():
     checks = {c.to_user_string() for c in graph.asset_check_keys}
     assert {f"raw/{s}:no_quarantined_files" for s in SOURCES} <= checks
     assert "marts/rpt_ingestion_daily:expect_zero_rpt_ingestion_daily_lines_unaccounted" in checks
-    assert defs.get_schedule_def("daily_load_schedule") is not None
-    assert defs.get_sensor_def("landing_sensor") is not None
+    assert [s.name for s in defs.schedules] == ["daily_load_schedule"]
+    assert [s.name for s in defs.sensors] == ["landing_sensor"]
 
 
 def test_dagster_cli_validates_the_code_location():

@@ -94,7 +94,7 @@ def build_raw_asset(source: str) -> dg.AssetsDefinition:
         loads = []
         with warehouse.connect() as con:
             for day in days:
-                load = ingest_day(con, warehouse.paths.landing, source, day, run_id=context.run_id)
+                load = ingest_day(con, warehouse.paths.landing, source, day, run_id=context.run.run_id)
                 loads.append(load)
                 context.log.info(
                     f"{source} {day}: {len(load.files)} files, {load.lines} lines -> {load.rows} rows "

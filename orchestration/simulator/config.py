@@ -1,0 +1,40 @@
+"""What a simulation is asked for, and what it reports back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+MIN_ACCOUNTS = 12  # every country needs a few customers to play the scripted roles (movers, late trunks)
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    seed: int = 7
+    start: date = date(2026, 10, 1)  # first day of traffic (first of a month)
+    months: int = 1
+    accounts: int = 30
+    calls_per_day: int = 20_000  # average over the period, before the weekly rhythm
+    out: Path = Path("data")  # writes out/landing/... and out/ground_truth/...
+    inject_faults: bool = True
+
+    def __post_init__(self) -> None:
+        if self.start.day != 1:
+            raise ValueError(f"start must be the first day of a month, got {self.start}")
+        if self.months < 1:
+            raise ValueError("months must be at least 1")
+        if self.accounts < MIN_ACCOUNTS:
+            raise ValueError(f"accounts must be at least {MIN_ACCOUNTS}")
+        if self.calls_per_day < 100:
+            raise ValueError("calls_per_day must be at least 100")
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    landing_dir: Path
+    ground_truth_dir: Path
+    calls: int  # true calls (one per call, whatever the records)
+    files: int  # files written under landing_dir, reference data included
+    records: int  # CDR lines written under landing_dir (no headers), copies and faulty lines included
+    injections: int  # rows of ground_truth/injections.csv
