@@ -32,7 +32,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from orchestration.layouts import Layout, match_layout
+from orchestration.layouts import Layout, layouts_for, match_layout
 from orchestration.warehouse import ensure_raw_schema
 
 # DuckDB reject error types -> DESIGN.md reject reasons.
@@ -173,20 +173,20 @@ def _detect_variant(landed: LandedFile) -> None:
 
 def _mark_redeliveries(con: duckdb.DuckDBPyConnection, files: Sequence[LandedFile]) -> None:
     """A file whose bytes were loaded before (earlier day, or earlier in this day) is a re-delivery."""
-    seen: dict[str, str] = {}
-    for f in files:
-        if f.status != "loaded" or not f.lines:
-            continue
-        earlier = con.execute(
-            "select file_id from raw.load_audit where sha256 = ? and status = 'loaded' "
-            "order by delivery_date, path limit 1",
-            [f.sha256],
-        ).fetchone()
-        first = earlier[0] if earlier else seen.get(f.sha256)
+    candidates = [f for f in files if f.status == "loaded" and f.lines]
+    loaded_before = dict(
+        con.execute(
+            "select sha256, arg_min(file_id, (delivery_date, path)) from raw.load_audit "
+            "where status = 'loaded' and sha256 in (select unnest($shas::varchar[])) group by sha256",
+            {"shas": [f.sha256 for f in candidates]},
+        ).fetchall()
+    )
+    for f in candidates:
+        first = loaded_before.get(f.sha256)
         if first:
             f.status, f.duplicate_of, f.data = "redelivery", first, None
         else:
-            seen[f.sha256] = f.file_id
+            loaded_before[f.sha256] = f.file_id
 
 
 def _reader_options(layout: Layout, width: int) -> dict:
@@ -326,6 +326,16 @@ def _is_utf8(raw: bytes) -> bool:
     return True
 
 
+def _root_cause(raw: bytes, reason: str, detail: str) -> tuple[str, str]:
+    """The reader reports one error per line; name the root cause. Invalid bytes come first whatever else
+    it saw; a line without a single delimiter is not a row with a wrong count, it is not a row at all."""
+    if not _is_utf8(raw):
+        return "encoding_error", "invalid UTF-8"
+    if reason == "wrong_column_count" and b"," not in raw:
+        return "unparseable_row", "no field delimiter"
+    return reason, detail
+
+
 def _store_rejects(con: duckdb.DuckDBPyConnection, rejects: list[tuple[LandedFile, int, str, str]]) -> None:
     if not rejects:
         return
@@ -333,11 +343,7 @@ def _store_rejects(con: duckdb.DuckDBPyConnection, rejects: list[tuple[LandedFil
     for f in {id(r[0]): r[0] for r in rejects}.values():
         assert f.data is not None
         texts[f.file_id] = _line_bytes(f.data, [r[1] for r in rejects if r[0] is f])
-    # The reader reports one error per line; invalid bytes are the root cause whatever else it saw.
-    rejects = [
-        (f, n, reason, detail) if _is_utf8(texts[f.file_id][n]) else (f, n, "encoding_error", "invalid UTF-8")
-        for f, n, reason, detail in rejects
-    ]
+    rejects = [(f, n, *_root_cause(texts[f.file_id][n], reason, detail)) for f, n, reason, detail in rejects]
     batch = pa.table(
         {
             "file_id": [f.file_id for f, *_ in rejects],
@@ -379,7 +385,8 @@ def _parse_exact(con: duckdb.DuckDBPyConnection, f: LandedFile) -> None:
             rejects.append((f, line_no, "unparseable_row", str(exc)[:200]))
             continue
         if len(fields) != width:
-            rejects.append((f, line_no, "wrong_column_count", f"expected {width} columns, found {len(fields)}"))
+            detail = f"expected {width} columns, found {len(fields)}"
+            rejects.append((f, line_no, *_root_cause(raw_line, "wrong_column_count", detail)))
             continue
         rows.append([v if v != "" else None for v in fields])
         line_nos.append(line_no)
@@ -397,13 +404,18 @@ def _parse_exact(con: duckdb.DuckDBPyConnection, f: LandedFile) -> None:
     f.parse_path, f.rows_loaded, f.rows_rejected = "exact", len(rows), len(rejects)
 
 
-def _delete_day(con: duckdb.DuckDBPyConnection, source: str, day: date, tables: Iterable[str]) -> None:
-    ids = "select file_id from raw.load_audit where source = $source and delivery_date = $day"
-    for table in (*tables, "rejects"):
-        con.execute(f"delete from raw.{table} where file_id in ({ids})", {"source": source, "day": day})
-    con.execute(
-        "delete from raw.load_audit where source = $source and delivery_date = $day", {"source": source, "day": day}
-    )
+def _delete_day(con: duckdb.DuckDBPyConnection, source: str, day: date) -> None:
+    """Remove what an earlier load of this source and day wrote, so that re-loading replaces it."""
+    ids = [
+        row[0]
+        for row in con.execute(
+            "select file_id from raw.load_audit where source = ? and delivery_date = ?", [source, day]
+        ).fetchall()
+    ]
+    if not ids:
+        return
+    for table in [layout.table for layout in layouts_for(source)] + ["rejects", "load_audit"]:
+        con.execute(f"delete from raw.{table} where file_id in (select unnest($ids::varchar[]))", {"ids": ids})
 
 
 def _write_audit(con: duckdb.DuckDBPyConnection, files: Sequence[LandedFile], run_id: str | None) -> None:
@@ -450,7 +462,7 @@ def ingest_day(
     run_id = run_id or uuid.uuid4().hex
     con.execute("begin transaction")
     try:
-        _delete_day(con, source, day, sorted({f.layout.table for f in files if f.layout}))
+        _delete_day(con, source, day)
         _mark_redeliveries(con, files)
         groups: dict[tuple, list[LandedFile]] = {}
         odd: list[LandedFile] = []

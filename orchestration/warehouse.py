@@ -71,6 +71,12 @@ create table if not exists raw.rejects (
 
 
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the raw schema's tables that do not exist yet (one catalog query when all do)."""
+    (existing,) = con.execute(
+        "select count(*) from duckdb_tables() where database_name = current_database() and schema_name = 'raw'"
+    ).fetchone()
+    if existing == len(LAYOUTS) + 2:
+        return
     con.execute(RAW_AUDIT_DDL)
     for layout in LAYOUTS:
         cols = ",\n".join(f'    "{name}" varchar' for name in layout.columns)

@@ -49,7 +49,7 @@ def test_dagster_cli_validates_the_code_location():
 
 
 def test_a_day_materializes_in_a_real_run_and_checks_fail_loudly_on_quarantine(paths):
-    land(paths, "asterisk", DAY.isoformat(), "ast_20261001T01Z.csv", f"{ast(uid='1')}\nbroken\n".encode())
+    land(paths, "asterisk", DAY.isoformat(), "ast_20261001T01Z.csv", f"{ast(uid='1')}\nbroken,line\n".encode())
     land(paths, "asterisk", DAY.isoformat(), "ast_20261001T02Z.csv.gz", gzip.compress(b"x" * 999, mtime=0)[:25])
     land(paths, "freeswitch", DAY.isoformat(), "fs_20261001T01Z.csv", b"")
 

@@ -45,7 +45,7 @@ def test_every_line_is_a_row_or_a_reject_with_its_reason(paths, con):
     lines = [
         ast(uid="1.1"),  # 1 good
         "",  # 2 blank
-        "this is not a CDR",  # 3 one column
+        "this is not a CDR",  # 3 no delimiter: not a row at all
         ast(clid='"Ann "the boss" Lee <0207>"', uid="1.4"),  # 4 unescaped quote
         ast(uid="1.5")[:60],  # 5 truncated: unterminated quote, few columns
         ast(uid="1.6") + ',"extra"',  # 6 too many columns
@@ -70,7 +70,7 @@ def test_every_line_is_a_row_or_a_reject_with_its_reason(paths, con):
     first, second = "asterisk/2026-10-01/ast-lon1_20261001T12Z.csv", "asterisk/2026-10-01/ast-lon1_20261001T13Z.csv"
     assert got == [
         (first, 2, "blank_line"),
-        (first, 3, "wrong_column_count"),
+        (first, 3, "unparseable_row"),
         (first, 4, "unparseable_row"),
         (first, 5, "unparseable_row"),
         (first, 6, "wrong_column_count"),

@@ -103,8 +103,8 @@ def build_timeline(config: SimulationConfig) -> Timeline:
         cancellation_days=(at(0.35), at(0.77)),
         late_assignments=late,
         skew_switch_id="fs-ber1",
-        skew_from=epoch(skew_day) + 20 * HOUR,  # a quiet evening: NTP lost, clock jumps an hour
-        skew_to=epoch(skew_day) + 23 * HOUR,
+        skew_from=epoch(skew_day) + 23 * HOUR,  # a quiet night: NTP lost, the clock jumps an hour
+        skew_to=epoch(skew_day) + 26 * HOUR,
         skew_offset=HOUR,
     )
 

@@ -1,0 +1,76 @@
+"""Writing one switch's hourly CDR files from its rendered lines, with the byte-level faults applied.
+
+The rendered lines of a switch sit in one Arrow string buffer in file order, so a file's body is one
+slice of it; only files with a damaged line are split into lines. The loop runs per file, never per call.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from orchestration.layouts import CARRIER_COLUMNS
+from orchestration.simulator.faults import HTML_ERROR_PAGE, FileFaults, Patch, backend_name
+from orchestration.simulator.output import Landing, gzipped
+from orchestration.simulator.records import CARRIER, FileTable
+
+CARRIER_HEADER = (",".join(CARRIER_COLUMNS) + "\n").encode()
+
+
+def _body(buffer: pa.Buffer, offsets: np.ndarray, lo: int, hi: int) -> bytes:
+    return buffer[int(offsets[lo]) : int(offsets[hi])].to_pybytes()
+
+
+def _patched(
+    buffer: pa.Buffer, offsets: np.ndarray, lo: int, hi: int, base: int, patches: dict[int, Patch], switch: int
+) -> bytes:
+    """Lines lo..hi (switch-local), with patched lines (keyed by global position) replaced."""
+    pieces, cursor = [], lo
+    for position in sorted(p for p in patches if lo <= p - base < hi):
+        k = position - base
+        pieces.append(_body(buffer, offsets, cursor, k))
+        pieces.append(patches[position].apply(_body(buffer, offsets, k, k + 1), switch))
+        cursor = k + 1
+    pieces.append(_body(buffer, offsets, cursor, hi))
+    return b"".join(pieces)
+
+
+def write_switch_files(
+    landing: Landing,
+    switch: int,
+    files: FileTable,
+    lines: pa.LargeStringArray,
+    base: int,
+    patches: dict[int, Patch],
+    faults: FileFaults,
+) -> int:
+    """Write every file of `switch`; `lines[k]` is the record at global position base + k.
+
+    Returns the number of CDR lines written (copies included, headers and unreadable decoys not).
+    """
+    offsets = np.frombuffer(lines.buffers()[1], np.int64)[lines.offset : lines.offset + len(lines) + 1]
+    buffer = lines.buffers()[2]
+    header = CARRIER_HEADER if switch == CARRIER else b""
+    patched = np.array(sorted(patches), np.int64)
+    written = 0
+    for i in map(int, np.flatnonzero(files.switch == switch)):
+        lo, hi = int(files.first[i]) - base, int(files.first[i] + files.count[i]) - base
+        touched = np.searchsorted(patched, hi + base) > np.searchsorted(patched, lo + base)
+        body = _patched(buffer, offsets, lo, hi, base, patches, switch) if touched else _body(buffer, offsets, lo, hi)
+        content = header + body
+        data = gzipped(content) if files.gz[i] else content
+        landing.write(files.path(i), data)
+        written += hi - lo
+        if i in faults.redeliveries:
+            landing.write(files.path(i, faults.redeliveries[i]), data)
+            written += hi - lo
+        if i in faults.decoys:
+            kind, day = faults.decoys[i]
+            bad = data[: len(data) * 3 // 5] if kind == "corrupt_gzip" else HTML_ERROR_PAGE
+            landing.write(files.path(i, day), bad)
+        if i in faults.backend:
+            copied = faults.backend[i] - base
+            text = b"".join(_body(buffer, offsets, int(k), int(k) + 1) for k in copied)
+            landing.write(f"asterisk/{files.delivered_day(i).isoformat()}/{backend_name(files, i)}", text)
+            written += len(copied)
+    return written

@@ -1,0 +1,206 @@
+"""The demo-operator simulator: deterministic to the byte, and every injected fault really is in the
+landing files where the ground truth says it is."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import zlib
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pytest
+
+from orchestration.layouts import match_layout
+from orchestration.simulator import SimulationConfig, simulate
+
+SMALL = {"seed": 5, "accounts": 12, "calls_per_day": 1000}
+SWITCH_ZONES = {"asterisk": "Europe/London", "freeswitch": "Europe/Berlin"}
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("world")
+    simulate(SimulationConfig(out=out, **SMALL))
+    return out
+
+
+@pytest.fixture(scope="module")
+def injections(world) -> list[dict]:
+    with open(world / "ground_truth" / "injections.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def read_text(path: Path) -> bytes:
+    raw = path.read_bytes()
+    return gzip.decompress(raw) if path.name.endswith(".gz") else raw
+
+
+def line_at(world: Path, injection: dict) -> bytes:
+    return read_text(world / "landing" / injection["file"]).split(b"\n")[int(injection["line_no"]) - 1]
+
+
+def file_width(world: Path, injection: dict) -> int:
+    """The column count of the file's good lines (its layout variant)."""
+    lines = read_text(world / "landing" / injection["file"]).decode("utf-8", "replace").splitlines()
+    counts = [len(r) for r in csv.reader(line for line in lines[:50] if line.strip())]
+    return max(set(counts), key=counts.count)
+
+
+def strict_fields(line: bytes) -> list[str] | None:
+    """The CSV fields of one line, or None when it is not valid CSV."""
+    try:
+        return next(csv.reader([line.decode("utf-8")], strict=True))
+    except (csv.Error, UnicodeDecodeError):
+        return None
+
+
+def of_kind(injections: list[dict], kind: str) -> list[dict]:
+    found = [i for i in injections if i["kind"] == kind]
+    assert found, f"no {kind} injected"
+    return found
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
+    first, second, other = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    simulate(SimulationConfig(out=first, **SMALL))
+    simulate(SimulationConfig(out=second, **SMALL))
+    simulate(SimulationConfig(out=other, **{**SMALL, "seed": 6}))
+    assert tree_digest(first) == tree_digest(second)
+    assert tree_digest(first) != tree_digest(other)
+    assert len(tree_digest(first)) > 500  # hourly files of three switches for a month, and reference data
+
+
+def test_world_shape(world):
+    truth = duckdb.connect()
+    calls = truth.execute(
+        f"select count(*), count(distinct account_id), count(distinct source), "
+        f"count(*) filter (where answer_at is null), max(billable_seconds) "
+        f"from '{world}/ground_truth/calls.parquet'"
+    ).fetchone()
+    assert calls[0] == 31 * SMALL["calls_per_day"]
+    assert calls[1] >= 10 and calls[2] == 3
+    assert 0.1 < calls[3] / calls[0] < 0.5  # unanswered and busy calls
+    assert calls[4] > 3600  # some calls over an hour
+    accounts = truth.execute(
+        f"select count(distinct country_code), count(distinct currency) "
+        f"from read_csv('{world}/landing/crm/2026-10-01/accounts.csv')"
+    ).fetchone()
+    assert accounts == (3, 3)
+    gz = list((world / "landing").rglob("*.csv.gz"))
+    assert gz and all(match_layout(p.parts[-3], p.name) for p in gz)
+
+
+@pytest.mark.parametrize("kind", ["malformed_line", "truncated_line", "unescaped_quote"])
+def test_bad_lines_are_not_valid_records(world, injections, kind):
+    for injection in of_kind(injections, kind):
+        fields = strict_fields(line_at(world, injection))
+        assert fields is None or len(fields) != file_width(world, injection), injection
+
+
+def test_encoding_errors_are_invalid_utf8_and_blank_lines_blank(world, injections):
+    for injection in of_kind(injections, "encoding_error"):
+        with pytest.raises(UnicodeDecodeError):
+            line_at(world, injection).decode("utf-8")
+    for injection in of_kind(injections, "blank_line"):
+        assert line_at(world, injection).strip() == b""
+
+
+def test_unreadable_files(world, injections):
+    for injection in of_kind(injections, "corrupt_gzip"):
+        with pytest.raises((OSError, EOFError, zlib.error)):
+            gzip.decompress((world / "landing" / injection["file"]).read_bytes())
+    for injection in of_kind(injections, "unknown_layout"):
+        first_line = read_text(world / "landing" / injection["file"]).split(b"\n")[0]
+        fields = strict_fields(first_line) or []
+        assert len(fields) <= 1 or fields[0].lower() != "record_id"
+
+
+def test_redelivered_and_late_files(world, injections):
+    for injection in of_kind(injections, "redelivered_file"):
+        copy = world / "landing" / injection["file"]
+        originals = [p for p in copy.parent.parent.glob(f"*/{copy.name}") if p != copy]
+        assert any(p.read_bytes() == copy.read_bytes() and p.parent.name < copy.parent.name for p in originals)
+    late_after_close = 0
+    for injection in of_kind(injections, "late_file"):
+        path = Path(injection["file"])
+        delivered = date.fromisoformat(path.parts[1])
+        written = datetime.strptime(path.name.split("_")[1][:9], "%Y%m%dT").date()
+        assert (delivered - written).days >= 2
+        late_after_close += (delivered.year, delivered.month) > (written.year, written.month)
+    assert late_after_close >= 1  # at least one arrives after its billing period closed
+
+
+def test_duplicates_carry_the_same_or_a_new_record_key(world, injections):
+    by_source: dict[str, bytes] = {}
+    for injection in of_kind(injections, "backend_duplicate") + of_kind(injections, "near_duplicate"):
+        source = injection["source"]
+        if source not in by_source:
+            by_source[source] = b"\n".join(read_text(p) for p in sorted((world / "landing" / source).rglob("*.csv*"))
+                                           if not _unreadable(p))  # fmt: skip
+        key = injection["record_key"].encode()
+        assert key in line_at(world, injection)
+        occurrences = by_source[source].count(key)
+        expected = 2 if injection["kind"] == "backend_duplicate" else 1  # a near-duplicate has a new id
+        assert occurrences >= expected, injection
+
+
+def _unreadable(path: Path) -> bool:
+    try:
+        read_text(path)
+    except (OSError, EOFError, zlib.error):
+        return True
+    return False
+
+
+def test_clock_skew_is_reported_by_the_noc(world, injections):
+    corrections = list((world / "landing" / "network").rglob("clock_corrections.csv"))
+    rows = [r for p in corrections for r in csv.DictReader(p.open())]
+    skewed = of_kind(injections, "clock_skew")
+    switches = {Path(i["file"]).name.split("_")[0] for i in skewed}
+    assert switches <= {r["switch_id"] for r in rows}
+    assert {r["offset_seconds"] for r in rows} == {"3600"}
+
+
+def test_dst_ambiguous_calls_start_in_the_repeated_local_hour(world, injections):
+    for injection in of_kind(injections, "dst_ambiguous"):
+        zone = ZoneInfo(SWITCH_ZONES[injection["source"]])
+        fields = strict_fields(line_at(world, injection))
+        assert fields is not None
+        start = fields[9] if injection["source"] == "asterisk" else fields[4]
+        local = datetime.fromisoformat(start)
+        # a local time is ambiguous when its two readings (fold 0 and 1) are different instants
+        assert local.replace(tzinfo=zone, fold=0).utcoffset() != local.replace(tzinfo=zone, fold=1).utcoffset(), start
+
+
+def test_unknown_and_late_assigned_trunks(world, injections):
+    crm = sorted((world / "landing" / "crm").glob("*/service_assignments.csv"))
+    first_delivery = crm[0].read_text()
+    later = "".join(p.read_text() for p in crm[1:])
+    for injection in of_kind(injections, "unknown_trunk"):
+        trunk = injection["detail"].split()[1]
+        assert trunk not in first_delivery and trunk not in later, injection
+    for injection in of_kind(injections, "late_assignment"):
+        trunk = injection["detail"].split()[1]
+        assert trunk not in first_delivery and trunk in later, injection
+
+
+def test_missing_destinations_match_no_customer_rate(world, injections):
+    con = duckdb.connect()
+    prefixes = {r[0] for r in con.execute(
+        f"select distinct prefix from read_csv('{world}/landing/catalog/*/rates.csv', all_varchar=true)"
+    ).fetchall()}  # fmt: skip
+    calls = {str(r[0]): r[1] for r in con.execute(
+        f"select call_id, b_number from '{world}/ground_truth/calls.parquet'"
+    ).fetchall()}  # fmt: skip
+    for injection in of_kind(injections, "missing_destination"):
+        number = calls[injection["call_id"]]
+        assert not any(number.startswith(p) for p in prefixes), injection
