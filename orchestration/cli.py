@@ -83,7 +83,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
         _say(f"no warehouse at {paths.warehouse}: run `tollhouse load` first")
         return 1
     with connect(paths.warehouse, read_only=True) as con:
-        print(run_summary.render(con))
+        print(run_summary.render(con, paths.ground_truth))
     return 0
 
 

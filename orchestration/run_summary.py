@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
+
+from orchestration.scoring import ingestion_scorecard
 
 
 def ingestion_by_source(con: duckdb.DuckDBPyConnection) -> list[tuple]:
@@ -41,7 +45,7 @@ def format_table(headers: tuple[str, ...], rows: list[tuple]) -> str:
     return "\n".join([line, "  ".join("-" * w for w in widths), *body])
 
 
-def render(con: duckdb.DuckDBPyConnection) -> str:
+def render(con: duckdb.DuckDBPyConnection, ground_truth: Path | None = None) -> str:
     parts = [
         "Ingestion (raw layer)",
         format_table(
@@ -55,4 +59,11 @@ def render(con: duckdb.DuckDBPyConnection) -> str:
     quarantined = quarantined_files(con)
     if quarantined:
         parts += ["", "Quarantined files", format_table(("file", "reason"), quarantined)]
+    if ground_truth and (ground_truth / "injections.csv").exists():
+        card = ingestion_scorecard(con, ground_truth)
+        parts += [
+            "",
+            "Simulator's injected faults that ingestion owns, and how many it found",
+            format_table(("fault", "expected effect", "injected", "found"), card),
+        ]
     return "\n".join(parts)

@@ -9,6 +9,7 @@ import dagster as dg
 
 from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.ingestion import raw_asset_key, raw_assets
+from orchestration.assets.serving import serving_snapshot
 from orchestration.instance import get_instance
 from orchestration.layouts import SOURCES
 from orchestration.partitions import delivery_days
@@ -62,9 +63,10 @@ def load_days(paths: Paths, first: date, last: date, sources: Sequence[str] = SO
 
 
 def build_models(paths: Paths) -> dg.ExecuteInProcessResult:
-    """`dbt build` of every model through Dagster: models become materializations, tests asset checks."""
+    """`dbt build` of every model through Dagster (models become materializations, tests asset checks),
+    then the serving snapshot, which is skipped when the build or one of its tests failed."""
     return dg.materialize(
-        [build_dbt_assets()],
+        [build_dbt_assets(), serving_snapshot],
         instance=get_instance(paths),
         resources=build_resources(paths),
         tags={"tollhouse/trigger": "cli"},

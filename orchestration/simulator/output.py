@@ -50,7 +50,7 @@ def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
 
 
 def gzipped(data: bytes) -> bytes:
-    return gzip.compress(data, compresslevel=6, mtime=0)
+    return gzip.compress(data, compresslevel=1, mtime=0)  # level 1: 3x faster than 6, and bytes are bytes
 
 
 def dec(value: Decimal | str | int, places: int) -> str:

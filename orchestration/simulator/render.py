@@ -107,11 +107,12 @@ class Renderer:
         self.calls, self.world, self.timeline, self.files = calls, world, timeline, files
         self.names = caller_name_index(calls)
         self.con = duckdb.connect()
-        self.con.execute("set threads = 2; set preserve_insertion_order = true")
+        # large_string lines: one switch's month of CDRs can pass the 2 GB of a plain Arrow string column
+        self.con.execute("set threads = 2; set preserve_insertion_order = true; set arrow_large_buffer_size = true")
 
     def render(
         self, switch: int, records: Records, file_of: np.ndarray, rng: np.random.Generator
-    ) -> tuple[pa.LargeStringArray, pa.Array]:
+    ) -> tuple[pa.ChunkedArray, pa.Array]:
         """Lines (each ending in a newline) and record keys, in the order of `records`."""
         table, sql = (self._asterisk, self._freeswitch, self._carrier)[switch](records, file_of, rng)
         table = table.append_column("rid", pa.array(np.arange(len(records), dtype=np.int64)))
@@ -120,9 +121,7 @@ class Renderer:
         self.con.unregister("recs")
         if not np.array_equal(result.column("rid").to_numpy(), np.arange(len(records))):
             raise RuntimeError("DuckDB changed the record order")  # never seen; guards the byte slicing
-        lines = pa.concat_arrays([c.cast(pa.large_string()) for c in result.column("line").chunks])
-        keys = pa.concat_arrays(result.column("record_key").chunks)
-        return lines, keys
+        return result.column("line"), result.column("record_key").combine_chunks()
 
     # -- shared columns ---------------------------------------------------------------------------------
 
@@ -296,7 +295,9 @@ class Renderer:
             [f"strftime(end_t, {_ISO})"],
             ["duration::varchar"],
             ["billsec::varchar"],
-            ["case when parts > 1 and part < parts then '' else cause::varchar end"],  # interim records have no cause yet
+            [
+                "case when parts > 1 and part < parts then '' else cause::varchar end"
+            ],  # interim records have no cause yet
             ["route"],
         )
         sql = f"""

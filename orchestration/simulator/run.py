@@ -27,7 +27,7 @@ from orchestration.simulator.render import Renderer, caller_name_index
 from orchestration.simulator.tariffs import NEGATIVE_MARGIN, catalog_files, vendor_files
 from orchestration.simulator.timeline import Timeline, ZoneClock, build_timeline, epoch, iso_utc
 from orchestration.simulator.traffic import generate_calls
-from orchestration.simulator.writers import write_switch_files
+from orchestration.simulator.writers import LineBuffer, write_switch_files
 
 
 def _stream(seed: int, stage: str) -> np.random.Generator:
@@ -122,7 +122,7 @@ def simulate(config: SimulationConfig, progress: Callable[[str], None] | None = 
         lines, keys = renderer.render(
             s, records.take(slice(lo, hi)), file_of[lo:hi], _stream(config.seed, f"render-{s}")
         )
-        written += write_switch_files(landing, s, files, lines, lo, patches, file_faults)
+        written += write_switch_files(landing, s, files, LineBuffer(lines), lo, patches, file_faults)
         here = wanted[(wanted >= lo) & (wanted < hi)]
         key_of |= dict(zip(here.tolist(), keys.take(pa.array(here - lo)).to_pylist(), strict=True))
         of_switch = np.flatnonzero(calls.switch == s)

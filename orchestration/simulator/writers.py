@@ -17,21 +17,38 @@ from orchestration.simulator.records import CARRIER, FileTable
 CARRIER_HEADER = (",".join(CARRIER_COLUMNS) + "\n").encode()
 
 
-def _body(buffer: pa.Buffer, offsets: np.ndarray, lo: int, hi: int) -> bytes:
-    return buffer[int(offsets[lo]) : int(offsets[hi])].to_pybytes()
+class LineBuffer:
+    """Rendered lines as DuckDB returned them (Arrow large_string chunks), sliced without copying them all.
+
+    Row k is line k; `text(lo, hi)` is the bytes of rows lo..hi-1, which are contiguous inside a chunk.
+    """
+
+    def __init__(self, lines: pa.ChunkedArray) -> None:
+        self.chunks = [c for c in lines.chunks if len(c)]
+        self.starts = np.cumsum([0] + [len(c) for c in self.chunks])
+        self.offsets = [np.frombuffer(c.buffers()[1], np.int64)[c.offset : c.offset + len(c) + 1] for c in self.chunks]
+        self.data = [c.buffers()[2] for c in self.chunks]
+
+    def text(self, lo: int, hi: int) -> bytes:
+        pieces = []
+        while lo < hi:
+            k = int(np.searchsorted(self.starts, lo, side="right")) - 1
+            end = min(hi, int(self.starts[k + 1]))
+            offsets, first = self.offsets[k], int(self.starts[k])
+            pieces.append(self.data[k][int(offsets[lo - first]) : int(offsets[end - first])].to_pybytes())
+            lo = end
+        return b"".join(pieces)
 
 
-def _patched(
-    buffer: pa.Buffer, offsets: np.ndarray, lo: int, hi: int, base: int, patches: dict[int, Patch], switch: int
-) -> bytes:
+def _patched(lines: LineBuffer, lo: int, hi: int, base: int, patches: dict[int, Patch], switch: int) -> bytes:
     """Lines lo..hi (switch-local), with patched lines (keyed by global position) replaced."""
     pieces, cursor = [], lo
     for position in sorted(p for p in patches if lo <= p - base < hi):
         k = position - base
-        pieces.append(_body(buffer, offsets, cursor, k))
-        pieces.append(patches[position].apply(_body(buffer, offsets, k, k + 1), switch))
+        pieces.append(lines.text(cursor, k))
+        pieces.append(patches[position].apply(lines.text(k, k + 1), switch))
         cursor = k + 1
-    pieces.append(_body(buffer, offsets, cursor, hi))
+    pieces.append(lines.text(cursor, hi))
     return b"".join(pieces)
 
 
@@ -39,7 +56,7 @@ def write_switch_files(
     landing: Landing,
     switch: int,
     files: FileTable,
-    lines: pa.LargeStringArray,
+    lines: LineBuffer,
     base: int,
     patches: dict[int, Patch],
     faults: FileFaults,
@@ -48,15 +65,13 @@ def write_switch_files(
 
     Returns the number of CDR lines written (copies included, headers and unreadable decoys not).
     """
-    offsets = np.frombuffer(lines.buffers()[1], np.int64)[lines.offset : lines.offset + len(lines) + 1]
-    buffer = lines.buffers()[2]
     header = CARRIER_HEADER if switch == CARRIER else b""
     patched = np.array(sorted(patches), np.int64)
     written = 0
     for i in map(int, np.flatnonzero(files.switch == switch)):
         lo, hi = int(files.first[i]) - base, int(files.first[i] + files.count[i]) - base
         touched = np.searchsorted(patched, hi + base) > np.searchsorted(patched, lo + base)
-        body = _patched(buffer, offsets, lo, hi, base, patches, switch) if touched else _body(buffer, offsets, lo, hi)
+        body = _patched(lines, lo, hi, base, patches, switch) if touched else lines.text(lo, hi)
         content = header + body
         data = gzipped(content) if files.gz[i] else content
         landing.write(files.path(i), data)
@@ -70,7 +85,7 @@ def write_switch_files(
             landing.write(files.path(i, day), bad)
         if i in faults.backend:
             copied = faults.backend[i] - base
-            text = b"".join(_body(buffer, offsets, int(k), int(k) + 1) for k in copied)
+            text = b"".join(lines.text(int(k), int(k) + 1) for k in copied)
             landing.write(f"asterisk/{files.delivered_day(i).isoformat()}/{backend_name(files, i)}", text)
             written += len(copied)
     return written
