@@ -20,7 +20,7 @@ import numpy as np
 
 from orchestration.simulator.numbering import COUNTRY_INDEX, HOME_COUNTRIES, RangeTable, unpriced_numbers
 from orchestration.simulator.records import CARRIER, FILLER, NEAR_DUPLICATE, NORMAL, FileTable, Records
-from orchestration.simulator.reference import NICKNAMES, SWITCHES, World
+from orchestration.simulator.reference import NICKNAMES, SWITCH_INDEX, SWITCHES, World
 from orchestration.simulator.render import caller_name
 from orchestration.simulator.timeline import DAY, HOUR, Timeline, ZoneClock, add_months, epoch, iso_utc
 from orchestration.simulator.traffic import ANSWERED, INBOUND, US, Calls
@@ -66,7 +66,7 @@ def fault_count(base: int, total_calls: int) -> int:
 
 
 @dataclass
-class _Group:
+class Group:
     kind: str
     index: np.ndarray
     detail: list[str]
@@ -91,16 +91,16 @@ class Injection:
 class Ledger:
     """What was injected, by call, record or sorted position until files and lines are known."""
 
-    by_call: list[_Group] = field(default_factory=list)
-    by_record: list[_Group] = field(default_factory=list)
-    by_position: list[_Group] = field(default_factory=list)
+    by_call: list[Group] = field(default_factory=list)
+    by_record: list[Group] = field(default_factory=list)
+    by_position: list[Group] = field(default_factory=list)
     copies: list[tuple[str, str, np.ndarray, str]] = field(default_factory=list)  # kind, path, positions, detail
     rows: list[Injection] = field(default_factory=list)  # file-level rows, complete already
 
     @staticmethod
-    def _group(kind: str, index: np.ndarray, detail: str | list[str]) -> _Group:
+    def _group(kind: str, index: np.ndarray, detail: str | list[str]) -> Group:
         details = detail if isinstance(detail, list) else [detail] * len(index)
-        return _Group(kind, np.asarray(index, np.int64), details)
+        return Group(kind, np.asarray(index, np.int64), details)
 
     def calls(self, kind: str, index: np.ndarray, detail: str | list[str]) -> None:
         self.by_call.append(self._group(kind, index, detail))
@@ -114,10 +114,10 @@ class Ledger:
     def file(self, kind: str, path: str, detail: str) -> None:
         self.rows.append(Injection(kind, path.split("/", 1)[0], path, None, "", None, detail))
 
-    def to_positions(self, first_position: np.ndarray, record_position: np.ndarray) -> list[_Group]:
+    def to_positions(self, first_position: np.ndarray, record_position: np.ndarray) -> list[Group]:
         """Every record-level injection as sorted-record positions."""
-        out = [_Group(g.kind, first_position[g.index], g.detail) for g in self.by_call]
-        out += [_Group(g.kind, record_position[g.index], g.detail) for g in self.by_record]
+        out = [Group(g.kind, first_position[g.index], g.detail) for g in self.by_call]
+        out += [Group(g.kind, record_position[g.index], g.detail) for g in self.by_record]
         return out + self.by_position
 
 
@@ -159,7 +159,7 @@ def inject_call_faults(
         ledger.calls("unknown_trunk", picked, f"trunk {world.trunks.ids[world.ghost_trunks[s]]} is never assigned")
 
     for late in world.late_trunks:
-        s = SWITCHES.index(next(sw for sw in SWITCHES if sw.switch_id == late.event.switch_id))
+        s = SWITCH_INDEX[late.event.switch_id]
         delivered = epoch(late.event.delivered)
         held = choose(
             candidates(s, epoch(late.event.valid_from) + 12 * HOUR, delivered - 6 * HOUR), fault_count(40, total)
@@ -188,7 +188,7 @@ def inject_call_faults(
 
 def skew_clock(records: Records, calls: Calls, timeline: Timeline) -> np.ndarray:
     """The skewed switch's records inside the window carry times one offset late; returns their indices."""
-    switch = next(i for i, s in enumerate(SWITCHES) if s.switch_id == timeline.skew_switch_id)
+    switch = SWITCH_INDEX[timeline.skew_switch_id]
     start = calls.start_us[records.call] // US
     hit = np.flatnonzero((records.switch == switch) & (start >= timeline.skew_from) & (start < timeline.skew_to))
     off = timeline.skew_offset

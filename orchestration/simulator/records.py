@@ -101,9 +101,6 @@ class FileTable:
         day = _EPOCH_DAY + timedelta(hours=int(self.hour[i]))
         return f"{day:%Y%m%d}T{int(self.hour[i]) % 24:02d}Z"
 
-    def hour_day(self, i: int) -> date:
-        return _EPOCH_DAY + timedelta(days=int(self.hour[i]) // 24)
-
     def name(self, i: int) -> str:
         return f"{SWITCHES[int(self.switch[i])].switch_id}_{self.stamp(i)}.csv" + (".gz" if self.gz[i] else "")
 

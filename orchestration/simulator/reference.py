@@ -106,7 +106,6 @@ class Trunks:
 
     ids: list[str]
     switch: np.ndarray
-    slot_account: np.ndarray
     slot_trunk: np.ndarray
     slot_from: np.ndarray
     slot_to: np.ndarray
@@ -258,44 +257,40 @@ def _apply_roles(accounts: Accounts, roles: Roles) -> None:
 def _trunks(
     accounts: Accounts, roles: Roles, counts: np.ndarray, timeline: Timeline, rng: np.random.Generator
 ) -> tuple[Trunks, dict[int, int]]:
+    """Trunk ids per switch in account order; the mover's second trunk changes hands on trunk_move_day."""
     ids: list[str] = []
     switch: list[int] = []
-    next_number = [1, 1, 1]
-    slots: list[tuple[int, int, int, int]] = []  # account, trunk, from, to
-    first_slot = np.zeros(len(accounts), np.int64)
-    slot_count = np.zeros(len(accounts), np.int64)
     channels: dict[int, int] = {}
+    numbers = [1, 1, 1]
+    owned: list[list[int]] = []
     for account in range(len(accounts)):
         c = int(accounts.country[account])
-        first_slot[account] = len(slots)
-        for k in range(int(counts[account])):
-            code = len(ids)
-            ids.append(f"{SWITCHES[c].city}-tr-{next_number[c]:04d}")
-            next_number[c] += 1
+        codes = list(range(len(ids), len(ids) + int(counts[account])))
+        for code in codes:
+            ids.append(f"{SWITCHES[c].city}-tr-{numbers[c]:04d}")
+            numbers[c] += 1
             switch.append(c)
             channels[code] = int(np.clip(round(2 + 3 * accounts.weight[account] ** 0.7 + rng.integers(0, 4)), 2, 240))
-            window_to = int(accounts.traffic_to[account])
-            if account == roles.mover and k == 1:  # the second trunk moves to the receiver mid-period
-                roles.moved_trunk = code
-                window_to = _before(timeline.trunk_move_day)
-            slots.append((account, code, int(accounts.traffic_from[account]), window_to))
-        slot_count[account] = len(slots) - first_slot[account]
-    # Slots of one account must be contiguous: rebuild the receiver's run with the moved trunk at its end.
-    receiver_slot = (roles.receiver, roles.moved_trunk, _after(timeline.trunk_move_day), NEVER)
-    ordered: list[tuple[int, int, int, int]] = []
-    for account in range(len(accounts)):
-        start = int(first_slot[account])
-        run = slots[start : start + int(slot_count[account])]
+        owned.append(codes)
+    roles.moved_trunk = owned[roles.mover][1]
+    move = timeline.trunk_move_day
+
+    slots: list[tuple[int, int, int, int]] = []  # account, trunk code, traffic from, traffic to
+    first_slot = np.zeros(len(accounts), np.int64)
+    slot_count = np.zeros(len(accounts), np.int64)
+    for account, codes in enumerate(owned):
+        live_from, live_to = int(accounts.traffic_from[account]), int(accounts.traffic_to[account])
+        run = [(account, code, live_from, live_to) for code in codes]
+        if account == roles.mover:
+            run[1] = (account, roles.moved_trunk, live_from, _before(move))
         if account == roles.receiver:
-            run = [*run, receiver_slot]
-        first_slot[account] = len(ordered)
-        slot_count[account] = len(run)
-        ordered.extend(run)
-    arr = np.array(ordered, np.int64)
+            run.append((account, roles.moved_trunk, _after(move), live_to))
+        first_slot[account], slot_count[account] = len(slots), len(run)
+        slots += run
+    arr = np.array(slots, np.int64)
     trunks = Trunks(
         ids=ids,
         switch=np.array(switch, np.int8),
-        slot_account=arr[:, 0],
         slot_trunk=arr[:, 1],
         slot_from=arr[:, 2],
         slot_to=arr[:, 3],

@@ -10,28 +10,43 @@ import shutil
 import zlib
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from orchestration.simulator import faults as flt
 from orchestration.simulator.config import SimulationConfig, SimulationResult
 from orchestration.simulator.finance import fx_files, tax_files
 from orchestration.simulator.groundtruth import write_calls, write_injections, write_manifest
 from orchestration.simulator.output import Landing
-from orchestration.simulator.records import NORMAL, expand, line_numbers, place
-from orchestration.simulator.reference import SWITCHES, build_world
+from orchestration.simulator.records import FILLER, NORMAL, FileTable, Records, expand, line_numbers, place
+from orchestration.simulator.reference import SWITCHES, World, build_world
 from orchestration.simulator.render import Renderer, caller_name_index
 from orchestration.simulator.tariffs import NEGATIVE_MARGIN, catalog_files, vendor_files
 from orchestration.simulator.timeline import Timeline, ZoneClock, build_timeline, epoch, iso_utc
-from orchestration.simulator.traffic import generate_calls
+from orchestration.simulator.traffic import Calls, generate_calls
 from orchestration.simulator.writers import LineBuffer, write_switch_files
 
 
 def _stream(seed: int, stage: str) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, zlib.crc32(stage.encode())])))
+
+
+@dataclass
+class _Placed:
+    """Records sorted into files, with the faults that act on lines and files."""
+
+    records: Records
+    files: FileTable
+    file_of: np.ndarray  # file index per sorted record
+    line_no: np.ndarray  # physical line per sorted record
+    first_position: np.ndarray  # per call: sorted position of its first record
+    patches: dict[int, flt.Patch]
+    file_faults: flt.FileFaults
+    injections: list[flt.Group]  # record-level injections, as sorted positions
 
 
 def simulate(config: SimulationConfig, progress: Callable[[str], None] | None = None) -> SimulationResult:
@@ -40,8 +55,7 @@ def simulate(config: SimulationConfig, progress: Callable[[str], None] | None = 
     for folder in (landing_dir, truth_dir):  # a fresh world; nothing else under `out` is touched
         if folder.exists():
             shutil.rmtree(folder)
-    landing_dir.mkdir(parents=True)
-    truth_dir.mkdir(parents=True)
+        folder.mkdir(parents=True)
     landing = Landing(landing_dir)
 
     timeline = build_timeline(config)
@@ -57,113 +71,37 @@ def simulate(config: SimulationConfig, progress: Callable[[str], None] | None = 
     calls = generate_calls(world, timeline, config.calls_per_day, _stream(config.seed, "traffic"))
     say(f"traffic: {len(calls):,} calls from {timeline.start} to {timeline.end - timedelta(days=1)}")
     ledger = flt.Ledger()
-    touched = np.zeros(len(calls), bool)
-    if config.inject_faults:
-        touched = flt.inject_call_faults(calls, world, timeline, _stream(config.seed, "call-faults"), ledger)
+    placed = _place(config, timeline, world, calls, ledger)
+    say(f"records: {len(placed.records):,} in {len(placed.files):,} hourly switch files")
 
-    records = expand(calls)
-    clocks = {
-        i: ZoneClock.build(SWITCHES[i].timezone, timeline.start - timedelta(days=3), timeline.end + timedelta(days=3))
-        for i in (0, 1)
-    }
-    filler_text: dict[int, bytes] = {}
-    if config.inject_faults:
-        records, filler_text = flt.inject_record_faults(
-            records, calls, touched, timeline, clocks, _stream(config.seed, "record-faults"), ledger
-        )
-    records, order, files, file_of = place(records, timeline.start, _stream(config.seed, "files"))
-    position_of = np.empty(len(order), np.int64)
-    position_of[order] = np.arange(len(order))
-    lines_no = line_numbers(records.switch, file_of, files)
-    say(f"records: {len(records):,} in {len(files):,} hourly switch files")
-
-    dst = np.flatnonzero(flt.dst_ambiguous(records, clocks))
-    ledger.positions("dst_ambiguous", dst, [_dst_detail(records, int(p), clocks) for p in dst])
-    names = caller_name_index(calls)
-    patches = {int(position_of[r]): flt.Patch("replace", text=t) for r, t in filler_text.items()}
-    file_faults = flt.FileFaults()
-    if config.inject_faults:
-        patches |= flt.inject_line_faults(records, calls, names, touched, _stream(config.seed, "line-faults"), ledger)
-        busy = np.bincount(file_of, weights=touched[records.call] | (records.kind != NORMAL), minlength=len(files)) > 0
-        file_faults = flt.inject_file_faults(
-            files, file_of, busy, timeline, len(calls), _stream(config.seed, "file-faults"), ledger
-        )
-
-    # Reference data, then FX for every day anything is delivered.
     for ref in reference:
         landing.write_ref(ref)
-    last_day = max(
+    last_day = max(  # FX for every day anything is delivered
         timeline.end - timedelta(days=1),
-        files.delivered_day(int(np.argmax(files.delivered))),
+        placed.files.delivered_day(int(np.argmax(placed.files.delivered))),
         *(r.day for r in reference),
-        *file_faults.redeliveries.values(),
+        *placed.file_faults.redeliveries.values(),
     )
     for ref in fx_files(timeline.start, last_day, _stream(config.seed, "fx")):
         landing.write_ref(ref)
 
-    first_record = (records.kind == NORMAL) & (records.part <= 1)
-    first_position = np.full(len(calls), -1, np.int64)
-    first_position[records.call[first_record]] = np.flatnonzero(first_record)
-    record_count = np.bincount(records.call[records.kind == NORMAL], minlength=len(calls))
-    groups = ledger.to_positions(first_position, position_of)
-    wanted = np.unique(np.concatenate([g.index for g in groups] + [c[2] for c in ledger.copies] + [np.zeros(0)]))
-    wanted = wanted.astype(np.int64)
-
-    renderer = Renderer(calls, world, timeline, files)
-    key_of: dict[int, str] = {}
-    call_keys: list[tuple[np.ndarray, pa.Array]] = []
-    written = 0
-    for s, switch in enumerate(SWITCHES):
-        mine = np.flatnonzero(files.switch == s)
-        if len(mine) == 0:
-            continue
-        lo, hi = int(files.first[mine[0]]), int(files.first[mine[-1]] + files.count[mine[-1]])
-        say(f"{switch.switch_id}: rendering {hi - lo:,} records")
-        lines, keys = renderer.render(
-            s, records.take(slice(lo, hi)), file_of[lo:hi], _stream(config.seed, f"render-{s}")
-        )
-        written += write_switch_files(landing, s, files, LineBuffer(lines), lo, patches, file_faults)
-        here = wanted[(wanted >= lo) & (wanted < hi)]
-        key_of |= dict(zip(here.tolist(), keys.take(pa.array(here - lo)).to_pylist(), strict=True))
-        of_switch = np.flatnonzero(calls.switch == s)
-        call_keys.append((of_switch, keys.take(pa.array(first_position[of_switch] - lo))))
-        del lines, keys
+    wanted = np.concatenate(
+        [np.zeros(0, np.int64)] + [g.index for g in placed.injections] + [c[2] for c in ledger.copies]
+    )
+    written, key_of, call_keys = _write_cdrs(config, timeline, world, calls, placed, landing, np.unique(wanted), say)
 
     say("ground truth")
-    paths = files.paths()
-    injections = list(ledger.rows)
-    for g in groups:
-        for position, detail in zip(g.index.tolist(), g.detail, strict=True):
-            filler = records.kind[position] != NORMAL and g.kind in ("malformed_line", "blank_line")
-            injections.append(
-                flt.Injection(
-                    g.kind,
-                    SWITCHES[int(records.switch[position])].source,
-                    paths[file_of[position]],
-                    int(lines_no[position]),
-                    "" if filler else key_of[position],
-                    None if filler else int(records.call[position]) + 1,
-                    detail,
-                )
-            )
-    for kind, path, positions, detail in ledger.copies:
-        for k, position in enumerate(positions.tolist()):
-            injections.append(
-                flt.Injection(kind, "asterisk", path, k + 1, key_of[position], int(records.call[position]) + 1, detail)
-            )
-    injections = write_injections(truth_dir / "injections.csv", injections)
-
-    call_order = np.concatenate([c[0] for c in call_keys])
-    record_key = pa.concat_arrays([c[1] for c in call_keys]).take(pa.array(np.argsort(call_order, kind="stable")))
+    injections = write_injections(truth_dir / "injections.csv", _injection_rows(placed, ledger, key_of))
+    rec = placed.records
     write_calls(
         truth_dir / "calls.parquet",
         calls,
         world,
-        record_key,
-        record_count,
-        file_of[first_position],
-        paths,
-        lines_no[first_position],
+        call_keys,
+        np.bincount(rec.call[rec.kind == NORMAL], minlength=len(calls)),
+        placed.file_of[placed.first_position],
+        placed.files.paths(),
+        placed.line_no[placed.first_position],
     )
     result = SimulationResult(landing_dir, truth_dir, len(calls), landing.files, written, len(injections))
     write_manifest(truth_dir / "manifest.json", _manifest(config, timeline, result, landing, injections))
@@ -171,7 +109,114 @@ def simulate(config: SimulationConfig, progress: Callable[[str], None] | None = 
     return result
 
 
-def _dst_detail(records, position: int, clocks: dict[int, ZoneClock]) -> str:
+def _place(config: SimulationConfig, timeline: Timeline, world: World, calls: Calls, ledger: flt.Ledger) -> _Placed:
+    """Records from calls, faults at every stage, and the sort into files and lines."""
+    seed, faulty = config.seed, config.inject_faults
+    touched = np.zeros(len(calls), bool)
+    if faulty:
+        touched = flt.inject_call_faults(calls, world, timeline, _stream(seed, "call-faults"), ledger)
+    records = expand(calls)
+    window = (timeline.start - timedelta(days=3), timeline.end + timedelta(days=3))
+    clocks = {i: ZoneClock.build(SWITCHES[i].timezone, *window) for i in (0, 1)}  # the local-time switches
+    filler_text: dict[int, bytes] = {}
+    if faulty:
+        records, filler_text = flt.inject_record_faults(
+            records, calls, touched, timeline, clocks, _stream(seed, "record-faults"), ledger
+        )
+    records, order, files, file_of = place(records, timeline.start, _stream(seed, "files"))
+    position_of = np.empty(len(order), np.int64)
+    position_of[order] = np.arange(len(order))
+
+    # DST is the calendar's doing, not a fault: recorded whether or not faults are injected.
+    dst = np.flatnonzero(flt.dst_ambiguous(records, clocks))
+    ledger.positions("dst_ambiguous", dst, [_dst_detail(records, int(p), clocks) for p in dst])
+    patches = {int(position_of[r]): flt.Patch("replace", text=t) for r, t in filler_text.items()}
+    file_faults = flt.FileFaults()
+    if faulty:
+        names = caller_name_index(calls)
+        patches |= flt.inject_line_faults(records, calls, names, touched, _stream(seed, "line-faults"), ledger)
+        busy = touched[records.call] | (records.kind != NORMAL)
+        busy_files = np.bincount(file_of, weights=busy, minlength=len(files)) > 0
+        file_faults = flt.inject_file_faults(
+            files, file_of, busy_files, timeline, len(calls), _stream(seed, "file-faults"), ledger
+        )
+
+    first = (records.kind == NORMAL) & (records.part <= 1)
+    first_position = np.full(len(calls), -1, np.int64)
+    first_position[records.call[first]] = np.flatnonzero(first)
+    return _Placed(
+        records=records,
+        files=files,
+        file_of=file_of,
+        line_no=line_numbers(records.switch, file_of, files),
+        first_position=first_position,
+        patches=patches,
+        file_faults=file_faults,
+        injections=ledger.to_positions(first_position, position_of),
+    )
+
+
+def _write_cdrs(
+    config: SimulationConfig,
+    timeline: Timeline,
+    world: World,
+    calls: Calls,
+    placed: _Placed,
+    landing: Landing,
+    wanted: np.ndarray,
+    say: Callable[[str], None],
+) -> tuple[int, dict[int, str], pa.Array]:
+    """Render and write each switch's files.
+
+    Returns the CDR lines written, the record key at each `wanted` position and each call's record key.
+    """
+    renderer = Renderer(calls, world, timeline, placed.files)
+    files, written = placed.files, 0
+    key_of: dict[int, str] = {}
+    call_keys = pa.nulls(len(calls), pa.large_string())
+    for s, switch in enumerate(SWITCHES):
+        mine = np.flatnonzero(files.switch == s)
+        if len(mine) == 0:
+            continue
+        lo, hi = int(files.first[mine[0]]), int(files.first[mine[-1]] + files.count[mine[-1]])
+        say(f"{switch.switch_id}: rendering {hi - lo:,} records")
+        records = placed.records.take(slice(lo, hi))
+        lines, keys = renderer.render(s, records, placed.file_of[lo:hi], _stream(config.seed, f"render-{s}"))
+        written += write_switch_files(landing, s, files, LineBuffer(lines), lo, placed.patches, placed.file_faults)
+        here = wanted[(wanted >= lo) & (wanted < hi)]
+        key_of |= dict(zip(here.tolist(), keys.take(pa.array(here - lo)).to_pylist(), strict=True))
+        of_switch = calls.switch == s
+        mine_keys = keys.take(pa.array(placed.first_position[of_switch] - lo))
+        call_keys = pc.replace_with_mask(call_keys, pa.array(of_switch), mine_keys)
+        del lines, keys
+    return written, key_of, call_keys
+
+
+def _injection_rows(placed: _Placed, ledger: flt.Ledger, key_of: dict[int, str]) -> list[flt.Injection]:
+    records, paths = placed.records, placed.files.paths()
+    rows = list(ledger.rows)
+    for group in placed.injections:
+        for position, detail in zip(group.index.tolist(), group.detail, strict=True):
+            filler = records.kind[position] == FILLER  # garbage and blank lines: no record, no call
+            rows.append(
+                flt.Injection(
+                    kind=group.kind,
+                    source=SWITCHES[int(records.switch[position])].source,
+                    file=paths[placed.file_of[position]],
+                    line_no=int(placed.line_no[position]),
+                    record_key="" if filler else key_of[position],
+                    call_id=None if filler else int(records.call[position]) + 1,
+                    detail=detail,
+                )
+            )
+    for kind, path, positions, detail in ledger.copies:
+        for k, position in enumerate(positions.tolist()):
+            call_id = int(records.call[position]) + 1
+            rows.append(flt.Injection(kind, "asterisk", path, k + 1, key_of[position], call_id, detail))
+    return rows
+
+
+def _dst_detail(records: Records, position: int, clocks: dict[int, ZoneClock]) -> str:
     clock = clocks[int(records.switch[position])]
     start = int(records.start_s[position])
     local = iso_utc(int(clock.local(np.array([start]))[0]))[:19].replace("T", " ")

@@ -74,9 +74,6 @@ class Timeline:
             day = add_months(day, 1)
         return months
 
-    def day(self, fraction: float) -> date:
-        return self.start + timedelta(days=int(self.days * fraction))
-
 
 def build_timeline(config: SimulationConfig) -> Timeline:
     start = config.start

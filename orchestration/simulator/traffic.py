@@ -15,7 +15,7 @@ from datetime import datetime
 
 import numpy as np
 
-from orchestration.simulator.numbering import COUNTRIES, COUNTRY_INDEX, INTERNATIONAL_MIX, RangeTable
+from orchestration.simulator.numbering import COUNTRIES, COUNTRY_INDEX, HOME_COUNTRIES, INTERNATIONAL_MIX, RangeTable
 from orchestration.simulator.reference import ACCOUNT_ZONES, World
 from orchestration.simulator.tariffs import HOLIDAYS
 from orchestration.simulator.timeline import HOUR, Timeline, epoch
@@ -134,7 +134,7 @@ def _hour_weights(country: int, timeline: Timeline) -> tuple[np.ndarray, np.ndar
     first = int(datetime(timeline.start.year, timeline.start.month, timeline.start.day, tzinfo=zone).timestamp())
     last = int(datetime(timeline.end.year, timeline.end.month, timeline.end.day, tzinfo=zone).timestamp())
     hours = np.arange(first, last, HOUR, dtype=np.int64)
-    holidays = set(HOLIDAYS[("GB", "DE", "US")[country]])
+    holidays = set(HOLIDAYS[HOME_COUNTRIES[country]])
     weights = np.empty(len(hours))
     for i, h in enumerate(hours):  # one loop step per hour of the period, not per call
         local = datetime.fromtimestamp(int(h), zone)
@@ -196,7 +196,7 @@ def _country_calls(
     call_type[inbound] = INBOUND
 
     a_number = dids.geo[dids.geo_first[account] + (rng.random(n) * dids.geo_count[account]).astype(np.int64)]
-    a_country = np.full(n, COUNTRY_INDEX[("GB", "DE", "US")[c]], np.int8)
+    a_country = np.full(n, COUNTRY_INDEX[HOME_COUNTRIES[c]], np.int8)
     b_number = np.zeros(n, np.int64)
     b_country = np.zeros(n, np.int8)
     for t in range(len(CALL_TYPES)):
@@ -263,14 +263,14 @@ def _range_rows(
     ranges: RangeTable, c: int, call_type: int, rng: np.random.Generator, n: int, caller: bool = False
 ) -> np.ndarray:
     """Rows of the range table for `n` numbers of a call type dialled from home country `c`."""
-    home = COUNTRY_INDEX[("GB", "DE", "US")[c]]
+    home = COUNTRY_INDEX[HOME_COUNTRIES[c]]
+    phones = np.isin(ranges.kind, ["fixed", "mobile"])
     if caller:  # an outside caller: mostly domestic fixed or mobile, sometimes abroad
-        weight = np.where(ranges.country == home, 1.0, 0.0) * np.isin(ranges.kind, ["fixed", "mobile"])
-        weight = weight * ranges.weight + 0.02 * (ranges.country != home) * np.isin(ranges.kind, ["fixed", "mobile"])
+        weight = phones * np.where(ranges.country == home, ranges.weight, 0.02)
     elif call_type == 2:
-        mix = INTERNATIONAL_MIX[("GB", "DE", "US")[c]]
+        mix = INTERNATIONAL_MIX[HOME_COUNTRIES[c]]
         country_weight = np.array([mix.get(COUNTRIES[i], 0.0) for i in ranges.country])
-        kind_weight = np.select([ranges.kind == "fixed", ranges.kind == "mobile"], [0.6, 0.4], 0.0)
+        kind_weight = np.where(ranges.kind == "fixed", 0.6, 0.4) * phones
         weight = country_weight * kind_weight * ranges.weight
     else:
         kind = ("fixed", "mobile", None, "toll_free", "premium")[call_type]
