@@ -34,15 +34,19 @@ def _say(message: str) -> None:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from orchestration.simulator import SimulationConfig, simulate
 
-    config = SimulationConfig(
-        seed=args.seed,
-        start=args.start,
-        months=args.months,
-        accounts=args.accounts,
-        calls_per_day=args.calls_per_day,
-        out=Path(args.out),
-        inject_faults=not args.no_faults,
-    )
+    try:
+        config = SimulationConfig(
+            seed=args.seed,
+            start=args.start,
+            months=args.months,
+            accounts=args.accounts,
+            calls_per_day=args.calls_per_day,
+            out=Path(args.out),
+            inject_faults=not args.no_faults,
+        )
+    except ValueError as exc:  # the config's own checks say what is wrong
+        _say(f"cannot simulate: {exc}")
+        return 2
     started = time.perf_counter()
     result = simulate(config, progress=_say)
     _say(

@@ -9,7 +9,7 @@ from datetime import date
 import dagster as dg
 import duckdb
 
-from orchestration.ingest import DayLoad, ingest_day
+from orchestration.ingest import DayLoad, ingest_days
 from orchestration.layouts import SOURCES, layouts_for
 from orchestration.partitions import delivery_days
 from orchestration.resources import WarehouseResource
@@ -91,13 +91,11 @@ def build_raw_asset(source: str) -> dg.AssetsDefinition:
     )
     def _raw(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         days = [date.fromisoformat(k) for k in context.partition_keys]
-        loads = []
         with warehouse.connect() as con:
-            for day in days:
-                load = ingest_day(con, warehouse.paths.landing, source, day, run_id=context.run.run_id)
-                loads.append(load)
+            loads = ingest_days(con, warehouse.paths.landing, source, days, context.run.run_id, context.log.info)
+            for load in loads:
                 context.log.info(
-                    f"{source} {day}: {len(load.files)} files, {load.lines} lines -> {load.rows} rows "
+                    f"{source} {load.delivery_date}: {len(load.files)} files, {load.lines} lines -> {load.rows} rows "
                     f"+ {load.rejects} rejects; {load.count('redelivery')} re-delivered, "
                     f"{len(load.quarantined)} quarantined"
                 )
