@@ -36,7 +36,7 @@ bench: setup manifest
 	$(BIN)/python -m orchestration.benchmark
 
 ui: setup manifest
-	@mkdir -p $(DAGSTER_HOME)
+	@$(BIN)/python -m orchestration.instance >/dev/null
 	$(BIN)/dagster dev -m orchestration.definitions
 
 dashboard: setup

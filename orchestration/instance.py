@@ -32,3 +32,7 @@ def ensure_dagster_home(paths: Paths) -> Path:
 def get_instance(paths: Paths) -> dg.DagsterInstance:
     ensure_dagster_home(paths)
     return dg.DagsterInstance.get()
+
+
+if __name__ == "__main__":  # `make ui`: prepare the instance folder before `dagster dev` reads it
+    print(ensure_dagster_home(Paths.from_env()))

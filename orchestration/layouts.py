@@ -105,6 +105,20 @@ def _csv(source: str, entity: str, columns: str) -> Layout:
     return Layout(source, entity, f"{entity}*.csv", tuple(columns.split()), has_header=True)
 
 
+# Tariff files: one format for customer rate plans (catalog) and vendor cost decks (DESIGN.md section 5).
+TARIFF_FILES = {
+    "rate_plans": "rate_plan_id currency timezone rounding_method rounding_decimals band_mode",
+    "rates": "rate_plan_id prefix destination band valid_from valid_to connect_fee "
+    "group_start_s rate rate_unit_s increment_s max_cost",
+    "time_bands": "rate_plan_id band weekdays start_time end_time",
+    "holidays": "rate_plan_id date band",
+}
+
+
+def _tariff(source: str) -> list[Layout]:
+    return [_csv(source, entity, columns) for entity, columns in TARIFF_FILES.items()]
+
+
 LAYOUTS: tuple[Layout, ...] = (
     # switches: one file per switch and UTC hour, named <switch_id>_<YYYYMMDD>T<HH>Z.csv[.gz]
     Layout("asterisk", "cdr", "*.csv", ASTERISK_COLUMNS, has_header=False, widths=(16, 17, 18, 21)),
@@ -140,28 +154,12 @@ LAYOUTS: tuple[Layout, ...] = (
     ),
     _csv("catalog", "tier_assignments", "account_id tier_plan_id valid_from valid_to"),
     _csv("catalog", "promotions", "promotion_id account_id charge_type discount_percent valid_from valid_to"),
-    _csv("catalog", "rate_plans", "rate_plan_id currency timezone rounding_method rounding_decimals band_mode"),
-    _csv(
-        "catalog",
-        "rates",
-        "rate_plan_id prefix destination band valid_from valid_to connect_fee "
-        "group_start_s rate rate_unit_s increment_s max_cost",
-    ),
-    _csv("catalog", "time_bands", "rate_plan_id band weekdays start_time end_time"),
-    _csv("catalog", "holidays", "rate_plan_id date band"),
+    *_tariff("catalog"),
     _csv("catalog", "plan_assignments", "account_id rate_plan_id valid_from valid_to"),
     # vendor: termination (cost) decks, same tariff format, and the routes that use them
     _csv("vendor", "vendors", "vendor_id vendor_name currency rate_plan_id"),
     _csv("vendor", "routes", "route_id vendor_id switch_id valid_from valid_to"),
-    _csv("vendor", "rate_plans", "rate_plan_id currency timezone rounding_method rounding_decimals band_mode"),
-    _csv(
-        "vendor",
-        "rates",
-        "rate_plan_id prefix destination band valid_from valid_to connect_fee "
-        "group_start_s rate rate_unit_s increment_s max_cost",
-    ),
-    _csv("vendor", "time_bands", "rate_plan_id band weekdays start_time end_time"),
-    _csv("vendor", "holidays", "rate_plan_id date band"),
+    *_tariff("vendor"),
     # fx and tax
     _csv("fx", "fx_rates", "rate_date base_currency quote_currency rate"),
     _csv("tax", "tax_rules", "jurisdiction charge_type tax_name tax_rate valid_from valid_to"),

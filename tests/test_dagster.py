@@ -14,6 +14,7 @@ import duckdb
 import pytest
 
 from orchestration.assets.ingestion import raw_asset_key
+from orchestration.instance import ensure_dagster_home
 from orchestration.layouts import SOURCES
 from orchestration.resources import WarehouseResource
 from orchestration.runner import build_models, failed_checks, load_days
@@ -39,7 +40,8 @@ def test_definitions_load_with_every_asset_check_schedule_and_sensor():
     assert [s.name for s in defs.sensors] == ["landing_sensor"]
 
 
-def test_dagster_cli_validates_the_code_location():
+def test_dagster_cli_validates_the_code_location(paths):
+    ensure_dagster_home(paths)  # a fresh clone has no instance folder yet
     dagster = Path(sys.executable).parent / "dagster"
     done = subprocess.run(
         [str(dagster), "definitions", "validate", "-m", "orchestration.definitions"],
