@@ -196,3 +196,18 @@ def test_real_asterisk_files_every_line_a_row_or_a_reject(paths, con):
     # cdrlib_buggy.csv ends inside a quoted field (a truncated write)
     assert (by_name["cdrlib_buggy.csv"].rows_loaded, by_name["cdrlib_buggy.csv"].rows_rejected) == (0, 1)
     assert con.execute("select distinct n_fields from raw.asterisk__cdr").fetchall() == [(18,)]
+
+
+def test_a_long_range_loads_in_chunks_each_replacing_its_days(paths, con, monkeypatch):
+    from orchestration import ingest
+
+    monkeypatch.setattr(ingest, "CHUNK_BYTES", 100)  # smaller than one file: a chunk per day
+    days = [date(2026, 10, d) for d in (1, 2, 3)]
+    for day in days:
+        land(paths, "asterisk", day.isoformat(), f"a_{day}.csv", f"{ast(uid=str(day))}\n".encode())
+    messages: list[str] = []
+    loads = ingest.ingest_days(con, paths.landing, "asterisk", days, progress=messages.append)
+    assert [load.rows for load in loads] == [1, 1, 1]
+    assert len(messages) == 3 and messages[-1].endswith("(3/3 chunks)")
+    ingest.ingest_days(con, paths.landing, "asterisk", days)
+    assert con.execute("select count(*), count(distinct uniqueid) from raw.asterisk__cdr").fetchone() == (3, 3)
