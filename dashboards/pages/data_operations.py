@@ -31,5 +31,10 @@ st.subheader("Lines loaded per delivery day")
 st.bar_chart(daily, x="delivery_date", y="lines", color="source")
 st.subheader("Days with rejects or quarantined files")
 problems = daily[(daily.rejected_lines > 0) | (daily.files_quarantined > 0)]
-st.dataframe(problems, hide_index=True, use_container_width=True)
+st.dataframe(
+    problems,
+    hide_index=True,
+    use_container_width=True,
+    column_config={"delivery_date": st.column_config.DateColumn("delivery day", format="YYYY-MM-DD")},
+)
 st.download_button("Download CSV", daily.to_csv(index=False), "ingestion_daily.csv", "text/csv")
