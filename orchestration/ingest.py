@@ -175,22 +175,38 @@ def _detect_variant(landed: LandedFile, data: bytes) -> None:
     landed.n_fields = width
 
 
-def _mark_redeliveries(con: duckdb.DuckDBPyConnection, files: Sequence[LandedFile]) -> None:
-    """A file whose bytes were loaded before (earlier day, or earlier in this day) is a re-delivery."""
-    candidates = [f for f in files if f.status == "loaded" and f.lines]
-    loaded_before = dict(
-        con.execute(
-            "select sha256, arg_min(file_id, (delivery_date, path)) from raw.load_audit "
-            "where status = 'loaded' and sha256 in (select unnest($shas::varchar[])) group by sha256",
-            {"shas": [f.sha256 for f in candidates]},
-        ).fetchall()
-    )
+def _mark_redeliveries(con: duckdb.DuckDBPyConnection, source: str, files: Sequence[LandedFile]) -> None:
+    """The first delivery of some bytes loads; every other delivery of the same bytes is a re-delivery.
+    First means earliest (delivery day, path), whatever order days are loaded in: when a backfill loads an
+    earlier day after a later one, the later copy is demoted (its rows removed, its audit row re-pointed)."""
+    candidates = sorted((f for f in files if f.status == "loaded" and f.lines),
+                        key=lambda f: (f.delivery_date, f.rel_path))  # fmt: skip
+    loaded = con.execute(
+        "select sha256, file_id, delivery_date, path from raw.load_audit "
+        "where status = 'loaded' and sha256 in (select unnest($shas::varchar[]))",
+        {"shas": [f.sha256 for f in candidates]},
+    ).fetchall()
+    first: dict[str, tuple[tuple[date, str], str]] = {}
+    for sha, file_id, day, path in loaded:
+        if sha not in first or (day, path) < first[sha][0]:
+            first[sha] = ((day, path), file_id)
+    demoted: dict[str, str] = {}  # file_id loaded by an earlier run -> the earlier delivery it copies
     for f in candidates:
-        first = loaded_before.get(f.sha256)
-        if first:
-            f.status, f.duplicate_of = "redelivery", first
-        else:
-            loaded_before[f.sha256] = f.file_id
+        known = first.get(f.sha256)
+        if known and known[0] < (f.delivery_date, f.rel_path):
+            f.status, f.duplicate_of = "redelivery", known[1]
+            continue
+        if known:
+            demoted[known[1]] = f.file_id
+        first[f.sha256] = ((f.delivery_date, f.rel_path), f.file_id)
+    for file_id, original in demoted.items():
+        for table in [layout.table for layout in layouts_for(source)] + ["rejects"]:
+            con.execute(f"delete from raw.{table} where file_id = ?", [file_id])
+        con.execute(
+            "update raw.load_audit set status = 'redelivery', duplicate_of = ?, rows_loaded = 0, "
+            "rows_rejected = 0, parse_path = null where file_id = ?",
+            [original, file_id],
+        )
 
 
 def _reader_options(layout: Layout, width: int) -> dict:
@@ -492,7 +508,7 @@ def _load_chunk(con: duckdb.DuckDBPyConnection, source: str, days: list[date], f
     try:
         for day in days:
             _delete_day(con, source, day)
-        _mark_redeliveries(con, files)
+        _mark_redeliveries(con, source, files)
         groups: dict[tuple, list[LandedFile]] = {}
         odd: list[LandedFile] = []
         for f in files:

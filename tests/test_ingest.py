@@ -211,3 +211,23 @@ def test_a_long_range_loads_in_chunks_each_replacing_its_days(paths, con, monkey
     assert len(messages) == 3 and messages[-1].endswith("(3/3 chunks)")
     ingest.ingest_days(con, paths.landing, "asterisk", days)
     assert con.execute("select count(*), count(distinct uniqueid) from raw.asterisk__cdr").fetchone() == (3, 3)
+
+
+def test_first_delivery_wins_even_when_days_load_out_of_order(paths, con):
+    body = f"{ast(uid='r1')}\n{ast(uid='r2')}\n".encode()
+    land(paths, "asterisk", "2026-10-01", "a_20261001T01Z.csv", body)
+    land(paths, "asterisk", "2026-10-04", "a_20261001T01Z.csv", body)  # the same bytes, re-sent three days later
+    later = ingest_day(con, paths.landing, "asterisk", date(2026, 10, 4))  # a backfill that starts late
+    assert later.files[0].status == "loaded"
+    first = ingest_day(con, paths.landing, "asterisk", DAY)
+    assert first.files[0].status == "loaded"
+    audit = con.execute("select delivery_date::varchar, status, duplicate_of, rows_loaded from raw.load_audit "
+                        "order by delivery_date").fetchall()  # fmt: skip
+    assert audit == [
+        ("2026-10-01", "loaded", None, 2),
+        ("2026-10-04", "redelivery", first.files[0].file_id, 0),
+    ]
+    assert con.execute("select count(*) from raw.asterisk__cdr").fetchone() == (2,)
+    # and re-loading the later day now keeps it a re-delivery
+    assert ingest_day(con, paths.landing, "asterisk", date(2026, 10, 4)).files[0].status == "redelivery"
+    assert con.execute("select count(*) from raw.asterisk__cdr").fetchone() == (2,)
