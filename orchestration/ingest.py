@@ -96,7 +96,8 @@ class DayLoad:
 
     @property
     def lines(self) -> int:
-        return sum(f.lines or 0 for f in self.files if f.status == "loaded")
+        """Data lines of loaded files (header lines excluded): rows + rejects."""
+        return sum((f.lines or 0) - f.header_lines for f in self.files if f.status == "loaded")
 
     @property
     def rows(self) -> int:
@@ -160,14 +161,22 @@ def _detect_variant(landed: LandedFile, data: bytes) -> None:
         landed.n_fields = len(layout.columns)
         return
     if layout.has_header:
-        header = next(csv.reader(_first_lines(data, 1)), [])
+        try:
+            header = next(csv.reader(_first_lines(data, 1)), [])
+        except csv.Error as exc:
+            landed.quarantine(f"unknown_layout: {exc}")
+            return
         if tuple(h.strip().lower() for h in header) != layout.columns:
             landed.quarantine(f"unknown_layout: header {header[:6]}... is not the {layout.table} header")
             return
         landed.header_lines, landed.n_fields = 1, len(layout.columns)
         return
     sample = [line for line in _first_lines(data, _SNIFF_LINES) if line.strip()]
-    widths = Counter(len(row) for row in csv.reader(sample))
+    try:
+        widths = Counter(len(row) for row in csv.reader(sample))
+    except csv.Error as exc:  # bare \r line endings, a field over the csv module's limit: not this layout
+        landed.quarantine(f"unknown_layout: {exc}")
+        return
     width = max(widths, key=lambda w: (widths[w], w)) if widths else len(layout.columns)
     if width not in layout.allowed_widths:
         landed.quarantine(f"unknown_layout: lines have {width} columns, {layout.table} allows {layout.allowed_widths}")
@@ -175,37 +184,56 @@ def _detect_variant(landed: LandedFile, data: bytes) -> None:
     landed.n_fields = width
 
 
-def _mark_redeliveries(con: duckdb.DuckDBPyConnection, source: str, files: Sequence[LandedFile]) -> None:
-    """The first delivery of some bytes loads; every other delivery of the same bytes is a re-delivery.
-    First means earliest (delivery day, path), whatever order days are loaded in: when a backfill loads an
-    earlier day after a later one, the later copy is demoted (its rows removed, its audit row re-pointed)."""
-    candidates = sorted((f for f in files if f.status == "loaded" and f.lines),
-                        key=lambda f: (f.delivery_date, f.rel_path))  # fmt: skip
+def _has_data(f: LandedFile) -> bool:
+    return f.status == "loaded" and (f.lines or 0) > f.header_lines
+
+
+def _mark_redeliveries(
+    con: duckdb.DuckDBPyConnection, source: str, days: list[date], files: Sequence[LandedFile]
+) -> dict[str, str]:
+    """The first delivery of some bytes loads; every other delivery of the same bytes, in the same source, is a
+    re-delivery. First means earliest (delivery day, path), whatever order days are loaded in: when a backfill
+    loads an earlier day after a later one, the later copy must be demoted. Files with no data line (empty, or
+    a header only) are never copies of each other. Reads the audit of the other days only (this chunk's days
+    are about to be replaced); returns the demotions, {file_id loaded before: the earlier file it copies}."""
+    candidates = sorted(filter(_has_data, files), key=lambda f: (f.delivery_date, f.rel_path))
     loaded = con.execute(
         "select sha256, file_id, delivery_date, path from raw.load_audit "
-        "where status = 'loaded' and sha256 in (select unnest($shas::varchar[]))",
-        {"shas": [f.sha256 for f in candidates]},
+        "where source = $source and status = 'loaded' and lines > header_lines "
+        "and delivery_date not in (select unnest($days::date[])) "
+        "and sha256 in (select unnest($shas::varchar[]))",
+        {"source": source, "days": days, "shas": [f.sha256 for f in candidates]},
     ).fetchall()
     first: dict[str, tuple[tuple[date, str], str]] = {}
     for sha, file_id, day, path in loaded:
         if sha not in first or (day, path) < first[sha][0]:
             first[sha] = ((day, path), file_id)
-    demoted: dict[str, str] = {}  # file_id loaded by an earlier run -> the earlier delivery it copies
+    demotions: dict[str, str] = {}
     for f in candidates:
         known = first.get(f.sha256)
         if known and known[0] < (f.delivery_date, f.rel_path):
             f.status, f.duplicate_of = "redelivery", known[1]
             continue
         if known:
-            demoted[known[1]] = f.file_id
+            demotions[known[1]] = f.file_id
         first[f.sha256] = ((f.delivery_date, f.rel_path), f.file_id)
-    for file_id, original in demoted.items():
+    return demotions
+
+
+def _demote(con: duckdb.DuckDBPyConnection, source: str, demotions: dict[str, str]) -> None:
+    """Turn files loaded by earlier runs into re-deliveries of the earlier copies this load found."""
+    for file_id, original in demotions.items():
         for table in [layout.table for layout in layouts_for(source)] + ["rejects"]:
             con.execute(f"delete from raw.{table} where file_id = ?", [file_id])
         con.execute(
-            "update raw.load_audit set status = 'redelivery', duplicate_of = ?, rows_loaded = 0, "
-            "rows_rejected = 0, parse_path = null where file_id = ?",
-            [original, file_id],
+            "update raw.load_audit set status = 'redelivery', duplicate_of = $original, rows_loaded = 0, "
+            "rows_rejected = 0, parse_path = null where file_id = $demoted",
+            {"original": original, "demoted": file_id},
+        )
+        # re-deliveries that pointed at the demoted file now point at the first delivery
+        con.execute(
+            "update raw.load_audit set duplicate_of = $original where duplicate_of = $demoted",
+            {"original": original, "demoted": file_id},
         )
 
 
@@ -216,45 +244,59 @@ def _reader_options(layout: Layout, width: int) -> dict:
     }
 
 
-def _parse_fast(con: duckdb.DuckDBPyConnection, group: list[LandedFile]) -> list[LandedFile]:
-    """Parse files of one layout variant in one DuckDB scan; return the files that need the exact path."""
+@dataclass
+class Scan:
+    """Files of one layout variant read by one DuckDB scan into temporary tables, ready to store."""
+
+    layout: Layout
+    width: int
+    files: list[LandedFile]
+    accepted: str  # temp table of accepted rows, in scan order
+    rejected: str  # temp table of (filename, line_no, error_type)
+
+
+def _scan(con: duckdb.DuckDBPyConnection, group: list[LandedFile], tag: str) -> tuple[list[Scan], list[LandedFile]]:
+    """Read one layout variant's files in one scan, outside any transaction (a scan DuckDB refuses fails only
+    its own statement). Returns the scans to store and the files that need the exact, line-by-line path."""
     layout, width = group[0].layout, group[0].n_fields
     assert layout is not None and width is not None
     by_path = {str(f.path): f for f in group}
-    con.execute("drop table if exists _rej; drop table if exists _scan")
+    accepted, rejects, scans, rejected = f"_acc_{tag}", f"_rej_{tag}", f"_scan_{tag}", f"_rejl_{tag}"
+    con.execute(f"drop table if exists {rejects}; drop table if exists {scans}")
     try:
         con.execute(
-            """create or replace temp table _acc as select * from read_csv(
+            f"""create or replace temp table {accepted} as select * from read_csv(
                 $files, columns = $columns, header = $header, delim = ',', quote = '"', escape = '"',
                 filename = true, auto_detect = false, strict_mode = true, null_padding = false,
-                store_rejects = true, rejects_table = '_rej', rejects_scan = '_scan')""",
+                store_rejects = true, rejects_table = '{rejects}', rejects_scan = '{scans}')""",
             {"files": list(by_path), **_reader_options(layout, width)},
         )
     except duckdb.Error:
         if len(group) == 1:
-            return group
-        # One odd file spoils the scan: retry each file alone so only the odd one goes the exact way.
-        exact: list[LandedFile] = []
-        for f in group:
-            exact += _parse_fast(con, [f])
-        return exact
+            return [], group
+        # One odd file spoils the scan: read each file alone so only the odd one goes the exact way.
+        done: list[Scan] = []
+        odd: list[LandedFile] = []
+        for index, f in enumerate(group):
+            more, odd_more = _scan(con, [f], f"{tag}_{index}")
+            done, odd = done + more, odd + odd_more
+        return done, odd
     con.execute(
-        """create or replace temp table _rej_lines as
-           select s.file_path as filename, e.line as line_no, min(e.error_type) as error_type
-           from _rej e join _scan s using (scan_id, file_id) group by all"""
+        f"""create or replace temp table {rejected} as
+            select s.file_path as filename, e.line as line_no, min(e.error_type) as error_type
+            from {rejects} e join {scans} s using (scan_id, file_id) group by all"""
     )
-    counts = dict(con.execute("select filename, count(*) from _acc group by 1").fetchall())
-    rejected = dict(con.execute("select filename, count(*) from _rej_lines group by 1").fetchall())
-    exact, fast = [], []
+    counts = dict(con.execute(f"select filename, count(*) from {accepted} group by 1").fetchall())
+    rejected_counts = dict(con.execute(f"select filename, count(*) from {rejected} group by 1").fetchall())
+    fast, odd = [], []
     for path, f in by_path.items():  # a file whose counts do not add up goes the exact way
-        accounted = counts.get(path, 0) + rejected.get(path, 0) + len(f.blank_lines) + f.header_lines
-        (fast if accounted == f.lines else exact).append(f)
-    if fast:
-        _store_fast(con, layout, width, fast)
-    return exact
+        accounted = counts.get(path, 0) + rejected_counts.get(path, 0) + len(f.blank_lines) + f.header_lines
+        (fast if accounted == f.lines else odd).append(f)
+    return ([Scan(layout, width, fast, accepted, rejected)] if fast else []), odd
 
 
-def _store_fast(con: duckdb.DuckDBPyConnection, layout: Layout, width: int, files: list[LandedFile]) -> None:
+def _store_fast(con: duckdb.DuckDBPyConnection, scan: Scan) -> None:
+    layout, width, files = scan.layout, scan.width, scan.files
     files_tbl = pa.table(
         {
             "filename": [str(f.path) for f in files],
@@ -278,7 +320,7 @@ def _store_fast(con: duckdb.DuckDBPyConnection, layout: Layout, width: int, file
         f"""
         insert into raw.{layout.table} (file_id, line_no, n_fields, {cols})
         with excluded as (
-            select filename, line_no from _rej_lines where filename in (select filename from _files)
+            select filename, line_no from {scan.rejected} where filename in (select filename from _files)
             union all
             select filename, line_no from _blanks
         ),
@@ -289,11 +331,11 @@ def _store_fast(con: duckdb.DuckDBPyConnection, layout: Layout, width: int, file
                   from _files where filename in (select filename from odd_files)) all_lines
             anti join excluded using (filename, line_no)
         ),
-        first_rows as (select filename, min(rowid) as first_rowid from _acc group by filename),
+        first_rows as (select filename, min(rowid) as first_rowid from {scan.accepted} group by filename),
         positioned as (
             -- scan order is file order (insertion order preserved), so a row's position in its file is
             -- its distance from the file's first row; a group-by, not a window over every column
-            select a.*, a.rowid - f.first_rowid + 1 as pos from _acc a join first_rows f using (filename)
+            select a.*, a.rowid - f.first_rowid + 1 as pos from {scan.accepted} a join first_rows f using (filename)
         )
         select f.file_id,
                coalesce(k.line_no, f.first_line - 1 + p.pos) as line_no,
@@ -305,7 +347,7 @@ def _store_fast(con: duckdb.DuckDBPyConnection, layout: Layout, width: int, file
         """
     )
     reject_rows = con.execute(
-        "select filename, line_no, error_type from _rej_lines "
+        f"select filename, line_no, error_type from {scan.rejected} "
         "where filename in (select filename from _files) order by filename, line_no"
     ).fetchall()
     by_path = {str(f.path): f for f in files}
@@ -394,7 +436,7 @@ def _parse_exact(con: duckdb.DuckDBPyConnection, f: LandedFile) -> None:
         if line_no <= f.header_lines:
             continue
         raw_line = raw_line.rstrip(b"\r")
-        if not raw_line.strip():
+        if not raw_line:  # as on the fast path: only an empty line is blank
             rejects.append((f, line_no, "blank_line", "empty line"))
             continue
         try:
@@ -501,28 +543,35 @@ def _inspect_chunk(landing: Path, source: str, chunk: list[tuple[date, list[Path
                              [(day, p) for day, paths in chunk for p in paths]))  # fmt: skip
 
 
-def _load_chunk(con: duckdb.DuckDBPyConnection, source: str, days: list[date], files: list[LandedFile],
-                run_id: str) -> None:  # fmt: skip
-    """Replace what earlier loads wrote for `days` with `files`, in one transaction."""
+def _load_chunk(
+    con: duckdb.DuckDBPyConnection, source: str, days: list[date], files: list[LandedFile], run_id: str
+) -> None:
+    """Replace what earlier loads wrote for `days` with `files`. Reading happens first, outside any
+    transaction; the writes are one transaction, so the days are replaced as a whole or not at all."""
+    demotions = _mark_redeliveries(con, source, days, files)
+    groups: dict[tuple, list[LandedFile]] = {}
+    odd: list[LandedFile] = []
+    for f in files:
+        if f.status != "loaded":
+            continue
+        if not f.lines:
+            f.parse_path = "fast"  # empty file: nothing to parse
+        elif f.mixed_newlines:
+            odd.append(f)
+        else:
+            assert f.layout is not None
+            groups.setdefault((f.layout.table, f.n_fields, f.header_lines, f.crlf), []).append(f)
+    scans: list[Scan] = []
+    for index, group in enumerate(groups.values()):
+        more_scans, more_odd = _scan(con, group, str(index))
+        scans, odd = scans + more_scans, odd + more_odd
     con.execute("begin transaction")
     try:
         for day in days:
             _delete_day(con, source, day)
-        _mark_redeliveries(con, source, files)
-        groups: dict[tuple, list[LandedFile]] = {}
-        odd: list[LandedFile] = []
-        for f in files:
-            if f.status != "loaded":
-                continue
-            if not f.lines:
-                f.parse_path = "fast"  # empty file: nothing to parse
-            elif f.mixed_newlines:
-                odd.append(f)
-            else:
-                assert f.layout is not None
-                groups.setdefault((f.layout.table, f.n_fields, f.header_lines, f.crlf), []).append(f)
-        for group in groups.values():
-            odd += _parse_fast(con, group)
+        _demote(con, source, demotions)
+        for scan in scans:
+            _store_fast(con, scan)
         for f in odd:
             _parse_exact(con, f)
         _write_audit(con, files, run_id)
@@ -530,6 +579,9 @@ def _load_chunk(con: duckdb.DuckDBPyConnection, source: str, days: list[date], f
     except BaseException:
         con.execute("rollback")
         raise
+    finally:
+        for scan in scans:
+            con.execute(f"drop table if exists {scan.accepted}; drop table if exists {scan.rejected}")
 
 
 def ingest_days(

@@ -7,6 +7,7 @@ import gzip
 import shutil
 from datetime import date
 
+import duckdb
 import pytest
 
 from orchestration.ingest import ingest_day
@@ -231,3 +232,55 @@ def test_first_delivery_wins_even_when_days_load_out_of_order(paths, con):
     # and re-loading the later day now keeps it a re-delivery
     assert ingest_day(con, paths.landing, "asterisk", date(2026, 10, 4)).files[0].status == "redelivery"
     assert con.execute("select count(*) from raw.asterisk__cdr").fetchone() == (2,)
+
+
+def test_copies_are_only_files_with_data_in_the_same_source(paths, con):
+    header = ",".join(CARRIER_COLUMNS) + "\n"
+    land(paths, "carrier", D, "car_20261001T01Z.csv", header.encode())  # quiet hours: a header and nothing else
+    land(paths, "carrier", D, "car_20261001T02Z.csv", header.encode())
+    holidays = b"rate_plan_id,date,band\nRP1,2026-12-25,offpeak\n"
+    land(paths, "catalog", D, "holidays.csv", holidays)
+    land(paths, "vendor", D, "holidays.csv", holidays)  # the same bytes in another source are not a copy
+    assert [f.status for f in ingest_day(con, paths.landing, "carrier", DAY).files] == ["loaded", "loaded"]
+    assert ingest_day(con, paths.landing, "catalog", DAY).files[0].status == "loaded"
+    assert ingest_day(con, paths.landing, "vendor", DAY).files[0].status == "loaded"
+    assert con.execute("select count(*) from raw.vendor__holidays").fetchone() == (1,)
+
+
+def test_a_file_the_csv_module_cannot_sniff_is_quarantined_not_fatal(paths, con):
+    land(paths, "asterisk", D, "a_20261001T01Z.csv", f"{ast(uid='1')}\r{ast(uid='2')}\r".encode())  # bare \r
+    land(paths, "asterisk", D, "b_20261001T01Z.csv", f"{ast(uid='3')}\n".encode())
+    load = ingest_day(con, paths.landing, "asterisk", DAY)
+    assert [(f.status, (f.reason or "").split(":")[0]) for f in load.files] == [
+        ("quarantined", "unknown_layout"),
+        ("loaded", ""),
+    ]
+
+
+class RefusingConnection:
+    """A warehouse connection whose CSV reader refuses scans that include one file, as DuckDB does for
+    inputs its state machine cannot handle."""
+
+    def __init__(self, con, refused: str):
+        self._con, self._refused = con, refused
+
+    def execute(self, sql, params=None):
+        files = (params or {}).get("files", []) if isinstance(params, dict) else []
+        if "read_csv" in sql and any(self._refused in f for f in files):
+            raise duckdb.InvalidInputException("CSV Parser state machine reached an invalid state")
+        return self._con.execute(sql, params) if params is not None else self._con.execute(sql)
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+
+def test_a_file_the_reader_refuses_takes_the_exact_path_and_the_rest_loads(paths, con):
+    for hour in (1, 2, 3):
+        land(paths, "asterisk", D, f"a_20261001T0{hour}Z.csv", f"{ast(uid=str(hour))}\nbroken,line\n".encode())
+    load = ingest_day(RefusingConnection(con, "T02Z"), paths.landing, "asterisk", DAY)
+    assert {f.path.name: (f.parse_path, f.rows_loaded, f.rows_rejected) for f in load.files} == {
+        "a_20261001T01Z.csv": ("fast", 1, 1),
+        "a_20261001T02Z.csv": ("exact", 1, 1),
+        "a_20261001T03Z.csv": ("fast", 1, 1),
+    }
+    assert con.execute("select count(*) from raw.asterisk__cdr").fetchone() == (3,)
