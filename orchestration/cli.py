@@ -79,6 +79,8 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
+    import duckdb
+
     from orchestration import run_summary
     from orchestration.warehouse import connect
 
@@ -86,8 +88,12 @@ def cmd_summary(args: argparse.Namespace) -> int:
     if not paths.warehouse.exists():
         _say(f"no warehouse at {paths.warehouse}: run `tollhouse load` first")
         return 1
-    with connect(paths.warehouse, read_only=True) as con:
-        print(run_summary.render(con, paths.ground_truth))
+    try:
+        with connect(paths.warehouse, read_only=True) as con:
+            print(run_summary.render(con, paths.ground_truth))
+    except duckdb.IOException as exc:  # a run holds the file: the one-writer rule, not a failure
+        _say(f"the warehouse is busy (a pipeline run is writing it); try again when it ends ({exc})")
+        return 1
     return 0
 
 

@@ -516,6 +516,20 @@ def landed_files(landing: Path, source: str, day: date) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
 
 
+def landed_day_folders(landing: Path, source: str) -> tuple[list[date], list[Path]]:
+    """The delivery-day folders of a source, and the folders whose name is not a YYYY-MM-DD date."""
+    days, strays = [], []
+    folder = landing / source
+    for child in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if not child.is_dir():
+            continue
+        try:
+            days.append(date.fromisoformat(child.name))
+        except ValueError:
+            strays.append(child)
+    return days, strays
+
+
 # A range is loaded in chunks of about this many decompressed bytes (~5 million CDR lines): large enough that
 # inserts go straight to compressed blocks, small enough that a year's backfill never holds more than one
 # chunk's scan in memory.

@@ -10,6 +10,7 @@ import dagster as dg
 from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.ingestion import raw_asset_key, raw_assets
 from orchestration.assets.serving import serving_snapshot
+from orchestration.ingest import landed_day_folders
 from orchestration.instance import get_instance
 from orchestration.layouts import SOURCES
 from orchestration.partitions import delivery_days
@@ -21,19 +22,8 @@ QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 def landed_days(paths: Paths) -> list[date]:
-    """Every delivery day that has a landing folder, any source."""
-    days = (
-        {
-            date.fromisoformat(day_dir.name)
-            for source_dir in paths.landing.iterdir()
-            if source_dir.is_dir()
-            for day_dir in source_dir.iterdir()
-            if day_dir.is_dir()
-        }
-        if paths.landing.is_dir()
-        else set()
-    )
-    return sorted(days)
+    """Every delivery day that has a landing folder, any source (folders not named as dates are ignored)."""
+    return sorted({day for source in SOURCES for day in landed_day_folders(paths.landing, source)[0]})
 
 
 def check_partition_range(first: date, last: date) -> None:

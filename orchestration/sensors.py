@@ -6,21 +6,28 @@ import json
 import dagster as dg
 
 from orchestration.assets.ingestion import raw_asset_key
+from orchestration.ingest import landed_day_folders
 from orchestration.layouts import SOURCES
+from orchestration.partitions import delivery_days
 from orchestration.resources import WarehouseResource
 
 
-def landing_fingerprints(warehouse: WarehouseResource) -> dict[str, str]:
-    """`source/day` -> hash of the names and sizes of the files in that folder."""
+def landing_fingerprints(warehouse: WarehouseResource, log=None) -> dict[str, str]:
+    """`source/day` -> hash of the names and sizes of the files in that folder, for every folder that is a
+    delivery-day partition. Other folders (not a date, or outside the partitions) are skipped with a warning:
+    asking for a partition that does not exist would fail every tick and stop all loading."""
+    valid = set(delivery_days.get_partition_keys())
     fingerprints = {}
-    landing = warehouse.paths.landing
     for source in SOURCES:
-        folder = landing / source
-        if not folder.is_dir():
-            continue
-        for day_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+        days, strays = landed_day_folders(warehouse.paths.landing, source)
+        strays += [warehouse.paths.landing / source / d.isoformat() for d in days if d.isoformat() not in valid]
+        for stray in strays:
+            if log:
+                log.warning(f"skipping {stray}: not a delivery-day partition (YYYY-MM-DD within the partitions)")
+        for day in (d for d in days if d.isoformat() in valid):
+            day_dir = warehouse.paths.landing / source / day.isoformat()
             listing = sorted((p.name, p.stat().st_size) for p in day_dir.iterdir() if p.is_file())
-            fingerprints[f"{source}/{day_dir.name}"] = hashlib.sha256(repr(listing).encode()).hexdigest()[:16]
+            fingerprints[f"{source}/{day}"] = hashlib.sha256(repr(listing).encode()).hexdigest()[:16]
     return fingerprints
 
 
@@ -33,7 +40,7 @@ def landing_fingerprints(warehouse: WarehouseResource) -> dict[str, str]:
 )
 def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     seen = json.loads(context.cursor) if context.cursor else {}
-    current = landing_fingerprints(warehouse)
+    current = landing_fingerprints(warehouse, context.log)
     changed = {key: fp for key, fp in current.items() if seen.get(key) != fp}
     if not changed:
         return dg.SkipReason("no new landing files")

@@ -31,7 +31,12 @@ class Paths:
 
     @classmethod
     def from_env(cls) -> Paths:
-        return cls(Path(os.environ.get("TOLLHOUSE_DATA_DIR", REPO_ROOT / "data")).resolve())
+        """From TOLLHOUSE_DATA_DIR (default: the repo's data/). The variable is rewritten as an absolute path:
+        dbt reads it too, from its own working directory (dbt_project/), and must find the same folder."""
+        data = Path(os.environ.get("TOLLHOUSE_DATA_DIR", REPO_ROOT / "data")).resolve()
+        if "TOLLHOUSE_DATA_DIR" in os.environ:
+            os.environ["TOLLHOUSE_DATA_DIR"] = str(data)
+        return cls(data)
 
 
 # First day any daily partition can have. Switch files older than this are out of scope for the demo

@@ -111,3 +111,28 @@ def test_sensor_requests_runs_only_for_new_or_changed_landing_folders(paths):
     assert [(r.partition_key, r.asset_selection) for r in again.run_requests] == [
         ("2026-10-02", [raw_asset_key("asterisk")])
     ]
+
+
+def test_schedule_loads_yesterdays_deliveries():
+    from datetime import UTC, datetime
+
+    from orchestration.schedules import daily_load_schedule
+
+    with dg.build_schedule_context(scheduled_execution_time=datetime(2026, 10, 15, 2, 30, tzinfo=UTC)) as context:
+        request = daily_load_schedule(context)
+    assert request.partition_key == "2026-10-14"
+    assert daily_load_schedule.cron_schedule == "30 2 * * *"
+
+
+def test_sensor_skips_folders_that_are_not_delivery_day_partitions(paths):
+    warehouse = WarehouseResource(data_dir=str(paths.data))
+    land(paths, "asterisk", "incoming", "a.csv", b"x\n")  # not a date
+    land(paths, "asterisk", "2019-06-01", "a.csv", b"x\n")  # before the partitions start
+    land(paths, "asterisk", "2099-01-01", "a.csv", b"x\n")  # after the last partition
+    land(paths, "asterisk", "2026-10-01", "a.csv", b"x\n")
+    with dg.build_sensor_context(resources={"warehouse": warehouse}) as context:
+        result = landing_sensor(context)
+    assert [r.partition_key for r in result.run_requests] == ["2026-10-01"]
+    from orchestration.runner import landed_days
+
+    assert landed_days(paths) == [date(2019, 6, 1), date(2026, 10, 1), date(2099, 1, 1)]

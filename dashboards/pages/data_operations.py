@@ -7,8 +7,8 @@ from dashboards.app_state import snapshot_or_stop
 
 
 @st.cache_data(show_spinner=False)
-def _by_day(version: str, sources: tuple[str, ...]):  # cached per snapshot version and filter
-    return data.ingestion_by_day(snapshot_or_stop(), list(sources) or None)
+def _by_day(snapshot: data.Snapshot, sources: tuple[str, ...]):  # cached per snapshot (its version) and filter
+    return data.ingestion_by_day(snapshot, list(sources) or None)
 
 
 snapshot = snapshot_or_stop()
@@ -25,7 +25,7 @@ cols[4].metric("Re-delivered files", f"{totals['files_redelivered']:,}")
 
 all_sources = sorted(data.ingestion_by_day(snapshot)["source"].unique())
 chosen = st.multiselect("Sources", all_sources, default=[], placeholder="All sources")
-daily = _by_day(snapshot.version, tuple(chosen))
+daily = _by_day(snapshot, tuple(chosen))
 
 st.subheader("Lines loaded per delivery day")
 st.bar_chart(daily, x="delivery_date", y="lines", color="source")

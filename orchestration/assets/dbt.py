@@ -32,6 +32,11 @@ class TollhouseTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return Path(dbt_resource_props["original_file_path"]).parts[1]
 
+    def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
+        # Loads started by the sensor or the schedule rebuild the models after them (with the automation
+        # sensor on); the CLI builds them itself.
+        return dg.AutomationCondition.eager()
+
 
 @functools.cache
 def build_dbt_assets() -> dg.AssetsDefinition:

@@ -1,7 +1,8 @@
 """Raw ingestion assets: one per landing source, partitioned by delivery day.
 
 A run may cover one day (sensor, schedule) or a range of days (backfill, `tollhouse load`): the backfill
-policy is a single run, and the asset loads each day of the range in turn, each day in its own transaction.
+policy is a single run, and the asset loads the range in chunks of about 1 GB, each chunk one transaction
+(orchestration/ingest.py).
 """
 
 from datetime import date
@@ -76,6 +77,8 @@ def build_raw_asset(source: str) -> dg.AssetsDefinition:
         partitions_def=delivery_days,
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=WAREHOUSE_POOL,
+        # A second process holding the DuckDB file (someone's ad-hoc query) makes the open fail; try again later.
+        retry_policy=dg.RetryPolicy(max_retries=2, delay=30),
         kinds={"duckdb"},
         description=f"Lines of the {source} files delivered that day, one raw row or one reject each.",
         check_specs=[

@@ -1,14 +1,45 @@
--- Control totals of the raw layer per source and delivery day: what landed, what loaded, what was
--- rejected or held back. lines_unaccounted must be zero: every line is a raw row or a reject.
--- The audit is written by every ingestion asset; these hints make them all upstream of this model:
--- depends_on: {{ source('raw', 'asterisk__cdr') }} {{ source('raw', 'freeswitch__cdr') }}
--- depends_on: {{ source('raw', 'carrier__cdr') }} {{ source('raw', 'network__switches') }}
--- depends_on: {{ source('raw', 'crm__accounts') }} {{ source('raw', 'catalog__rates') }}
--- depends_on: {{ source('raw', 'vendor__rates') }} {{ source('raw', 'fx__fx_rates') }}
--- depends_on: {{ source('raw', 'tax__tax_rules') }}
+-- Control totals of the raw layer per source and delivery day: what landed, what loaded, what was rejected
+-- or held back. Rows and rejects are recounted from the raw tables, not taken from the audit's counters, so
+-- the two zero-columns below prove what they claim: every line of a loaded file is a raw row or a reject
+-- (lines_unaccounted), and re-delivered or quarantined files left nothing behind (rows_of_unloaded_files).
+-- depends_on: {{ source('raw', 'load_audit') }}
+
+{%- set raw_tables = [] -%}
+{%- if execute -%}
+    {%- for node in graph.sources.values() if node.source_name == 'raw'
+          and node.name not in ['load_audit', 'rejects'] -%}
+        {%- do raw_tables.append(node.name) -%}
+    {%- endfor -%}
+{%- endif %}
 
 with audit as (
     select * from {{ source('raw', 'load_audit') }}
+),
+
+raw_rows as (
+    {%- for table in raw_tables | sort %}
+    select file_id, count(*) as n from {{ source('raw', table) }} group by file_id
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+    {%- if not raw_tables %}
+    select null::varchar as file_id, 0 as n where false
+    {%- endif %}
+),
+
+rejects as (
+    select file_id, count(*) as n from {{ source('raw', 'rejects') }} group by file_id
+),
+
+per_file as (
+    select
+        audit.*,
+        coalesce(raw_rows.n, 0) as counted_rows,
+        coalesce(rejects.n, 0) as counted_rejects
+    from audit
+    left join raw_rows using (file_id)
+    left join rejects using (file_id)
 ),
 
 daily as (
@@ -21,12 +52,14 @@ daily as (
         count(*) filter (where status = 'redelivery') as files_redelivered,
         count(*) filter (where status = 'quarantined') as files_quarantined,
         sum(size_bytes) as bytes_landed,
-        -- lines of loaded files, header lines excluded
+        -- lines of loaded files, header lines excluded, and what became of them
         coalesce(sum(lines - header_lines) filter (where status = 'loaded'), 0) as lines,
-        sum(rows_loaded) as raw_rows,
-        sum(rows_rejected) as rejected_lines,
+        coalesce(sum(counted_rows) filter (where status = 'loaded'), 0) as raw_rows,
+        coalesce(sum(counted_rejects) filter (where status = 'loaded'), 0) as rejected_lines,
+        coalesce(sum(counted_rows + counted_rejects) filter (where status <> 'loaded'), 0)
+            as rows_of_unloaded_files,
         max(loaded_at) as last_loaded_at
-    from audit
+    from per_file
     group by source, delivery_date
 )
 
