@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # The lock file's resolver, pinned so every machine installs the same way.
 UV_VERSION := 0.13.8
 export UV_PROJECT_ENVIRONMENT := $(VENV)
-export DAGSTER_HOME ?= $(CURDIR)/data/dagster
+export DAGSTER_HOME ?= $(or $(TOLLHOUSE_DATA_DIR),$(CURDIR)/data)/dagster
 
 .PHONY: setup manifest run test bench ui dashboard lint format clean
 
@@ -51,5 +51,5 @@ format: setup
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf data/landing data/ground_truth data/warehouse data/serving data/artifacts data/dagster \
+	rm -rf data/landing data/ground_truth data/warehouse data/serving data/artifacts data/dagster data/bench \
 	       dbt_project/target dbt_project/logs

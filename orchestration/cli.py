@@ -149,9 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "load",
-        help="load landed files into the warehouse (a Dagster run)",
-        description="Materialize the raw ingestion assets for a range of delivery days in "
-        "one Dagster run. Re-loading a day replaces it.",
+        help="load landed files, build the models, publish the snapshot (Dagster runs)",
+        description="Materialize the raw ingestion assets for a range of delivery days in one Dagster run, "
+        "then build the dbt models (tests as asset checks) and publish the dashboards' snapshot in a second. "
+        "Re-loading a day replaces it.",
     )
     p.add_argument("--from", dest="first", type=_day, help="first delivery day (default: earliest landed)")
     p.add_argument("--to", dest="last", type=_day, help="last delivery day (default: latest landed)")

@@ -6,7 +6,7 @@ bytes were already loaded is a re-delivery and loads nothing; a file that cannot
 (corrupt gzip, binary, wrong header, unknown column count) is quarantined while the rest of the day loads.
 Re-loading a day first removes what that day loaded before, in the same transaction: idempotent.
 
-How lines are parsed (chosen by measurement, see docs/benchmarks.md): DuckDB's parallel CSV reader with
+How lines are parsed (chosen by measurement, see docs/ingestion.md): DuckDB's parallel CSV reader with
 `store_rejects` reads all files of one layout variant in one scan. It reports exact line numbers for
 rejected lines, skips blank lines silently and has no line-number column, so accepted rows are mapped to
 line numbers as the complement of rejected and blank lines, in scan order (insertion order is preserved).

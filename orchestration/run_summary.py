@@ -10,17 +10,13 @@ from orchestration.scoring import ingestion_scorecard
 
 
 def ingestion_by_source(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """The control mart's daily totals summed per source (rows and rejects recounted from the tables)."""
     return con.execute(
         """
-        select source,
-               count(*) as files,
-               count(*) filter (where status = 'redelivery') as redelivered,
-               count(*) filter (where status = 'quarantined') as quarantined,
-               coalesce(sum(lines - header_lines) filter (where status = 'loaded'), 0) as lines,
-               sum(rows_loaded) as raw_rows,
-               sum(rows_rejected) as rejects,
-               count(*) filter (where parse_path = 'exact') as exact_parsed
-        from raw.load_audit group by source order by source
+        select source, sum(files)::bigint, sum(files_redelivered)::bigint, sum(files_quarantined)::bigint,
+               sum(lines)::bigint, sum(raw_rows)::bigint, sum(rejected_lines)::bigint,
+               sum(files_exact_parsed)::bigint
+        from marts.rpt_ingestion_daily group by source order by source
         """
     ).fetchall()
 

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import duckdb
 
-INGESTION_EFFECTS = ("reject:%", "quarantine:%", "redelivery")
-
 
 def ingestion_scorecard(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> list[tuple]:
     """(kind, expected effect, injected, found) for every injection raw ingestion is responsible for."""

@@ -27,7 +27,7 @@ DEFAULT_SETTINGS = {
 def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     path.parent.mkdir(parents=True, exist_ok=True)
     # A new file gets the current storage format: with DuckDB 1.5 it writes raw text columns 25% faster than
-    # the default 1.0-compatible format (measured, docs/benchmarks.md). Every reader uses this DuckDB.
+    # the default 1.0-compatible format (measured, docs/ingestion.md). Every reader uses this DuckDB.
     con = duckdb.connect(str(path), read_only=read_only, config={"storage_compatibility_version": "latest"})
     try:
         for key, value in DEFAULT_SETTINGS.items():

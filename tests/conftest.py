@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -35,3 +36,19 @@ def land(paths: Paths, source: str, day: str, name: str, content: bytes) -> Path
     target = folder / name
     target.write_bytes(content)
     return target
+
+
+@pytest.fixture
+def published(paths):
+    """A small warehouse loaded and built through Dagster, with its serving snapshot published."""
+    import streamlit as st
+
+    from orchestration.runner import build_models, load_days
+    from tests.test_ingest import ast
+
+    land(paths, "asterisk", "2026-10-01", "a_20261001T01Z.csv", f"{ast(uid='1')}\n{ast(uid='2')}\nbad\n".encode())
+    land(paths, "freeswitch", "2026-10-02", "f_20261002T01Z.csv", b"")
+    assert load_days(paths, date(2026, 10, 1), date(2026, 10, 2)).success
+    assert build_models(paths).success
+    st.cache_data.clear()
+    return paths

@@ -3,31 +3,16 @@ run whose dbt tests fail publishes nothing (the app keeps the last good snapshot
 
 from __future__ import annotations
 
-from datetime import date
-
 import duckdb
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboards import data
-from orchestration.runner import build_models, load_days
+from orchestration.runner import build_models
 from orchestration.settings import REPO_ROOT
-from tests.conftest import land
-from tests.test_ingest import ast
 
 pytestmark = pytest.mark.integration
 APP = str(REPO_ROOT / "dashboards" / "app.py")
-
-
-@pytest.fixture
-def published(paths):
-    land(paths, "asterisk", "2026-10-01", "a_20261001T01Z.csv", f"{ast(uid='1')}\n{ast(uid='2')}\nbad\n".encode())
-    land(paths, "freeswitch", "2026-10-02", "f_20261002T01Z.csv", b"")
-    assert load_days(paths, date(2026, 10, 1), date(2026, 10, 2)).success
-    assert build_models(paths).success
-    st.cache_data.clear()
-    return paths
 
 
 def test_app_shows_nothing_published_yet(paths):

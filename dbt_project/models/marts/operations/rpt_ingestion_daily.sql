@@ -51,6 +51,7 @@ daily as (
         count(*) filter (where status = 'loaded') as files_loaded,
         count(*) filter (where status = 'redelivery') as files_redelivered,
         count(*) filter (where status = 'quarantined') as files_quarantined,
+        count(*) filter (where parse_path = 'exact') as files_exact_parsed,
         sum(size_bytes) as bytes_landed,
         -- lines of loaded files, header lines excluded, and what became of them
         coalesce(sum(lines - header_lines) filter (where status = 'loaded'), 0) as lines,
