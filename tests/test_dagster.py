@@ -136,3 +136,13 @@ def test_sensor_skips_folders_that_are_not_delivery_day_partitions(paths):
     from orchestration.runner import landed_days
 
     assert landed_days(paths) == [date(2019, 6, 1), date(2026, 10, 1), date(2099, 1, 1)]
+
+
+def test_a_redelivery_whose_original_is_gone_breaks_conservation(paths):
+    body = f"{ast(uid='1')}\n".encode()
+    original = land(paths, "asterisk", "2026-10-01", "a_20261001T01Z.csv", body)
+    land(paths, "asterisk", "2026-10-03", "a_20261001T01Z.csv", body)  # the same bytes re-sent
+    assert failed_checks(load_days(paths, date(2026, 10, 1), date(2026, 10, 3), ["asterisk"])) == []
+    original.unlink()  # landing files are immutable; someone deleted one anyway, then day 1 is re-loaded
+    result = load_days(paths, date(2026, 10, 1), date(2026, 10, 1), ["asterisk"])
+    assert failed_checks(result) == ["raw/asterisk:lines_conserved"]

@@ -23,7 +23,9 @@ def raw_asset_key(source: str) -> dg.AssetKey:
 
 
 def conservation_breaks(con: duckdb.DuckDBPyConnection, source: str, days: list[date]) -> list[dict]:
-    """Files of these days whose lines do not equal header + raw rows + rejects, recounted from the tables."""
+    """Files of these days whose lines are not all accounted for: loaded files whose lines do not equal
+    header + raw rows + rejects (recounted from the tables), and re-deliveries whose original is no longer
+    loaded (their lines would be in no table)."""
     row_counts = " union all ".join(
         f"select file_id, count(*) as n from raw.{layout.table} group by 1" for layout in layouts_for(source)
     )
@@ -37,9 +39,13 @@ def conservation_breaks(con: duckdb.DuckDBPyConnection, source: str, days: list[
             from raw.load_audit a
             left join rows_by_file r using (file_id)
             left join rejects_by_file j using (file_id)
-            where a.source = $source and a.delivery_date in (select unnest($days::date[]))
-              and a.status = 'loaded'
-              and coalesce(a.lines, 0) <> a.header_lines + coalesce(r.n, 0) + coalesce(j.n, 0)
+            where a.source = $source and (
+                  (a.delivery_date in (select unnest($days::date[])) and a.status = 'loaded'
+                   and coalesce(a.lines, 0) <> a.header_lines + coalesce(r.n, 0) + coalesce(j.n, 0))
+                  -- on any day: re-loading these days may have removed the original another day's copy names
+                  or (a.status = 'redelivery' and a.duplicate_of not in (
+                      select file_id from raw.load_audit where status = 'loaded'))
+              )
             order by a.path
             """,
             {"source": source, "days": days},
@@ -96,12 +102,13 @@ def build_raw_asset(source: str) -> dg.AssetsDefinition:
         days = [date.fromisoformat(k) for k in context.partition_keys]
         with warehouse.connect() as con:
             loads = ingest_days(con, warehouse.paths.landing, source, days, context.run.run_id, context.log.info)
-            for load in loads:
-                context.log.info(
-                    f"{source} {load.delivery_date}: {len(load.files)} files, {load.lines} lines -> {load.rows} rows "
-                    f"+ {load.rejects} rejects; {load.count('redelivery')} re-delivered, "
-                    f"{len(load.quarantined)} quarantined"
-                )
+            for load in loads:  # the days worth reading about; the chunk lines above give progress
+                if load.rejects or load.count("redelivery") or load.quarantined:
+                    context.log.info(
+                        f"{source} {load.delivery_date}: {len(load.files)} files, {load.lines} lines -> "
+                        f"{load.rows} rows + {load.rejects} rejects; {load.count('redelivery')} re-delivered, "
+                        f"{len(load.quarantined)} quarantined"
+                    )
                 for f in load.quarantined:
                     context.log.error(f"quarantined {f.rel_path}: {f.reason}")
             breaks = conservation_breaks(con, source, days)
