@@ -7,11 +7,12 @@ end (when the CDR is written), lines in write order; everything sorts with expli
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
 
+from orchestration.simulator.columnar import Columnar
 from orchestration.simulator.reference import SWITCHES
 from orchestration.simulator.timeline import HOUR
 from orchestration.simulator.traffic import US, Calls
@@ -23,7 +24,7 @@ _EPOCH_DAY = date(1970, 1, 1)
 
 
 @dataclass
-class Records:
+class Records(Columnar):
     call: np.ndarray  # int64 index into Calls
     kind: np.ndarray  # int8 NORMAL | NEAR_DUPLICATE | FILLER
     switch: np.ndarray  # int8
@@ -33,16 +34,6 @@ class Records:
     answer_s: np.ndarray  # -1 when unanswered (or not the first partial's answer)
     end_s: np.ndarray
     order_us: np.ndarray  # when the switch wrote the record: the line order inside a file
-
-    def __len__(self) -> int:
-        return len(self.call)
-
-    def take(self, index: np.ndarray) -> Records:
-        return Records(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
-
-    @staticmethod
-    def concat(parts: list[Records]) -> Records:
-        return Records(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Records)})
 
     @property
     def duration(self) -> np.ndarray:

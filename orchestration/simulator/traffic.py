@@ -10,11 +10,12 @@ microseconds since 1970, UTC; what a switch writes is derived from them later (r
 from __future__ import annotations
 
 import zoneinfo
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 
+from orchestration.simulator.columnar import Columnar
 from orchestration.simulator.numbering import COUNTRIES, COUNTRY_INDEX, HOME_COUNTRIES, INTERNATIONAL_MIX, RangeTable
 from orchestration.simulator.reference import ACCOUNT_ZONES, World
 from orchestration.simulator.tariffs import HOLIDAYS
@@ -93,7 +94,7 @@ _DAY_FACTOR = np.array([1.0, 1.03, 1.03, 1.0, 0.93, 1.0, 0.8])  # Monday..Sunday
 
 
 @dataclass
-class Calls:
+class Calls(Columnar):
     """One entry per true call; `account` is -1 for trunks nobody owns."""
 
     switch: np.ndarray  # int8, == home country index
@@ -111,16 +112,6 @@ class Calls:
     disposition: np.ndarray  # int8 index into DISPOSITIONS
     cause: np.ndarray  # int16 Q.850
     route: np.ndarray  # int16 index into tariffs.ROUTES
-
-    def __len__(self) -> int:
-        return len(self.switch)
-
-    def take(self, index: np.ndarray) -> Calls:
-        return Calls(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
-
-    @staticmethod
-    def concat(parts: list[Calls]) -> Calls:
-        return Calls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Calls)})
 
     def seconds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Start, answer (-1) and end as whole seconds, the resolution every switch writes."""
