@@ -1,17 +1,18 @@
-"""Raw ingestion: load one source's files delivered on one day into the warehouse, losing no line.
+"""Raw ingestion: load one source's files delivered on a range of days into the warehouse, losing no line.
 
 Every physical line of a readable file ends up either as a row of `raw.<source>__<entity>` or as a row of
 `raw.rejects` with a reason and its original text; every file gets a row in `raw.load_audit`. A file whose
-bytes were already loaded is a re-delivery and loads nothing; a file that cannot be read as its layout
-(corrupt gzip, binary, wrong header, unknown column count) is quarantined while the rest of the day loads.
-Re-loading a day first removes what that day loaded before, in the same transaction: idempotent.
+bytes another file of the source delivered first is a re-delivery and loads nothing; a file that cannot be
+read as its layout (corrupt gzip, binary, wrong header, unknown column count) is quarantined while the rest
+of the day loads. Days load in chunks of about 1 GB; each chunk first removes what earlier loads of its days
+wrote, in the same transaction: re-running is idempotent.
 
 How lines are parsed (chosen by measurement, see docs/ingestion.md): DuckDB's parallel CSV reader with
 `store_rejects` reads all files of one layout variant in one scan. It reports exact line numbers for
 rejected lines, skips blank lines silently and has no line-number column, so accepted rows are mapped to
 line numbers as the complement of rejected and blank lines, in scan order (insertion order is preserved).
-A file whose counts do not add up (a quoted newline, mixed line endings) or that the reader refuses is
-parsed again line by line in Python: slow, exact, and only for such files.
+A file whose counts do not add up (a quoted newline), that mixes line endings, or that the reader refuses
+is parsed line by line in Python instead: slow, exact, and only for such files.
 """
 
 from __future__ import annotations
