@@ -54,7 +54,7 @@ create table if not exists raw.load_audit (
     n_fields      integer,              -- detected column count (layout variant)
     rows_loaded   bigint not null,
     rows_rejected bigint not null,
-    status        varchar not null,     -- loaded | redelivery | quarantined
+    status        varchar not null check (status in ('loaded', 'redelivery', 'quarantined')),
     reason        varchar,              -- why a file was quarantined
     duplicate_of  varchar,              -- file_id of the first delivery, for a redelivery
     parse_path    varchar,              -- fast (DuckDB reader) | exact (line by line, for odd files)

@@ -102,9 +102,9 @@ def build_raw_asset(source: str) -> dg.AssetsDefinition:
         days = [date.fromisoformat(k) for k in context.partition_keys]
         with warehouse.connect() as con:
             loads = ingest_days(con, warehouse.paths.landing, source, days, context.run.run_id, context.log.info)
-            for load in loads:  # the days worth reading about; the chunk lines above give progress
+            for load in loads:  # the days worth reading about, in the run's log; the chunk lines give progress
                 if load.rejects or load.count("redelivery") or load.quarantined:
-                    context.log.info(
+                    context.log.debug(
                         f"{source} {load.delivery_date}: {len(load.files)} files, {load.lines} lines -> "
                         f"{load.rows} rows + {load.rejects} rejects; {load.count('redelivery')} re-delivered, "
                         f"{len(load.quarantined)} quarantined"
