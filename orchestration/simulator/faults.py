@@ -418,26 +418,19 @@ def inject_file_faults(
         path = f"asterisk/{files.delivered_day(i).isoformat()}/{backend_name(files, i)}"
         ledger.copies.append(("backend_duplicate", path, lines, f"exact copy of a line of {files.path(i)}"))
 
-    in_period = files.delivered < last_day
-    for i in choose(files.gz & in_period, 2 * months):
+    def unreadable_then_resent(i: int, kind: str, what: str) -> None:
+        """The file lands unreadable on its day; the intact file is re-sent the next day."""
         bad_day = files.delivered_day(i)
         files.delivered[i] += 1
-        out.decoys[int(i)] = ("corrupt_gzip", bad_day)
-        ledger.file(
-            "corrupt_gzip",
-            files.path(i, bad_day),
-            f"truncated gzip stream; the intact file was re-sent as {files.path(i)}",
-        )
+        out.decoys[int(i)] = (kind, bad_day)
+        ledger.file(kind, files.path(i, bad_day), f"{what}; the intact file was re-sent as {files.path(i)}")
+
+    in_period = files.delivered < last_day
+    for i in choose(files.gz & in_period, 2 * months):
+        unreadable_then_resent(i, "corrupt_gzip", "truncated gzip stream")
     for switch in (CARRIER, 0):
         for i in choose(~files.gz & in_period & (files.switch == switch), months):
-            bad_day = files.delivered_day(i)
-            files.delivered[i] += 1
-            out.decoys[int(i)] = ("unknown_layout", bad_day)
-            ledger.file(
-                "unknown_layout",
-                files.path(i, bad_day),
-                f"an HTML error page saved under the CDR file name; re-sent as {files.path(i)}",
-            )
+            unreadable_then_resent(i, "unknown_layout", "an HTML error page saved under the CDR file name")
 
     for month in timeline.month_starts:  # one file of each month's last day arrives after the month closed
         next_month = add_months(month, 1)
