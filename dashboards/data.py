@@ -27,7 +27,7 @@ class Snapshot:
 
 
 def current_snapshot(paths: Paths | None = None) -> Snapshot | None:
-    root = (paths or Paths.from_env()).data / "serving"
+    root = (paths or Paths.from_env()).serving
     pointer = root / "CURRENT"
     if not pointer.exists():
         return None

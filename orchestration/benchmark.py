@@ -58,37 +58,36 @@ def step_ingest(data: Path, calls: int) -> dict:
 def step_pandas_ingest(data: Path, calls: int) -> dict:
     """Baseline: plain pandas doing the core of the same job file by file: read the switch files as text
     columns (bad lines skipped, so without rejects, line numbers of rejected lines or an audit) and append
-    them to a DuckDB table."""
-    import duckdb
+    them to a DuckDB table opened as tollhouse opens its warehouse."""
     import pandas as pd
 
     from orchestration.layouts import match_layout
+    from orchestration.warehouse import connect
 
     db = data / "pandas_baseline.duckdb"
     db.unlink(missing_ok=True)
-    con = duckdb.connect(str(db), config={"storage_compatibility_version": "latest"})
     lines = files = 0
-    for source in CDR_SOURCES:
-        for path in sorted((data / "landing" / source).rglob("*.csv*")):
-            layout = match_layout(source, path.name)
-            try:
-                frame = pd.read_csv(
-                    path, header=0 if layout and layout.has_header else None, dtype=str, on_bad_lines="skip",
-                    keep_default_na=False, engine="c",
-                )  # fmt: skip
-            except Exception:  # corrupt gzip, unknown layout: the baseline just skips the file
-                continue
-            frame.columns = [f"c{i}" for i in range(len(frame.columns))]
-            frame.insert(0, "line_no", range(1, len(frame) + 1))
-            frame.insert(0, "file", str(path))
-            table = f"{source}_{len(frame.columns)}"
-            con.register("frame", frame)
-            con.execute(f"create table if not exists {table} as select * from frame limit 0")
-            con.execute(f"insert into {table} select * from frame")
-            con.unregister("frame")
-            lines += len(frame)
-            files += 1
-    con.close()
+    with connect(db) as con:
+        for source in CDR_SOURCES:
+            for path in sorted((data / "landing" / source).rglob("*.csv*")):
+                layout = match_layout(source, path.name)
+                try:
+                    frame = pd.read_csv(
+                        path, header=0 if layout and layout.has_header else None, dtype=str, on_bad_lines="skip",
+                        keep_default_na=False, engine="c",
+                    )  # fmt: skip
+                except Exception:  # corrupt gzip, unknown layout: the baseline just skips the file
+                    continue
+                frame.columns = [f"c{i}" for i in range(len(frame.columns))]
+                frame.insert(0, "line_no", range(1, len(frame) + 1))
+                frame.insert(0, "file", str(path))
+                table = f"{source}_{len(frame.columns)}"
+                con.register("frame", frame)
+                con.execute(f"create table if not exists {table} as select * from frame limit 0")
+                con.execute(f"insert into {table} select * from frame")
+                con.unregister("frame")
+                lines += len(frame)
+                files += 1
     db.unlink()
     return {"items": lines, "unit": "lines", "files": files}
 

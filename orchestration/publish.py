@@ -12,24 +12,21 @@ import json
 import os
 import shutil
 from datetime import UTC, datetime
-from pathlib import Path
 
 import duckdb
+
+from orchestration.settings import Paths
 
 # Marts the dashboards read; each later capability adds its own.
 SERVED_TABLES = ("marts.rpt_ingestion_daily",)
 KEEP_SNAPSHOTS = 3
 
 
-def serving_dir(data: Path) -> Path:
-    return data / "serving"
-
-
-def publish(con: duckdb.DuckDBPyConnection, data: Path, tables: tuple[str, ...] = SERVED_TABLES) -> dict:
+def publish(con: duckdb.DuckDBPyConnection, paths: Paths, tables: tuple[str, ...] = SERVED_TABLES) -> dict:
     """Write every served table to a new snapshot and make it current. Returns the snapshot manifest."""
     now = datetime.now(UTC)
     version = now.strftime("%Y%m%dT%H%M%S%fZ")
-    root = serving_dir(data)
+    root = paths.serving
     folder = root / "snapshots" / version
     folder.mkdir(parents=True)
     rows = {}

@@ -26,6 +26,11 @@ class Paths:
         return self.data / "warehouse" / "tollhouse.duckdb"
 
     @property
+    def serving(self) -> Path:
+        """Published snapshots the dashboards read (orchestration/publish.py), and the CURRENT pointer."""
+        return self.data / "serving"
+
+    @property
     def dagster_home(self) -> Path:
         return self.data / "dagster"
 

@@ -19,6 +19,6 @@ from orchestration.resources import WarehouseResource
 )
 def serving_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.connect(read_only=True) as con:
-        manifest = publish(con, warehouse.paths.data)
+        manifest = publish(con, warehouse.paths)
     context.log.info(f"published snapshot {manifest['version']}")
     return dg.MaterializeResult(metadata={"version": manifest["version"], **manifest["rows"]})
