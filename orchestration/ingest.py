@@ -13,6 +13,9 @@ rejected lines, skips blank lines silently and has no line-number column, so acc
 line numbers as the complement of rejected and blank lines, in scan order (insertion order is preserved).
 A file whose counts do not add up (a quoted newline), that mixes line endings, or that the reader refuses
 is parsed line by line in Python instead: slow, exact, and only for such files.
+
+A FreeSWITCH mod_json_cdr file holds one CDR as one JSON document: it is parsed in Python (`parse_path = json`),
+counts as one line in the audit, and becomes one 15-column row of the mod_cdr_csv table or one reject.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import json
 import re
 import uuid
 import zlib
@@ -29,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from urllib.parse import unquote
 
 import duckdb
 import pyarrow as pa
@@ -71,6 +76,9 @@ class LandedFile:
     parse_path: str | None = None
     rows_loaded: int = 0
     rows_rejected: int = 0
+    # one-JSON-document files, parsed when inspected: the layout's column values, or (reason, detail, text)
+    json_values: list[str | None] | None = None
+    json_reject: tuple[str, str, str] | None = None
 
     @property
     def file_id(self) -> str:
@@ -114,7 +122,8 @@ class DayLoad:
 
 
 def inspect_file(path: Path, landing: Path, source: str, delivery_date: date) -> LandedFile:
-    """Read, checksum and decompress one file, and decide its layout variant. No warehouse access."""
+    """Read, checksum and decompress one file, and decide its layout variant (a one-JSON-document file is also
+    parsed: it is small and already in memory). No warehouse access."""
     raw = path.read_bytes()
     landed = LandedFile(
         path=path,
@@ -137,6 +146,13 @@ def inspect_file(path: Path, landing: Path, source: str, delivery_date: date) ->
         return landed
     if b"\x00" in raw:
         landed.quarantine("unknown_layout: binary content (NUL bytes)")
+        return landed
+    if landed.layout.json_document:
+        # One document is one record: the audit counts it as one line, so lines = rows + rejects still holds.
+        # An empty file holds no record (0 lines) and, like an empty CSV file, is never a copy of another.
+        landed.lines, landed.n_fields = (1 if raw else 0), len(landed.layout.columns)
+        if raw:
+            _parse_json_document(landed, raw)
         return landed
     landed.lines = raw.count(b"\n") + (1 if raw and not raw.endswith(b"\n") else 0)
     landed.crlf = b"\r\n" in raw
@@ -408,18 +424,48 @@ def _store_rejects(con: duckdb.DuckDBPyConnection, rejects: list[tuple[LandedFil
     texts: dict[str, dict[int, bytes]] = {}
     for f in {id(r[0]): r[0] for r in rejects}.values():
         texts[f.file_id] = _line_bytes(f.content(), [r[1] for r in rejects if r[0] is f])
-    rejects = [(f, n, *_root_cause(texts[f.file_id][n], reason, detail)) for f, n, reason, detail in rejects]
+    rows = []
+    for f, n, reason, detail in rejects:
+        raw = texts[f.file_id][n]
+        rows.append((f, n, *_root_cause(raw, reason, detail), raw.decode("utf-8", "backslashreplace")))
+    _insert_rejects(con, rows)
+
+
+def _insert_rejects(con: duckdb.DuckDBPyConnection, rejects: list[tuple[LandedFile, int, str, str, str]]) -> None:
+    """Rows of raw.rejects: (file, line, reason, detail, original text)."""
+    if not rejects:
+        return
     batch = pa.table(
         {
             "file_id": [f.file_id for f, *_ in rejects],
             "source": [f.source for f, *_ in rejects],
             "line_no": pa.array([n for _, n, *_ in rejects], pa.int64()),
-            "reason": [reason for *_, reason, _ in rejects],
-            "detail": [detail for *_, detail in rejects],
-            "raw_line": [texts[f.file_id][n].decode("utf-8", "backslashreplace") for f, n, *_ in rejects],
+            "reason": [reason for _, _, reason, _, _ in rejects],
+            "detail": [detail for _, _, _, detail, _ in rejects],
+            "raw_line": [text for *_, text in rejects],
         }
     )
     _insert(con, "raw.rejects", batch)
+
+
+def _insert_rows(
+    con: duckdb.DuckDBPyConnection,
+    layout: Layout,
+    width: int,
+    file_ids: list[str],
+    line_nos: list[int],
+    rows: list[list[str | None]],
+) -> None:
+    """Rows of the layout's raw table, each with its first `width` column values."""
+    batch = pa.table(
+        {
+            "file_id": file_ids,
+            "line_no": pa.array(line_nos, pa.int64()),
+            "n_fields": pa.array([width] * len(rows), pa.int32()),
+            **{name: pa.array([r[i] for r in rows], pa.string()) for i, name in enumerate(layout.columns[:width])},
+        }
+    )
+    _insert(con, f"raw.{layout.table}", batch)
 
 
 def _parse_exact(con: duckdb.DuckDBPyConnection, f: LandedFile) -> None:
@@ -456,18 +502,102 @@ def _parse_exact(con: duckdb.DuckDBPyConnection, f: LandedFile) -> None:
             continue
         rows.append([v if v != "" else None for v in fields])
         line_nos.append(line_no)
-    names = layout.columns[:width]
-    batch = pa.table(
-        {
-            "file_id": [f.file_id] * len(rows),
-            "line_no": pa.array(line_nos, pa.int64()),
-            "n_fields": pa.array([width] * len(rows), pa.int32()),
-            **{name: pa.array([r[i] for r in rows], pa.string()) for i, name in enumerate(names)},
-        }
-    )
-    _insert(con, f"raw.{layout.table}", batch)
+    _insert_rows(con, layout, width, [f.file_id] * len(rows), line_nos, rows)
     _store_rejects(con, rejects)
     f.parse_path, f.rows_loaded, f.rows_rejected = "exact", len(rows), len(rejects)
+
+
+# FreeSWITCH mod_json_cdr -> the mod_cdr_csv columns. mod_cdr_csv writes `${name}`, which FreeSWITCH resolves to
+# the channel variable `name`, else to the field `name` of the channel's caller profile (switch_channel.c); the
+# JSON holds the variables under `variables` and the caller profiles under `callflow`, the channel's current
+# one first. Where both are absent, a few variables that usually carry the same value are tried last.
+_JSON_PROFILE_FIELDS = frozenset({"caller_id_name", "caller_id_number", "destination_number", "context", "uuid"})
+_JSON_LAST_RESORT = {
+    "caller_id_name": "effective_caller_id_name",
+    "caller_id_number": "effective_caller_id_number",
+    "context": "user_context",
+}
+_JSON_REJECT_TEXT = 2000  # characters of the document kept in raw.rejects
+
+
+def _first_pair_wins(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """Keep the first occurrence of a repeated key. Old FreeSWITCH (2014) wrote every caller profile as another
+    `callflow` key of the same object instead of an array; the first one is the channel's current profile,
+    the one an array lists first, so keeping it reads both forms alike."""
+    document: dict[str, object] = {}
+    for key, value in pairs:
+        document.setdefault(key, value)
+    return document
+
+
+def _json_text(value: object, url_encoded: bool) -> str | None:
+    """A JSON value as raw text: None where mod_cdr_csv would write an empty field (raw stores those as NULL)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    text = str(value)
+    # mod_json_cdr URL-encodes variable values unless `encode-values` is off ("2014-04-08%2021%3A10%3A21");
+    # unquote leaves text without %XX escapes as it is. Caller profile fields are never encoded.
+    return (unquote(text) if url_encoded else text) or None
+
+
+def _json_cdr_values(document: dict, columns: Sequence[str]) -> list[str | None]:
+    variables = document["variables"]
+    assert isinstance(variables, dict)
+    callflow = document.get("callflow")
+    if isinstance(callflow, list):
+        callflow = callflow[0] if callflow else None
+    profile = callflow.get("caller_profile") if isinstance(callflow, dict) else None
+    profile = profile if isinstance(profile, dict) else {}
+    originatee = profile.get("originatee")
+    bleg_profiles = originatee.get("originatee_caller_profiles") if isinstance(originatee, dict) else None
+    bleg = bleg_profiles[0] if isinstance(bleg_profiles, list) and bleg_profiles else None
+    values = []
+    for name in columns:
+        value = _json_text(variables.get(name), url_encoded=True)
+        if value is None and name in _JSON_PROFILE_FIELDS:
+            value = _json_text(profile.get(name), url_encoded=False)
+        if value is None and name == "bleg_uuid" and isinstance(bleg, dict):  # ${bleg_uuid}: the B-leg profile
+            value = _json_text(bleg.get("uuid"), url_encoded=False)
+        if value is None and name in _JSON_LAST_RESORT:
+            value = _json_text(variables.get(_JSON_LAST_RESORT[name]), url_encoded=True)
+        values.append(value)
+    # Start, answer and end stamps come only from the variables (the switch's local time, as mod_cdr_csv
+    # writes them). Without them the row keeps them empty and mediation rejects it (bad_timestamp): the
+    # callflow `times` are UTC epochs, and turning them into local stamps here would guess the time zone.
+    return values
+
+
+def _parse_json_document(f: LandedFile, raw: bytes) -> None:
+    """One mod_json_cdr document: the layout's column values, or why it is not a CDR (one reject)."""
+    assert f.layout is not None
+    text = raw.decode("utf-8", "backslashreplace")[:_JSON_REJECT_TEXT]
+    try:
+        document = json.loads(raw.decode("utf-8-sig"), object_pairs_hook=_first_pair_wins)
+    except UnicodeDecodeError as exc:
+        f.json_reject = ("encoding_error", f"invalid UTF-8: {exc}"[:200], text)
+        return
+    except (ValueError, RecursionError) as exc:
+        f.json_reject = ("unparseable_row", f"not valid JSON: {exc}"[:200], text)
+        return
+    if not isinstance(document, dict):
+        f.json_reject = ("unparseable_row", f"the JSON document is {type(document).__name__}, not an object", text)
+    elif not isinstance(document.get("variables"), dict):
+        f.json_reject = ("unparseable_row", "no `variables` object: not a FreeSWITCH JSON CDR", text)
+    else:
+        f.json_values = _json_cdr_values(document, f.layout.columns[: f.n_fields])
+
+
+def _store_json_documents(con: duckdb.DuckDBPyConnection, files: list[LandedFile]) -> None:
+    """The one row or one reject of each one-JSON-document file (parsed when inspected), in one insert each."""
+    for layout in {f.layout for f in files if f.layout is not None}:
+        ok = [f for f in files if f.layout == layout and f.json_values is not None]
+        if ok:
+            width = len(layout.columns)
+            _insert_rows(con, layout, width, [f.file_id for f in ok], [1] * len(ok), [f.json_values for f in ok])
+    _insert_rejects(con, [(f, 1, *f.json_reject) for f in files if f.json_reject is not None])
+    for f in files:
+        f.parse_path = "json"
+        f.rows_loaded, f.rows_rejected = int(f.json_values is not None), int(f.json_reject is not None)
 
 
 def _delete_day(con: duckdb.DuckDBPyConnection, source: str, day: date) -> None:
@@ -566,10 +696,13 @@ def _load_chunk(
     demotions = _mark_redeliveries(con, source, days, files)
     groups: dict[tuple, list[LandedFile]] = {}
     odd: list[LandedFile] = []
+    documents: list[LandedFile] = []
     for f in files:
         if f.status != "loaded":
             continue
-        if not f.lines:
+        if f.layout is not None and f.layout.json_document:
+            documents.append(f)
+        elif not f.lines:
             f.parse_path = "fast"  # empty file: nothing to parse
         elif f.mixed_newlines:
             odd.append(f)
@@ -589,6 +722,7 @@ def _load_chunk(
             _store_fast(con, scan)
         for f in odd:
             _parse_exact(con, f)
+        _store_json_documents(con, documents)
         _write_audit(con, files, run_id)
         con.execute("commit")
     except BaseException:

@@ -2,7 +2,11 @@
 
 The simulator writes these layouts and raw ingestion reads them; dbt staging models select the raw columns
 by the names given here. A layout is either headerless with a fixed list of allowed widths (switch CDR
-formats, where the column count tells the variant) or a CSV with a header that must match exactly.
+formats, where the column count tells the variant), a CSV with a header that must match exactly, or one JSON
+document per file that ingestion maps to the columns (FreeSWITCH mod_json_cdr).
+
+`LAYOUTS` holds exactly one layout per raw table; `ALTERNATE_LAYOUTS` holds further file formats that load
+into one of those tables. `match_layout` knows both.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ class Layout:
     columns: tuple[str, ...]
     has_header: bool
     widths: tuple[int, ...] = ()  # allowed column counts for headerless layouts; empty means len(columns)
+    json_document: bool = False  # one JSON document per file, one record: ingestion maps it to the columns
 
     @property
     def table(self) -> str:
@@ -165,18 +170,40 @@ LAYOUTS: tuple[Layout, ...] = (
     _csv("tax", "tax_rules", "jurisdiction charge_type tax_name tax_rate valid_from valid_to"),
 )
 
+# FreeSWITCH mod_json_cdr: one JSON document per call (FreeSWITCH names them <uuid>.cdr.json), loaded as one
+# 15-column row of the same table as mod_cdr_csv's `example` template (orchestration/ingest.py maps the JSON).
+FREESWITCH_JSON_CDR = Layout(
+    "freeswitch", "cdr", "*.json", FREESWITCH_COLUMNS, has_header=False, widths=(15,), json_document=True
+)
+
+# File formats that load into a table of LAYOUTS. Kept out of LAYOUTS, which has exactly one layout per raw
+# table: warehouse.ensure_raw_schema creates and counts the tables from it, the simulator picks a table's
+# layout by (source, entity), and the lines_conserved check sums the rows of each layout's table.
+ALTERNATE_LAYOUTS: tuple[Layout, ...] = (FREESWITCH_JSON_CDR,)
+
+
+def _check_alternates() -> None:
+    columns = {layout.table: layout.columns for layout in LAYOUTS}
+    for alternate in ALTERNATE_LAYOUTS:
+        if columns.get(alternate.table) != alternate.columns:
+            raise ValueError(f"{alternate.pattern} files must load into a table of LAYOUTS with the same columns")
+
+
+_check_alternates()
+
 SOURCES: tuple[str, ...] = tuple(dict.fromkeys(layout.source for layout in LAYOUTS))
 CDR_SOURCES: tuple[str, ...] = ("asterisk", "freeswitch", "carrier")
 
 
 def layouts_for(source: str) -> tuple[Layout, ...]:
+    """The source's layouts of LAYOUTS: one per raw table the source writes."""
     return tuple(layout for layout in LAYOUTS if layout.source == source)
 
 
 def match_layout(source: str, file_name: str) -> Layout | None:
     """The layout a landed file belongs to, by its name (a .gz suffix is ignored); None if unknown."""
     name = file_name.removesuffix(".gz")
-    for layout in layouts_for(source):
+    for layout in layouts_for(source) + tuple(a for a in ALTERNATE_LAYOUTS if a.source == source):
         if fnmatch.fnmatch(name, layout.pattern):
             return layout
     return None
