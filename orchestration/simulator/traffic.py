@@ -206,6 +206,8 @@ def _country_calls(
             rows = _range_rows(ranges, c, t, rng, len(members_t))
             b_number[members_t], b_country[members_t] = ranges.numbers(rng, rows), ranges.country[rows]
 
+    if HOME_COUNTRIES[c] == "US":  # NANP numbers do not tell mobile from fixed: neither can mediation
+        call_type[call_type == CALL_TYPES.index("domestic_mobile")] = CALL_TYPES.index("domestic_fixed")
     disposition = np.searchsorted(np.cumsum(_DISPOSITION_MIX), rng.random(n) * _DISPOSITION_MIX.sum())
     disposition = np.minimum(disposition, FAILED).astype(np.int8)
     cause = np.select(

@@ -1,0 +1,2 @@
+-- Customer plans' holidays (DESIGN.md section 5).
+{{ stg_holidays('catalog') }}

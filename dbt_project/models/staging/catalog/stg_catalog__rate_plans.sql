@@ -1,0 +1,2 @@
+-- Customer rate plans (DESIGN.md section 5).
+{{ stg_rate_plans('catalog') }}

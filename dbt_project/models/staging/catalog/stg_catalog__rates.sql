@@ -1,0 +1,2 @@
+-- Customer rate slots (DESIGN.md section 5).
+{{ stg_rates('catalog') }}

@@ -1,0 +1,2 @@
+-- Customer plans' time bands (DESIGN.md section 5).
+{{ stg_time_bands('catalog') }}
