@@ -38,3 +38,136 @@ def ingestion_scorecard(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> l
         """,
         {"path": str(ground_truth / "injections.csv")},
     ).fetchall()
+
+
+# Mediation's effects, and how each is checked against the marts:
+# - duplicate_record / near_duplicate: the injected line is in fct_mediation_rejects with that reason;
+# - suspense:unknown_account: the true call is in fct_suspense with that reason;
+# - release_after_late_assignment: the true call is in fct_calls, owned by its true account, and was held;
+# - corrected_time / resolve_ambiguous_local_time: the call's start, answer and end are the true UTC times;
+# - late_arrival: the late file's calls are in fct_calls, on days before the file was delivered.
+MEDIATION_EFFECTS = (
+    "duplicate_record",
+    "near_duplicate",
+    "suspense:unknown_account",
+    "release_after_late_assignment",
+    "corrected_time",
+    "resolve_ambiguous_local_time",
+    "late_arrival",
+)
+
+
+def _ground_truth_views(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> None:
+    con.execute(
+        f"create or replace temp view gt_calls as select * from read_parquet('{ground_truth / 'calls.parquet'}')"
+    )
+    con.execute(
+        "create or replace temp view gt_injections as "
+        f"select * from read_csv('{ground_truth / 'injections.csv'}', header = true, all_varchar = true)"
+    )
+
+
+def mediation_scorecard(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> list[tuple]:
+    """(kind, expected effect, injected, found) for every injection mediation is responsible for."""
+    _ground_truth_views(con, ground_truth)
+    return con.execute(
+        f"""
+        with injections as (
+            select i.*, a.file_id, a.delivery_date
+            from gt_injections i
+            left join raw.load_audit a on a.path = i.file
+            where i.expected_effect in {MEDIATION_EFFECTS}
+        ),
+        truth as (
+            select i.injection_id, g.*
+            from injections i join gt_calls g on g.call_id = try_cast(i.call_id as bigint)
+        ),
+        mediated as (
+            select t.injection_id, f.*,
+                   f.start_at = timezone('UTC', t.start_at) and f.end_at = timezone('UTC', t.end_at)
+                   and f.answer_at is not distinct from timezone('UTC', t.answer_at) as true_times,
+                   f.account_id = t.account_id::varchar as true_owner
+            from truth t join marts.fct_calls f on f.source = t.source::varchar and f.record_key = t.record_key
+        ),
+        suspended as (
+            select t.injection_id, s.reason
+            from truth t join marts.fct_suspense s on s.source = t.source::varchar and s.record_key = t.record_key
+        ),
+        late_files as (
+            select i.injection_id,
+                   count(f.call_id) > 0 and max(f.call_date) < any_value(i.delivery_date) as found
+            from injections i left join marts.fct_calls f on f.file_id = i.file_id
+            where i.expected_effect = 'late_arrival'
+            group by i.injection_id
+        ),
+        outcome as (
+            select i.kind, i.expected_effect,
+                   case i.expected_effect
+                       when 'duplicate_record' then r.reason = 'duplicate_record'
+                       when 'near_duplicate' then r.reason = 'near_duplicate'
+                       when 'suspense:unknown_account' then s.reason = 'unknown_account'
+                       when 'release_after_late_assignment' then m.true_owner and m.was_suspended
+                       when 'late_arrival' then l.found
+                       else m.true_times
+                   end as found
+            from injections i
+            left join marts.fct_mediation_rejects r
+                on r.file_id = i.file_id and r.line_no = try_cast(i.line_no as bigint)
+            left join mediated m using (injection_id)
+            left join suspended s using (injection_id)
+            left join late_files l using (injection_id)
+        )
+        select kind, expected_effect, count(*) as injected, count(*) filter (where found) as found
+        from outcome group by all order by kind
+        """
+    ).fetchall()
+
+
+def call_accuracy(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> dict[str, int]:
+    """How the true calls came out of mediation, field by field.
+
+    `lost` counts true calls that are neither a call nor in suspense although no line of theirs was
+    rejected at ingestion: a genuine call merged away or dropped. Q.850 causes are compared where the
+    switch writes them (FreeSWITCH, carrier); Asterisk writes a disposition only.
+    """
+    _ground_truth_views(con, ground_truth)
+    row = con.execute(
+        """
+        with truth as (
+            select g.*, a.file_id
+            from gt_calls g left join raw.load_audit a on a.path = g.file::varchar
+        ),
+        joined as (
+            select t.*, f.call_id as mediated_id, s.call_id as suspended_id, r.reason as ingestion_reason,
+                   f.start_at as m_start, f.answer_at as m_answer, f.end_at as m_end, f.account_id as m_account,
+                   f.a_number as m_a, f.b_number as m_b, f.billable_seconds as m_billable,
+                   f.disposition as m_disposition, f.q850_cause as m_cause, f.call_type as m_type,
+                   f.direction as m_direction, f.destination_country as m_country
+            from truth t
+            left join marts.fct_calls f on f.source = t.source::varchar and f.record_key = t.record_key
+            left join marts.fct_suspense s on s.source = t.source::varchar and s.record_key = t.record_key
+            left join raw.rejects r on r.file_id = t.file_id and r.line_no = t.line_no
+        )
+        select
+            count(*) as true_calls,
+            count(mediated_id) as mediated,
+            count(suspended_id) as suspended,
+            count(ingestion_reason) as rejected_at_ingestion,
+            count(*) filter (where mediated_id is null and suspended_id is null and ingestion_reason is null) as lost,
+            count(*) filter (where m_start <> timezone('UTC', start_at) or m_end <> timezone('UTC', end_at)
+                             or m_answer is distinct from timezone('UTC', answer_at)) as wrong_times,
+            count(*) filter (where m_account <> account_id::varchar) as wrong_account,
+            count(*) filter (where m_a is distinct from a_number or m_b <> b_number) as wrong_numbers,
+            count(*) filter (where m_billable <> billable_seconds) as wrong_billable,
+            count(*) filter (where m_disposition <> disposition::varchar) as wrong_disposition,
+            count(*) filter (where source::varchar <> 'asterisk' and m_cause is distinct from q850_cause)
+                as wrong_q850,
+            count(*) filter (where m_type <> call_type::varchar) as wrong_call_type,
+            count(*) filter (where m_direction <> direction::varchar) as wrong_direction,
+            count(*) filter (where mediated_id is not null
+                             and m_country is distinct from destination_country::varchar) as wrong_country
+        from joined
+        """
+    ).fetchone()
+    names = [d[0] for d in con.description]
+    return dict(zip(names, row, strict=True))

@@ -19,7 +19,8 @@
      and try_cast({{ number }} as ubigint) is not null and not starts_with({{ number }}, '0'))
 {%- endmacro %}
 
-{#- Effective dating: valid_from inclusive, valid_to exclusive or open (DESIGN.md section 3). -#}
+{#- Effective dating: valid_from inclusive, valid_to exclusive or open (DESIGN.md section 3).
+    No OR in a join condition: DuckDB turns `valid_to is null or ...` into a nested-loop join (20x slower). -#}
 {% macro effective_at(alias, at) -%}
-    ({{ at }} >= {{ alias }}.valid_from and ({{ alias }}.valid_to is null or {{ at }} < {{ alias }}.valid_to))
+    ({{ at }} >= {{ alias }}.valid_from and {{ at }} < coalesce({{ alias }}.valid_to, date '9999-12-31'))
 {%- endmacro %}

@@ -14,8 +14,11 @@ with records as (
     select * from {{ ref('stg_carrier__cdrs') }}
 ),
 
+-- FreeSWITCH writes cause names, the carrier Q.850 codes: one lookup by either
 causes as (
-    select * from {{ ref('q850_causes') }}
+    select cause_name as cause_key, q850_cause, disposition from {{ ref('q850_causes') }}
+    union all
+    select cast(q850_cause as varchar), q850_cause, disposition from {{ ref('q850_causes') }}
 ),
 
 parsed as (
@@ -92,14 +95,13 @@ classified as (
                 when 'FAILED' then 'failed'
                 when 'CONGESTION' then 'failed'
             end
-            else case when answer_local is not null then 'answered' else coalesce(by_code.disposition, by_name.disposition, 'failed') end
+            else case when answer_local is not null then 'answered' else coalesce(cause.disposition, 'failed') end
         end as disposition,
         case source
             when 'asterisk' then case upper(disposition_text)
                 when 'ANSWERED' then 16 when 'BUSY' then 17 when 'NO ANSWER' then 19
             end
-            when 'freeswitch' then by_name.q850_cause
-            else try_cast(cause_text as integer)
+            else coalesce(cause.q850_cause, try_cast(cause_text as integer))
         end as q850_cause,
         case
             when source = 'carrier' then null
@@ -107,8 +109,8 @@ classified as (
             else 'outbound'
         end as context_direction
     from corrected
-    left join causes as by_name on corrected.source = 'freeswitch' and by_name.cause_name = corrected.cause_text
-    left join causes as by_code on corrected.source = 'carrier' and by_code.q850_cause = try_cast(corrected.cause_text as integer)
+    -- an equality join only: a condition on the left side alone makes DuckDB loop over every pair
+    left join causes as cause on cause.cause_key = corrected.cause_text
 )
 
 select

@@ -1,3 +1,4 @@
+{{ config(materialized="view") }}
 -- Calls mediation holds back, with why and for how long: no owner at the call's start (`unknown_account`),
 -- or a partial call still missing parts (`orphan_partial`). Rebuilt on every run, so a call leaves
 -- suspense as soon as what it waited for has been delivered. Age is in delivery days: the latest day any
