@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.scoring import ingestion_scorecard
+from orchestration.scoring import call_accuracy, ingestion_scorecard, mediation_scorecard
 
 
 def ingestion_by_source(con: duckdb.DuckDBPyConnection) -> list[tuple]:
@@ -29,6 +29,30 @@ def rejects_by_reason(con: duckdb.DuckDBPyConnection) -> list[tuple]:
 
 def quarantined_files(con: duckdb.DuckDBPyConnection) -> list[tuple]:
     return con.execute("select path, reason from raw.load_audit where status = 'quarantined' order by path").fetchall()
+
+
+def mediation_by_source(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """Conservation per source: records in, and what each became (recounted per file by the dbt model)."""
+    return con.execute(
+        """
+        select source, sum(records_in)::bigint, sum(calls_out)::bigint, sum(partials_merged)::bigint,
+               sum(duplicates)::bigint, sum(rejected)::bigint, sum(suspended)::bigint,
+               sum(records_unaccounted)::bigint
+        from marts.rpt_mediation_daily group by source order by source
+        """
+    ).fetchall()
+
+
+def mediation_reasons(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """Records mediation rejected, merged away or holds in suspense, by reason."""
+    return con.execute(
+        """
+        select stage, reason, count(*) from marts.fct_mediation_rejects where stage <> 'ingestion' group by all
+        union all
+        select 'suspense', reason, sum(record_count)::bigint from marts.fct_suspense group by all
+        order by 1, 2
+        """
+    ).fetchall()
 
 
 def format_table(headers: tuple[str, ...], rows: list[tuple]) -> str:
@@ -55,11 +79,33 @@ def render(con: duckdb.DuckDBPyConnection, ground_truth: Path | None = None) -> 
     quarantined = quarantined_files(con)
     if quarantined:
         parts += ["", "Quarantined files", format_table(("file", "reason"), quarantined)]
+    parts += [
+        "",
+        "Mediation (records in = calls + partials merged + duplicates + rejected + suspended)",
+        format_table(
+            ("source", "records", "calls", "partials merged", "duplicates", "rejected", "suspended", "unaccounted"),
+            mediation_by_source(con),
+        ),
+    ]
+    reasons = mediation_reasons(con)
+    if reasons:
+        parts += [
+            "",
+            "Mediation outcomes other than a call, by reason",
+            format_table(("stage", "reason", "records"), reasons),
+        ]
     if ground_truth and (ground_truth / "injections.csv").exists():
-        card = ingestion_scorecard(con, ground_truth)
+        headers = ("fault", "expected effect", "injected", "found")
+        accuracy = call_accuracy(con, ground_truth)
         parts += [
             "",
             "Simulator's injected faults that ingestion owns, and how many it found",
-            format_table(("fault", "expected effect", "injected", "found"), card),
+            format_table(headers, ingestion_scorecard(con, ground_truth)),
+            "",
+            "Simulator's injected faults that mediation owns, and how many it found",
+            format_table(headers, mediation_scorecard(con, ground_truth)),
+            "",
+            "True calls against fct_calls (wrong_* count mediated calls that differ from the truth)",
+            format_table(("measure", "calls"), list(accuracy.items())),
         ]
     return "\n".join(parts)

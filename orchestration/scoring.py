@@ -127,7 +127,7 @@ def call_accuracy(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> dict[st
     """How the true calls came out of mediation, field by field.
 
     `lost` counts true calls that are neither a call nor in suspense although no line of theirs was
-    rejected at ingestion: a genuine call merged away or dropped. Q.850 causes are compared where the
+    rejected at ingestion: a genuine call merged away or dropped. `wrong_*` compare mediated calls only. Q.850 causes are compared where the
     switch writes them (FreeSWITCH, carrier); Asterisk writes a disposition only.
     """
     _ground_truth_views(con, ground_truth)
@@ -154,16 +154,20 @@ def call_accuracy(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> dict[st
             count(suspended_id) as suspended,
             count(ingestion_reason) as rejected_at_ingestion,
             count(*) filter (where mediated_id is null and suspended_id is null and ingestion_reason is null) as lost,
-            count(*) filter (where m_start <> timezone('UTC', start_at) or m_end <> timezone('UTC', end_at)
-                             or m_answer is distinct from timezone('UTC', answer_at)) as wrong_times,
-            count(*) filter (where m_account <> account_id::varchar) as wrong_account,
-            count(*) filter (where m_a is distinct from a_number or m_b <> b_number) as wrong_numbers,
-            count(*) filter (where m_billable <> billable_seconds) as wrong_billable,
-            count(*) filter (where m_disposition <> disposition::varchar) as wrong_disposition,
-            count(*) filter (where source::varchar <> 'asterisk' and m_cause is distinct from q850_cause)
-                as wrong_q850,
-            count(*) filter (where m_type <> call_type::varchar) as wrong_call_type,
-            count(*) filter (where m_direction <> direction::varchar) as wrong_direction,
+            count(*) filter (where mediated_id is not null and (
+                m_start <> timezone('UTC', start_at) or m_end <> timezone('UTC', end_at)
+                or m_answer is distinct from timezone('UTC', answer_at))) as wrong_times,
+            count(*) filter (where mediated_id is not null and m_account is distinct from account_id::varchar)
+                as wrong_account,
+            count(*) filter (where mediated_id is not null and (m_a is distinct from a_number or m_b <> b_number))
+                as wrong_numbers,
+            count(*) filter (where mediated_id is not null and m_billable <> billable_seconds) as wrong_billable,
+            count(*) filter (where mediated_id is not null and m_disposition <> disposition::varchar)
+                as wrong_disposition,
+            count(*) filter (where mediated_id is not null and source::varchar <> 'asterisk'
+                             and m_cause is distinct from q850_cause) as wrong_q850,
+            count(*) filter (where mediated_id is not null and m_type <> call_type::varchar) as wrong_call_type,
+            count(*) filter (where mediated_id is not null and m_direction <> direction::varchar) as wrong_direction,
             count(*) filter (where mediated_id is not null
                              and m_country is distinct from destination_country::varchar) as wrong_country
         from joined

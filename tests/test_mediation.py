@@ -171,8 +171,9 @@ def test_clock_fault_reported_by_the_noc_is_taken_off(paths):
     land(paths, "freeswitch", "2026-10-02", "fs-ber1_20261002T00Z.csv", f"{skewed}\n".encode())
     land(paths, "freeswitch", "2026-10-02", "fs-ber1_20261001T22Z.csv", f"{fine}\n".encode())
     load_and_build(paths, ["2026-10-01", "2026-10-02"])
-    assert query(paths, "select call_id, start_at::varchar, is_clock_corrected from marts.fct_calls "
-                        "order by call_id") == [  # fmt: skip
+    assert query(
+        paths, "select call_id, start_at::varchar, is_clock_corrected from marts.fct_calls order by call_id"
+    ) == [  # fmt: skip
         ("fs-ber1:s-1", "2026-10-01 23:30:00", True),
         ("fs-ber1:s-2", "2026-10-01 22:00:00", False),
     ]
@@ -194,8 +195,10 @@ def test_unknown_trunk_waits_in_suspense_and_leaves_it_once_its_assignment_lands
     land(paths, "asterisk", "2026-10-04", "ast-lon1_20261004T11Z.csv", b"")
     load_and_build(paths, ["2026-10-04"])
     assert query(paths, "select count(*) from marts.fct_suspense") == [(0,)]
-    assert query(paths, "select call_id, account_id, was_suspended, mediated_on::varchar, delivery_date::varchar "
-                        "from marts.fct_calls") == [  # fmt: skip
+    assert query(
+        paths,
+        "select call_id, account_id, was_suspended, mediated_on::varchar, delivery_date::varchar from marts.fct_calls",
+    ) == [  # fmt: skip
         ("ast-lon1:late.1", "ACC-1", True, "2026-10-04", "2026-10-01")
     ]
     # re-running changes nothing: still one call, released once
@@ -225,8 +228,9 @@ def test_duplicates_and_partials(paths):
          (CARRIER_HEADER + parts[1] + "\n").encode())  # fmt: skip
     load_and_build(paths, ["2026-10-01", "2026-10-02"])
     assert query(paths, "select call_id, reason from marts.fct_suspense") == [("car-nyc1:REF1", "orphan_partial")]
-    assert query(paths, "select record_key, reason, duplicate_of from marts.fct_mediation_rejects "
-                        "order by reason") == [  # fmt: skip
+    assert query(
+        paths, "select record_key, reason, duplicate_of from marts.fct_mediation_rejects order by reason"
+    ) == [  # fmt: skip
         ("dup.1", "duplicate_record", "ast-lon1:dup.1"),
         ("near.1", "near_duplicate", "ast-lon1:dup.1"),
     ]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.assets.ingestion import WAREHOUSE_POOL
 from orchestration.settings import REPO_ROOT
@@ -20,17 +20,23 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
+def _layer(dbt_resource_props: Mapping[str, Any]) -> str:
+    """models/<layer>/... for models; seeds are the `reference` layer (their schema)."""
+    if dbt_resource_props["resource_type"] == "seed":
+        return "reference"
+    return Path(dbt_resource_props["original_file_path"]).parts[1]
+
+
 class TollhouseTranslator(DagsterDbtTranslator):
     """Models keyed by layer and name (marts/rpt_ingestion_daily), grouped by layer."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
             return super().get_asset_key(dbt_resource_props)  # raw tables: meta.dagster.asset_key
-        layer = Path(dbt_resource_props["original_file_path"]).parts[1]
-        return dg.AssetKey([layer, dbt_resource_props["name"]])
+        return dg.AssetKey([_layer(dbt_resource_props), dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        return Path(dbt_resource_props["original_file_path"]).parts[1]
+        return _layer(dbt_resource_props)
 
     def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
         # Loads started by the sensor or the schedule rebuild the models after them (with the automation
@@ -42,7 +48,10 @@ class TollhouseTranslator(DagsterDbtTranslator):
 def build_dbt_assets() -> dg.AssetsDefinition:
     @dbt_assets(
         manifest=dbt_project.manifest_path,
-        dagster_dbt_translator=TollhouseTranslator(),
+        # one raw asset per source loads several tables (raw/crm: accounts, subscriptions, ...)
+        dagster_dbt_translator=TollhouseTranslator(
+            settings=DagsterDbtTranslatorSettings(enable_duplicate_source_asset_keys=True)
+        ),
         pool=WAREHOUSE_POOL,
         name="tollhouse_dbt",
     )
