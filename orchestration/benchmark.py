@@ -92,10 +92,32 @@ def step_pandas_ingest(data: Path, calls: int) -> dict:
     return {"items": lines, "unit": "lines", "files": files}
 
 
+def step_mediate(data: Path, calls: int) -> dict:
+    """`dbt build` of every model and test on the ingested month, as a run after a load does: mediation is
+    all but the ingestion control mart. Calls are the calls mediated plus the calls held in suspense."""
+    from dbt.cli.main import dbtRunner
+
+    from orchestration.assets.dbt import DBT_PROJECT_DIR
+    from orchestration.warehouse import connect
+
+    os.environ["TOLLHOUSE_DATA_DIR"] = str(data)
+    project = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--quiet"]
+    if not dbtRunner().invoke(["build", *project]).success:
+        raise SystemExit("dbt build failed")
+    with connect(data / "warehouse" / "tollhouse.duckdb", read_only=True) as con:
+        mediated, suspended, records, unaccounted = con.execute(
+            """select (select count(*) from marts.fct_calls), (select count(*) from marts.fct_suspense),
+                      sum(records_in), sum(records_unaccounted) from marts.rpt_mediation_conservation"""
+        ).fetchone()
+    return {"items": mediated + suspended, "unit": "calls", "records": int(records), "suspended": suspended,
+            "unaccounted": int(unaccounted)}  # fmt: skip
+
+
 STEPS = {
     "simulate": step_simulate,
     "ingest": step_ingest,
     "pandas_ingest": step_pandas_ingest,
+    "mediate": step_mediate,
 }
 
 
