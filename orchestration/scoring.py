@@ -127,8 +127,8 @@ def call_accuracy(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> dict[st
     """How the true calls came out of mediation, field by field.
 
     `lost` counts true calls that are neither a call nor in suspense although no line of theirs was
-    rejected at ingestion: a genuine call merged away or dropped. `wrong_*` compare mediated calls only. Q.850 causes are compared where the
-    switch writes them (FreeSWITCH, carrier); Asterisk writes a disposition only.
+    rejected at ingestion: a genuine call merged away or dropped. `wrong_*` compare mediated calls only;
+    Q.850 causes where the switch writes them (FreeSWITCH, carrier): Asterisk writes a disposition only.
     """
     _ground_truth_views(con, ground_truth)
     row = con.execute(

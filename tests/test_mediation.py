@@ -44,9 +44,19 @@ OWNERS = (
 )
 
 
-def asterisk(uid: str, start: str, answer: str, end: str, duration: int, billsec: int, dst: str = "07700900123",
-             src: str = "02071234567", channel: str = "SIP/lon-tr-1-0000001a", context: str = "from-customer",
-             disposition: str = "ANSWERED") -> str:  # fmt: skip
+def asterisk(
+    uid: str,
+    start: str,
+    answer: str,
+    end: str,
+    duration: int,
+    billsec: int,
+    dst: str = "07700900123",
+    src: str = "02071234567",
+    channel: str = "SIP/lon-tr-1-0000001a",
+    context: str = "from-customer",
+    disposition: str = "ANSWERED",
+) -> str:
     """An 18-column Asterisk cdr_csv line."""
     answered = f'"{answer}"' if answer else ""
     return (
@@ -55,11 +65,35 @@ def asterisk(uid: str, start: str, answer: str, end: str, duration: int, billsec
     )
 
 
-def freeswitch(uuid: str, start: str, answer: str, end: str, duration: int, billsec: int,
-               dst: str = "03012345678", cause: str = "NORMAL_CLEARING", trunk: str = "ber-tr-1") -> str:  # fmt: skip
+def freeswitch(
+    uuid: str,
+    start: str,
+    answer: str,
+    end: str,
+    duration: int,
+    billsec: int,
+    dst: str = "03012345678",
+    cause: str = "NORMAL_CLEARING",
+    trunk: str = "ber-tr-1",
+) -> str:
     """A 15-column FreeSWITCH mod_cdr_csv `example` line."""
-    fields = ["Jo", "03098765432", dst, "default", start, answer, end, str(duration), str(billsec), cause, uuid,
-              "b-" + uuid, trunk, "PCMA", "PCMA"]  # fmt: skip
+    fields = [
+        "Jo",
+        "03098765432",
+        dst,
+        "default",
+        start,
+        answer,
+        end,
+        str(duration),
+        str(billsec),
+        cause,
+        uuid,
+        "b-" + uuid,
+        trunk,
+        "PCMA",
+        "PCMA",
+    ]
     return ",".join(f'"{f}"' for f in fields)
 
 
@@ -84,8 +118,11 @@ def load_and_build(paths, days: list[str]) -> None:
     dbt = Path(sys.executable).parent / "dbt"
     done = subprocess.run(
         [str(dbt), "build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
-        env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout[-3000:]
 
 
@@ -124,11 +161,23 @@ def test_each_broken_rule_is_a_reject_with_its_reason(paths):
         "": "missing_call_id",
     }
     # the one good record: 07700 900123 dialled in London is +44 7700 900123, a UK mobile
-    assert query(paths, "select call_id, account_id, a_number, b_number, call_type, billable_seconds, disposition, "
-                        "q850_cause, start_at::varchar from marts.fct_calls") == [  # fmt: skip
-        ("ast-lon1:ok.1", "ACC-1", "442071234567", "447700900123", "domestic_mobile", 60, "answered", 16,
-         "2026-10-01 11:00:00"),  # BST: UTC+1
-    ]  # fmt: skip
+    assert query(
+        paths,
+        "select call_id, account_id, a_number, b_number, call_type, billable_seconds, disposition, "
+        "q850_cause, start_at::varchar from marts.fct_calls",
+    ) == [
+        (
+            "ast-lon1:ok.1",
+            "ACC-1",
+            "442071234567",
+            "447700900123",
+            "domestic_mobile",
+            60,
+            "answered",
+            16,
+            "2026-10-01 11:00:00",
+        ),  # BST: UTC+1
+    ]
     assert query(paths, "select sum(records_unaccounted), sum(records_in) from marts.rpt_mediation_conservation") == [
         (0, 10)
     ]
@@ -138,19 +187,23 @@ def test_dst_fall_back_hour_is_resolved_by_the_files_utc_hour(paths):
     reference(paths)
     # 2026-10-25: London clocks go back at 02:00 BST = 01:00 UTC, so 01:30 local happens at 00:30 and 01:30 UTC.
     first = asterisk("d.1", "2026-10-25 01:29:00", "2026-10-25 01:29:10", "2026-10-25 01:30:00", 60, 50)
-    second = asterisk("d.2", "2026-10-25 01:29:00", "2026-10-25 01:29:10", "2026-10-25 01:30:00", 60, 50,
-                      dst="07700900999")  # fmt: skip
+    second = asterisk(
+        "d.2", "2026-10-25 01:29:00", "2026-10-25 01:29:10", "2026-10-25 01:30:00", 60, 50, dst="07700900999"
+    )
     # a call that starts in the first 01:50 (BST) and ends at the second 01:10 (GMT): 20 minutes, local end < start
-    across = asterisk("d.3", "2026-10-25 01:50:00", "2026-10-25 01:50:00", "2026-10-25 01:10:00", 1200, 1200,
-                      dst="07700900888")  # fmt: skip
+    across = asterisk(
+        "d.3", "2026-10-25 01:50:00", "2026-10-25 01:50:00", "2026-10-25 01:10:00", 1200, 1200, dst="07700900888"
+    )
     land(paths, "asterisk", "2026-10-25", "ast-lon1_20261025T00Z.csv", f"{first}\n".encode())
     land(paths, "asterisk", "2026-10-25", "ast-lon1_20261025T01Z.csv", f"{second}\n{across}\n".encode())
     # Berlin: 02:30 local happens at 00:30 UTC (CEST) and 01:30 UTC (CET)
     fs = freeswitch("u-1", "2026-10-25 02:29:00", "2026-10-25 02:29:30", "2026-10-25 02:30:00", 60, 30)
     land(paths, "freeswitch", "2026-10-25", "fs-ber1_20261025T01Z.csv", f"{fs}\n".encode())
     load_and_build(paths, ["2026-10-01", "2026-10-25"])
-    calls = query(paths, "select call_id, start_at::varchar, answer_at::varchar, end_at::varchar "
-                         "from marts.fct_calls order by call_id")  # fmt: skip
+    calls = query(
+        paths,
+        "select call_id, start_at::varchar, answer_at::varchar, end_at::varchar from marts.fct_calls order by call_id",
+    )
     assert calls == [
         ("ast-lon1:d.1", "2026-10-25 00:29:00", "2026-10-25 00:29:10", "2026-10-25 00:30:00"),
         ("ast-lon1:d.2", "2026-10-25 01:29:00", "2026-10-25 01:29:10", "2026-10-25 01:30:00"),
@@ -161,9 +214,14 @@ def test_dst_fall_back_hour_is_resolved_by_the_files_utc_hour(paths):
 
 def test_clock_fault_reported_by_the_noc_is_taken_off(paths):
     reference(paths)
-    land(paths, "network", "2026-10-02", "clock_corrections.csv",
-         b"switch_id,valid_from_utc,valid_to_utc,offset_seconds,note\n"
-         b"fs-ber1,2026-10-01T23:00:00Z,2026-10-02T02:00:00Z,3600,clock ran ahead\n")  # fmt: skip
+    land(
+        paths,
+        "network",
+        "2026-10-02",
+        "clock_corrections.csv",
+        b"switch_id,valid_from_utc,valid_to_utc,offset_seconds,note\n"
+        b"fs-ber1,2026-10-01T23:00:00Z,2026-10-02T02:00:00Z,3600,clock ran ahead\n",
+    )
     # true start 23:30 UTC = 01:30 CEST; the fast clock wrote 02:30 local, in its file of UTC hour 00
     skewed = freeswitch("s-1", "2026-10-02 02:30:00", "2026-10-02 02:30:05", "2026-10-02 02:31:00", 60, 55)
     # recorded 22:00 UTC (00:00 local): recorded start less the offset is before the window, so left alone
@@ -173,7 +231,7 @@ def test_clock_fault_reported_by_the_noc_is_taken_off(paths):
     load_and_build(paths, ["2026-10-01", "2026-10-02"])
     assert query(
         paths, "select call_id, start_at::varchar, is_clock_corrected from marts.fct_calls order by call_id"
-    ) == [  # fmt: skip
+    ) == [
         ("fs-ber1:s-1", "2026-10-01 23:30:00", True),
         ("fs-ber1:s-2", "2026-10-01 22:00:00", False),
     ]
@@ -181,8 +239,15 @@ def test_clock_fault_reported_by_the_noc_is_taken_off(paths):
 
 def test_unknown_trunk_waits_in_suspense_and_leaves_it_once_its_assignment_lands(paths):
     reference(paths)
-    call = asterisk("late.1", "2026-10-01 12:00:00", "2026-10-01 12:00:05", "2026-10-01 12:01:05", 65, 60,
-                    channel="SIP/lon-tr-9-0000001a")  # fmt: skip
+    call = asterisk(
+        "late.1",
+        "2026-10-01 12:00:00",
+        "2026-10-01 12:00:05",
+        "2026-10-01 12:01:05",
+        65,
+        60,
+        channel="SIP/lon-tr-9-0000001a",
+    )
     land(paths, "asterisk", "2026-10-01", "ast-lon1_20261001T11Z.csv", f"{call}\n".encode())
     load_and_build(paths, ["2026-10-01"])
     assert query(paths, "select call_id, reason, age_days from marts.fct_suspense") == [
@@ -190,17 +255,20 @@ def test_unknown_trunk_waits_in_suspense_and_leaves_it_once_its_assignment_lands
     ]
     assert query(paths, "select count(*) from marts.fct_calls") == [(0,)]
     # three days later the CRM says the trunk was ACC-1's since before the call
-    land(paths, "crm", "2026-10-04", "service_assignments.csv",
-         (ASSIGNMENTS_HEADER + "trunk,lon-tr-9,ast-lon1,ACC-1,2026-09-30,\n").encode())  # fmt: skip
+    land(
+        paths,
+        "crm",
+        "2026-10-04",
+        "service_assignments.csv",
+        (ASSIGNMENTS_HEADER + "trunk,lon-tr-9,ast-lon1,ACC-1,2026-09-30,\n").encode(),
+    )
     land(paths, "asterisk", "2026-10-04", "ast-lon1_20261004T11Z.csv", b"")
     load_and_build(paths, ["2026-10-04"])
     assert query(paths, "select count(*) from marts.fct_suspense") == [(0,)]
     assert query(
         paths,
         "select call_id, account_id, was_suspended, mediated_on::varchar, delivery_date::varchar from marts.fct_calls",
-    ) == [  # fmt: skip
-        ("ast-lon1:late.1", "ACC-1", True, "2026-10-04", "2026-10-01")
-    ]
+    ) == [("ast-lon1:late.1", "ACC-1", True, "2026-10-04", "2026-10-01")]
     # re-running changes nothing: still one call, released once
     load_and_build(paths, ["2026-10-01", "2026-10-04"])
     assert query(paths, "select count(*), count(distinct call_id) from marts.fct_calls") == [(1, 1)]
@@ -224,31 +292,46 @@ def test_duplicates_and_partials(paths):
         "2026-10-02T00:10:10Z,600,600,16,RT1",
     ]
     land(paths, "carrier", "2026-10-01", "car-nyc1_20261001T23Z.csv", (CARRIER_HEADER + parts[0] + "\n").encode())
-    land(paths, "carrier", "2026-10-02", "car-nyc1_20261002T00Z.csv",
-         (CARRIER_HEADER + parts[1] + "\n").encode())  # fmt: skip
+    land(paths, "carrier", "2026-10-02", "car-nyc1_20261002T00Z.csv", (CARRIER_HEADER + parts[1] + "\n").encode())
     load_and_build(paths, ["2026-10-01", "2026-10-02"])
     assert query(paths, "select call_id, reason from marts.fct_suspense") == [("car-nyc1:REF1", "orphan_partial")]
-    assert query(
-        paths, "select record_key, reason, duplicate_of from marts.fct_mediation_rejects order by reason"
-    ) == [  # fmt: skip
+    assert query(paths, "select record_key, reason, duplicate_of from marts.fct_mediation_rejects order by reason") == [
         ("dup.1", "duplicate_record", "ast-lon1:dup.1"),
         ("near.1", "near_duplicate", "ast-lon1:dup.1"),
     ]
     land(paths, "carrier", "2026-10-03", "car-nyc1_20261002T00Z_b.csv", (CARRIER_HEADER + parts[2] + "\n").encode())
     load_and_build(paths, ["2026-10-03"])
     assert query(paths, "select count(*) from marts.fct_suspense") == [(0,)]
-    assert query(paths, "select call_id, record_count, assembly, start_at::varchar, answer_at::varchar, "
-                        "end_at::varchar, billable_seconds, duration_seconds, q850_cause, b_number, call_type "
-                        "from marts.fct_calls where source = 'carrier'") == [  # fmt: skip
-        ("car-nyc1:REF1", 3, "assembled", "2026-10-01 23:00:00", "2026-10-01 23:00:10", "2026-10-02 00:10:10",
-         4200, 4210, 16, "442071234567", "international"),
-    ]  # fmt: skip
+    assert query(
+        paths,
+        "select call_id, record_count, assembly, start_at::varchar, answer_at::varchar, "
+        "end_at::varchar, billable_seconds, duration_seconds, q850_cause, b_number, call_type "
+        "from marts.fct_calls where source = 'carrier'",
+    ) == [
+        (
+            "car-nyc1:REF1",
+            3,
+            "assembled",
+            "2026-10-01 23:00:00",
+            "2026-10-01 23:00:10",
+            "2026-10-02 00:10:10",
+            4200,
+            4210,
+            16,
+            "442071234567",
+            "international",
+        ),
+    ]
     assert sorted(query(paths, "select call_id from marts.fct_calls where source = 'asterisk'")) == [
-        ("ast-lon1:dup.1",), ("ast-lon1:redial.1",)
-    ]  # fmt: skip
-    conservation = query(paths, "select sum(records_in), sum(calls_out), sum(partials_merged), sum(duplicates), "
-                                "sum(rejected), sum(suspended), sum(records_unaccounted) "
-                                "from marts.rpt_mediation_conservation")  # fmt: skip
+        ("ast-lon1:dup.1",),
+        ("ast-lon1:redial.1",),
+    ]
+    conservation = query(
+        paths,
+        "select sum(records_in), sum(calls_out), sum(partials_merged), sum(duplicates), "
+        "sum(rejected), sum(suspended), sum(records_unaccounted) "
+        "from marts.rpt_mediation_conservation",
+    )
     assert conservation == [(7, 3, 2, 2, 0, 0, 0)]
 
 
@@ -257,11 +340,18 @@ def test_duplicates_and_partials(paths):
 def test_real_asterisk_and_freeswitch_records_become_calls_or_rejects_with_reasons(paths):
     """Files real switches wrote, landed under a configured switch: every line is a call, a reject with a
     reason or held in suspense, and the quirks the samples are known for get the right reason."""
-    land(paths, "network", "2010-04-02", "switches.csv", (
-        "switch_id,source,timezone,country_code,country_calling_code,national_prefix,international_prefix,"
-        "format_variant,valid_from,valid_to\n"
-        "ast-lab,asterisk,UTC,US,1,1,011,cdr_csv_18,2000-01-01,\n"
-        "fs-lab,freeswitch,UTC,DE,49,0,00,json,2000-01-01,\n").encode())  # fmt: skip
+    land(
+        paths,
+        "network",
+        "2010-04-02",
+        "switches.csv",
+        (
+            b"switch_id,source,timezone,country_code,country_calling_code,national_prefix,international_prefix,"
+            b"format_variant,valid_from,valid_to\n"
+            b"ast-lab,asterisk,UTC,US,1,1,011,cdr_csv_18,2000-01-01,\n"
+            b"fs-lab,freeswitch,UTC,DE,49,0,00,json,2000-01-01,\n"
+        ),
+    )
     folder = REALDATA / "asterisk-testsuite"
     for name in ["self_test_Master.csv", "cdrlib_good.csv", "cdrlib_buggy.csv"]:
         target = paths.landing / "asterisk" / "2010-04-02" / f"ast-lab_{name}"
@@ -273,19 +363,25 @@ def test_real_asterisk_and_freeswitch_records_become_calls_or_rejects_with_reaso
         shutil.copy(json, target)
     load_and_build(paths, ["2010-04-02"])
     lines = sum(len(p.read_bytes().splitlines()) for p in (paths.landing / "asterisk").rglob("*.csv"))
-    outcomes = query(paths, """
+    outcomes = query(
+        paths,
+        """
         select (select count(*) from marts.fct_calls where source = 'asterisk')
              + (select count(*) from marts.fct_suspense where source = 'asterisk')
-             + (select count(*) from marts.fct_mediation_rejects where source = 'asterisk')""")  # fmt: skip
+             + (select count(*) from marts.fct_mediation_rejects where source = 'asterisk')""",
+    )
     assert outcomes == [(lines,)]
     reasons = dict(query(paths, "select reason, count(*) from marts.fct_mediation_rejects group by reason"))
     # cdrlib_good.csv's second row has billsec 7 > duration 5; the buggy file ends inside a quoted field
     assert reasons.get("billsec_gt_duration") == 1
     assert reasons.get("unparseable_row", 0) + reasons.get("wrong_column_count", 0) >= 1
     # the three FreeSWITCH JSON CDRs: each a call, in suspense, or rejected with a reason
-    fs = query(paths, """
+    fs = query(
+        paths,
+        """
         select (select count(*) from marts.fct_calls where source = 'freeswitch')
              + (select count(*) from marts.fct_suspense where source = 'freeswitch')
-             + (select count(*) from marts.fct_mediation_rejects where source = 'freeswitch')""")  # fmt: skip
+             + (select count(*) from marts.fct_mediation_rejects where source = 'freeswitch')""",
+    )
     assert fs == [(3,)]
     assert query(paths, "select sum(records_unaccounted) from marts.rpt_mediation_conservation") == [(0,)]

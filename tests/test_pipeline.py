@@ -86,8 +86,9 @@ def test_every_mediation_fault_found_and_no_call_lost(loaded):
     assert build.success and failed_checks(build) == []
     with duckdb.connect(str(paths.warehouse), read_only=True) as con:
         card = mediation_scorecard(con, paths.ground_truth)
-        assert {kind for kind, *_ in card} >= {"backend_duplicate", "near_duplicate", "unknown_trunk",
-                                               "late_assignment", "clock_skew", "dst_ambiguous", "late_file"}  # fmt: skip
+        owned = {"backend_duplicate", "near_duplicate", "unknown_trunk", "late_assignment", "clock_skew",
+                 "dst_ambiguous", "late_file"}  # fmt: skip
+        assert {kind for kind, *_ in card} >= owned
         assert [(k, e, n) for k, e, n, found in card if found != n] == []
         accuracy = call_accuracy(con, paths.ground_truth)
         # nothing merged away or dropped: a true call is a call, held in suspense, or its line was rejected
@@ -119,7 +120,8 @@ def test_mediation_conserves_every_record_and_rebuilds_identically(loaded):
     def calls():
         with duckdb.connect(str(paths.warehouse), read_only=True) as con:
             return con.execute(
-                "select count(*), sum(hash(call_id, account_id, start_at, end_at, billable_seconds)) from marts.fct_calls"
+                "select count(*), sum(hash(call_id, account_id, start_at, end_at, billable_seconds)) "
+                "from marts.fct_calls"
             ).fetchone()
 
     with duckdb.connect(str(paths.warehouse), read_only=True) as con:
