@@ -136,3 +136,8 @@ def test_mediation_conserves_every_record_and_rebuilds_identically(loaded):
     before = calls()
     assert build_models(paths).success
     assert calls() == before
+    # re-materializing one day's partition, then the models, changes nothing either
+    day = landed_days(paths)[9]
+    assert load_days(paths, day, day).success
+    assert build_models(paths).success
+    assert calls() == before
