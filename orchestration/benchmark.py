@@ -113,11 +113,213 @@ def step_mediate(data: Path, calls: int) -> dict:
             "unaccounted": int(unaccounted)}  # fmt: skip
 
 
+def step_pandas_mediate(data: Path, calls: int) -> dict:
+    """Baseline: plain pandas doing the core of mediation, source by source, as an analyst would write it
+    without tollhouse: raw CDRs to UTC times and E.164 numbers with the switch's zone and dial plan, exact
+    duplicates dropped (first delivered kept), the carrier's partial records assembled, near-duplicates
+    dropped, each call's owner found from its trunk, and the calls written to a DuckDB table.
+    Not done, where tollhouse's mediation does it: rejects with reasons (a bad value just becomes NaT or NA
+    and the record goes on), switch configurations by date, DST fall-back (see below), clock-fault
+    corrections, owners by accountcode or DID, incomplete partial calls (dropped, never released when stale),
+    dispositions, direction and call types, conservation and suspense release."""
+    import numpy as np
+    import pandas as pd
+    import yaml
+
+    from orchestration.warehouse import connect
+
+    rules = yaml.safe_load((REPO_ROOT / "dbt_project" / "dbt_project.yml").read_text())["vars"]
+    tolerance = pd.Timedelta(seconds=rules["near_duplicate_tolerance_s"])
+    columns = {  # raw columns in one vocabulary; times are local text for the switches, UTC for the carrier
+        "asterisk": """uniqueid as record_key, dcontext, channel, dstchannel, src as a, dst as b,
+            "start", answer, "end", duration, billsec""",
+        "freeswitch": """uuid as record_key, accountcode as trunk, caller_id_number as a, destination_number as b,
+            start_stamp as "start", answer_stamp as answer, end_stamp as "end", duration, billsec""",
+        "carrier": """record_id as record_key, record_type, call_ref, partial_seq, is_last_partial, trunk_id as trunk,
+            calling_number as a, called_number as b, start_time_utc as "start", answer_time_utc as answer,
+            end_time_utc as "end", duration_s as duration, billable_s as billsec""",
+    }
+    db = data / "pandas_mediation.duckdb"
+    db.unlink(missing_ok=True)
+    written = suspense = dst_unresolved = 0
+    with connect(data / "warehouse" / "tollhouse.duckdb", read_only=True) as raw, connect(db) as out:
+        audit = raw.execute(
+            "select file_id, source, path, delivery_date from raw.load_audit where status = 'loaded'"
+        ).df()
+
+        def latest(table: str, fields: str, key: list[str]) -> pd.DataFrame:  # newest delivered row per key
+            frame = raw.execute(f"select file_id, line_no, {fields} from raw.{table}").df().merge(audit, on="file_id")
+            return frame.sort_values(["delivery_date", "path", "line_no"]).drop_duplicates(key, keep="last")
+
+        switches = latest(
+            "network__switches",
+            "switch_id, source as switch_source, timezone, country_calling_code, national_prefix, international_prefix",
+            ["switch_id"],
+        ).set_index("switch_id")
+        owners = latest(
+            "crm__service_assignments",
+            "identifier_type, identifier, switch_id, account_id, valid_from, valid_to",
+            ["identifier_type", "identifier", "switch_id", "valid_from"],
+        ).query("identifier_type == 'trunk'")
+        owners = pd.DataFrame({
+            "switch_id": owners.switch_id, "trunk": owners.identifier, "account_id": owners.account_id,
+            "valid_from": pd.to_datetime(owners.valid_from, format="%Y-%m-%d").dt.tz_localize("UTC"),
+            "valid_to": pd.to_datetime(owners.valid_to.replace("", None), format="%Y-%m-%d").dt.tz_localize("UTC"),
+        })  # fmt: skip
+
+        # A file's switch: the longest switch id its name starts with (ast-lon1b_... is a backend of ast-lon1).
+        files = audit[audit.source.isin(CDR_SOURCES)].set_index("file_id").sort_values(["delivery_date", "path"])
+        files["order"] = np.arange(len(files))  # delivery order: "first delivered" is the lowest
+        names = files.path.str.rsplit("/", n=1).str[-1]
+        files["switch_id"] = pd.Series(pd.NA, index=files.index, dtype="str")
+        for switch in sorted(switches.index, key=len):  # a longer id overwrites a shorter one
+            matches = names.str.startswith(switch) & (files.source == switches.at[switch, "switch_source"])
+            files.loc[matches, "switch_id"] = switch
+
+        out.execute("""create table calls (source varchar, switch_id varchar, call_key varchar, account_id varchar,
+            a_number varchar, b_number varchar, start_at timestamp, answer_at timestamp, end_at timestamp,
+            billable_seconds integer)""")  # fmt: skip
+        for source in CDR_SOURCES:
+            frame = raw.execute(f"select file_id, line_no, {columns[source]} from raw.{source}__cdr").df()
+            frame["order"] = frame.file_id.map(files.order)
+            frame["switch_id"] = frame.pop("file_id").map(files.switch_id).astype("category")
+            frame = frame[frame.order.notna() & frame.switch_id.notna()]
+            if source == "asterisk":
+                # the 16-column cdr_csv has no uniqueid: its record identity is its content
+                missing = frame.record_key.isna() | (frame.record_key == "")
+                if missing.any():
+                    content = frame.loc[missing, ["a", "b", "channel", "dstchannel", "start", "end", "duration"]]
+                    frame.loc[missing, "record_key"] = frame.loc[missing, "billsec"].str.cat(
+                        [content[field] for field in content.columns], sep="|", na_rep=""
+                    )
+                    del content
+                # the trunk is the peer of the customer's channel: SIP/lon-tr-0009-4c51cf35 -> lon-tr-0009
+                inbound = frame.pop("dcontext").isin(rules["inbound_contexts"])
+                channel = frame.pop("dstchannel").where(inbound, frame.pop("channel"))
+                frame["trunk"] = channel.str.extract(r"^[^/]+/(.+)-[0-9a-fA-F]+$", expand=False)
+                del inbound, channel
+
+            # Times to UTC. Switch times are local: localised in the switch's zone, a time in the hour the
+            # clocks go back (ambiguous) or forward (nonexistent) becomes NaT; the baseline does not resolve
+            # DST ambiguity (tollhouse does, from the file's UTC hour), it counts the records it lost times of.
+            unresolved = pd.Series(False, index=frame.index)
+            zones = frame.switch_id.map(switches.timezone).astype("str")
+            for field in ("start", "answer", "end"):
+                if source == "carrier":
+                    frame[field] = pd.to_datetime(frame[field], format="%Y-%m-%dT%H:%M:%SZ", errors="coerce", utc=True)
+                    continue
+                local = pd.to_datetime(frame[field], format="%Y-%m-%d %H:%M:%S", errors="coerce")
+                utc = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")
+                for zone in zones.dropna().unique():
+                    here = zones == zone
+                    utc[here] = (
+                        local[here].dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
+                    )
+                unresolved |= local.notna() & utc.isna()
+                frame[field] = utc
+                del local, utc
+            dst_unresolved += int(unresolved.sum())
+            del unresolved, zones
+            for field in ("duration", "billsec"):
+                frame[field] = pd.to_numeric(frame[field], errors="coerce").astype("Int32")
+
+            # Numbers to E.164 digits with the switch's dial plan.
+            for field in ("a", "b"):
+                dialled = frame[field].fillna("")
+                number = pd.Series(pd.NA, index=frame.index, dtype="str")
+                for switch in frame.switch_id.cat.categories:
+                    plan, here = switches.loc[switch], frame.switch_id == switch
+                    text, code = dialled[here], plan.country_calling_code
+                    national, international = plan.national_prefix or "", plan.international_prefix or ""
+                    e164 = code + text
+                    if national:
+                        e164 = e164.mask(text.str.startswith(national), code + text.str.slice(len(national)))
+                    if international:
+                        e164 = e164.mask(text.str.startswith(international), text.str.slice(len(international)))
+                    number[here] = e164.mask(text.str.startswith("+"), text.str.slice(1)).mask(text == "")
+                frame[field] = number
+                del dialled, number
+
+            # Exact duplicates: the same record identity again (a second CDR backend, a re-sent file).
+            frame = frame.sort_values(["order", "line_no"]).drop_duplicates("record_key")
+
+            if source == "carrier":  # partial records of one call_ref make one call, when parts 1..n are all there
+                partial = frame.record_type == "partial"
+                parts = (
+                    frame[partial]
+                    .assign(
+                        partial_seq=pd.to_numeric(frame.partial_seq, errors="coerce"),
+                        is_last_partial=frame.is_last_partial == "1",
+                    )
+                    .sort_values("partial_seq")
+                )
+                assembled = parts.groupby(["switch_id", "call_ref"], observed=True, sort=False).agg(
+                    trunk=("trunk", "first"), a=("a", "first"), b=("b", "first"), start=("start", "min"),
+                    answer=("answer", "first"), end=("end", "max"), billsec=("billsec", "sum"),
+                    parts=("record_key", "size"), first_seq=("partial_seq", "min"), last_seq=("partial_seq", "max"),
+                    has_last=("is_last_partial", "any"),
+                ).reset_index()  # fmt: skip
+                assembled = assembled[
+                    assembled.has_last & (assembled.first_seq == 1) & (assembled.last_seq == assembled.parts)
+                ]
+                assembled = assembled.assign(
+                    record_key=assembled.call_ref,
+                    duration=((assembled.end - assembled.start).dt.total_seconds()).astype("Int32"),
+                    billsec=assembled.billsec.astype("Int32"),
+                )[["switch_id", "record_key", "trunk", "a", "b", "start", "answer", "end", "duration", "billsec"]]
+                frame = pd.concat(
+                    [
+                        frame[~partial].drop(columns=["record_type", "call_ref", "partial_seq", "is_last_partial"]),
+                        assembled,
+                    ]
+                )
+                frame["switch_id"] = frame.switch_id.astype("category")
+                del partial, parts, assembled
+            frame = frame.reset_index(drop=True)
+
+            # Near-duplicates: the same call under two record ids; a call starting at most `tolerance` after
+            # the previous one with the same switch, parties, duration and billable seconds is dropped (the
+            # earliest start is kept; tollhouse keeps the first delivered).
+            key = ["switch_id", "a", "b", "duration", "billsec"]
+            frame = frame.sort_values([*key, "start"]).reset_index(drop=True)
+            same = np.ones(len(frame), dtype=bool)
+            for field in key:
+                same &= (frame[field] == frame[field].shift()).fillna(False).to_numpy(dtype=bool)
+            gap = frame.start.diff()
+            frame = frame[~(same & (gap <= tolerance).to_numpy(dtype=bool))]
+            del same, gap
+
+            # Owner: the trunk's assignment effective at the call's start (valid_to exclusive, empty = open).
+            matched = frame[["switch_id", "trunk", "start"]].reset_index().merge(owners, on=["switch_id", "trunk"])
+            effective = (matched.start >= matched.valid_from) & (
+                matched.valid_to.isna() | (matched.start < matched.valid_to)
+            )
+            matched = matched[effective].drop_duplicates("index").set_index("index")
+            frame["account_id"] = matched.account_id
+            del matched, effective
+
+            calls_out = pd.DataFrame({
+                "source": source, "switch_id": frame.switch_id.astype("str"), "call_key": frame.record_key,
+                "account_id": frame.account_id, "a_number": frame.a, "b_number": frame.b,
+                "start_at": frame.start.dt.tz_localize(None), "answer_at": frame.answer.dt.tz_localize(None),
+                "end_at": frame.end.dt.tz_localize(None), "billable_seconds": frame.billsec,
+            })  # fmt: skip
+            out.register("calls_out", calls_out)
+            out.execute("insert into calls by name select * from calls_out")
+            out.unregister("calls_out")
+            written += len(calls_out)
+            suspense += int(calls_out.account_id.isna().sum())
+            del frame, calls_out
+    db.unlink()
+    return {"items": written, "unit": "calls", "suspense": suspense, "dst_unresolved": dst_unresolved}
+
+
 STEPS = {
     "simulate": step_simulate,
     "ingest": step_ingest,
     "pandas_ingest": step_pandas_ingest,
     "mediate": step_mediate,
+    "pandas_mediate": step_pandas_mediate,
 }
 
 
