@@ -68,3 +68,27 @@ def ingestion_by_day(snapshot: Snapshot, sources: list[str] | None = None) -> pd
         {"sources": sources},
         d="rpt_ingestion_daily",
     )
+
+
+def mediation_totals(snapshot: Snapshot) -> dict[str, int]:
+    """Records mediation received and what each became (the conservation the dbt tests enforce)."""
+    row = query(
+        snapshot,
+        "select coalesce(sum(records_in), 0)::bigint as records, coalesce(sum(calls_out), 0)::bigint as calls, "
+        "coalesce(sum(partials_merged), 0)::bigint as partials_merged, "
+        "coalesce(sum(duplicates), 0)::bigint as duplicates, coalesce(sum(rejected), 0)::bigint as rejected, "
+        "coalesce(sum(suspended), 0)::bigint as suspended, "
+        "coalesce(sum(records_unaccounted), 0)::bigint as unaccounted from d",
+        d="rpt_mediation_daily",
+    ).iloc[0]
+    return {k: int(v) for k, v in row.items()}
+
+
+def suspense_by_reason(snapshot: Snapshot) -> pd.DataFrame:
+    """Calls held in suspense per switch and reason, with how long the oldest has waited."""
+    return query(
+        snapshot,
+        "select switch_id, reason, count(*) as calls, sum(billable_seconds)::bigint as billable_seconds, "
+        "max(age_days) as oldest_days from s group by all order by calls desc",
+        s="fct_suspense",
+    )

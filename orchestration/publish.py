@@ -18,7 +18,7 @@ import duckdb
 from orchestration.settings import Paths
 
 # Marts the dashboards read; each later capability adds its own.
-SERVED_TABLES = ("marts.rpt_ingestion_daily",)
+SERVED_TABLES = ("marts.rpt_ingestion_daily", "marts.rpt_mediation_daily", "marts.fct_suspense")
 KEEP_SNAPSHOTS = 3
 
 

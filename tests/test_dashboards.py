@@ -30,6 +30,12 @@ def test_data_operations_page_shows_the_snapshot(published):
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Lines"] == "3" and metrics["Rejected lines"] == "1" and metrics["Files landed"] == "2"
+    # no switch configuration was delivered: both records are rejected by mediation (unknown_switch)
+    assert data.mediation_totals(snapshot) == {
+        "records": 2, "calls": 0, "partials_merged": 0, "duplicates": 0, "rejected": 2, "suspended": 0,
+        "unaccounted": 0,
+    }  # fmt: skip
+    assert metrics["Rejected records"] == "2" and metrics["Records unaccounted"] == "0"
     at.multiselect[0].select("freeswitch").run()
     assert not at.exception
     assert list(at.dataframe[0].value["source"]) == []  # the freeswitch day had no problems

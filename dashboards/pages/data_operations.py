@@ -1,4 +1,5 @@
-"""Data operations: what landed and loaded each day, what was rejected or quarantined."""
+"""Data operations: what landed and loaded each day, what was rejected or quarantined, and what mediation
+made of the records: calls, duplicates, rejects and suspense."""
 
 import streamlit as st
 
@@ -38,3 +39,19 @@ st.dataframe(
     column_config={"delivery_date": st.column_config.DateColumn("delivery day", format="YYYY-MM-DD")},
 )
 st.download_button("Download CSV", daily.to_csv(index=False), "ingestion_daily.csv", "text/csv")
+
+st.subheader("Mediation: records to calls")
+mediation = data.mediation_totals(snapshot)
+cols = st.columns(5)
+cols[0].metric("Calls", f"{mediation['calls']:,}")
+cols[1].metric("Duplicates", f"{mediation['duplicates']:,}")
+cols[2].metric("Rejected records", f"{mediation['rejected']:,}")
+cols[3].metric("In suspense", f"{mediation['suspended']:,}")
+cols[4].metric("Records unaccounted", f"{mediation['unaccounted']:,}")
+st.caption(
+    f"{mediation['records']:,} records in = calls + {mediation['partials_merged']:,} partials merged into calls "
+    "+ duplicates + rejected + in suspense."
+)
+suspense = data.suspense_by_reason(snapshot)
+if len(suspense):
+    st.dataframe(suspense, hide_index=True, use_container_width=True)
