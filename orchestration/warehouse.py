@@ -57,7 +57,7 @@ create table if not exists raw.load_audit (
     status        varchar not null check (status in ('loaded', 'redelivery', 'quarantined')),
     reason        varchar,              -- why a file was quarantined
     duplicate_of  varchar,              -- file_id of the first delivery, for a redelivery
-    parse_path    varchar,              -- fast (DuckDB reader) | exact (line by line, for odd files)
+    parse_path    varchar,              -- fast (DuckDB reader) | exact (line by line, odd files) | json
     loaded_at     timestamp not null,
     run_id        varchar
 );
