@@ -14,10 +14,11 @@ import duckdb
 
 def ingestion_scorecard(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> list[tuple]:
     """(kind, expected effect, injected, found) for every injection raw ingestion is responsible for."""
+    _ground_truth_views(con, ground_truth)
     return con.execute(
         """
         with injections as (
-            select * from read_csv($path, header = true, all_varchar = true)
+            select * from gt_injections
             where expected_effect like 'reject:%' or expected_effect like 'quarantine:%'
                or expected_effect = 'redelivery'
         ),
@@ -35,8 +36,7 @@ def ingestion_scorecard(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> l
         )
         select kind, expected_effect, count(*) as injected, count(*) filter (where found) as found
         from outcome group by all order by kind
-        """,
-        {"path": str(ground_truth / "injections.csv")},
+        """
     ).fetchall()
 
 

@@ -24,3 +24,8 @@
 {% macro effective_at(alias, at) -%}
     ({{ at }} >= {{ alias }}.valid_from and {{ at }} < coalesce({{ alias }}.valid_to, date '9999-12-31'))
 {%- endmacro %}
+
+{#- A dialplan context the operator's switches use for calls coming in (var `inbound_contexts`). -#}
+{% macro is_inbound_context(context) -%}
+    ({{ context }} in ('{{ var("inbound_contexts") | join("', '") }}'))
+{%- endmacro %}

@@ -105,7 +105,7 @@ classified as (
         end as q850_cause,
         case
             when source = 'carrier' then null
-            when context in ('{{ var("inbound_contexts") | join("', '") }}') then 'inbound'
+            when {{ is_inbound_context('context') }} then 'inbound'
             else 'outbound'
         end as context_direction
     from corrected

@@ -32,10 +32,6 @@ rejects as (
 
 calls as (
     select file_id, count(*) as calls from {{ ref('fct_calls') }} group by file_id
-),
-
-suspense as (
-    select file_id, count(*) as suspended_calls from {{ ref('fct_suspense') }} group by file_id
 )
 
 select
@@ -60,4 +56,3 @@ left join records using (file_id)
 left join call_records using (file_id)
 left join rejects using (file_id)
 left join calls using (file_id)
-left join suspense using (file_id)

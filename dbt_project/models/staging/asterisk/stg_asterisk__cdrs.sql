@@ -17,7 +17,7 @@ select
     -- the trunk is the peer of the customer's channel: SIP/lon-tr-0009-4c51cf35 -> lon-tr-0009
     -- (the caller's channel on calls out, the called channel on calls in)
     regexp_extract(
-        case when dcontext in ('{{ var("inbound_contexts") | join("', '") }}') then dstchannel else channel end,
+        case when {{ is_inbound_context('dcontext') }} then dstchannel else channel end,
         '^[^/]+/(.+)-[0-9a-fA-F]+$', 1
     ) as trunk_id,
     nullif(accountcode, '') as accountcode,
