@@ -67,8 +67,8 @@ def _load(paths: Paths, first: date | None, last: date | None, sources: list[str
     first, last = first or days[0], last or days[-1]
     _say(f"loading {', '.join(sources)} for delivery days {first}..{last} through Dagster")
     loaded = load_days(paths, first, last, sources)
-    _say("building the dbt models and running their tests through Dagster")
-    built = build_models(paths)
+    _say(f"mediating delivery days {first}..{last}: dbt models and their tests through Dagster")
+    built = build_models(paths, first, last)
     for check in failed_checks(loaded) + failed_checks(built):
         _say(f"check failed: {check}")
     return 0 if loaded.success and built.success else 1

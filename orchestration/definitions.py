@@ -11,7 +11,7 @@ from orchestration.sensors import landing_sensor
 from orchestration.settings import Paths
 
 defs = dg.Definitions(
-    assets=[*raw_assets, build_dbt_assets(), serving_snapshot],
+    assets=[*raw_assets, *build_dbt_assets(), serving_snapshot],
     jobs=[daily_load_job],
     schedules=[daily_load_schedule],
     sensors=[landing_sensor],

@@ -35,31 +35,37 @@ def check_partition_range(first: date, last: date) -> None:
         )
 
 
+def _partition_range_tags(first: date, last: date) -> dict[str, str]:
+    check_partition_range(first, last)
+    return {
+        "dagster/asset_partition_range_start": first.isoformat(),
+        "dagster/asset_partition_range_end": last.isoformat(),
+        "tollhouse/trigger": "cli",
+    }
+
+
 def load_days(paths: Paths, first: date, last: date, sources: Sequence[str] = SOURCES) -> dg.ExecuteInProcessResult:
     """Materialize the raw assets of `sources` for every delivery day from `first` to `last`, in one run."""
-    check_partition_range(first, last)
     return dg.materialize(
         raw_assets,
         selection=[raw_asset_key(s) for s in sources],
         instance=get_instance(paths),
         resources=build_resources(paths),
-        tags={
-            "dagster/asset_partition_range_start": first.isoformat(),
-            "dagster/asset_partition_range_end": last.isoformat(),
-            "tollhouse/trigger": "cli",
-        },
+        tags=_partition_range_tags(first, last),
         run_config=QUIET_RUN_CONFIG,
     )
 
 
-def build_models(paths: Paths) -> dg.ExecuteInProcessResult:
-    """`dbt build` of every model through Dagster (models become materializations, tests asset checks),
-    then the serving snapshot, which is skipped when the build or one of its tests failed."""
+def build_models(paths: Paths, first: date, last: date) -> dg.ExecuteInProcessResult:
+    """`dbt build` through Dagster (models become materializations, tests asset checks): the seeds and
+    staging views, then mediation and the control marts for the delivery days `first`..`last` in one dbt
+    run (suspense is re-evaluated whatever the days), then the serving snapshot, which is skipped when the
+    build or one of its tests failed."""
     return dg.materialize(
-        [build_dbt_assets(), serving_snapshot],
+        [*build_dbt_assets(), serving_snapshot],
         instance=get_instance(paths),
         resources=build_resources(paths),
-        tags={"tollhouse/trigger": "cli"},
+        tags=_partition_range_tags(first, last),
         run_config=QUIET_RUN_CONFIG,
         raise_on_error=False,
     )

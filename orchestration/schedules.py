@@ -1,13 +1,24 @@
-"""Jobs and schedules data engineers run: the daily load of yesterday's deliveries."""
+"""Jobs and schedules data engineers run: the daily load and mediation of yesterday's deliveries."""
 
 from datetime import timedelta
 
 import dagster as dg
 
+from orchestration.assets.dbt import build_dbt_assets
+from orchestration.assets.serving import serving_snapshot
+
+
+def daily_selection() -> dg.AssetSelection:
+    """What one delivery day's run builds: every source's raw files of the day, the day's mediation and
+    control marts, and the serving snapshot (published only when all their checks pass)."""
+    _, daily_models = build_dbt_assets()
+    return dg.AssetSelection.groups("ingestion") | dg.AssetSelection.assets(daily_models, serving_snapshot)
+
+
 daily_load_job = dg.define_asset_job(
     name="daily_load",
-    selection=dg.AssetSelection.groups("ingestion"),
-    description="Load every source's files delivered on one day.",
+    selection=daily_selection(),
+    description="Load every source's files delivered on one day, mediate them and publish the snapshot.",
 )
 
 
@@ -16,7 +27,7 @@ daily_load_job = dg.define_asset_job(
     cron_schedule="30 2 * * *",
     execution_timezone="UTC",
     description="At 02:30 UTC, after the switches' last hourly file of the day before has been delivered, "
-    "load that day (yesterday's partition; today's is still filling).",
+    "load and mediate that day (yesterday's partition; today's is still filling).",
 )
 def daily_load_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     day = (context.scheduled_execution_time - timedelta(days=1)).date().isoformat()

@@ -1,11 +1,13 @@
-"""A sensor that loads newly landed files: one run per delivery day that gained or changed files."""
+"""A sensor that loads and mediates newly landed files: one run per delivery day that gained or changed files."""
 
 import hashlib
 import json
 
 import dagster as dg
 
+from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.ingestion import raw_asset_key
+from orchestration.assets.serving import serving_snapshot
 from orchestration.ingest import landed_day_folders
 from orchestration.layouts import SOURCES
 from orchestration.partitions import delivery_days
@@ -31,12 +33,18 @@ def landing_fingerprints(warehouse: WarehouseResource, log=None) -> dict[str, st
     return fingerprints
 
 
+def _after_load() -> list[dg.AssetKey]:
+    """The day's mediation and control marts, and the snapshot: rebuilt after every load."""
+    _, daily_models = build_dbt_assets()
+    return [*daily_models.keys, serving_snapshot.key]
+
+
 @dg.sensor(
     name="landing_sensor",
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.STOPPED,
-    asset_selection=[raw_asset_key(source) for source in SOURCES],
-    description="Starts a load for each delivery day whose landing folders gained or changed files.",
+    asset_selection=[*(raw_asset_key(source) for source in SOURCES), *_after_load()],
+    description="Starts a load and mediation for each delivery day whose landing folders gained or changed files.",
 )
 def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     seen = json.loads(context.cursor) if context.cursor else {}
@@ -51,7 +59,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
     requests = [
         dg.RunRequest(
             partition_key=day,
-            asset_selection=[raw_asset_key(s) for s in sources],
+            asset_selection=[*(raw_asset_key(s) for s in sources), *_after_load()],
             run_key="|".join(f"{s}/{day}:{changed[f'{s}/{day}']}" for s in sources),
             tags={"tollhouse/trigger": "landing_sensor"},
         )

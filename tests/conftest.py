@@ -49,6 +49,6 @@ def published(paths):
     land(paths, "asterisk", "2026-10-01", "a_20261001T01Z.csv", f"{ast(uid='1')}\n{ast(uid='2')}\nbad\n".encode())
     land(paths, "freeswitch", "2026-10-02", "f_20261002T01Z.csv", b"")
     assert load_days(paths, date(2026, 10, 1), date(2026, 10, 2)).success
-    assert build_models(paths).success
+    assert build_models(paths, date(2026, 10, 1), date(2026, 10, 2)).success
     st.cache_data.clear()
     return paths

@@ -13,9 +13,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.assets.ingestion import raw_asset_key
 from orchestration.instance import ensure_dagster_home
 from orchestration.layouts import SOURCES
+from orchestration.partitions import delivery_days
 from orchestration.resources import WarehouseResource
 from orchestration.runner import build_models, failed_checks, load_days
 from orchestration.sensors import landing_sensor
@@ -33,6 +33,12 @@ def test_definitions_load_with_every_asset_check_schedule_and_sensor():
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert {f"raw/{s}" for s in SOURCES} <= keys
     assert "marts/rpt_ingestion_daily" in keys
+    # mediation is partitioned by delivery day like ingestion, and a range of days is one dbt run
+    for key in (["intermediate", "int_calls_identified"], ["marts", "fct_calls"], ["raw", "asterisk"]):
+        node = graph.get(dg.AssetKey(key))
+        assert node.partitions_def == delivery_days
+        assert node.backfill_policy == dg.BackfillPolicy.single_run()
+    assert graph.get(dg.AssetKey(["staging", "stg_asterisk__cdrs"])).partitions_def is None
     checks = {c.to_user_string() for c in graph.asset_check_keys}
     assert {f"raw/{s}:no_quarantined_files" for s in SOURCES} <= checks
     assert "marts/rpt_ingestion_daily:expect_zero_rpt_ingestion_daily_lines_unaccounted" in checks
@@ -67,7 +73,7 @@ def test_a_day_materializes_in_a_real_run_and_checks_fail_loudly_on_quarantine(p
         assert con.execute("select count(*) from raw.asterisk__cdr").fetchone() == (1,)
         assert con.execute("select reason from raw.rejects").fetchall() == [("wrong_column_count",)]
 
-    built = build_models(paths)
+    built = build_models(paths, DAY, DAY)
     assert built.success and failed_checks(built) == []
     with duckdb.connect(str(paths.warehouse), read_only=True) as con:
         assert con.execute(
@@ -89,6 +95,10 @@ def test_a_range_of_days_is_one_run(paths):
         assert con.execute("select count(*) from raw.asterisk__cdr").fetchone() == (3,)
 
 
+def raw_loaded(request: dg.RunRequest) -> list[str]:
+    return sorted(k.to_user_string() for k in request.asset_selection if k.path[0] == "raw")
+
+
 def test_sensor_requests_runs_only_for_new_or_changed_landing_folders(paths):
     warehouse = WarehouseResource(data_dir=str(paths.data))
     land(paths, "asterisk", "2026-10-01", "a.csv", b"x\n")
@@ -97,10 +107,15 @@ def test_sensor_requests_runs_only_for_new_or_changed_landing_folders(paths):
 
     with dg.build_sensor_context(resources={"warehouse": warehouse}) as context:
         first = landing_sensor(context)
-    assert [(r.partition_key, sorted(k.to_user_string() for k in r.asset_selection)) for r in first.run_requests] == [
+    assert [(r.partition_key, raw_loaded(r)) for r in first.run_requests] == [
         ("2026-10-01", ["raw/asterisk", "raw/crm"]),
         ("2026-10-02", ["raw/asterisk"]),
     ]
+    # each run also mediates its day and publishes the snapshot
+    for request in first.run_requests:
+        assert {"intermediate/int_calls_identified", "marts/fct_calls", "serving/snapshot"} <= {
+            k.to_user_string() for k in request.asset_selection
+        }
 
     with dg.build_sensor_context(resources={"warehouse": warehouse}, cursor=first.cursor) as context:
         assert isinstance(landing_sensor(context), dg.SkipReason)
@@ -108,9 +123,7 @@ def test_sensor_requests_runs_only_for_new_or_changed_landing_folders(paths):
     land(paths, "asterisk", "2026-10-02", "c.csv", b"x\n")
     with dg.build_sensor_context(resources={"warehouse": warehouse}, cursor=first.cursor) as context:
         again = landing_sensor(context)
-    assert [(r.partition_key, r.asset_selection) for r in again.run_requests] == [
-        ("2026-10-02", [raw_asset_key("asterisk")])
-    ]
+    assert [(r.partition_key, raw_loaded(r)) for r in again.run_requests] == [("2026-10-02", ["raw/asterisk"])]
 
 
 def test_schedule_loads_yesterdays_deliveries():

@@ -3,6 +3,8 @@ run whose dbt tests fail publishes nothing (the app keeps the last good snapshot
 
 from __future__ import annotations
 
+from datetime import date
+
 import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -45,6 +47,6 @@ def test_failed_dbt_test_publishes_nothing(published):
     before = data.current_snapshot(published).version
     with duckdb.connect(str(published.warehouse)) as con:  # a raw row lost after the load; the audit is intact
         con.execute("delete from raw.asterisk__cdr where line_no = 1")
-    result = build_models(published)
+    result = build_models(published, date(2026, 10, 1), date(2026, 10, 2))
     assert not result.success
     assert data.current_snapshot(published).version == before

@@ -1,22 +1,16 @@
-"""Mediation rules on hand-made switch files: each scenario lands files, loads them into the raw layer and
-runs the real `dbt build`, then reads the marts. Expected values are worked out by hand in each test."""
+"""Mediation rules on hand-made switch files: each scenario lands files, loads them and mediates their
+delivery days in real Dagster runs (dagster-dbt runs `dbt build` for the days' partitions), then reads the
+marts. Expected values are worked out by hand in each test."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from datetime import date
-from pathlib import Path
 
 import duckdb
 import pytest
 
-from orchestration.assets.dbt import DBT_PROJECT_DIR
-from orchestration.ingest import ingest_days
-from orchestration.layouts import SOURCES
-from orchestration.warehouse import connect
+from orchestration.runner import build_models, failed_checks, load_days
 from tests.conftest import REALDATA, land
 
 pytestmark = pytest.mark.integration
@@ -110,20 +104,12 @@ def reference(paths, day: str = "2026-10-01", owners: str = OWNERS) -> None:
 
 
 def load_and_build(paths, days: list[str]) -> None:
-    """Raw ingestion of every source for `days`, then `dbt build` as Dagster runs it (a subprocess)."""
-    with connect(paths.warehouse) as con:
-        for source in SOURCES:
-            ingest_days(con, paths.landing, source, [date.fromisoformat(d) for d in days])
-    env = os.environ | {"TOLLHOUSE_DATA_DIR": str(paths.data)}
-    dbt = Path(sys.executable).parent / "dbt"
-    done = subprocess.run(
-        [str(dbt), "build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-3000:]
+    """Raw ingestion of every source for the delivery days `days[0]`..`days[-1]`, then mediation of those
+    days' partition range, both as real Dagster runs (orchestration/runner.py)."""
+    first, last = date.fromisoformat(days[0]), date.fromisoformat(days[-1])
+    assert load_days(paths, first, last).success
+    built = build_models(paths, first, last)
+    assert built.success, failed_checks(built)
 
 
 def query(paths, sql: str) -> list[tuple]:
@@ -299,9 +285,23 @@ def test_duplicates_and_partials(paths):
         ("dup.1", "duplicate_record", "ast-lon1:dup.1"),
         ("near.1", "near_duplicate", "ast-lon1:dup.1"),
     ]
+    # day 3's partition alone: the last part completes the call from parts days 1 and 2 delivered, and
+    # copies of day 1's calls (a re-sent record, the redial written again 3 s later) are found
     land(paths, "carrier", "2026-10-03", "car-nyc1_20261002T00Z_b.csv", (CARRIER_HEADER + parts[2] + "\n").encode())
+    redial_again = asterisk("near.2", "2026-10-01 12:01:33", "2026-10-01 12:01:38", "2026-10-01 12:02:38", 65, 60)
+    land(paths, "asterisk", "2026-10-03", "ast-lon1_20261001T11Z_resent.csv", f"{a}\n{redial_again}\n".encode())
     load_and_build(paths, ["2026-10-03"])
     assert query(paths, "select count(*) from marts.fct_suspense") == [(0,)]
+    assert query(
+        paths,
+        "select record_key, reason, duplicate_of, delivery_date::varchar from marts.fct_mediation_rejects "
+        "order by delivery_date, reason",
+    ) == [
+        ("dup.1", "duplicate_record", "ast-lon1:dup.1", "2026-10-01"),
+        ("near.1", "near_duplicate", "ast-lon1:dup.1", "2026-10-01"),
+        ("dup.1", "duplicate_record", "ast-lon1:dup.1", "2026-10-03"),
+        ("near.2", "near_duplicate", "ast-lon1:redial.1", "2026-10-03"),
+    ]
     assert query(
         paths,
         "select call_id, record_count, assembly, start_at::varchar, answer_at::varchar, "
@@ -332,7 +332,14 @@ def test_duplicates_and_partials(paths):
         "sum(rejected), sum(suspended), sum(records_unaccounted) "
         "from marts.rpt_mediation_conservation",
     )
-    assert conservation == [(7, 3, 2, 2, 0, 0, 0)]
+    assert conservation == [(9, 3, 2, 4, 0, 0, 0)]
+    # mediating the three days again in one run, from their records, gives the same marts
+    marts = """select (select list((call_id, account_id, start_at, billable_seconds) order by call_id) from marts.fct_calls),
+                      (select list((file_id, line_no, reason, duplicate_of) order by file_id, line_no)
+                       from marts.fct_mediation_rejects)"""
+    before = query(paths, marts)
+    load_and_build(paths, ["2026-10-01", "2026-10-03"])
+    assert query(paths, marts) == before
 
 
 @pytest.mark.realdata

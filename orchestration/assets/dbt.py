@@ -5,6 +5,7 @@ dbt. dbt runs as a subprocess with the venv's own executable, and writes inside 
 """
 
 import functools
+import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,6 +15,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.assets.ingestion import WAREHOUSE_POOL
+from orchestration.partitions import delivery_days
 from orchestration.settings import REPO_ROOT
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
@@ -38,27 +40,53 @@ class TollhouseTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return _layer(dbt_resource_props)
 
-    def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
-        # Loads started by the sensor or the schedule rebuild the models after them (with the automation
-        # sensor on); the CLI builds them itself.
-        return dg.AutomationCondition.eager()
+
+# Models rebuilt for the delivery days a run covers (tagged in dbt_project.yml): the mediation chain and
+# the control marts. The rest (seeds, staging views) changes only with the project's code.
+DAILY_MODELS = "tag:daily"
+
+
+def _translator() -> TollhouseTranslator:
+    # one raw asset per source loads several tables (raw/crm: accounts, subscriptions, ...)
+    return TollhouseTranslator(settings=DagsterDbtTranslatorSettings(enable_duplicate_source_asset_keys=True))
+
+
+def delivery_day_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """The run's delivery days as the dbt vars the daily models read (macros/delivery_days.sql)."""
+    days = context.partition_key_range
+    return {"delivered_from": days.start, "delivered_to": days.end}
 
 
 @functools.cache
-def build_dbt_assets() -> dg.AssetsDefinition:
+def build_dbt_assets() -> tuple[dg.AssetsDefinition, dg.AssetsDefinition]:
+    """Two asset sets from one manifest: the models every run may need as they are (reference seeds,
+    staging views, control marts), and the mediation models, partitioned by delivery day. A range of days
+    (a backfill, `tollhouse load --from --to`) is one dbt run: single-run backfill policy."""
+
     @dbt_assets(
         manifest=dbt_project.manifest_path,
-        # one raw asset per source loads several tables (raw/crm: accounts, subscriptions, ...)
-        dagster_dbt_translator=TollhouseTranslator(
-            settings=DagsterDbtTranslatorSettings(enable_duplicate_source_asset_keys=True)
-        ),
+        exclude=DAILY_MODELS,
+        dagster_dbt_translator=_translator(),
         pool=WAREHOUSE_POOL,
         name="tollhouse_dbt",
     )
     def tollhouse_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         yield from dbt.cli(["build"], context=context).stream()
 
-    return tollhouse_dbt
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        select=DAILY_MODELS,
+        dagster_dbt_translator=_translator(),
+        partitions_def=delivery_days,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=WAREHOUSE_POOL,
+        name="tollhouse_dbt_daily",
+    )
+    def tollhouse_dbt_daily(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        context.log.info("mediating delivery days %s", delivery_day_vars(context))
+        yield from dbt.cli(["build", "--vars", json.dumps(delivery_day_vars(context))], context=context).stream()
+
+    return tollhouse_dbt, tollhouse_dbt_daily
 
 
 def dbt_resource() -> DbtCliResource:

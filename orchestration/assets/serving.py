@@ -12,7 +12,6 @@ from orchestration.resources import WarehouseResource
     group_name="serving",
     deps=[dg.AssetKey(table.split(".")) for table in SERVED_TABLES],
     pool=WAREHOUSE_POOL,
-    automation_condition=dg.AutomationCondition.eager(),
     kinds={"parquet"},
     description="Parquet copy of the served marts, switched in atomically. It runs only after the dbt "
     "build of its marts succeeded, tests included: a failed check publishes nothing.",

@@ -1,20 +1,135 @@
 -- Every call with its fate: mediated (an owner was found), a near-duplicate of a call delivered earlier,
 -- or held in suspense (`orphan_partial`, `unknown_account`), plus its owner, direction, destination
--- country and call type. Rebuilt from all delivered records on every run, so suspense is re-evaluated
--- every time: a call whose trunk assignment arrives late leaves suspense in the first run that sees it.
+-- country and call type.
+--
+-- Partitioned by delivery day. A run mediates the calls of its days' records, and re-evaluates every call
+-- held in suspense, whatever day it came: a call whose trunk assignment or last partial record arrives
+-- late leaves suspense in the first run that sees it. Without a day range, every call is mediated afresh.
+--
+-- Assembly: a complete record is a call as it is; the carrier's partial records of one call_ref are put
+-- together (first part's start and answer, last part's end and cause, billable seconds summed). A partial
+-- call is complete when parts 1..n are all there and part n says it is the last. An incomplete one waits
+-- (`orphan_partial`) until it completes or goes stale: no part for `partial_stale_after_days` days of
+-- deliveries, after which it is mediated from the parts that came.
 --
 -- Near-duplicates: the same call written twice under two record ids. Same switch, parties, duration and
--- billable seconds, starts at most `near_duplicate_tolerance_s` apart; the first delivered is kept.
+-- billable seconds, starts at most `near_duplicate_tolerance_s` apart; the first delivered is kept. A
+-- run compares its calls with the calls of other days that share those keys.
 -- Owner: the trunk's assignment, else the Asterisk accountcode's, else the DID's (the called number on
 -- calls in, the calling number on calls out), each effective at the call's start.
-{{ config(materialized='table') }}
+{{ config(materialized=by_delivery_day(), incremental_strategy='delete+insert', unique_key='call_id') }}
 
-with calls as (
-    select * from {{ ref('int_calls_assembled') }}
+with run_call_ids as (
+    -- the calls this run decides: those of its days' records, and those held in suspense
+    select call_id from {{ ref('int_cdr_records_deduplicated') }}
+    where reject_reason is null and duplicate_of is null and {{ in_delivery_range('delivery_date') }}
+    {% if is_incremental() %}
+    union
+    select call_id from {{ this }} where status = 'suspended'
+    {% endif %}
+),
+
+records as (
+    -- every kept record of those calls, whichever day delivered it (the parts of a partial call)
+    select * from {{ ref('int_cdr_records_deduplicated') }}
+    where reject_reason is null and duplicate_of is null
+    {% if delivery_range_given() %}
+        and call_id in (select call_id from run_call_ids)
+    {% endif %}
+),
+
+latest_delivery as (
+    select max(delivery_date) as delivery_date from {{ ref('int_cdr_files_attributed') }}
+),
+
+complete_records as (
+    select
+        call_id, source, switch_id, record_key, file_id, line_no, delivery_date, delivery_order,
+        trunk_id, accountcode, context_direction, a_dialled, b_dialled, a_number, b_number, home_country,
+        start_at, answer_at, end_at, duration_s, billable_s, clock_offset_s, disposition, q850_cause, route_id,
+        1 as record_count,
+        'complete' as assembly
+    from records
+    where record_type = 'complete'
+),
+
+parts as (
+    select
+        *,
+        count(*) over (partition by call_id) as parts_present,
+        max(partial_seq) over (partition by call_id) as max_seq,
+        min(partial_seq) over (partition by call_id) as min_seq,
+        count(distinct partial_seq) over (partition by call_id) as distinct_seqs,
+        bool_or(is_last_partial) over (partition by call_id) as has_last,
+        max(delivery_date) over (partition by call_id) as last_part_delivered
+    from records
+    where record_type = 'partial'
+),
+
+partial_calls as (
+    select
+        call_id,
+        any_value(source) as source,
+        any_value(switch_id) as switch_id,
+        arg_min(record_key, partial_seq) as record_key,
+        arg_min(file_id, partial_seq) as file_id,
+        arg_min(line_no, partial_seq) as line_no,
+        arg_min(delivery_date, partial_seq) as delivery_date,
+        arg_min(delivery_order, partial_seq) as delivery_order,
+        arg_min(trunk_id, partial_seq) as trunk_id,
+        arg_min(accountcode, partial_seq) as accountcode,
+        arg_min(context_direction, partial_seq) as context_direction,
+        arg_min(a_dialled, partial_seq) as a_dialled,
+        arg_min(b_dialled, partial_seq) as b_dialled,
+        arg_min(a_number, partial_seq) as a_number,
+        arg_min(b_number, partial_seq) as b_number,
+        arg_min(home_country, partial_seq) as home_country,
+        min(start_at) as start_at,
+        arg_min(answer_at, partial_seq) as answer_at,
+        max(end_at) as end_at,
+        cast({{ epoch_seconds('max(end_at)') }} - {{ epoch_seconds('min(start_at)') }} as integer) as duration_s,
+        cast(sum(billable_s) as integer) as billable_s,
+        max(clock_offset_s) as clock_offset_s,
+        arg_max(disposition, partial_seq) as disposition,
+        arg_max(q850_cause, partial_seq) as q850_cause,
+        arg_min(route_id, partial_seq) as route_id,
+        cast(count(*) as integer) as record_count,
+        case
+            when any_value(has_last) and any_value(min_seq) = 1 and any_value(max_seq) = any_value(parts_present)
+                and any_value(distinct_seqs) = any_value(parts_present) then 'assembled'
+            when any_value(last_part_delivered)
+                <= (select delivery_date from latest_delivery) - {{ var('partial_stale_after_days') }}
+                then 'stale_incomplete'
+            else 'waiting'
+        end as assembly
+    from parts
+    group by call_id
+),
+
+calls as (
+    select * from complete_records
+    union all
+    select * from partial_calls
 ),
 
 candidates as (
-    select * from calls where assembly <> 'waiting' and a_number is not null
+    select call_id, switch_id, a_number, b_number, duration_s, billable_s, start_at, delivery_order, line_no
+    from calls where assembly <> 'waiting' and a_number is not null
+    {% if is_incremental() %}
+    union all
+    -- calls of other days with the same parties and lengths: this run's calls may copy them, or be copied
+    select
+        other.call_id, other.switch_id, other.a_number, other.b_number, other.duration_seconds,
+        other.billable_seconds, other.start_at, other.delivery_order, other.line_no
+    from {{ this }} as other
+    inner join (
+        select distinct switch_id, a_number, b_number, duration_s, billable_s from calls
+    ) as run_keys
+        on run_keys.switch_id = other.switch_id and run_keys.a_number = other.a_number
+        and run_keys.b_number = other.b_number and run_keys.duration_s = other.duration_seconds
+        and run_keys.billable_s = other.billable_seconds
+    where other.assembly <> 'waiting' and other.call_id not in (select call_id from run_call_ids)
+    {% endif %}
 ),
 
 repeated_keys as (
@@ -179,6 +294,7 @@ select
     file_id,
     line_no,
     delivery_date,
+    delivery_order,
     greatest(delivery_date, account_known_on) as mediated_on,
     duplicate_of,
     case
