@@ -334,7 +334,8 @@ def test_duplicates_and_partials(paths):
     )
     assert conservation == [(9, 3, 2, 4, 0, 0, 0)]
     # mediating the three days again in one run, from their records, gives the same marts
-    marts = """select (select list((call_id, account_id, start_at, billable_seconds) order by call_id) from marts.fct_calls),
+    marts = """select (select list((call_id, account_id, start_at, billable_seconds) order by call_id)
+                       from marts.fct_calls),
                       (select list((file_id, line_no, reason, duplicate_of) order by file_id, line_no)
                        from marts.fct_mediation_rejects)"""
     before = query(paths, marts)
@@ -345,12 +346,12 @@ def test_duplicates_and_partials(paths):
 @pytest.mark.realdata
 @pytest.mark.skipif(not REALDATA.is_dir(), reason="../shared/realdata is absent")
 def test_real_asterisk_and_freeswitch_records_become_calls_or_rejects_with_reasons(paths):
-    """Files real switches wrote, landed under a configured switch: every line is a call, a reject with a
+    """Files real switches wrote (in 2010), delivered today under a configured switch: every line is a call, a reject with a
     reason or held in suspense, and the quirks the samples are known for get the right reason."""
     land(
         paths,
         "network",
-        "2010-04-02",
+        "2026-10-01",
         "switches.csv",
         (
             b"switch_id,source,timezone,country_code,country_calling_code,national_prefix,international_prefix,"
@@ -361,14 +362,14 @@ def test_real_asterisk_and_freeswitch_records_become_calls_or_rejects_with_reaso
     )
     folder = REALDATA / "asterisk-testsuite"
     for name in ["self_test_Master.csv", "cdrlib_good.csv", "cdrlib_buggy.csv"]:
-        target = paths.landing / "asterisk" / "2010-04-02" / f"ast-lab_{name}"
+        target = paths.landing / "asterisk" / "2026-10-01" / f"ast-lab_{name}"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(folder / name, target)
     for json in sorted((REALDATA / "cgrates").glob("freeswitch_json_cdr_*.json")):
-        target = paths.landing / "freeswitch" / "2010-04-02" / f"fs-lab_{json.name}"
+        target = paths.landing / "freeswitch" / "2026-10-01" / f"fs-lab_{json.name}"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(json, target)
-    load_and_build(paths, ["2010-04-02"])
+    load_and_build(paths, ["2026-10-01"])
     lines = sum(len(p.read_bytes().splitlines()) for p in (paths.landing / "asterisk").rglob("*.csv"))
     outcomes = query(
         paths,
