@@ -149,10 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "load",
-        help="load landed files, build the models, publish the snapshot (Dagster runs)",
+        help="load and mediate delivery days, publish the snapshot (Dagster runs); a backfill of days",
         description="Materialize the raw ingestion assets for a range of delivery days in one Dagster run, "
-        "then build the dbt models (tests as asset checks) and publish the dashboards' snapshot in a second. "
-        "Re-loading a day replaces it.",
+        "then mediate the same days' partitions (dbt models, tests as asset checks; every call in suspense "
+        "is re-evaluated) and publish the dashboards' snapshot in a second. Re-loading a day replaces it; "
+        "days are best mediated in delivery order.",
     )
     p.add_argument("--from", dest="first", type=_day, help="first delivery day (default: earliest landed)")
     p.add_argument("--to", dest="last", type=_day, help="last delivery day (default: latest landed)")
