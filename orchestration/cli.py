@@ -57,7 +57,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(paths: Paths, first: date | None, last: date | None, sources: list[str]) -> int:
+def _load(paths: Paths, first: date | None, last: date | None, sources: list[str], full_refresh: bool) -> int:
     from orchestration.runner import build_models, failed_checks, landed_days, load_days
 
     days = landed_days(paths)
@@ -67,15 +67,16 @@ def _load(paths: Paths, first: date | None, last: date | None, sources: list[str
     first, last = first or days[0], last or days[-1]
     _say(f"loading {', '.join(sources)} for delivery days {first}..{last} through Dagster")
     loaded = load_days(paths, first, last, sources)
-    _say(f"mediating delivery days {first}..{last}: dbt models and their tests through Dagster")
-    built = build_models(paths, first, last)
+    rebuilt = " (rebuilt from every delivered record)" if full_refresh else ""
+    _say(f"mediating delivery days {first}..{last}{rebuilt}: dbt models and their tests through Dagster")
+    built = build_models(paths, first, last, full_refresh)
     for check in failed_checks(loaded) + failed_checks(built):
         _say(f"check failed: {check}")
     return 0 if loaded.success and built.success else 1
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    return _load(Paths.from_env(), args.first, args.last, args.source or list(SOURCES))
+    return _load(Paths.from_env(), args.first, args.last, args.source or list(SOURCES), args.full_refresh)
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
@@ -103,7 +104,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         args.out, args.no_faults, args.months = str(paths.data), False, 1
         if cmd_simulate(args):
             return 1
-    status = _load(paths, None, None, list(SOURCES))
+    # a demo starts over: its mediation is rebuilt from the records it just loaded
+    status = _load(paths, None, None, list(SOURCES), full_refresh=True)
     print()
     cmd_summary(args)
     return status
@@ -158,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="first", type=_day, help="first delivery day (default: earliest landed)")
     p.add_argument("--to", dest="last", type=_day, help="last delivery day (default: latest landed)")
     p.add_argument("--source", action="append", choices=SOURCES, help="only this source (repeatable)")
+    p.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild mediation from every delivered record, not just these days' (after an upgrade that "
+        "changed its tables, or when days were mediated out of delivery order)",
+    )
     p.set_defaults(func=cmd_load)
 
     p = sub.add_parser(

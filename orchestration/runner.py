@@ -56,17 +56,18 @@ def load_days(paths: Paths, first: date, last: date, sources: Sequence[str] = SO
     )
 
 
-def build_models(paths: Paths, first: date, last: date) -> dg.ExecuteInProcessResult:
+def build_models(paths: Paths, first: date, last: date, full_refresh: bool = False) -> dg.ExecuteInProcessResult:
     """`dbt build` through Dagster (models become materializations, tests asset checks): the seeds and
     staging views, then mediation and the control marts for the delivery days `first`..`last` in one dbt
-    run (suspense is re-evaluated whatever the days), then the serving snapshot, which is skipped when the
-    build or one of its tests failed."""
+    run (suspense is re-evaluated whatever the days; `full_refresh` rebuilds them from every record), then
+    the serving snapshot, which is skipped when the build or one of its tests failed."""
+    daily = {"tollhouse_dbt_daily": {"config": {"full_refresh": full_refresh}}}
     return dg.materialize(
         [*build_dbt_assets(), serving_snapshot],
         instance=get_instance(paths),
         resources=build_resources(paths),
         tags=_partition_range_tags(first, last),
-        run_config=QUIET_RUN_CONFIG,
+        run_config={**QUIET_RUN_CONFIG, "ops": daily},
         raise_on_error=False,
     )
 

@@ -138,7 +138,7 @@ def test_mediation_conserves_every_record_and_rebuilds_identically(loaded):
         ).fetchone() == (raw, 0, 0)
     before = calls()
     days = landed_days(paths)
-    assert build_models(paths, days[0], days[-1]).success
+    assert build_models(paths, days[0], days[-1], full_refresh=True).success
     assert calls() == before
     # re-loading one delivery day and mediating only that day's partition changes nothing either
     day = days[9]

@@ -2,12 +2,14 @@
     `delivered_from` and `delivered_to` (inclusive ISO dates). Without them, `dbt build` mediates every
     delivered record from scratch. -#}
 
+{#- `--full-refresh` ignores the range: the models are rebuilt from every record (after an upgrade that
+    changes their columns, or to repair days mediated out of order). -#}
 {% macro delivery_range_given() -%}
     {%- set first, last = var('delivered_from', none), var('delivered_to', none) -%}
     {%- if (first is none) != (last is none) -%}
         {{ exceptions.raise_compiler_error("give both delivered_from and delivered_to, or neither") }}
     {%- endif -%}
-    {{- return(first is not none) -}}
+    {{- return(first is not none and not flags.FULL_REFRESH) -}}
 {%- endmacro %}
 
 {#- `column` (a delivery date) is one of the run's delivery days; always true without a range. -#}

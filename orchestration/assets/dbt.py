@@ -51,6 +51,12 @@ def _translator() -> TollhouseTranslator:
     return TollhouseTranslator(settings=DagsterDbtTranslatorSettings(enable_duplicate_source_asset_keys=True))
 
 
+class MediationConfig(dg.Config):
+    full_refresh: bool = False
+    """Rebuild the daily models from every delivered record, whatever the partition range: after an upgrade
+    that changed their columns, or to repair days mediated out of delivery order."""
+
+
 def delivery_day_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
     """The run's delivery days as the dbt vars the daily models read (macros/delivery_days.sql)."""
     days = context.partition_key_range
@@ -82,9 +88,13 @@ def build_dbt_assets() -> tuple[dg.AssetsDefinition, dg.AssetsDefinition]:
         pool=WAREHOUSE_POOL,
         name="tollhouse_dbt_daily",
     )
-    def tollhouse_dbt_daily(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-        context.log.info("mediating delivery days %s", delivery_day_vars(context))
-        yield from dbt.cli(["build", "--vars", json.dumps(delivery_day_vars(context))], context=context).stream()
+    def tollhouse_dbt_daily(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: MediationConfig):
+        days = delivery_day_vars(context)
+        context.log.info(
+            f"mediating delivery days {days}" + (", rebuilt from every record" if config.full_refresh else "")
+        )
+        args = ["build", "--vars", json.dumps(days), *(["--full-refresh"] if config.full_refresh else [])]
+        yield from dbt.cli(args, context=context).stream()
 
     return tollhouse_dbt, tollhouse_dbt_daily
 
