@@ -8,16 +8,16 @@ from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.serving import serving_snapshot
 
 
-def daily_selection() -> dg.AssetSelection:
-    """What one delivery day's run builds: every source's raw files of the day, the day's mediation and
-    control marts, and the serving snapshot (published only when all their checks pass)."""
+def after_load() -> list[dg.AssetKey]:
+    """What a delivery day's load is followed by in the same run: the day's mediation and control marts,
+    then the serving snapshot (published only when all their checks pass)."""
     _, daily_models = build_dbt_assets()
-    return dg.AssetSelection.groups("ingestion") | dg.AssetSelection.assets(daily_models, serving_snapshot)
+    return [*daily_models.keys, serving_snapshot.key]
 
 
 daily_load_job = dg.define_asset_job(
     name="daily_load",
-    selection=daily_selection(),
+    selection=dg.AssetSelection.groups("ingestion") | dg.AssetSelection.assets(*after_load()),
     description="Load every source's files delivered on one day, mediate them and publish the snapshot.",
 )
 

@@ -5,13 +5,12 @@ import json
 
 import dagster as dg
 
-from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.ingestion import raw_asset_key
-from orchestration.assets.serving import serving_snapshot
 from orchestration.ingest import landed_day_folders
 from orchestration.layouts import SOURCES
 from orchestration.partitions import delivery_days
 from orchestration.resources import WarehouseResource
+from orchestration.schedules import after_load
 
 
 def landing_fingerprints(warehouse: WarehouseResource, log=None) -> dict[str, str]:
@@ -33,17 +32,11 @@ def landing_fingerprints(warehouse: WarehouseResource, log=None) -> dict[str, st
     return fingerprints
 
 
-def _after_load() -> list[dg.AssetKey]:
-    """The day's mediation and control marts, and the snapshot: rebuilt after every load."""
-    _, daily_models = build_dbt_assets()
-    return [*daily_models.keys, serving_snapshot.key]
-
-
 @dg.sensor(
     name="landing_sensor",
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.STOPPED,
-    asset_selection=[*(raw_asset_key(source) for source in SOURCES), *_after_load()],
+    asset_selection=[*(raw_asset_key(source) for source in SOURCES), *after_load()],
     description="Starts a load and mediation for each delivery day whose landing folders gained or changed files.",
 )
 def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
@@ -59,7 +52,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
     requests = [
         dg.RunRequest(
             partition_key=day,
-            asset_selection=[*(raw_asset_key(s) for s in sources), *_after_load()],
+            asset_selection=[*(raw_asset_key(s) for s in sources), *after_load()],
             run_key="|".join(f"{s}/{day}:{changed[f'{s}/{day}']}" for s in sources),
             tags={"tollhouse/trigger": "landing_sensor"},
         )

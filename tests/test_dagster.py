@@ -82,6 +82,44 @@ def test_a_day_materializes_in_a_real_run_and_checks_fail_loudly_on_quarantine(p
         ).fetchall() == [(2, 1, 2, 1, 1, 0)]
 
 
+def test_the_daily_job_loads_mediates_and_publishes_one_day(paths):
+    """The run the schedule starts (and the sensor asks for): one delivery day's partition of raw,
+    mediation and control marts, then the snapshot."""
+    from orchestration.assets.dbt import build_dbt_assets
+    from orchestration.assets.ingestion import raw_assets
+    from orchestration.assets.serving import serving_snapshot
+    from orchestration.instance import get_instance
+    from orchestration.resources import build_resources
+    from orchestration.schedules import daily_load_job
+
+    # deployed and running: the first day was loaded and mediated, seeds and staging views built
+    land(paths, "asterisk", DAY.isoformat(), "ast_20261001T01Z.csv", f"{ast(uid='1')}\n".encode())
+    assert load_days(paths, DAY, DAY).success and build_models(paths, DAY, DAY).success
+    defs = dg.Definitions(
+        assets=[*raw_assets, *build_dbt_assets(), serving_snapshot],
+        jobs=[daily_load_job],
+        resources=build_resources(paths),
+    )
+    next_day = "2026-10-02"
+    land(paths, "asterisk", next_day, "ast_20261002T01Z.csv", f"{ast(uid='2')}\n".encode())
+
+    result = defs.resolve_job_def("daily_load").execute_in_process(
+        partition_key=next_day, instance=get_instance(paths), raise_on_error=False
+    )
+
+    assert result.success, failed_checks(result)
+    events = [e.event_specific_data.materialization for e in result.get_asset_materialization_events()]
+    partitions = {m.asset_key.to_user_string(): m.partition for m in events}
+    assert partitions["raw/asterisk"] == partitions["intermediate/int_calls_identified"] == next_day
+    assert partitions["marts/rpt_mediation_conservation"] == next_day
+    assert "serving/snapshot" in partitions
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        assert con.execute(
+            "select delivery_date::varchar, records_in, records_unaccounted from marts.rpt_mediation_conservation "
+            "order by 1"
+        ).fetchall() == [("2026-10-01", 1, 0), ("2026-10-02", 1, 0)]
+
+
 def test_a_range_of_days_is_one_run(paths):
     for day in ("2026-10-01", "2026-10-02", "2026-10-03"):
         land(paths, "asterisk", day, f"ast_{day}.csv", f"{ast(uid=day)}\n".encode())

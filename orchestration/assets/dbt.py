@@ -65,9 +65,9 @@ def delivery_day_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
 
 @functools.cache
 def build_dbt_assets() -> tuple[dg.AssetsDefinition, dg.AssetsDefinition]:
-    """Two asset sets from one manifest: the models every run may need as they are (reference seeds,
-    staging views, control marts), and the mediation models, partitioned by delivery day. A range of days
-    (a backfill, `tollhouse load --from --to`) is one dbt run: single-run backfill policy."""
+    """Two asset sets from one manifest: the models that change only with the code (reference seeds,
+    staging views), and the daily ones (mediation and control marts), partitioned by delivery day. A range
+    of days (a backfill, `tollhouse load --from --to`) is one dbt run: single-run backfill policy."""
 
     @dbt_assets(
         manifest=dbt_project.manifest_path,
@@ -90,9 +90,8 @@ def build_dbt_assets() -> tuple[dg.AssetsDefinition, dg.AssetsDefinition]:
     )
     def tollhouse_dbt_daily(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: MediationConfig):
         days = delivery_day_vars(context)
-        context.log.info(
-            f"mediating delivery days {days}" + (", rebuilt from every record" if config.full_refresh else "")
-        )
+        rebuilt = ", rebuilt from every record" if config.full_refresh else ""
+        context.log.info(f"mediating delivery days {days}{rebuilt}")
         args = ["build", "--vars", json.dumps(days), *(["--full-refresh"] if config.full_refresh else [])]
         yield from dbt.cli(args, context=context).stream()
 
