@@ -111,6 +111,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_rate(args: argparse.Namespace) -> int:
+    from orchestration.rating import RatingInputError, rate_calls, write_rated
+
+    for path, kind in ((args.tariff_dir, "folder"), (args.calls, "file")):
+        if not (path.is_dir() if kind == "folder" else path.is_file()):
+            _say(f"{path}: no such {kind}")
+            return 2
+    try:
+        rated = rate_calls(args.tariff_dir, args.calls)
+    except RatingInputError as error:
+        print(f"tollhouse rate: {error}", file=sys.stderr)
+        return 2
+    if args.out:
+        with args.out.open("w", newline="", encoding="utf-8") as handle:
+            write_rated(rated, handle)
+        _say(f"rated {sum(1 for c in rated if not c.reason):,} of {len(rated):,} calls into {args.out}")
+    else:
+        write_rated(rated, sys.stdout)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tollhouse",
@@ -174,6 +195,20 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read the warehouse and print the run summary.",
     )
     p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser(
+        "rate",
+        help="price a CSV of calls against a tariff folder (what-if pricing, checking published cases)",
+        description="Rate CALLS (call_id, rate_plan_id or account_id, b_number, answer_at in ISO 8601 with an "
+        "offset, billable_seconds) against TARIFF_DIR (rate_plans.csv, rates.csv, time_bands.csv, and "
+        "holidays.csv, plan_assignments.csv when used; DESIGN.md section 5) with the warehouse's rating SQL "
+        "on a temporary warehouse. Prints or writes call_id, cost, currency, matched_prefix and the reason "
+        "a call could not be rated. A tariff that breaks a rule is reported by file, line and rule (exit 2).",
+    )
+    p.add_argument("tariff_dir", type=Path, help="folder with the tariff CSV files")
+    p.add_argument("calls", type=Path, help="CSV of the calls to rate")
+    p.add_argument("--out", type=Path, help="write the rated calls here instead of printing them")
+    p.set_defaults(func=cmd_rate)
 
     p = sub.add_parser(
         "demo",

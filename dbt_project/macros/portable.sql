@@ -65,3 +65,11 @@
 {% macro default__file_name(path) -%}
     regexp_extract({{ path }}, '[^/]+$')
 {%- endmacro %}
+
+{#- A TIMESTAMPTZ as a plain UTC timestamp (the warehouse keeps times in UTC without a zone). -#}
+{% macro to_utc_timestamp(ts) -%}
+    {{ return(adapter.dispatch('to_utc_timestamp', 'tollhouse')(ts)) }}
+{%- endmacro %}
+{% macro default__to_utc_timestamp(ts) -%}
+    timezone('UTC', {{ ts }})
+{%- endmacro %}

@@ -1,13 +1,27 @@
 {#- Tariff files have one format for customer plans (catalog) and vendor decks (DESIGN.md section 5):
-    one staging body per file, used by both sources. -#}
+    one staging body per file, used by both sources. Values are cast with try_cast, so a bad number is
+    a null here and a row in int_tariff_errors (naming file, line and rule), not a failed build. -#}
+{#- The columns among `columns` (name, type) whose text is there but does not cast: a list, empty when all do. -#}
+{% macro unparsable(columns) -%}
+    list_filter([
+        {%- for name, type in columns %}
+        case when nullif({{ name }}, '') is not null and try_cast({{ name }} as {{ type }}) is null
+            then '{{ name }}' end{{ "," if not loop.last }}
+        {%- endfor %}
+    ], c -> c is not null)
+{%- endmacro %}
+
 {% macro stg_rate_plans(source_name) -%}
 select
     rate_plan_id,
     currency,
     timezone,
     rounding_method,
-    cast(rounding_decimals as integer) as rounding_decimals,
+    try_cast(rounding_decimals as integer) as rounding_decimals,
     band_mode,
+    {{ unparsable([('rounding_decimals', 'integer')]) }} as unparsable,
+    file_id,
+    line_no,
     delivery_date
 from ({{ latest_version(source_name ~ '__rate_plans', ['rate_plan_id']) }})
 {%- endmacro %}
@@ -18,14 +32,19 @@ select
     prefix,
     destination,
     band,
-    cast(valid_from as date) as valid_from,
-    cast(nullif(valid_to, '') as date) as valid_to,
-    cast(coalesce(nullif(connect_fee, ''), '0') as decimal(18, 6)) as connect_fee,
-    cast(group_start_s as integer) as group_start_s,
-    cast(rate as decimal(18, 6)) as rate,
-    cast(rate_unit_s as integer) as rate_unit_s,
-    cast(increment_s as integer) as increment_s,
-    cast(nullif(max_cost, '') as decimal(18, 6)) as max_cost,
+    try_cast(valid_from as date) as valid_from,
+    try_cast(nullif(valid_to, '') as date) as valid_to,
+    try_cast(coalesce(nullif(connect_fee, ''), '0') as decimal(18, 8)) as connect_fee,
+    try_cast(group_start_s as integer) as group_start_s,
+    try_cast(rate as decimal(18, 8)) as rate,
+    try_cast(rate_unit_s as integer) as rate_unit_s,
+    try_cast(increment_s as integer) as increment_s,
+    try_cast(nullif(max_cost, '') as decimal(18, 8)) as max_cost,
+    {{ unparsable([('valid_from', 'date'), ('valid_to', 'date'), ('connect_fee', 'decimal(18, 8)'),
+                   ('group_start_s', 'integer'), ('rate', 'decimal(18, 8)'), ('rate_unit_s', 'integer'),
+                   ('increment_s', 'integer'), ('max_cost', 'decimal(18, 8)')]) }} as unparsable,
+    file_id,
+    line_no,
     delivery_date
 from ({{ latest_version(source_name ~ '__rates', ['rate_plan_id', 'prefix', 'band', 'valid_from', 'group_start_s']) }})
 {%- endmacro %}
@@ -35,8 +54,11 @@ select
     rate_plan_id,
     band,
     weekdays,
-    start_time,
-    end_time,
+    {{ epoch_seconds('try_cast(start_time as time)') }} as start_second,
+    {{ epoch_seconds('try_cast(end_time as time)') }} as end_second,  -- 24:00:00 is 86400
+    {{ unparsable([('start_time', 'time'), ('end_time', 'time')]) }} as unparsable,
+    file_id,
+    line_no,
     delivery_date
 from ({{ latest_version(source_name ~ '__time_bands', ['rate_plan_id', 'band', 'weekdays', 'start_time']) }})
 {%- endmacro %}
@@ -44,8 +66,22 @@ from ({{ latest_version(source_name ~ '__time_bands', ['rate_plan_id', 'band', '
 {% macro stg_holidays(source_name) -%}
 select
     rate_plan_id,
-    cast("date" as date) as holiday_date,
+    try_cast("date" as date) as holiday_date,
     band,
+    {{ unparsable([('"date"', 'date')]) }} as unparsable,
+    file_id,
+    line_no,
     delivery_date
 from ({{ latest_version(source_name ~ '__holidays', ['rate_plan_id', '"date"']) }})
+{%- endmacro %}
+
+{#- One tariff file of both decks, customer plans (catalog) and vendor decks, with the file's path. -#}
+{% macro tariff_rows(entity) -%}
+    select 'customer' as deck, audit.path as file_path, t.*
+    from {{ ref('stg_catalog__' ~ entity) }} as t
+    inner join {{ source('raw', 'load_audit') }} as audit using (file_id)
+    union all
+    select 'vendor' as deck, audit.path as file_path, t.*
+    from {{ ref('stg_vendor__' ~ entity) }} as t
+    inner join {{ source('raw', 'load_audit') }} as audit using (file_id)
 {%- endmacro %}

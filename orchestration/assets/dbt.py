@@ -16,9 +16,8 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from orchestration.assets.ingestion import WAREHOUSE_POOL
 from orchestration.partitions import delivery_days
-from orchestration.settings import REPO_ROOT
+from orchestration.settings import DBT_PROJECT_DIR
 
-DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 

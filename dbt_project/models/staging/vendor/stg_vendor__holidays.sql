@@ -1,0 +1,2 @@
+-- Vendor decks' holidays (DESIGN.md section 5).
+{{ stg_holidays('vendor') }}

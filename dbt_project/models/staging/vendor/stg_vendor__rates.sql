@@ -1,0 +1,2 @@
+-- Vendor rate slots (DESIGN.md section 5).
+{{ stg_rates('vendor') }}

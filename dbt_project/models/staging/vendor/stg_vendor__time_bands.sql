@@ -1,0 +1,2 @@
+-- Vendor decks' time bands (DESIGN.md section 5).
+{{ stg_time_bands('vendor') }}

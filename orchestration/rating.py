@@ -1,0 +1,144 @@
+"""`tollhouse rate TARIFF_DIR CALLS.csv`: price a file of calls against a tariff folder (DESIGN.md section 5)
+with the warehouse's own rating SQL, on a temporary warehouse. The what-if tool for pricing changes, and the
+way anyone can check rating against published cases.
+
+The tariff files are ingested as the catalog source is (so a bad line is caught the same way), the calls
+are put where the dbt var `rating_requests: what_if` makes `int_rating_requests` read them, and dbt runs
+the rating models. A tariff that breaks a rule stops the command with each file, line and rule.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from orchestration.ingest import ingest_days
+from orchestration.settings import DBT_PROJECT_DIR, Paths
+from orchestration.warehouse import connect
+
+TARIFF_FILES = ("rate_plans.csv", "rates.csv", "time_bands.csv", "holidays.csv", "plan_assignments.csv")
+REQUIRED_TARIFF_FILES = ("rate_plans.csv", "rates.csv", "time_bands.csv")
+CALL_COLUMNS = ("call_id", "rate_plan_id", "account_id", "b_number", "answer_at", "billable_seconds")
+OUTPUT_COLUMNS = ("call_id", "cost", "currency", "matched_prefix", "reason")
+# dbt keeps its parse between runs of this command here, apart from the pipeline's own target folder
+WHAT_IF_TARGET = DBT_PROJECT_DIR / "target" / "what_if"
+
+
+class RatingInputError(Exception):
+    """The tariff folder or the calls file cannot be rated; the message names the file, line and rule."""
+
+
+@dataclass(frozen=True)
+class RatedCall:
+    call_id: str
+    cost: str  # the plan's decimals, as a plain decimal; empty when unrated
+    currency: str
+    matched_prefix: str
+    reason: str
+
+
+def _land_tariffs(tariff_dir: Path, paths: Paths, day: date) -> None:
+    missing = [name for name in REQUIRED_TARIFF_FILES if not (tariff_dir / name).is_file()]
+    if missing:
+        raise RatingInputError(f"{tariff_dir}: missing {', '.join(missing)}")
+    folder = paths.landing / "catalog" / day.isoformat()
+    folder.mkdir(parents=True)
+    for name in TARIFF_FILES:
+        if (tariff_dir / name).is_file():
+            shutil.copy(tariff_dir / name, folder / name)
+
+
+def _ingestion_problems(con) -> list[str]:
+    return [
+        f"{Path(path).name}:{line or '-'}: {reason}"
+        for path, line, reason in con.execute(
+            """select a.path, r.line_no, r.reason from raw.rejects r join raw.load_audit a using (file_id)
+               union all
+               select path, null, reason from raw.load_audit where status = 'quarantined'
+               order by 1, 2"""
+        ).fetchall()
+    ]
+
+
+def _load_calls(con, calls_csv: Path) -> None:
+    with calls_csv.open(newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle), [])
+    absent = [c for c in ("call_id", "b_number", "answer_at", "billable_seconds") if c not in header]
+    if absent or not {"rate_plan_id", "account_id"} & set(header):
+        raise RatingInputError(
+            f"{calls_csv.name}:1: the header needs call_id, rate_plan_id or account_id, b_number, answer_at, "
+            f"billable_seconds (missing: {', '.join(absent) or 'rate_plan_id or account_id'})"
+        )
+    columns = ", ".join(f'"{c}"' if c in header else f"null::varchar as {c}" for c in CALL_COLUMNS)
+    con.execute("create schema if not exists what_if")
+    con.execute(
+        f"""create or replace table what_if.rating_requests as
+            select row_number() over () as request_no, {columns}
+            from read_csv(?, header = true, all_varchar = true)""",
+        [str(calls_csv)],
+    )
+    duplicates = con.execute(
+        "select call_id from what_if.rating_requests group by 1 having count(*) > 1 order by 1 limit 5"
+    ).fetchall()
+    if duplicates:
+        raise RatingInputError(f"{calls_csv.name}: call_id repeated: {', '.join(d[0] for d in duplicates)}")
+
+
+def _run_dbt(paths: Paths) -> None:
+    dbt = Path(sys.executable).parent / "dbt"
+    done = subprocess.run(
+        [str(dbt), "run", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+         "--target-path", str(WHAT_IF_TARGET), "--select", "+int_calls_rated",
+         "--vars", json.dumps({"rating_requests": "what_if"})],
+        env=os.environ | {"TOLLHOUSE_DATA_DIR": str(paths.data)}, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"dbt failed rating the calls:\n{done.stdout[-4000:]}{done.stderr[-2000:]}")
+
+
+def rate_calls(tariff_dir: Path, calls_csv: Path) -> list[RatedCall]:
+    """Every call of `calls_csv` priced against `tariff_dir`, in the file's order."""
+    with tempfile.TemporaryDirectory(prefix="tollhouse-rate-") as tmp:
+        paths = Paths(Path(tmp))
+        day = date.today()
+        _land_tariffs(tariff_dir, paths, day)
+        with connect(paths.warehouse) as con:
+            ingest_days(con, paths.landing, "catalog", [day])
+            problems = _ingestion_problems(con)
+            if problems:
+                raise RatingInputError("tariff files could not be read:\n" + "\n".join(problems))
+            _load_calls(con, calls_csv)
+        _run_dbt(paths)
+        with connect(paths.warehouse, read_only=True) as con:
+            errors = con.execute(
+                "select file_name, file_line, rule, message from intermediate.int_tariff_errors order by 1, 2, 3"
+            ).fetchall()
+            if errors:
+                raise RatingInputError(
+                    "the tariff breaks these rules:\n"
+                    + "\n".join(f"{name}:{line}: {rule}: {message}" for name, line, rule, message in errors)
+                )
+            rows = con.execute(
+                """select q.call_id,
+                          coalesce(left(r.cost::varchar, length(r.cost::varchar) - (6 - r.rounding_decimals)
+                                        - case when r.rounding_decimals = 0 then 1 else 0 end), ''),
+                          coalesce(r.currency, ''), coalesce(r.matched_prefix, ''), coalesce(r.rating_error, '')
+                   from what_if.rating_requests q
+                   left join intermediate.int_calls_rated r on r.call_id = q.call_id and r.deck = 'customer'
+                   order by q.request_no"""
+            ).fetchall()
+    return [RatedCall(*row) for row in rows]
+
+
+def write_rated(calls: list[RatedCall], handle) -> None:
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(OUTPUT_COLUMNS)
+    writer.writerows((c.call_id, c.cost, c.currency, c.matched_prefix, c.reason) for c in calls)
