@@ -27,13 +27,7 @@ holidays as (
 ),
 
 weekly as (
-    select
-        deck, rate_plan_id, band, start_second, end_second,
-        unnest(range(
-            cast(case when contains(part, '-') then split_part(part, '-', 1) else part end as integer),
-            cast(case when contains(part, '-') then split_part(part, '-', 2) else part end as integer) + 1
-        )) as weekday
-    from (select *, trim(unnest(string_split(weekdays, ','))) as part from ({{ tariff_rows('time_bands') }}))
+    select * from {{ ref('int_tariff_band_weekdays') }}
 ),
 
 local_intervals as (

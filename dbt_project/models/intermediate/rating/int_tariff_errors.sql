@@ -6,26 +6,12 @@ rates as ({{ tariff_rows('rates') }}),
 bands as ({{ tariff_rows('time_bands') }}),
 holidays as ({{ tariff_rows('holidays') }}),
 
-band_days as (
-    -- each band row per ISO weekday it names: '1-5', '6,7', '3'
-    select
-        bands.*,
-        cast(case when contains(part, '-') then split_part(part, '-', 1) else part end as integer) as first_day,
-        cast(case when contains(part, '-') then split_part(part, '-', 2) else part end as integer) as last_day
-    from (select *, trim(unnest(string_split(weekdays, ','))) as part from bands) as bands
-    where regexp_full_match(part, '[1-7](-[1-7])?')
-),
-
-band_weekdays as (
-    select band_days.*, unnest(range(first_day, last_day + 1)) as weekday from band_days
-),
-
 coverage as (
     select
         *,
         lag(end_second) over (partition by deck, rate_plan_id, weekday order by start_second, end_second)
             as previous_end
-    from band_weekdays
+    from {{ ref('int_tariff_band_weekdays') }}
     where start_second is not null and end_second is not null
 ),
 
