@@ -55,6 +55,25 @@ def mediation_reasons(con: duckdb.DuckDBPyConnection) -> list[tuple]:
     ).fetchall()
 
 
+def rating_by_plan(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """Customer rating per plan: calls priced and their revenue in the plan's currency, calls unrated."""
+    return con.execute(
+        """
+        select rate_plan_id, currency, count(cost)::bigint, sum(cost)::varchar,
+               count(*) filter (where rating_error is not null)::bigint,
+               coalesce(string_agg(distinct rating_error, ', ' order by rating_error), '')
+        from intermediate.int_calls_rated where deck = 'customer'
+        group by all order by rate_plan_id nulls last
+        """
+    ).fetchall()
+
+
+def tariff_errors(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return con.execute(
+        "select deck, file_name, file_line, rule, message from intermediate.int_tariff_errors order by all"
+    ).fetchall()
+
+
 def format_table(headers: tuple[str, ...], rows: list[tuple]) -> str:
     cells = [tuple(f"{v:,}" if isinstance(v, int) else str(v) for v in row) for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
@@ -93,6 +112,18 @@ def render(con: duckdb.DuckDBPyConnection, ground_truth: Path | None = None) -> 
             "",
             "Mediation outcomes other than a call, by reason",
             format_table(("stage", "reason", "records"), reasons),
+        ]
+    parts += [
+        "",
+        "Rating (customer plans; an unrated call has a reason, never a price of zero)",
+        format_table(("plan", "currency", "priced", "revenue", "unrated", "why"), rating_by_plan(con)),
+    ]
+    errors = tariff_errors(con)
+    if errors:
+        parts += [
+            "",
+            "Tariff errors (plans with one do not rate)",
+            format_table(("deck", "file", "line", "rule", "message"), errors),
         ]
     if ground_truth and (ground_truth / "injections.csv").exists():
         headers = ("fault", "expected effect", "injected", "found")

@@ -245,7 +245,7 @@ select
     requests.b_number,
     requests.answer_at,
     requests.billable_seconds,
-    costs.currency,
+    plans.currency,
     costs.matched_prefix,
     costs.destination,
     costs.rate_valid_from,
