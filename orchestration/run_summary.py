@@ -76,7 +76,7 @@ def tariff_errors(con: duckdb.DuckDBPyConnection) -> list[tuple]:
 
 def format_table(headers: tuple[str, ...], rows: list[tuple]) -> str:
     cells = [tuple(f"{v:,}" if isinstance(v, int) else str(v) for v in row) for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
     body = [
         "  ".join(c.rjust(w) if c[:1].isdigit() else c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells
