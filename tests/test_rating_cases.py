@@ -652,3 +652,35 @@ def test_bad_tariff_is_refused_with_file_and_line(tmp_path, plans, rates, bands,
     assert done.returncode != 0, output
     assert file_name in output
     assert any(re.search(rf"\b{line}\b", output) for line in lines), output
+
+
+def test_one_bands_rate_changes_on_its_own(tmp_path):
+    """Only the peak rate of 44 changes on 2026-10-15 (0.02 -> 0.03 per 60 s); offpeak keeps its 2026-01-01
+    row (0.01). Each piece uses its own band's row valid at the call's start. 60/60, 60 s calls:
+    - 2026-10-12 (Monday) 12:00 BST, peak, old row: 60 * 0.02 / 60 = 0.0200
+    - 2026-10-19 (Monday) 12:00 BST, peak, new row: 60 * 0.03 / 60 = 0.0300
+    - 2026-10-19 20:00 BST, offpeak, its only row: 60 * 0.01 / 60 = 0.0100"""
+    tariff = write_tariff(
+        tmp_path / "tariff",
+        plans=[plan_row("P")],
+        rates=[
+            rate_row("P", "44", "0.02", band="peak", valid_to="2026-10-15"),
+            rate_row("P", "44", "0.03", band="peak", valid_from="2026-10-15"),
+            rate_row("P", "44", "0.01", band="offpeak"),
+        ],
+        bands=peak_offpeak("P"),
+    )
+    rated = rate_calls(
+        tmp_path,
+        tariff,
+        [
+            call("old_peak", "442071234567", "2026-10-12T11:00:00Z", 60),
+            call("new_peak", "442071234567", "2026-10-19T11:00:00Z", 60),
+            call("offpeak", "442071234567", "2026-10-19T19:00:00Z", 60),
+        ],
+    )
+    assert rated == {
+        "old_peak": ("0.0200", "GBP", "44", ""),
+        "new_peak": ("0.0300", "GBP", "44", ""),
+        "offpeak": ("0.0100", "GBP", "44", ""),
+    }

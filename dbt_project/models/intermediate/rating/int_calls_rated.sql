@@ -1,5 +1,5 @@
 -- Every rating request priced to the exact decimal (DESIGN.md section 5), with what priced it: plan,
--- matched prefix, rate version, and the pieces (band, slot, seconds billed), so any charge can be
+-- matched prefix, and the pieces (band, slot, rate version, seconds billed), so any charge can be
 -- explained in a dispute. Unrated requests keep a reason and no cost, never a cost of zero.
 --
 -- 1. Destination: the longest prefix of the number among the plan's rates valid at the call's start
@@ -54,8 +54,7 @@ matches as (
     select
         priced.call_id,
         priced.deck,
-        arg_max(versions.prefix, versions.prefix_length) as matched_prefix,
-        arg_max(versions.valid_from, versions.prefix_length) as rate_valid_from
+        arg_max(versions.prefix, versions.prefix_length) as matched_prefix
     from priced
     inner join prefix_lengths as lengths using (deck, rate_plan_id)
     inner join prefix_versions as versions
@@ -67,19 +66,20 @@ matches as (
 ),
 
 slots as (
-    select matches.call_id, matches.deck, rates.*  exclude (deck)
+    -- the matched prefix's rows valid at the start: each band's rows may change on their own dates
+    select matches.call_id, matches.deck, rates.* exclude (deck)
     from matches
     inner join priced using (call_id, deck)
     inner join rates
         on rates.deck = matches.deck and rates.rate_plan_id = priced.rate_plan_id
-        and rates.prefix = matches.matched_prefix and rates.valid_from = matches.rate_valid_from
+        and rates.prefix = matches.matched_prefix
+        and priced.answer_local >= rates.valid_from and priced.answer_local < rates.valid_until
 ),
 
 matched as (
     select
         priced.*,
         matches.matched_prefix,
-        matches.rate_valid_from,
         (select bool_or(slots.band = '*') from slots
          where slots.call_id = priced.call_id and slots.deck = priced.deck) as all_times
     from priced
@@ -136,7 +136,7 @@ pieces as (
             band_pieces.call_id, band_pieces.deck, band_pieces.band,
             greatest(band_pieces.from_s, slots.group_start_s) as from_s,
             least(band_pieces.to_s, coalesce(slots.slot_end_s, band_pieces.to_s)) as to_s,
-            slots.group_start_s, slots.increment_s, slots.rate, slots.rate_unit_s
+            slots.group_start_s, slots.increment_s, slots.rate, slots.rate_unit_s, slots.valid_from
         from band_pieces
         inner join slots
             on slots.call_id = band_pieces.call_id and slots.deck = band_pieces.deck and slots.band = band_pieces.band
@@ -181,7 +181,8 @@ usage as (
         cast(sum(billed_s) as integer) as billed_seconds,
         list(
             {'band': band, 'from_s': from_s, 'to_s': to_s, 'slot_start_s': group_start_s,
-             'increment_s': increment_s, 'rate': rate, 'rate_unit_s': rate_unit_s, 'billed_s': billed_s}
+             'increment_s': increment_s, 'rate': rate, 'rate_unit_s': rate_unit_s, 'rate_valid_from': valid_from,
+             'billed_s': billed_s}
             order by piece_no
         ) as pieces
     from billed_pieces
@@ -248,7 +249,6 @@ select
     plans.currency,
     costs.matched_prefix,
     costs.destination,
-    costs.rate_valid_from,
     costs.answer_band,
     costs.billed_seconds,
     costs.pieces,
