@@ -145,3 +145,20 @@ def test_mediation_conserves_every_record_and_rebuilds_identically(loaded):
     assert load_days(paths, day, day).success
     assert build_models(paths, day, day).success
     assert calls() == before
+
+
+def test_every_mediated_call_is_priced_or_held_with_a_reason(loaded):
+    paths, _, _ = loaded
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        calls, rated, held = con.execute(
+            """select (select count(*) from marts.fct_calls), (select count(*) from marts.fct_rated_calls),
+                      (select count(*) from marts.fct_rating_suspense)"""
+        ).fetchone()
+        assert calls == rated + held and rated > 0.95 * calls
+        # nothing priced below zero, nothing without billable seconds priced above it, no held call priced
+        assert con.execute(
+            """select count(*) filter (where cost < 0 or (billable_seconds = 0 and cost <> 0)),
+                      count(*) filter (where billed_seconds < billable_seconds)
+               from marts.fct_rated_calls"""
+        ).fetchone() == (0, 0)
+        assert con.execute("select count(*) from intermediate.int_tariff_errors").fetchone() == (0,)

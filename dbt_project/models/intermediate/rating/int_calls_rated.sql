@@ -216,8 +216,10 @@ totals as (
 rounded as (
     select
         *,
-        cast(coalesce(least(uncapped_numerator, cap_numerator), uncapped_numerator, 0) * 100000000 as hugeint)
-            as numerator_units,
+        -- (least() skips nulls: a 0-second call, null here, must cost 0, not the cap)
+        cast(case when uncapped_numerator is null then 0
+            else least(uncapped_numerator, coalesce(cap_numerator, uncapped_numerator)) end * 100000000
+            as hugeint) as numerator_units,
         cast(price_denominator as hugeint) * cast(10 ** (8 - rounding_decimals) as hugeint) as denominator_units
     from totals
 ),
