@@ -104,11 +104,11 @@ def _dbt_build(data: Path, *args: str) -> None:
 
 
 def step_mediate(data: Path, calls: int) -> dict:
-    """`dbt build` of every model and test on the ingested month, from scratch: mediation is all but the
-    ingestion control mart. Calls are the calls mediated plus the calls held in suspense."""
+    """`dbt build` of every model and test on the ingested month but rating's, from scratch: mediation is
+    all but the ingestion control mart. Calls are the calls mediated plus the calls held in suspense."""
     from orchestration.warehouse import connect
 
-    _dbt_build(data)
+    _dbt_build(data, "--exclude", "tag:rating")  # rating is measured on its own (docs/rating.md)
     with connect(data / "warehouse" / "tollhouse.duckdb", read_only=True) as con:
         mediated, suspended, records, unaccounted = con.execute(
             """select (select count(*) from marts.fct_calls), (select count(*) from marts.fct_suspense),
@@ -131,7 +131,7 @@ def step_mediate_day(data: Path, calls: int) -> dict:
         ).fetchone()
         (suspended,) = con.execute("select count(*) from marts.fct_suspense").fetchone()
     days = json.dumps({"delivered_from": day.isoformat(), "delivered_to": day.isoformat()})
-    _dbt_build(data, "--select", "tag:daily", "--vars", days)
+    _dbt_build(data, "--select", "tag:daily", "--exclude", "tag:rating", "--vars", days)
     return {"items": day_calls + suspended, "unit": "calls", "day": day.isoformat()}
 
 
@@ -403,7 +403,7 @@ Each step runs in its own process; peak memory is that process's maximum residen
   makes `read_csv` fail on the whole file and a plain script skips it, where tollhouse rejects that one line
   and loads the rest.
 
-- **mediate**: `dbt build` of every model and test on the loaded month, as a run after a load does:
+- **mediate**: `dbt build` of every model and test but rating's (not yet benchmarked) on the loaded month:
   {mediate["records"]:,} switch records became {mediate["items"] - mediate["suspended"]:,} calls and
   {mediate["suspended"]:,} calls in suspense, with {mediate["unaccounted"]:,} records unaccounted for.
   Wall time includes dbt's start (about 5 s). Target: at least 1 million calls/s on 2 cores.
