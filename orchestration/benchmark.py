@@ -93,14 +93,11 @@ def step_pandas_ingest(data: Path, calls: int) -> dict:
 
 
 def _dbt_build(data: Path, *args: str) -> None:
-    """`dbt build` in a subprocess, as Dagster runs it (dbt-duckdb in this process would keep the file open
-    its own way)."""
-    from orchestration.assets.dbt import DBT_PROJECT_DIR
+    from orchestration.settings import run_dbt
 
-    project = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--quiet"]
-    dbt = Path(sys.executable).parent / "dbt"
-    env = os.environ | {"TOLLHOUSE_DATA_DIR": str(data)}
-    subprocess.run([str(dbt), "build", *project, *args], env=env, check=True)
+    done = run_dbt(data, "build", "--quiet", *args)
+    if done.returncode != 0:
+        raise SystemExit(f"dbt build failed:\n{done.stdout[-4000:]}{done.stderr[-2000:]}")
 
 
 def step_mediate(data: Path, calls: int) -> dict:

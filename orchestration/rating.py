@@ -14,16 +14,15 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from importlib import metadata
 from pathlib import Path
 
 from orchestration.ingest import ingest_days
-from orchestration.settings import DBT_PROJECT_DIR, Paths
+from orchestration.settings import DBT_PROJECT_DIR, Paths, run_dbt
 from orchestration.warehouse import connect
 
 TARIFF_FILES = ("rate_plans.csv", "rates.csv", "time_bands.csv", "holidays.csv", "plan_assignments.csv")
@@ -112,12 +111,9 @@ def _compiled_rating_models(scratch: Path) -> list[tuple[str, str, str]]:
     if not manifest_path.is_file():
         target = WHAT_IF_TARGET / f"{fingerprint}.{os.getpid()}"
         (scratch / "warehouse").mkdir(parents=True, exist_ok=True)  # dbt opens (creates) the warehouse
-        dbt = Path(sys.executable).parent / "dbt"
-        done = subprocess.run(
-            [str(dbt), "compile", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
-             str(DBT_PROJECT_DIR), "--target-path", str(target), "--select", "+int_calls_rated",
-             "--vars", json.dumps({"rating_requests": "what_if"})],
-            env=os.environ | {"TOLLHOUSE_DATA_DIR": str(scratch)}, capture_output=True, text=True, check=False,
+        done = run_dbt(
+            scratch, "compile", "--quiet", "--target-path", str(target), "--select", "+int_calls_rated",
+            "--vars", json.dumps({"rating_requests": "what_if"}),
         )  # fmt: skip
         if done.returncode != 0:
             raise RuntimeError(f"dbt could not compile the rating models:\n{done.stdout[-4000:]}{done.stderr[-2000:]}")
@@ -170,15 +166,17 @@ def rate_calls(tariff_dir: Path, calls_csv: Path) -> list[RatedCall]:
                     + "\n".join(f"{name}:{line}: {rule}: {message}" for name, line, rule, message in errors)
                 )
             rows = con.execute(
-                """select q.call_id,
-                          coalesce(left(r.cost::varchar, length(r.cost::varchar) - (6 - r.rounding_decimals)
-                                        - case when r.rounding_decimals = 0 then 1 else 0 end), ''),
-                          coalesce(r.currency, ''), coalesce(r.matched_prefix, ''), coalesce(r.rating_error, '')
+                """select q.call_id, r.cost, r.rounding_decimals, coalesce(r.currency, ''),
+                          coalesce(r.matched_prefix, ''), coalesce(r.rating_error, '')
                    from what_if.rating_requests q
                    left join intermediate.int_calls_rated r on r.call_id = q.call_id and r.deck = 'customer'
                    order by q.request_no"""
             ).fetchall()
-    return [RatedCall(*row) for row in rows]
+    return [
+        # the cost column keeps 6 decimals; show the plan's (the dropped digits are zeros: it was rounded)
+        RatedCall(call_id, "" if cost is None else str(cost.quantize(Decimal(1).scaleb(-decimals))), *rest)
+        for call_id, cost, decimals, *rest in rows
+    ]
 
 
 def write_rated(calls: list[RatedCall], handle) -> None:

@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"  # the venv's, whether or not the venv is activated
+
+
+def run_dbt(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`dbt ARGS` on tollhouse's project against the warehouse in `data`, in a subprocess as Dagster runs it
+    (dbt-duckdb in this process would keep the file open its own way). Output is captured; the caller
+    checks the return code."""
+    return subprocess.run(
+        [str(DBT_EXECUTABLE), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+        env=os.environ | {"TOLLHOUSE_DATA_DIR": str(data)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 @dataclass(frozen=True)

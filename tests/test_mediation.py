@@ -5,20 +5,16 @@ marts. Expected values are worked out by hand in each test."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from datetime import date, timedelta
-from pathlib import Path
 
 import duckdb
 import pytest
 
-from orchestration.assets.dbt import DBT_PROJECT_DIR
 from orchestration.ingest import ingest_days
 from orchestration.layouts import SOURCES
 from orchestration.runner import build_models, failed_checks, load_days
+from orchestration.settings import run_dbt
 from orchestration.warehouse import connect
 from tests.conftest import REALDATA, land
 
@@ -125,12 +121,7 @@ def load_and_build(paths, days: list[str], through_dagster: bool = False) -> Non
     with connect(paths.warehouse) as con:
         for source in SOURCES:
             ingest_days(con, paths.landing, source, [first + timedelta(d) for d in range((last - first).days + 1)])
-    dbt = [str(Path(sys.executable).parent / "dbt"), "--project-dir", str(DBT_PROJECT_DIR)]
-    done = subprocess.run(
-        [*dbt[:1], "build", *dbt[1:], "--profiles-dir", str(DBT_PROJECT_DIR),
-         "--vars", json.dumps({"delivered_from": days[0], "delivered_to": days[-1]})],
-        env=os.environ | {"TOLLHOUSE_DATA_DIR": str(paths.data)}, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    done = run_dbt(paths.data, "build", "--vars", json.dumps({"delivered_from": days[0], "delivered_to": days[-1]}))
     assert done.returncode == 0, done.stdout[-3000:]
 
 

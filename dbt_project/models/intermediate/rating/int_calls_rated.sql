@@ -203,10 +203,11 @@ totals as (
         first_slot.destination,
         usage.billed_seconds,
         usage.pieces,
+        -- a call with no billable seconds costs nothing: no connect fee
         case when matched.billable_seconds > 0 then
             coalesce(usage.usage_numerator, 0)
             + cast(first_slot.connect_fee as decimal(38, 8)) * matched.price_denominator
-        end as uncapped_numerator,
+        else 0 end as uncapped_numerator,
         cast(first_slot.max_cost as decimal(38, 8)) * matched.price_denominator as cap_numerator
     from ended_in as matched
     inner join first_slot using (call_id, deck)
@@ -216,10 +217,8 @@ totals as (
 rounded as (
     select
         *,
-        -- (least() skips nulls: a 0-second call, null here, must cost 0, not the cap)
-        cast(case when uncapped_numerator is null then 0
-            else least(uncapped_numerator, coalesce(cap_numerator, uncapped_numerator)) end * 100000000
-            as hugeint) as numerator_units,
+        cast(least(uncapped_numerator, coalesce(cap_numerator, uncapped_numerator)) * 100000000 as hugeint)
+            as numerator_units,
         cast(price_denominator as hugeint) * cast(10 ** (8 - rounding_decimals) as hugeint) as denominator_units
     from totals
 ),
@@ -258,7 +257,8 @@ select
     costs.cost,
     case
         when requests.request_error is not null then requests.request_error
-        when plans.rate_plan_id is null and requests.rate_plan_id in (select rate_plan_id from {{ ref('int_tariff_errors') }})
+        when plans.rate_plan_id is null
+            and (requests.deck, requests.rate_plan_id) in (select (deck, rate_plan_id) from {{ ref('int_tariff_errors') }})
             then 'invalid_rate_plan'
         when plans.rate_plan_id is null then 'unknown_rate_plan'
         when costs.call_id is null and matches.call_id is null then 'unknown_destination'
