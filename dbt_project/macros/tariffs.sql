@@ -85,3 +85,16 @@ from ({{ latest_version(source_name ~ '__holidays', ['rate_plan_id', '"date"']) 
     from {{ ref('stg_vendor__' ~ entity) }} as t
     inner join {{ source('raw', 'load_audit') }} as audit using (file_id)
 {%- endmacro %}
+
+{#- Longest-prefix match keys (int_tariff_prefix_ranges). A number of up to 15 digits as a BIGINT with
+    the order of the strings: right-padded with zeros to 15 digits, times 16, plus its length, so '4477'
+    sorts before '44770' and an 8-digit number never falls inside a 9-digit prefix's range. -#}
+{% macro number_key(digits) -%}
+    (rpad({{ digits }}, 15, '0')::bigint * 16 + length({{ digits }}))
+{%- endmacro %}
+
+{#- The first string after every string that starts with `prefix` ('449' -> '45'); null for '9', '99'. -#}
+{% macro prefix_successor(prefix) -%}
+    case when rtrim({{ prefix }}, '9') <> ''
+        then left(rtrim({{ prefix }}, '9'), -1) || chr(ascii(right(rtrim({{ prefix }}, '9'), 1)) + 1) end
+{%- endmacro %}

@@ -2,269 +2,204 @@
 -- matched prefix, and the pieces (band, slot, rate version, seconds billed), so any charge can be
 -- explained in a dispute. Unrated requests keep a reason and no cost, never a cost of zero.
 --
--- 1. Destination: the longest prefix of the number among the plan's rates valid at the call's start
---    (in the plan's zone). The number's first L digits are compared with the plan's prefixes of length
---    L, for each length the plan has: equality joins only.
+-- 1. Destination: the longest prefix of the number among the plan's rates valid at the call's start (in
+--    the plan's zone), found in int_rating_located.
 -- 2. Bands: `split` cuts the call where it crosses from one band interval into the next (calendar in
 --    int_tariff_band_calendar); `start` prices the whole call in the band it was answered in; rates with
---    band `*` apply at all times.
--- 3. Slots cut it again by elapsed seconds. Each piece is billed in whole increments of its slot, rounded
---    up; the round-up past a piece's end is consumed from the next ones. With p the seconds billed so
---    far, a piece [a, b) bills ceil((b - p) / increment) * increment when p < b, else nothing.
+--    band `*` apply at all times. Most calls stay in one band and join one rate card.
+-- 3. Slots cut each band piece again by elapsed seconds (list functions on the card's slots). Each piece
+--    is billed in whole increments of its slot, rounded up; the round-up past a piece's end is consumed
+--    from the next ones. With p the seconds billed so far, a piece [a, b) bills
+--    ceil((b - p) / increment) * increment when p < b, else nothing: a fold over the call's pieces.
 -- 4. Cost = sum(billed * rate / rate_unit) + the first slot's connect fee (when billable > 0), capped at
 --    max_cost, rounded once. Summed exactly as a numerator over the plan's price_denominator.
+-- Every request leaves as exactly one row: priced, or unrated with its reason (rating_conserves_every_call).
 {{ config(materialized='table') }}
 
-with recursive requests as (
-    select * from {{ ref('int_rating_requests') }}
+with located as (
+    select * from {{ ref('int_rating_located') }}
 ),
 
 plans as (
     select * from {{ ref('int_tariff_plans') }}
 ),
 
-rates as (
-    select * from {{ ref('int_tariff_rates') }}
+calendar as (
+    select * from {{ ref('int_tariff_band_calendar') }}
 ),
 
-priced as (
-    select
-        requests.*,
-        plans.currency,
-        plans.band_mode,
-        plans.rounding_method,
-        plans.rounding_decimals,
-        plans.minor_unit,
-        plans.price_denominator,
-        {{ utc_to_local('plans.timezone', 'requests.answer_at') }} as answer_local
-    from requests
-    inner join plans using (deck, rate_plan_id)
-    where requests.request_error is null
-),
-
-prefix_lengths as (
-    select distinct deck, rate_plan_id, prefix_length from rates
-),
-
-prefix_versions as (
-    select distinct deck, rate_plan_id, prefix, prefix_length, valid_from, valid_until from rates
-),
-
-matches as (
-    select
-        priced.call_id,
-        priced.deck,
-        arg_max(versions.prefix, versions.prefix_length) as matched_prefix
-    from priced
-    inner join prefix_lengths as lengths using (deck, rate_plan_id)
-    inner join prefix_versions as versions
-        on versions.deck = priced.deck and versions.rate_plan_id = priced.rate_plan_id
-        and versions.prefix_length = lengths.prefix_length
-        and versions.prefix = left(priced.b_number, lengths.prefix_length)
-        and priced.answer_local >= versions.valid_from and priced.answer_local < versions.valid_until
-    group by priced.call_id, priced.deck
-),
-
-slots as (
-    -- the matched prefix's rows valid at the start: each band's rows may change on their own dates
-    select matches.call_id, matches.deck, rates.* exclude (deck)
-    from matches
-    inner join priced using (call_id, deck)
-    inner join rates
-        on rates.deck = matches.deck and rates.rate_plan_id = priced.rate_plan_id
-        and rates.prefix = matches.matched_prefix
-        and priced.answer_local >= rates.valid_from and priced.answer_local < rates.valid_until
-),
-
-matched as (
-    select
-        priced.*,
-        matches.matched_prefix,
-        (select bool_or(slots.band = '*') from slots
-         where slots.call_id = priced.call_id and slots.deck = priced.deck) as all_times
-    from priced
-    inner join matches using (call_id, deck)
-),
-
-answered_in as (
-    select matched.*, calendar.band as answer_band, calendar.interval_no as first_interval
-    from matched
-    asof left join {{ ref('int_tariff_band_calendar') }} as calendar
-        on calendar.deck = matched.deck and calendar.rate_plan_id = matched.rate_plan_id
-        and matched.answer_at >= calendar.from_at
-),
-
-ended_in as (
-    select answered_in.*, calendar.interval_no as last_interval
-    from answered_in
-    asof left join {{ ref('int_tariff_band_calendar') }} as calendar
-        on calendar.deck = answered_in.deck and calendar.rate_plan_id = answered_in.rate_plan_id
-        and answered_in.answer_at + {{ seconds('greatest(answered_in.billable_seconds, 1) - 1') }}
-            >= calendar.from_at
+cards as (
+    select * from {{ ref('int_tariff_rate_cards') }}
 ),
 
 band_pieces as (
     -- the whole call in one band: all-times rates, band_mode start, or a call inside one interval
-    select call_id, deck, case when all_times then '*' else answer_band end as band,
-        0 as from_s, billable_seconds as to_s
-    from ended_in
-    where billable_seconds > 0 and (all_times or band_mode = 'start' or first_interval = last_interval)
+    select *, case when all_times then '*' else answer_band end as band, 0 as from_s, billable_seconds as to_s
+    from located
+    where prefix_no is not null and not crosses
     union all
-    -- split where the call crosses into the next band interval
-    select crossing.call_id, crossing.deck, calendar.band,
+    -- split where the call crosses into the next band interval, up to the one its last second is in
+    select crossing.* exclude (interval_no), calendar.band,
         cast(greatest({{ epoch_seconds('calendar.from_at') }} - {{ epoch_seconds('crossing.answer_at') }}, 0)
             as integer),
         cast(least({{ epoch_seconds('calendar.to_at') }} - {{ epoch_seconds('crossing.answer_at') }},
             crossing.billable_seconds) as integer)
     from (
-        select *, unnest(range(first_interval, last_interval + 1)) as interval_no
-        from ended_in
-        where billable_seconds > 0 and not all_times and band_mode = 'split' and first_interval < last_interval
+        select located.*, unnest(range(located.first_interval, ended.interval_no + 1)) as interval_no
+        from located
+        asof inner join calendar as ended
+            on ended.plan_no = located.plan_no
+            and located.answer_at + {{ seconds('located.billable_seconds - 1') }} >= ended.from_at
+        where located.crosses
     ) as crossing
-    inner join {{ ref('int_tariff_band_calendar') }} as calendar
-        using (deck, rate_plan_id, interval_no)
+    inner join calendar using (plan_no, interval_no)
 ),
 
-pieces as (
-    -- band pieces cut by slot starts; numbered in call order
+carded as (
+    -- each band piece with its band's rate card, cut by the slots it overlaps
     select
-        *,
-        row_number() over (partition by call_id, deck order by from_s) as piece_no,
-        count(*) over (partition by call_id, deck) as piece_count
-    from (
-        select
-            band_pieces.call_id, band_pieces.deck, band_pieces.band,
-            greatest(band_pieces.from_s, slots.group_start_s) as from_s,
-            least(band_pieces.to_s, coalesce(slots.slot_end_s, band_pieces.to_s)) as to_s,
-            slots.group_start_s, slots.increment_s, slots.rate, slots.rate_unit_s, slots.valid_from
-        from band_pieces
-        inner join slots
-            on slots.call_id = band_pieces.call_id and slots.deck = band_pieces.deck and slots.band = band_pieces.band
-        where band_pieces.from_s < coalesce(slots.slot_end_s, band_pieces.to_s)
-            and slots.group_start_s < band_pieces.to_s
-    ) as cut
-),
-
-billing as (
-    -- seconds billed so far (`position`) carried piece by piece
-    select call_id, deck, piece_no, piece_count,
-        cast((to_s + increment_s - 1) // increment_s * increment_s as integer) as billed_s,
-        cast((to_s + increment_s - 1) // increment_s * increment_s as integer) as position
-    from pieces
-    where piece_no = 1
-    union all
-    select pieces.call_id, pieces.deck, pieces.piece_no, pieces.piece_count,
-        cast(case when billing.position >= pieces.to_s then 0
-            else (pieces.to_s - billing.position + pieces.increment_s - 1) // pieces.increment_s * pieces.increment_s
-        end as integer),
-        cast(case when billing.position >= pieces.to_s then billing.position
-            else billing.position
-                + (pieces.to_s - billing.position + pieces.increment_s - 1) // pieces.increment_s * pieces.increment_s
-        end as integer)
-    from billing
-    inner join pieces
-        on pieces.call_id = billing.call_id and pieces.deck = billing.deck and pieces.piece_no = billing.piece_no + 1
-),
-
-billed_pieces as (
-    select pieces.*, billing.billed_s, matched.price_denominator
-    from pieces
-    inner join billing using (call_id, deck, piece_no)
-    inner join matched using (call_id, deck)
-),
-
-usage as (
-    select
-        call_id,
-        deck,
-        sum(cast(rate as decimal(38, 8)) * (billed_s * (price_denominator // rate_unit_s))) as usage_numerator,
-        cast(sum(billed_s) as integer) as billed_seconds,
-        list(
-            {'band': band, 'from_s': from_s, 'to_s': to_s, 'slot_start_s': group_start_s,
-             'increment_s': increment_s, 'rate': rate, 'rate_unit_s': rate_unit_s, 'rate_valid_from': valid_from,
-             'billed_s': billed_s}
-            order by piece_no
+        band_pieces.*,
+        cards.prefix_no is null as no_card,
+        cards.destination,
+        cards.first_slot,
+        list_transform(
+            list_filter(cards.slots, s -> s.slot_start_s < band_pieces.to_s
+                and coalesce(s.slot_end_s, band_pieces.to_s) > band_pieces.from_s),
+            s -> {'band': band_pieces.band,
+                  'from_s': greatest(band_pieces.from_s, s.slot_start_s),
+                  'to_s': least(band_pieces.to_s, coalesce(s.slot_end_s, band_pieces.to_s)),
+                  'slot_start_s': s.slot_start_s, 'increment_s': s.increment_s, 'rate': s.rate,
+                  'rate_unit_s': s.rate_unit_s, 'rate_valid_from': s.rate_valid_from, 'unit_factor': s.unit_factor}
         ) as pieces
-    from billed_pieces
-    group by call_id, deck
+    from band_pieces
+    left join cards using (prefix_no, band)
 ),
 
-first_slot as (
-    -- the connect fee and the cap come from the first slot of the band the call was answered in
-    select slots.call_id, slots.deck, slots.connect_fee, slots.max_cost, slots.destination
-    from slots
-    inner join answered_in using (call_id, deck)
-    where slots.group_start_s = 0 and slots.band = case when answered_in.all_times then '*' else answered_in.answer_band end
-),
-
-totals as (
+call_pieces as (
+    select * exclude (band, from_s, to_s) from carded where not crosses
+    union all
+    -- a call across band intervals: its band pieces' slot pieces in call order; the connect fee, cap and
+    -- destination come from the band it was answered in
     select
-        matched.*,
-        first_slot.destination,
-        usage.billed_seconds,
-        usage.pieces,
-        -- a call with no billable seconds costs nothing: no connect fee
-        case when matched.billable_seconds > 0 then
-            coalesce(usage.usage_numerator, 0)
-            + cast(first_slot.connect_fee as decimal(38, 8)) * matched.price_denominator
-        else 0 end as uncapped_numerator,
-        cast(first_slot.max_cost as decimal(38, 8)) * matched.price_denominator as cap_numerator
-    from ended_in as matched
-    inner join first_slot using (call_id, deck)
-    left join usage using (call_id, deck)
+        any_value(columns(* exclude (band, from_s, to_s, no_card, destination, first_slot, pieces))),
+        bool_or(no_card),
+        arg_min(destination, from_s),
+        arg_min(first_slot, from_s),
+        flatten(list(pieces order by from_s))
+    from carded
+    where crosses
+    group by request_no
 ),
 
-rounded as (
+billed as (
+    select
+        call_pieces.* exclude (pieces),
+        plans.currency,
+        plans.rounding_method,
+        plans.rounding_decimals,
+        plans.minor_unit,
+        plans.price_denominator,
+        -- one piece (most calls): its seconds rounded up to its increment; more: the fold
+        case when len(pieces) <= 1 then {
+            'position': coalesce((pieces[1].to_s + pieces[1].increment_s - 1) // pieces[1].increment_s
+                * pieces[1].increment_s, 0),
+            'numerator': coalesce(pieces[1].rate * (pieces[1].unit_factor
+                * ((pieces[1].to_s + pieces[1].increment_s - 1) // pieces[1].increment_s * pieces[1].increment_s)), 0),
+            'billed_s': [(pieces[1].to_s + pieces[1].increment_s - 1) // pieces[1].increment_s * pieces[1].increment_s]
+        } else list_reduce(
+            pieces,
+            (bill, piece) -> {
+                'position': bill.position + case when bill.position >= piece.to_s then 0
+                    else (piece.to_s - bill.position + piece.increment_s - 1) // piece.increment_s * piece.increment_s end,
+                'numerator': bill.numerator + piece.rate * (piece.unit_factor * case when bill.position >= piece.to_s then 0
+                    else (piece.to_s - bill.position + piece.increment_s - 1) // piece.increment_s * piece.increment_s end),
+                'billed_s': list_append(bill.billed_s, case when bill.position >= piece.to_s then 0
+                    else (piece.to_s - bill.position + piece.increment_s - 1) // piece.increment_s * piece.increment_s end)
+            },
+            {'position': 0, 'numerator': cast(0 as decimal(38, 8)), 'billed_s': cast([] as integer[])}
+        ) end as bill,
+        pieces
+    from call_pieces
+    inner join plans using (plan_no)
+),
+
+capped as (
     select
         *,
-        cast(least(uncapped_numerator, coalesce(cap_numerator, uncapped_numerator)) * 100000000 as hugeint)
-            as numerator_units,
-        cast(price_denominator as hugeint) * cast(10 ** (8 - rounding_decimals) as hugeint) as denominator_units
-    from totals
+        -- a call with no billable seconds costs nothing: no connect fee
+        case when billable_seconds > 0 then
+            bill.numerator + cast(first_slot.connect_fee as decimal(38, 8)) * price_denominator
+        else 0 end as uncapped_numerator,
+        cast(first_slot.max_cost as decimal(38, 8)) * price_denominator as cap_numerator
+    from billed
 ),
 
 costs as (
     select
         *,
-        cast(
-            cast(
-                numerator_units // denominator_units
-                + case rounding_method
-                    when 'up' then case when numerator_units % denominator_units > 0 then 1 else 0 end
-                    when 'half_up' then case when 2 * (numerator_units % denominator_units) >= denominator_units then 1 else 0 end
-                    else 0
-                end
-            as decimal(38, 0)) * minor_unit
-        as decimal(18, 6)) as cost
-    from rounded
+        cast(least(uncapped_numerator, coalesce(cap_numerator, uncapped_numerator)) * 100000000 as hugeint)
+            as numerator_units,
+        cast(price_denominator as hugeint) * cast(10 ** (8 - rounding_decimals) as hugeint) as denominator_units
+    from capped
+),
+
+prefixes as (
+    select distinct prefix_no, prefix from {{ ref('int_tariff_prefix_ranges') }}
 )
 
 select
-    requests.call_id,
-    requests.deck,
-    requests.rate_plan_id,
-    requests.account_id,
-    requests.b_number,
-    requests.answer_at,
-    requests.billable_seconds,
-    plans.currency,
-    costs.matched_prefix,
+    costs.call_id,
+    costs.deck,
+    costs.rate_plan_id,
+    costs.account_id,
+    costs.currency,
+    prefixes.prefix as matched_prefix,
     costs.destination,
     costs.answer_band,
-    costs.billed_seconds,
-    costs.pieces,
+    case when not costs.no_card then cast(costs.bill.position as integer) end as billed_seconds,
+    case when not costs.no_card then list_transform(costs.pieces, (piece, i) -> {
+        'band': piece.band, 'from_s': piece.from_s, 'to_s': piece.to_s, 'slot_start_s': piece.slot_start_s,
+        'increment_s': piece.increment_s, 'rate': piece.rate, 'rate_unit_s': piece.rate_unit_s,
+        'rate_valid_from': piece.rate_valid_from, 'billed_s': costs.bill.billed_s[i]}) end as pieces,
     costs.rounding_decimals,
-    costs.cost,
+    case when not costs.no_card then cast(
+        cast(
+            costs.numerator_units // costs.denominator_units
+            + case costs.rounding_method
+                when 'up' then case when costs.numerator_units % costs.denominator_units > 0 then 1 else 0 end
+                when 'half_up' then
+                    case when 2 * (costs.numerator_units % costs.denominator_units) >= costs.denominator_units then 1 else 0 end
+                else 0
+            end
+        as decimal(38, 0)) * costs.minor_unit
+    as decimal(18, 6)) end as cost,
+    case when costs.no_card then 'no_rate_for_band' end as rating_error
+from costs
+inner join prefixes using (prefix_no)
+
+union all
+
+select
+    located.call_id,
+    located.deck,
+    located.rate_plan_id,
+    located.account_id,
+    plans.currency,
+    null,
+    null,
+    null,
+    null,
+    null,
+    plans.rounding_decimals,
+    null,
     case
-        when requests.request_error is not null then requests.request_error
-        when plans.rate_plan_id is null
-            and (requests.deck, requests.rate_plan_id) in (select (deck, rate_plan_id) from {{ ref('int_tariff_errors') }})
+        when located.request_error is not null then located.request_error
+        when located.plan_no is null
+            and (located.deck, located.rate_plan_id) in (select (deck, rate_plan_id) from {{ ref('int_tariff_errors') }})
             then 'invalid_rate_plan'
-        when plans.rate_plan_id is null then 'unknown_rate_plan'
-        when costs.call_id is null and matches.call_id is null then 'unknown_destination'
-        when costs.call_id is null then 'no_rate_for_band'
-    end as rating_error
-from requests
-left join plans using (deck, rate_plan_id)
-left join matches using (call_id, deck)
-left join costs using (call_id, deck)
+        when located.plan_no is null then 'unknown_rate_plan'
+        else 'unknown_destination'
+    end
+from located
+left join plans using (plan_no)
+where located.prefix_no is null

@@ -11,6 +11,7 @@ with assignments as (
 {% if var('rating_requests', 'calls') == 'what_if' %}
 given as (
     select
+        request_no,
         call_id,
         nullif(trim(rate_plan_id), '') as given_plan_id,
         nullif(trim(account_id), '') as account_id,
@@ -22,6 +23,7 @@ given as (
 {% else %}
 given as (
     select
+        row_number() over () as request_no,
         call_id,
         cast(null as varchar) as given_plan_id,
         account_id,
@@ -37,12 +39,14 @@ resolved as (
         given.*,
         coalesce(given.given_plan_id, assignments.rate_plan_id) as rate_plan_id
     from given
+    -- a given plan wins over the account's (coalesce above); a test on given_plan_id here would be a
+    -- condition on the left side alone, which turns this join into a nested loop
     left join assignments
-        on given.given_plan_id is null and assignments.account_id = given.account_id
-        and {{ effective_at('assignments', 'given.answer_at') }}
+        on assignments.account_id = given.account_id and {{ effective_at('assignments', 'given.answer_at') }}
 )
 
 select
+    cast(request_no as bigint) as request_no,  -- the key rating works on: narrower than call_id and deck
     call_id,
     'customer' as deck,
     rate_plan_id,
@@ -51,8 +55,8 @@ select
     answer_at,
     billable_seconds,
     case
-        when answer_at is null or billable_seconds is null or billable_seconds < 0 or b_number is null
-            then 'bad_request'
+        when answer_at is null or billable_seconds is null or billable_seconds < 0
+            or not coalesce(regexp_full_match(b_number, '[0-9]{1,15}'), false) then 'bad_request'
         when rate_plan_id is null and account_id is not null and given_plan_id is null then 'unknown_account'
         when rate_plan_id is null then 'unknown_rate_plan'
     end as request_error

@@ -15,7 +15,7 @@ plans as (
 ),
 
 days as (
-    select plans.deck, plans.rate_plan_id, plans.timezone, cast(day as date) as local_day
+    select plans.plan_no, plans.deck, plans.rate_plan_id, plans.timezone, cast(day as date) as local_day
     from plans
     cross join (
         select unnest(generate_series(first_day, last_day, interval 1 day)) as day from span
@@ -31,13 +31,13 @@ weekly as (
 ),
 
 local_intervals as (
-    select days.deck, days.rate_plan_id, days.timezone, holidays.band,
+    select days.plan_no, days.deck, days.rate_plan_id, days.timezone, holidays.band,
         cast(days.local_day as timestamp) as local_from,
         cast(days.local_day + 1 as timestamp) as local_to
     from days
     inner join holidays using (deck, rate_plan_id, local_day)
     union all
-    select days.deck, days.rate_plan_id, days.timezone, weekly.band,
+    select days.plan_no, days.deck, days.rate_plan_id, days.timezone, weekly.band,
         days.local_day + {{ seconds('weekly.start_second') }},
         days.local_day + {{ seconds('weekly.end_second') }}
     from days
@@ -64,6 +64,7 @@ islands as (
 )
 
 select
+    plan_no,
     deck,
     rate_plan_id,
     band,
@@ -71,4 +72,4 @@ select
     {{ local_to_utc('any_value(timezone)', 'min(local_from)') }} as from_at,
     {{ local_to_utc('any_value(timezone)', 'max(local_to)') }} as to_at
 from islands
-group by deck, rate_plan_id, band, island
+group by plan_no, deck, rate_plan_id, band, island

@@ -74,8 +74,8 @@ errors as (
     select deck, file_path, line_no, rate_plan_id, 'unknown_rate_plan', 'rate_plan_id is not in rate_plans.csv'
     from rates where rate_plan_id not in (select rate_plan_id from plans where plans.deck = rates.deck)
     union all
-    select deck, file_path, line_no, rate_plan_id, 'bad_prefix', 'prefix must be digits'
-    from rates where not regexp_full_match(prefix, '[0-9]+')
+    select deck, file_path, line_no, rate_plan_id, 'bad_prefix', 'prefix must be 1 to 15 digits (E.164)'
+    from rates where not regexp_full_match(prefix, '[0-9]{1,15}')
     union all
     select deck, file_path, line_no, rate_plan_id, 'zero_increment', 'increment_s and rate_unit_s must be above 0'
     from rates where increment_s <= 0 or rate_unit_s <= 0

@@ -1,6 +1,7 @@
 -- Rate plans and vendor decks that can rate: those without a tariff error. `price_denominator` is the
 -- least common multiple of the plan's rate units, so a call's cost is summed exactly as a numerator over
--- it (a decimal divided by 60 is not a decimal); `minor_unit` is 10^-rounding_decimals.
+-- it (a decimal divided by 60 is not a decimal); `minor_unit` is 10^-rounding_decimals. `plan_no`
+-- numbers the plans of this tariff load, so rating joins and ASOF partitions compare one integer.
 {{ config(materialized='table') }}
 
 with plans as ({{ tariff_rows('rate_plans') }}),
@@ -13,6 +14,7 @@ units as (
 )
 
 select
+    cast(row_number() over (order by plans.deck, plans.rate_plan_id) as integer) as plan_no,
     plans.deck,
     plans.rate_plan_id,
     plans.currency,
