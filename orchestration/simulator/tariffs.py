@@ -80,6 +80,12 @@ ROUTES: tuple[tuple[str, str, str], ...] = tuple(
     for s in SWITCHES
     for vendor_id, _, _, _ in VENDOR_PLANS
 )
+# FreeSWITCH's cdr_csv templates do not record the gateway a call left by, so the FreeSWITCH switch
+# terminates through its first vendor only; rating takes a switch's only route when the CDR names none.
+SINGLE_ROUTE_SOURCES = ("freeswitch",)
+ROUTES_IN_SERVICE = tuple(
+    route for i, route in enumerate(ROUTES) if SWITCHES[i // 2].source not in SINGLE_ROUTE_SOURCES or i % 2 == 0
+)
 PREMIUM_CAP = {"GBP": "10.00", "EUR": "12.00", "USD": "15.00"}
 _MARKUP = {  # (kind, domestic) -> retail markup over the wholesale anchor
     ("fixed", True): Decimal("2.2"), ("mobile", True): Decimal("1.7"), ("fixed", False): Decimal("1.6"),
@@ -262,7 +268,7 @@ def vendor_files(timeline: Timeline, rng: np.random.Generator) -> list[RefFile]:
                 cost = Decimal(NEGATIVE_MARGIN[2])
             entries.append((prefix, "*", max(cost, Decimal("0.00001")), since, None))
         rates += _rate_rows(plan, entries, 5)
-    routes = [(route_id, vendor_id, switch_id, since.isoformat(), "") for route_id, vendor_id, switch_id in ROUTES]
+    routes = [(route_id, vendor_id, switch_id, since.isoformat(), "") for route_id, vendor_id, switch_id in ROUTES_IN_SERVICE]
     return [
         RefFile("vendor", start, "vendors", vendors),
         RefFile("vendor", start, "routes", routes),

@@ -17,8 +17,8 @@ import numpy as np
 
 from orchestration.simulator.columnar import Columnar
 from orchestration.simulator.numbering import COUNTRIES, COUNTRY_INDEX, HOME_COUNTRIES, INTERNATIONAL_MIX, RangeTable
-from orchestration.simulator.reference import ACCOUNT_ZONES, World
-from orchestration.simulator.tariffs import HOLIDAYS
+from orchestration.simulator.reference import ACCOUNT_ZONES, SWITCHES, World
+from orchestration.simulator.tariffs import HOLIDAYS, SINGLE_ROUTE_SOURCES
 from orchestration.simulator.timeline import HOUR, Timeline, epoch
 
 CALL_TYPES = ("domestic_fixed", "domestic_mobile", "international", "toll_free", "premium", "inbound_toll_free")
@@ -230,7 +230,8 @@ def _country_calls(
     # Route: domestic traffic mostly on one vendor, international on the other (differs per switch).
     domestic = b_country == a_country
     northwind = np.where(domestic, 0.8 if c < 2 else 0.2, 0.3 if c < 2 else 0.6)
-    route = (2 * c + (rng.random(n) >= northwind)).astype(np.int16)
+    second_vendor = (rng.random(n) >= northwind) & (SWITCHES[c].source not in SINGLE_ROUTE_SOURCES)
+    route = (2 * c + second_vendor).astype(np.int16)
 
     has_code = np.array([bool(code) for code in acc.accountcode])
     return Calls(

@@ -51,6 +51,8 @@ select
     requests.deck,
     requests.rate_plan_id,
     requests.account_id,
+    requests.route_id,
+    requests.vendor_id,
     requests.answer_at,
     requests.billable_seconds,
     requests.request_error,

@@ -31,5 +31,9 @@ select
     try_cast(billsec as integer) as billable_s,
     disposition as disposition_text,
     cast(null as varchar) as cause_text,
-    cast(null as varchar) as route_id
+    -- the route is the peer of the other channel: the vendor's on calls out, the carrier's on calls in
+    regexp_extract(
+        case when {{ is_inbound_context('dcontext') }} then channel else dstchannel end,
+        '^[^/]+/(.+)-[0-9a-fA-F]+$', 1
+    ) as route_id
 from {{ source('raw', 'asterisk__cdr') }}
