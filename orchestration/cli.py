@@ -43,6 +43,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             calls_per_day=args.calls_per_day,
             out=Path(args.out),
             inject_faults=not args.no_faults,
+            deck_prefixes=args.deck_prefixes,
+            split_bands=args.split_bands,
         )
     except ValueError as exc:  # the config's own checks say what is wrong
         _say(f"cannot simulate: {exc}")
@@ -168,6 +170,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="data folder: writes OUT/landing and OUT/ground_truth (default: data/)",
     )
     p.add_argument("--no-faults", action="store_true", help="write clean data, no injected faults")
+    p.add_argument(
+        "--deck-prefixes",
+        type=int,
+        default=0,
+        help="grow every rate plan and vendor deck with nested sub-ranges to this many prefixes (make bench: 50000)",
+    )
+    p.add_argument(
+        "--split-bands", action="store_true", help="every plan with time bands splits calls where the band changes"
+    )
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser(

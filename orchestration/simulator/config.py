@@ -18,6 +18,8 @@ class SimulationConfig:
     calls_per_day: int = 20_000  # average over the period, before the weekly rhythm
     out: Path = Path("data")  # writes out/landing/... and out/ground_truth/...
     inject_faults: bool = True
+    deck_prefixes: int = 0  # above the demo deck's size: nested sub-ranges up to this many prefixes per plan
+    split_bands: bool = False  # every plan with bands splits calls at band changes (band_mode split)
 
     def __post_init__(self) -> None:
         if self.start.day != 1:

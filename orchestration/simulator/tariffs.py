@@ -8,7 +8,7 @@ decimal strings. One vendor destination is priced above every retail plan on pur
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -112,6 +112,22 @@ TIERS = (
 )  # fmt: skip
 
 
+def deck_prefixes(total: int, rng: np.random.Generator) -> tuple[RatePrefix, ...]:
+    """RATE_PREFIXES, and for a large-deck run (`make bench`) nested sub-ranges under them up to `total`
+    prefixes: a parent's prefix plus one digit, up to 10 digits, priced within 10% of its parent."""
+    prefixes, known = list(RATE_PREFIXES), {p.prefix for p in RATE_PREFIXES}
+    while len(prefixes) < total:
+        parent = prefixes[int(rng.integers(len(prefixes)))]
+        child = parent.prefix + str(int(rng.integers(10)))
+        if len(child) <= 10 and child not in known:
+            known.add(child)
+            base = Decimal(parent.base_usd) * Decimal(90 + int(rng.integers(0, 21))) / 100
+            prefixes.append(
+                RatePrefix(child, f"{parent.destination.split(' (')[0]} ({child})", parent.country, parent.kind, f"{base:.5f}")
+            )
+    return tuple(prefixes)
+
+
 def catalog_since(timeline: Timeline) -> date:
     return date(timeline.start.year - 1, 1, 1)
 
@@ -158,8 +174,16 @@ def _plan_rows(plan: Plan) -> tuple:
     return (plan.plan_id, plan.currency, plan.timezone, plan.rounding[0], str(plan.rounding[1]), plan.band_mode)
 
 
-def catalog_files(world: World, timeline: Timeline, rng: np.random.Generator) -> list[RefFile]:
+def catalog_files(
+    world: World,
+    timeline: Timeline,
+    rng: np.random.Generator,
+    prefixes: tuple[RatePrefix, ...] = RATE_PREFIXES,
+    split_bands: bool = False,
+) -> list[RefFile]:
+    """The catalog; `split_bands` prices every banded plan with band_mode split (the bench's deck)."""
     since, start = catalog_since(timeline), timeline.start
+    plans = tuple(replace(p, band_mode="split") if split_bands and len(p.bands) > 1 else p for p in PLANS)
     products = [(p[0], p[1], p[2], p[3]) for p in PRODUCTS]
     prices = [
         (p[0], cur, price, since.isoformat(), "")
@@ -174,9 +198,9 @@ def catalog_files(world: World, timeline: Timeline, rng: np.random.Generator) ->
         for lo, hi, price, flat in steps
     ]
     rates, bands, holidays = [], [], []
-    for plan in PLANS:
+    for plan in plans:
         entries = []
-        for prefix in RATE_PREFIXES:
+        for prefix in prefixes:
             band_names = list(dict.fromkeys(b[0] for b in plan.bands)) if _banded(plan, prefix) else ["*"]
             for band in band_names:
                 price = retail_price(plan, prefix, band)
@@ -196,7 +220,7 @@ def catalog_files(world: World, timeline: Timeline, rng: np.random.Generator) ->
         RefFile("catalog", start, "prices", prices),
         RefFile("catalog", start, "bundles", bundles),
         RefFile("catalog", start, "volume_tiers", tiers),
-        RefFile("catalog", start, "rate_plans", [_plan_rows(p) for p in PLANS]),
+        RefFile("catalog", start, "rate_plans", [_plan_rows(p) for p in plans]),
         RefFile("catalog", start, "rates", rates),
         RefFile("catalog", start, "time_bands", bands),
         RefFile("catalog", start, "holidays", holidays),
@@ -252,7 +276,9 @@ def _account_catalog_files(world: World, timeline: Timeline, rng: np.random.Gene
     return files
 
 
-def vendor_files(timeline: Timeline, rng: np.random.Generator) -> list[RefFile]:
+def vendor_files(
+    timeline: Timeline, rng: np.random.Generator, prefixes: tuple[RatePrefix, ...] = RATE_PREFIXES
+) -> list[RefFile]:
     since, start = catalog_since(timeline), timeline.start
     vendors, plans, rates, bands = [], [], [], []
     for vendor_id, name, currency, plan in VENDOR_PLANS:
@@ -261,7 +287,7 @@ def vendor_files(timeline: Timeline, rng: np.random.Generator) -> list[RefFile]:
         bands += [(plan.plan_id, *b) for b in plan.bands]
         low = Decimal("0.80") if vendor_id == "VND-NORTHWIND" else Decimal("0.72")
         entries = []
-        for prefix in RATE_PREFIXES:
+        for prefix in prefixes:
             factor = low + Decimal(int(rng.integers(0, 16))) / 100  # cheaper than wholesale anchor x markup
             cost = Decimal(prefix.base_usd) * factor / NOMINAL_USD_PER[currency]
             if (vendor_id, prefix.prefix) == NEGATIVE_MARGIN[:2]:
