@@ -407,8 +407,10 @@ def step_pandas_rate(data: Path, calls: int) -> dict:
     q["matched_prefix"] = None
     for length in sorted(versions.length.unique(), reverse=True):
         todo = q[q.matched_prefix.isna()]
-        hits = todo[["request_no", "plan_no", "local_day"]].assign(prefix=todo.b_number.str[:length]).merge(
-            versions[versions.length == length], on=["plan_no", "prefix"]
+        hits = (
+            todo[["request_no", "plan_no", "local_day"]]
+            .assign(prefix=todo.b_number.str[:length])
+            .merge(versions[versions.length == length], on=["plan_no", "prefix"])
         )
         hits = hits[(hits.local_day >= hits.valid_from) & (hits.local_day < hits.valid_until)]
         q.loc[q.request_no.isin(hits.request_no), "matched_prefix"] = q.request_no.map(
@@ -431,6 +433,7 @@ def step_pandas_rate(data: Path, calls: int) -> dict:
     pieces = q.loc[q.index.repeat(q["last"] - q["first"] + 1)].copy()
     pieces["interval_no"] = pieces["first"] + pieces.groupby(level=0).cumcount()
     pieces = pieces.merge(cal, on=["plan_no", "interval_no"], suffixes=("", "_cal"))
+
     def seconds(times: pd.Series) -> np.ndarray:  # epoch seconds, whatever unit pandas holds them in
         return times.to_numpy().astype("datetime64[s]").astype("int64")
 
@@ -446,9 +449,13 @@ def step_pandas_rate(data: Path, calls: int) -> dict:
                           suffixes=("", "_r"))  # fmt: skip
     pieces = pieces[(pieces.local_day >= pieces.valid_from) & (pieces.local_day < pieces.valid_until)]
     slot_end = pieces.slot_end_s.fillna(pieces.to_s).astype("int64")
-    pieces = pieces.assign(p_from=np.maximum(pieces.from_s, pieces.group_start_s), p_to=np.minimum(pieces.to_s, slot_end))
+    pieces = pieces.assign(
+        p_from=np.maximum(pieces.from_s, pieces.group_start_s), p_to=np.minimum(pieces.to_s, slot_end)
+    )
     first = pieces[(pieces.group_start_s == 0) & (pieces.from_s == 0)][["request_no", "fee_u", "cap_u"]]
-    pieces = pieces[(pieces.from_s < slot_end) & (pieces.group_start_s < pieces.to_s)].sort_values(["request_no", "p_from"])
+    pieces = pieces[(pieces.from_s < slot_end) & (pieces.group_start_s < pieces.to_s)].sort_values(
+        ["request_no", "p_from"]
+    )
     pieces["k"] = pieces.groupby("request_no").cumcount()
     # 4. the carry, one piece position at a time over every call at once
     position = pd.Series(0, index=q.request_no.unique(), dtype="int64")
@@ -464,8 +471,8 @@ def step_pandas_rate(data: Path, calls: int) -> dict:
     usage = pieces.groupby("request_no").numerator.sum()
     calls_out = q.set_index("request_no").join(usage).join(first.drop_duplicates("request_no").set_index("request_no"))
     calls_out = calls_out[calls_out.fee_u.notna()]
-    total = np.where(calls_out.billable_seconds > 0,
-                     calls_out.numerator.fillna(0) + calls_out.fee_u.fillna(0) * calls_out.price_denominator, 0)  # fmt: skip
+    fees = calls_out.fee_u.fillna(0) * calls_out.price_denominator
+    total = np.where(calls_out.billable_seconds > 0, calls_out.numerator.fillna(0) + fees, 0)
     cap = calls_out.cap_u * calls_out.price_denominator
     total = np.where(cap.notna(), np.minimum(total, cap.fillna(0)), total).astype("int64")
     unit = calls_out.price_denominator * 10 ** (8 - calls_out.rounding_decimals)

@@ -21,11 +21,11 @@ from orchestration.simulator import faults as flt
 from orchestration.simulator.config import SimulationConfig, SimulationResult
 from orchestration.simulator.finance import fx_files, tax_files
 from orchestration.simulator.groundtruth import write_calls, write_injections, write_manifest
+from orchestration.simulator.numbering import RATE_PREFIXES
 from orchestration.simulator.output import Landing
 from orchestration.simulator.records import FILLER, NORMAL, FileTable, Records, expand, line_numbers, place
 from orchestration.simulator.reference import SWITCHES, World, build_world
 from orchestration.simulator.render import Renderer, caller_name_index
-from orchestration.simulator.numbering import RATE_PREFIXES
 from orchestration.simulator.tariffs import NEGATIVE_MARGIN, catalog_files, deck_prefixes, vendor_files
 from orchestration.simulator.timeline import Timeline, ZoneClock, build_timeline, epoch, iso_utc
 from orchestration.simulator.traffic import Calls, generate_calls
@@ -61,7 +61,9 @@ def simulate(config: SimulationConfig, progress: Callable[[str], None] | None = 
 
     timeline = build_timeline(config)
     world = build_world(config.accounts, timeline, _stream(config.seed, "world"))
-    prefixes = deck_prefixes(config.deck_prefixes, _stream(config.seed, "deck")) if config.deck_prefixes else RATE_PREFIXES
+    prefixes = (
+        deck_prefixes(config.deck_prefixes, _stream(config.seed, "deck")) if config.deck_prefixes else RATE_PREFIXES
+    )
     reference = (
         world.files
         + catalog_files(world, timeline, _stream(config.seed, "catalog"), prefixes, config.split_bands)

@@ -123,7 +123,9 @@ def deck_prefixes(total: int, rng: np.random.Generator) -> tuple[RatePrefix, ...
             known.add(child)
             base = Decimal(parent.base_usd) * Decimal(90 + int(rng.integers(0, 21))) / 100
             prefixes.append(
-                RatePrefix(child, f"{parent.destination.split(' (')[0]} ({child})", parent.country, parent.kind, f"{base:.5f}")
+                RatePrefix(
+                    child, f"{parent.destination.split(' (')[0]} ({child})", parent.country, parent.kind, f"{base:.5f}"
+                )
             )
     return tuple(prefixes)
 
@@ -294,7 +296,9 @@ def vendor_files(
                 cost = Decimal(NEGATIVE_MARGIN[2])
             entries.append((prefix, "*", max(cost, Decimal("0.00001")), since, None))
         rates += _rate_rows(plan, entries, 5)
-    routes = [(route_id, vendor_id, switch_id, since.isoformat(), "") for route_id, vendor_id, switch_id in ROUTES_IN_SERVICE]
+    routes = [
+        (route_id, vendor_id, switch_id, since.isoformat(), "") for route_id, vendor_id, switch_id in ROUTES_IN_SERVICE
+    ]
     return [
         RefFile("vendor", start, "vendors", vendors),
         RefFile("vendor", start, "routes", routes),
