@@ -24,6 +24,7 @@ from orchestration.settings import REPO_ROOT
 
 DAYS = 31  # October 2026: the demo month, with the European DST change in it
 START = date(2026, 10, 1)
+PANDAS_CHUNK = 1_000_000  # requests the pandas rating baseline holds at once
 DECK_PREFIXES = 50_000  # rating's target is set against a deck of at least 50,000 prefixes, split bands on
 
 
@@ -390,96 +391,104 @@ def step_pandas_rate(data: Path, calls: int) -> dict:
         ).df()
         calendar = con.execute("from intermediate.int_tariff_band_calendar order by from_at").df()
     requested = int(q.deck.eq("customer").sum())
-    q = q.merge(plans[["deck", "rate_plan_id", "plan_no", "timezone", "band_mode", "price_denominator",
-                       "rounding_method", "rounding_decimals"]], on=["deck", "rate_plan_id"])  # fmt: skip
     rates = rates.merge(plans[["deck", "rate_plan_id", "plan_no"]], on=["deck", "rate_plan_id"])
-    # validity is in the plan's local days
-    q["local_day"] = pd.NaT
-    for zone, rows in q.groupby("timezone").groups.items():
-        local = q.loc[rows, "answer_at"].dt.tz_localize("UTC").dt.tz_convert(zone).dt.tz_localize(None)
-        q.loc[rows, "local_day"] = local.dt.normalize()
-    q["local_day"] = pd.to_datetime(q["local_day"])
     rates["valid_from"] = pd.to_datetime(rates["valid_from"])
     rates["valid_until"] = pd.to_datetime(rates["valid_until"].astype(str).replace("9999-12-31", "2262-01-01"))
-    # 1. longest prefix: one merge per length, longest first; a call keeps its first match
     versions = rates[["plan_no", "prefix", "valid_from", "valid_until"]].drop_duplicates()
     versions["length"] = versions.prefix.str.len()
-    q["matched_prefix"] = None
-    for length in sorted(versions.length.unique(), reverse=True):
-        todo = q[q.matched_prefix.isna()]
-        hits = (
-            todo[["request_no", "plan_no", "local_day"]]
-            .assign(prefix=todo.b_number.str[:length])
-            .merge(versions[versions.length == length], on=["plan_no", "prefix"])
-        )
-        hits = hits[(hits.local_day >= hits.valid_from) & (hits.local_day < hits.valid_until)]
-        q.loc[q.request_no.isin(hits.request_no), "matched_prefix"] = q.request_no.map(
-            hits.drop_duplicates("request_no").set_index("request_no").prefix
-        )
-    q = q[q.matched_prefix.notna()]
-    # 2. band intervals at answer and at the last second; split calls get one row per interval
     all_times = rates[rates.band == "*"][["plan_no", "prefix"]].drop_duplicates().assign(all_times=True)
-    q = q.merge(all_times, left_on=["plan_no", "matched_prefix"], right_on=["plan_no", "prefix"], how="left")
-    q["all_times"] = q.all_times.fillna(False).astype(bool)
     cal = calendar[["plan_no", "interval_no", "band", "from_at", "to_at"]]
-    q = pd.merge_asof(q.sort_values("answer_at"), cal.rename(columns={"interval_no": "first"})[
-        ["plan_no", "first", "from_at"]], left_on="answer_at", right_on="from_at", by="plan_no")  # fmt: skip
-    q["end_at"] = q.answer_at + pd.to_timedelta(np.maximum(q.billable_seconds - 1, 0), unit="s")
-    q = pd.merge_asof(q.sort_values("end_at"), cal.rename(columns={"interval_no": "last"})[
-        ["plan_no", "last", "from_at"]], left_on="end_at", right_on="from_at", by="plan_no",
-        suffixes=("", "_end"))  # fmt: skip
-    split = (q.band_mode == "split") & ~q.all_times & (q.billable_seconds > 0)
-    q["last"] = np.where(split, q["last"], q["first"])
-    pieces = q.loc[q.index.repeat(q["last"] - q["first"] + 1)].copy()
-    pieces["interval_no"] = pieces["first"] + pieces.groupby(level=0).cumcount()
-    pieces = pieces.merge(cal, on=["plan_no", "interval_no"], suffixes=("", "_cal"))
 
-    def seconds(times: pd.Series) -> np.ndarray:  # epoch seconds, whatever unit pandas holds them in
-        return times.to_numpy().astype("datetime64[s]").astype("int64")
+    def rate_chunk(q: pd.DataFrame) -> pd.DataFrame:
+        q = q.merge(plans[["deck", "rate_plan_id", "plan_no", "timezone", "band_mode", "price_denominator",
+                           "rounding_method", "rounding_decimals"]], on=["deck", "rate_plan_id"])  # fmt: skip
+        # validity is in the plan's local days
+        q["local_day"] = pd.NaT
+        for zone, rows in q.groupby("timezone").groups.items():
+            local = q.loc[rows, "answer_at"].dt.tz_localize("UTC").dt.tz_convert(zone).dt.tz_localize(None)
+            q.loc[rows, "local_day"] = local.dt.normalize()
+        q["local_day"] = pd.to_datetime(q["local_day"])
+        # 1. longest prefix: one merge per length, longest first; a call keeps its first match
+        q["matched_prefix"] = None
+        for length in sorted(versions.length.unique(), reverse=True):
+            todo = q[q.matched_prefix.isna()]
+            hits = (
+                todo[["request_no", "plan_no", "local_day"]]
+                .assign(prefix=todo.b_number.str[:length])
+                .merge(versions[versions.length == length], on=["plan_no", "prefix"])
+            )
+            hits = hits[(hits.local_day >= hits.valid_from) & (hits.local_day < hits.valid_until)]
+            q.loc[q.request_no.isin(hits.request_no), "matched_prefix"] = q.request_no.map(
+                hits.drop_duplicates("request_no").set_index("request_no").prefix
+            )
+        q = q[q.matched_prefix.notna()]
+        # 2. band intervals at answer and at the last second; split calls get one row per interval
+        q = q.merge(all_times, left_on=["plan_no", "matched_prefix"], right_on=["plan_no", "prefix"], how="left")
+        q["all_times"] = q.all_times.fillna(False).astype(bool)
+        q = pd.merge_asof(q.sort_values("answer_at"), cal.rename(columns={"interval_no": "first"})[
+            ["plan_no", "first", "from_at"]], left_on="answer_at", right_on="from_at", by="plan_no")  # fmt: skip
+        q["end_at"] = q.answer_at + pd.to_timedelta(np.maximum(q.billable_seconds - 1, 0), unit="s")
+        q = pd.merge_asof(q.sort_values("end_at"), cal.rename(columns={"interval_no": "last"})[
+            ["plan_no", "last", "from_at"]], left_on="end_at", right_on="from_at", by="plan_no",
+            suffixes=("", "_end"))  # fmt: skip
+        split = (q.band_mode == "split") & ~q.all_times & (q.billable_seconds > 0)
+        q["last"] = np.where(split, q["last"], q["first"])
+        pieces = q.loc[q.index.repeat(q["last"] - q["first"] + 1)].copy()
+        pieces["interval_no"] = pieces["first"] + pieces.groupby(level=0).cumcount()
+        pieces = pieces.merge(cal, on=["plan_no", "interval_no"], suffixes=("", "_cal"))
 
-    answer_s = seconds(pieces.answer_at)
-    pieces["from_s"] = np.where(pieces["last"] > pieces["first"],
-                                np.maximum(seconds(pieces.from_at_cal) - answer_s, 0), 0)  # fmt: skip
-    pieces["to_s"] = np.where(pieces["last"] > pieces["first"],
-                              np.minimum(seconds(pieces.to_at) - answer_s, pieces.billable_seconds),
-                              pieces.billable_seconds)  # fmt: skip
-    pieces["band"] = np.where(pieces.all_times, "*", pieces.band)
-    # 3. slots valid at the start cut the band pieces
-    pieces = pieces.merge(rates, left_on=["plan_no", "matched_prefix", "band"], right_on=["plan_no", "prefix", "band"],
-                          suffixes=("", "_r"))  # fmt: skip
-    pieces = pieces[(pieces.local_day >= pieces.valid_from) & (pieces.local_day < pieces.valid_until)]
-    slot_end = pieces.slot_end_s.fillna(pieces.to_s).astype("int64")
-    pieces = pieces.assign(
-        p_from=np.maximum(pieces.from_s, pieces.group_start_s), p_to=np.minimum(pieces.to_s, slot_end)
-    )
-    first = pieces[(pieces.group_start_s == 0) & (pieces.from_s == 0)][["request_no", "fee_u", "cap_u"]]
-    pieces = pieces[(pieces.from_s < slot_end) & (pieces.group_start_s < pieces.to_s)].sort_values(
-        ["request_no", "p_from"]
-    )
-    pieces["k"] = pieces.groupby("request_no").cumcount()
-    # 4. the carry, one piece position at a time over every call at once
-    position = pd.Series(0, index=q.request_no.unique(), dtype="int64")
-    pieces["billed"] = 0
-    for k in range(int(pieces.k.max()) + 1 if len(pieces) else 0):
-        at = pieces.k == k
-        rows = pieces[at]
-        pos = position.reindex(rows.request_no).to_numpy()
-        billed = np.where(pos >= rows.p_to, 0, -((pos - rows.p_to) // rows.increment_s) * rows.increment_s)
-        pieces.loc[at, "billed"] = billed
-        position.loc[rows.request_no.to_numpy()] = pos + billed
-    pieces["numerator"] = pieces.rate_u * pieces.billed * (pieces.price_denominator // pieces.rate_unit_s)
-    usage = pieces.groupby("request_no").numerator.sum()
-    calls_out = q.set_index("request_no").join(usage).join(first.drop_duplicates("request_no").set_index("request_no"))
-    calls_out = calls_out[calls_out.fee_u.notna()]
-    fees = calls_out.fee_u.fillna(0) * calls_out.price_denominator
-    total = np.where(calls_out.billable_seconds > 0, calls_out.numerator.fillna(0) + fees, 0)
-    cap = calls_out.cap_u * calls_out.price_denominator
-    total = np.where(cap.notna(), np.minimum(total, cap.fillna(0)), total).astype("int64")
-    unit = calls_out.price_denominator * 10 ** (8 - calls_out.rounding_decimals)
-    whole, rest = total // unit, total % unit
-    up = np.where(calls_out.rounding_method == "up", rest > 0,
-                  np.where(calls_out.rounding_method == "half_up", 2 * rest >= unit, False))  # fmt: skip
-    calls_out["cost_units"] = whole + up  # in the plan's minor units
+        def seconds(times: pd.Series) -> np.ndarray:  # epoch seconds, whatever unit pandas holds them in
+            return times.to_numpy().astype("datetime64[s]").astype("int64")
+
+        answer_s = seconds(pieces.answer_at)
+        pieces["from_s"] = np.where(pieces["last"] > pieces["first"],
+                                    np.maximum(seconds(pieces.from_at_cal) - answer_s, 0), 0)  # fmt: skip
+        pieces["to_s"] = np.where(pieces["last"] > pieces["first"],
+                                  np.minimum(seconds(pieces.to_at) - answer_s, pieces.billable_seconds),
+                                  pieces.billable_seconds)  # fmt: skip
+        pieces["band"] = np.where(pieces.all_times, "*", pieces.band)
+        # 3. slots valid at the start cut the band pieces
+        pieces = pieces.merge(rates, left_on=["plan_no", "matched_prefix", "band"],
+                              right_on=["plan_no", "prefix", "band"], suffixes=("", "_r"))  # fmt: skip
+        pieces = pieces[(pieces.local_day >= pieces.valid_from) & (pieces.local_day < pieces.valid_until)]
+        slot_end = pieces.slot_end_s.fillna(pieces.to_s).astype("int64")
+        pieces = pieces.assign(
+            p_from=np.maximum(pieces.from_s, pieces.group_start_s), p_to=np.minimum(pieces.to_s, slot_end)
+        )
+        first = pieces[(pieces.group_start_s == 0) & (pieces.from_s == 0)][["request_no", "fee_u", "cap_u"]]
+        pieces = pieces[(pieces.from_s < slot_end) & (pieces.group_start_s < pieces.to_s)].sort_values(
+            ["request_no", "p_from"]
+        )
+        pieces["k"] = pieces.groupby("request_no").cumcount()
+        # 4. the carry, one piece position at a time over every call at once
+        position = pd.Series(0, index=q.request_no.unique(), dtype="int64")
+        pieces["billed"] = 0
+        for k in range(int(pieces.k.max()) + 1 if len(pieces) else 0):
+            at = pieces.k == k
+            rows = pieces[at]
+            pos = position.reindex(rows.request_no).to_numpy()
+            billed = np.where(pos >= rows.p_to, 0, -((pos - rows.p_to) // rows.increment_s) * rows.increment_s)
+            pieces.loc[at, "billed"] = billed
+            position.loc[rows.request_no.to_numpy()] = pos + billed
+        pieces["numerator"] = pieces.rate_u * pieces.billed * (pieces.price_denominator // pieces.rate_unit_s)
+        usage = pieces.groupby("request_no").numerator.sum()
+        calls_out = (
+            q.set_index("request_no").join(usage).join(first.drop_duplicates("request_no").set_index("request_no"))
+        )
+        calls_out = calls_out[calls_out.fee_u.notna()]
+        fees = calls_out.fee_u.fillna(0) * calls_out.price_denominator
+        total = np.where(calls_out.billable_seconds > 0, calls_out.numerator.fillna(0) + fees, 0)
+        cap = calls_out.cap_u * calls_out.price_denominator
+        total = np.where(cap.notna(), np.minimum(total, cap.fillna(0)), total).astype("int64")
+        unit = calls_out.price_denominator * 10 ** (8 - calls_out.rounding_decimals)
+        whole, rest = total // unit, total % unit
+        up = np.where(calls_out.rounding_method == "up", rest > 0,
+                      np.where(calls_out.rounding_method == "half_up", 2 * rest >= unit, False))  # fmt: skip
+        calls_out["cost_units"] = whole + up  # in the plan's minor units
+        return calls_out
+
+    # in chunks of requests, as a plain script must to stay in memory (one merge per prefix length)
+    calls_out = pd.concat([rate_chunk(q.iloc[i : i + PANDAS_CHUNK].copy()) for i in range(0, len(q), PANDAS_CHUNK)])
     priced = len(calls_out)
     checked = time.perf_counter()
     with connect(data / "warehouse" / "tollhouse.duckdb", read_only=True) as con:

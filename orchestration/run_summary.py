@@ -6,7 +6,13 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.scoring import call_accuracy, ingestion_scorecard, mediation_scorecard
+from orchestration.scoring import (
+    call_accuracy,
+    ingestion_scorecard,
+    losing_rates,
+    mediation_scorecard,
+    rating_scorecard,
+)
 
 
 def ingestion_by_source(con: duckdb.DuckDBPyConnection) -> list[tuple]:
@@ -68,6 +74,18 @@ def rating_by_plan(con: duckdb.DuckDBPyConnection) -> list[tuple]:
     ).fetchall()
 
 
+def margin_by_currency(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """Outbound revenue, vendor cost and margin per customer currency; calls whose cost is unpriced apart."""
+    return con.execute(
+        """
+        select currency, sum(calls)::bigint, sum(revenue)::varchar, sum(vendor_cost)::varchar,
+               sum(margin)::varchar, round(100 * sum(margin) / sum(revenue), 2)::varchar,
+               sum(calls_without_cost)::bigint
+        from marts.rpt_rating_margin group by all order by all
+        """
+    ).fetchall()
+
+
 def tariff_errors(con: duckdb.DuckDBPyConnection) -> list[tuple]:
     return con.execute(
         "select deck, file_name, file_line, rule, message from intermediate.int_tariff_errors order by all"
@@ -118,6 +136,24 @@ def render(con: duckdb.DuckDBPyConnection, ground_truth: Path | None = None) -> 
         "Rating (customer plans; an unrated call has a reason, never a price of zero)",
         format_table(("plan", "currency", "priced", "revenue", "unrated", "why"), rating_by_plan(con)),
     ]
+    parts += [
+        "",
+        "Margin of answered outbound calls (vendor cost at the vendor's deck, in the call's currency)",
+        format_table(
+            ("currency", "calls", "revenue", "vendor cost", "margin", "margin %", "cost unpriced"),
+            margin_by_currency(con),
+        ),
+    ]
+    losing = losing_rates(con)
+    if losing:
+        parts += [
+            "",
+            "Rates that lose money (customer rate and vendor rate of answered outbound calls), worst first",
+            format_table(
+                ("plan", "prefix", "rate from", "vendor", "vendor prefix", "calls", "revenue", "cost", "margin", "cur"),
+                losing,
+            ),
+        ]
     errors = tariff_errors(con)
     if errors:
         parts += [
@@ -135,6 +171,9 @@ def render(con: duckdb.DuckDBPyConnection, ground_truth: Path | None = None) -> 
             "",
             "Simulator's injected faults that mediation owns, and how many it found",
             format_table(headers, mediation_scorecard(con, ground_truth)),
+            "",
+            "Simulator's injected faults that rating owns, and how many it found",
+            format_table(headers, rating_scorecard(con, ground_truth)),
             "",
             "True calls against fct_calls (wrong_* count mediated calls that differ from the truth)",
             format_table(("measure", "calls"), list(accuracy.items())),

@@ -7,6 +7,7 @@ and later stages' effects (`duplicate_record`, `suspense:...`), scored by the st
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -175,3 +176,48 @@ def call_accuracy(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> dict[st
     ).fetchone()
     names = [d[0] for d in con.description]
     return dict(zip(names, row, strict=True))
+
+
+def rating_scorecard(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> list[tuple]:
+    """(kind, expected effect, injected, found) for the faults rating owns: calls to a range no plan prices
+    (held in rating suspense as unknown_destination), and the mispriced customer rate and the vendor
+    priced above retail that the simulator's manifest names (each a rate that loses money in
+    rpt_rating_margin)."""
+    _ground_truth_views(con, ground_truth)
+    events = json.loads((ground_truth / "manifest.json").read_text())["events"]
+    (missing, held) = con.execute(
+        """
+        select count(*), count(s.call_id)
+        from gt_injections i
+        join gt_calls g on g.call_id = try_cast(i.call_id as bigint)
+        left join marts.fct_calls f on f.source = g.source::varchar and f.record_key = g.record_key
+        left join marts.fct_rating_suspense s on s.call_id = f.call_id and s.reason = 'unknown_destination'
+        where i.expected_effect = 'suspense:unknown_destination'
+        """
+    ).fetchone()
+    mispriced, vendor = events["mispriced_rate"], events["negative_margin"]
+    (mispriced_found,) = con.execute(
+        """select count(*) > 0 from marts.rpt_rating_margin
+           where rate_plan_id = ? and matched_prefix = ? and rate_valid_from = ? and is_negative""",
+        [mispriced["rate_plan_id"], mispriced["prefix"], mispriced["valid_from"]],
+    ).fetchone()
+    (vendor_found,) = con.execute(
+        "select count(*) > 0 from marts.rpt_rating_margin where vendor_id = ? and vendor_matched_prefix = ? "
+        "and is_negative",
+        [vendor["vendor_id"], vendor["prefix"]],
+    ).fetchone()
+    return [
+        ("missing_destination", "suspense:unknown_destination", missing, held),
+        ("mispriced_rate", "negative margin at that rate version", 1, int(mispriced_found)),
+        ("negative_margin", "negative margin at that vendor rate", 1, int(vendor_found)),
+    ]
+
+
+def losing_rates(con: duckdb.DuckDBPyConnection, limit: int = 10) -> list[tuple]:
+    """The customer and vendor rates whose outbound calls lose money, worst first."""
+    return con.execute(
+        """select rate_plan_id, matched_prefix, rate_valid_from::varchar, vendor_id, vendor_matched_prefix,
+                  calls, revenue::varchar, vendor_cost::varchar, margin::varchar, currency
+           from marts.rpt_rating_margin where is_negative order by margin limit ?""",
+        [limit],
+    ).fetchall()

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from orchestration.runner import build_models, failed_checks, landed_days, load_days
-from orchestration.scoring import call_accuracy, ingestion_scorecard, mediation_scorecard
+from orchestration.scoring import call_accuracy, ingestion_scorecard, mediation_scorecard, rating_scorecard
 from orchestration.simulator import SimulationConfig, simulate
 
 pytestmark = pytest.mark.integration
@@ -162,3 +162,33 @@ def test_every_mediated_call_is_priced_or_held_with_a_reason(loaded):
                from marts.fct_rated_calls"""
         ).fetchone() == (0, 0)
         assert con.execute("select count(*) from intermediate.int_tariff_errors").fetchone() == (0,)
+
+
+def test_outbound_calls_carry_vendor_cost_and_margin_and_rating_faults_are_found(loaded):
+    paths, _, _ = loaded
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        # every answered outbound call has a vendor cost or a reason in fct_cost_suspense, once
+        outbound, costed, held = con.execute(
+            """select count(*), count(vendor_cost),
+                      (select count(*) from marts.fct_cost_suspense)
+               from marts.fct_rated_calls where direction = 'outbound' and billable_seconds > 0"""
+        ).fetchone()
+        assert outbound > 0 and costed + held >= outbound and costed > 0.95 * outbound
+        # the route: from the record (Asterisk's called channel, the carrier's column) or the switch's only one
+        assert dict(con.execute(
+            """select c.source, count(*) filter (where q.route_found_by is null) from intermediate.int_rating_requests q
+               join marts.fct_calls c using (call_id) where q.deck = 'vendor' group by 1"""
+        ).fetchall()) == {"asterisk": 0, "carrier": 0, "freeswitch": 0}  # fmt: skip
+        # margin = revenue - vendor cost in the call's currency, to the cent of every call
+        assert con.execute(
+            """select count(*) from marts.fct_rated_calls
+               where margin is distinct from cost - vendor_cost_in_currency
+                  or (vendor_currency = currency and vendor_cost_in_currency <> vendor_cost)"""
+        ).fetchone() == (0,)
+        card = rating_scorecard(con, paths.ground_truth)
+    assert [(kind, injected, found) for kind, _, injected, found in card] == [
+        ("missing_destination", card[0][2], card[0][2]),
+        ("mispriced_rate", 1, 1),
+        ("negative_margin", 1, 1),
+    ]
+    assert card[0][2] > 0

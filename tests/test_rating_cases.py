@@ -17,6 +17,7 @@ import os
 import re
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -686,3 +687,31 @@ def test_one_bands_rate_changes_on_its_own(tmp_path):
         "new_peak": ("0.0300", "GBP", "44", ""),
         "offpeak": ("0.0100", "GBP", "44", ""),
     }
+
+
+def test_vendor_cost_and_margin(tmp_path):
+    # A vendor's cost deck has the customer plans' format, so the same rating prices a call at both; the
+    # margin is the customer price less the vendor cost (fct_rated_calls; FX in its dbt unit test).
+    tariff = write_tariff(
+        tmp_path / "tariff",
+        plans=[plan_row("RETAIL", decimals=4), plan_row("VENDOR", decimals=6)],
+        rates=[
+            rate_row("RETAIL", "44", "0.0200", increment_s=60, connect_fee="0.0100"),
+            rate_row("VENDOR", "44", "0.0125", group_start_s=0, increment_s=6),
+            rate_row("VENDOR", "44", "0.0125", group_start_s=6, increment_s=6),
+        ],
+        bands=all_week("RETAIL") + all_week("VENDOR"),
+    )
+    result = rate_calls(
+        tmp_path,
+        tariff,
+        [
+            call("price", "442079460000", "2026-10-05T12:00:00+01:00", 61, plan="RETAIL"),
+            call("cost", "442079460000", "2026-10-05T12:00:00+01:00", 61, plan="VENDOR"),
+        ],
+    )
+    # price: ceil(61/60)*60 = 120 s; 120 * 0.02 / 60 = 0.04, + connect fee 0.01 = 0.0500
+    # cost: [0,6) 6 s, p=6; [6,61) ceil(55/6)*6 = 60 s; 66 * 0.0125 / 60 = 0.01375
+    assert result == {"price": ("0.0500", "GBP", "44", ""), "cost": ("0.013750", "GBP", "44", "")}
+    # margin: 0.0500 - 0.013750 = 0.036250
+    assert Decimal(result["price"][0]) - Decimal(result["cost"][0]) == Decimal("0.036250")

@@ -98,3 +98,17 @@ from ({{ latest_version(source_name ~ '__holidays', ['rate_plan_id', '"date"']) 
     case when rtrim({{ prefix }}, '9') <> ''
         then left(rtrim({{ prefix }}, '9'), -1) || chr(ascii(right(rtrim({{ prefix }}, '9'), 1)) + 1) end
 {%- endmacro %}
+
+{#- A band piece's slot pieces (int_calls_rated): the slots of its band's rate card (`cards`) that overlap
+    it, cut to it. -#}
+{%- macro slot_pieces(piece) -%}
+    list_transform(
+        list_filter(cards.slots, s -> s.slot_start_s < {{ piece }}.to_s
+            and coalesce(s.slot_end_s, {{ piece }}.to_s) > {{ piece }}.from_s),
+        s -> {'band': {{ piece }}.band,
+              'from_s': greatest({{ piece }}.from_s, s.slot_start_s),
+              'to_s': least({{ piece }}.to_s, coalesce(s.slot_end_s, {{ piece }}.to_s)),
+              'slot_start_s': s.slot_start_s, 'increment_s': s.increment_s, 'rate': s.rate,
+              'rate_unit_s': s.rate_unit_s, 'rate_valid_from': s.rate_valid_from, 'unit_factor': s.unit_factor}
+    )
+{%- endmacro %}

@@ -26,7 +26,13 @@ from orchestration.simulator.output import Landing
 from orchestration.simulator.records import FILLER, NORMAL, FileTable, Records, expand, line_numbers, place
 from orchestration.simulator.reference import SWITCHES, World, build_world
 from orchestration.simulator.render import Renderer, caller_name_index
-from orchestration.simulator.tariffs import NEGATIVE_MARGIN, catalog_files, deck_prefixes, vendor_files
+from orchestration.simulator.tariffs import (
+    MISPRICED_RATE,
+    NEGATIVE_MARGIN,
+    catalog_files,
+    deck_prefixes,
+    vendor_files,
+)
 from orchestration.simulator.timeline import Timeline, ZoneClock, build_timeline, epoch, iso_utc
 from orchestration.simulator.traffic import Calls, generate_calls
 from orchestration.simulator.writers import LineBuffer, write_switch_files
@@ -252,6 +258,12 @@ def _manifest(
                 "offset_seconds": timeline.skew_offset,
             },
             "negative_margin": {"vendor_id": NEGATIVE_MARGIN[0], "prefix": NEGATIVE_MARGIN[1]},
+            "mispriced_rate": {
+                "rate_plan_id": MISPRICED_RATE[0],
+                "prefix": MISPRICED_RATE[1],
+                "valid_from": timeline.rate_change_day,
+                "factor": str(MISPRICED_RATE[2]),
+            },
         },
         "counts": {
             "calls": result.calls,

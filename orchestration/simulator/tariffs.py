@@ -3,7 +3,8 @@
 Every price derives from one wholesale anchor per destination (numbering.RATE_PREFIXES, USD per
 minute) through a markup and a nominal exchange rate, computed in Decimal and written as plain
 decimal strings. One vendor destination is priced above every retail plan on purpose
-(NEGATIVE_MARGIN), for the negative-margin control to find.
+(NEGATIVE_MARGIN), for the negative-margin control to find, and one customer rate is keyed in at a
+tenth of its price from the rate-change day (MISPRICED_RATE), for rating's margin report to find.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from orchestration.simulator.timeline import Timeline
 NOMINAL_USD_PER = {"USD": Decimal(1), "GBP": Decimal("1.34"), "EUR": Decimal("1.16")}
 BAND_FACTOR = {"peak": Decimal("1.0"), "offpeak": Decimal("0.6"), "weekend": Decimal("0.4")}
 NEGATIVE_MARGIN = ("VND-NORTHWIND", "4477", "0.0400")  # vendor, prefix, cost per minute (GBP)
+# A customer rate keyed in at a tenth of its price from the rate-change day (a decimal slip): plan,
+# prefix, factor. Calls at that version cost less than their termination, for rating's margin to show.
+MISPRICED_RATE = ("DE-FLEX-EUR", "4930", Decimal("0.1"))
 
 # Public holidays 2026-2027 (England & Wales bank holidays, US federal holidays as observed).
 GB_HOLIDAYS = (
@@ -206,7 +210,10 @@ def catalog_files(
             band_names = list(dict.fromkeys(b[0] for b in plan.bands)) if _banded(plan, prefix) else ["*"]
             for band in band_names:
                 price = retail_price(plan, prefix, band)
-                if plan.plan_id == "DE-FLEX-EUR" and prefix.country == "DE" and prefix.kind == "mobile":
+                if (plan.plan_id, prefix.prefix) == MISPRICED_RATE[:2]:
+                    entries.append((prefix, band, price, since, timeline.rate_change_day))
+                    entries.append((prefix, band, price * MISPRICED_RATE[2], timeline.rate_change_day, None))
+                elif plan.plan_id == "DE-FLEX-EUR" and prefix.country == "DE" and prefix.kind == "mobile":
                     # A price cut effective mid-period: the old row closes the day the new one opens.
                     entries.append((prefix, band, price, since, timeline.rate_change_day))
                     entries.append((prefix, band, price * Decimal("0.85"), timeline.rate_change_day, None))

@@ -16,11 +16,7 @@
 -- Every request leaves as exactly one row: priced, or unrated with its reason (rating_conserves_every_call).
 {{ config(materialized='table') }}
 
-with located as (
-    select * from {{ ref('int_rating_located') }}
-),
-
-plans as (
+with plans as (
     select * from {{ ref('int_tariff_plans') }}
 ),
 
@@ -32,21 +28,34 @@ cards as (
     select * from {{ ref('int_tariff_rate_cards') }}
 ),
 
-band_pieces as (
-    -- the whole call in one band: all-times rates, band_mode start, or a call inside one interval
-    select *, case when all_times then '*' else answer_band end as band, 0 as from_s, billable_seconds as to_s
-    from located
-    where prefix_no is not null and not crosses
-    union all
-    -- split where the call crosses into the next band interval, up to the one its last second is in
+whole as (
+    -- the whole call in one band (most calls): all-times rates, band_mode start, or a call inside one
+    -- interval; one card, no grouping
+    select
+        located.* exclude (crosses),
+        cards.prefix_no is null as no_card,
+        cards.destination,
+        cards.first_slot,
+        {{ slot_pieces('piece') }} as pieces
+    from {{ ref('int_rating_located') }} as located
+    cross join lateral (
+        select case when located.all_times then '*' else located.answer_band end as band,
+            0 as from_s, located.billable_seconds as to_s
+    ) as piece
+    left join cards on cards.prefix_no = located.prefix_no and cards.band = piece.band
+    where located.prefix_no is not null and not located.crosses
+),
+
+crossing_pieces as (
+    -- a call split where it crosses into the next band interval, up to the one its last second is in
     select crossing.* exclude (interval_no), calendar.band,
         cast(greatest({{ epoch_seconds('calendar.from_at') }} - {{ epoch_seconds('crossing.answer_at') }}, 0)
-            as integer),
+            as integer) as from_s,
         cast(least({{ epoch_seconds('calendar.to_at') }} - {{ epoch_seconds('crossing.answer_at') }},
-            crossing.billable_seconds) as integer)
+            crossing.billable_seconds) as integer) as to_s
     from (
-        select located.*, unnest(range(located.first_interval, ended.interval_no + 1)) as interval_no
-        from located
+        select located.* exclude (crosses), unnest(range(located.first_interval, ended.interval_no + 1)) as interval_no
+        from {{ ref('int_rating_located') }} as located
         asof inner join calendar as ended
             on ended.plan_no = located.plan_no
             and located.answer_at + {{ seconds('located.billable_seconds - 1') }} >= ended.from_at
@@ -55,40 +64,24 @@ band_pieces as (
     inner join calendar using (plan_no, interval_no)
 ),
 
-carded as (
-    -- each band piece with its band's rate card, cut by the slots it overlaps
+crossing as (
+    -- its band pieces' slot pieces in call order; the connect fee, cap and destination come from the band
+    -- it was answered in
     select
-        band_pieces.*,
-        cards.prefix_no is null as no_card,
-        cards.destination,
-        cards.first_slot,
-        list_transform(
-            list_filter(cards.slots, s -> s.slot_start_s < band_pieces.to_s
-                and coalesce(s.slot_end_s, band_pieces.to_s) > band_pieces.from_s),
-            s -> {'band': band_pieces.band,
-                  'from_s': greatest(band_pieces.from_s, s.slot_start_s),
-                  'to_s': least(band_pieces.to_s, coalesce(s.slot_end_s, band_pieces.to_s)),
-                  'slot_start_s': s.slot_start_s, 'increment_s': s.increment_s, 'rate': s.rate,
-                  'rate_unit_s': s.rate_unit_s, 'rate_valid_from': s.rate_valid_from, 'unit_factor': s.unit_factor}
-        ) as pieces
-    from band_pieces
-    left join cards using (prefix_no, band)
+        any_value(columns(crossing_pieces.* exclude (band, from_s, to_s))),
+        bool_or(cards.prefix_no is null) as no_card,
+        arg_min(cards.destination, crossing_pieces.from_s) as destination,
+        arg_min(cards.first_slot, crossing_pieces.from_s) as first_slot,
+        flatten(list({{ slot_pieces('crossing_pieces') }} order by crossing_pieces.from_s)) as pieces
+    from crossing_pieces
+    left join cards on cards.prefix_no = crossing_pieces.prefix_no and cards.band = crossing_pieces.band
+    group by crossing_pieces.request_no
 ),
 
 call_pieces as (
-    select * exclude (band, from_s, to_s) from carded where not crosses
-    union all
-    -- a call across band intervals: its band pieces' slot pieces in call order; the connect fee, cap and
-    -- destination come from the band it was answered in
-    select
-        any_value(columns(* exclude (band, from_s, to_s, no_card, destination, first_slot, pieces))),
-        bool_or(no_card),
-        arg_min(destination, from_s),
-        arg_min(first_slot, from_s),
-        flatten(list(pieces order by from_s))
-    from carded
-    where crosses
-    group by request_no
+    select * from whole
+    union all by name
+    select * from crossing
 ),
 
 billed as (
@@ -204,6 +197,6 @@ select
         when located.plan_no is null then 'unknown_rate_plan'
         else 'unknown_destination'
     end
-from located
+from {{ ref('int_rating_located') }} as located
 left join plans using (plan_no)
 where located.prefix_no is null
