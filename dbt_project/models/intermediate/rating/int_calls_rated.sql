@@ -11,6 +11,8 @@
 --    is billed in whole increments of its slot, rounded up; the round-up past a piece's end is consumed
 --    from the next ones. With p the seconds billed so far, a piece [a, b) bills
 --    ceil((b - p) / increment) * increment when p < b, else nothing: a fold over the call's pieces.
+--    A call in one band on a card of one or two slots (nearly all) needs no fold: two formulas price it
+--    (`simple`), as list lambdas cost about a microsecond a call.
 -- 4. Cost = sum(billed * rate / rate_unit) + the first slot's connect fee (when billable > 0), capped at
 --    max_cost, rounded once. Summed exactly as a numerator over the plan's price_denominator.
 -- Every request leaves as exactly one row: priced, or unrated with its reason (rating_conserves_every_call).
@@ -28,22 +30,77 @@ cards as (
     select * from {{ ref('int_tariff_rate_cards') }}
 ),
 
-whole as (
+one_band as (
     -- the whole call in one band (most calls): all-times rates, band_mode start, or a call inside one
     -- interval; one card, no grouping
     select
         located.* exclude (crosses),
+        case when located.all_times then '*' else located.answer_band end as band,
+        0 as from_s,
+        located.billable_seconds as to_s
+    from {{ ref('int_rating_located') }} as located
+    where located.prefix_no is not null and not located.crosses
+),
+
+simple as (
+    -- ... on a card of one or two slots (nearly every call): priced with plain arithmetic. The first
+    -- piece [0, min(d, slot 2 start)) bills b1 = ceil(to / inc1) * inc1; the second [slot 2 start, d), when
+    -- the call reaches it, bills nothing if b1 already covers d, else ceil((d - b1) / inc2) * inc2.
+    select
+        one_band.* exclude (band, from_s, to_s),
+        false as no_card,
+        cards.destination,
+        cards.first_slot,
+        cards.slots[1] as s1,
+        cards.slots[2] as s2,
+        least(one_band.billable_seconds, coalesce(cards.slots[1].slot_end_s, one_band.billable_seconds)) as to1,
+        (to1 + cards.slots[1].increment_s - 1) // cards.slots[1].increment_s * cards.slots[1].increment_s as b1,
+        case when cards.slots[2].slot_start_s < one_band.billable_seconds then
+            case when b1 >= one_band.billable_seconds then 0
+                else (one_band.billable_seconds - b1 + cards.slots[2].increment_s - 1) // cards.slots[2].increment_s
+                    * cards.slots[2].increment_s end
+        end as b2,
+        one_band.band
+    from one_band
+    inner join cards on cards.prefix_no = one_band.prefix_no and cards.band = one_band.band
+    where len(cards.slots) <= 2
+),
+
+simple_billed as (
+    select
+        simple.* exclude (s1, s2, to1, b1, b2, band),
+        cast(simple.b1 + coalesce(simple.b2, 0) as integer) as position,
+        simple.s1.rate * (simple.s1.unit_factor * simple.b1)
+            + coalesce(simple.s2.rate * (simple.s2.unit_factor * simple.b2), 0) as numerator,
+        case
+            when simple.billable_seconds = 0 then []
+            when simple.b2 is null then [
+                {'band': simple.band, 'from_s': 0, 'to_s': simple.to1, 'slot_start_s': 0,
+                 'increment_s': simple.s1.increment_s, 'rate': simple.s1.rate, 'rate_unit_s': simple.s1.rate_unit_s,
+                 'rate_valid_from': simple.s1.rate_valid_from, 'billed_s': simple.b1}]
+            else [
+                {'band': simple.band, 'from_s': 0, 'to_s': simple.to1, 'slot_start_s': 0,
+                 'increment_s': simple.s1.increment_s, 'rate': simple.s1.rate, 'rate_unit_s': simple.s1.rate_unit_s,
+                 'rate_valid_from': simple.s1.rate_valid_from, 'billed_s': simple.b1},
+                {'band': simple.band, 'from_s': simple.s2.slot_start_s, 'to_s': simple.billable_seconds,
+                 'slot_start_s': simple.s2.slot_start_s, 'increment_s': simple.s2.increment_s, 'rate': simple.s2.rate,
+                 'rate_unit_s': simple.s2.rate_unit_s, 'rate_valid_from': simple.s2.rate_valid_from,
+                 'billed_s': simple.b2}]
+        end as pieces
+    from simple
+),
+
+whole as (
+    -- ... on a card of more slots, or with no card for its band
+    select
+        one_band.* exclude (band, from_s, to_s),
         cards.prefix_no is null as no_card,
         cards.destination,
         cards.first_slot,
-        {{ slot_pieces('piece') }} as pieces
-    from {{ ref('int_rating_located') }} as located
-    cross join lateral (
-        select case when located.all_times then '*' else located.answer_band end as band,
-            0 as from_s, located.billable_seconds as to_s
-    ) as piece
-    left join cards on cards.prefix_no = located.prefix_no and cards.band = piece.band
-    where located.prefix_no is not null and not located.crosses
+        {{ slot_pieces('one_band') }} as pieces
+    from one_band
+    left join cards on cards.prefix_no = one_band.prefix_no and cards.band = one_band.band
+    where cards.prefix_no is null or len(cards.slots) > 2
 ),
 
 crossing_pieces as (
@@ -84,22 +141,11 @@ call_pieces as (
     select * from crossing
 ),
 
-billed as (
+folded as (
+    -- the general path: a fold over the pieces in order with the seconds billed so far
     select
         call_pieces.* exclude (pieces),
-        plans.currency,
-        plans.rounding_method,
-        plans.rounding_decimals,
-        plans.minor_unit,
-        plans.price_denominator,
-        -- one piece (most calls): its seconds rounded up to its increment; more: the fold
-        case when len(pieces) <= 1 then {
-            'position': coalesce((pieces[1].to_s + pieces[1].increment_s - 1) // pieces[1].increment_s
-                * pieces[1].increment_s, 0),
-            'numerator': coalesce(pieces[1].rate * (pieces[1].unit_factor
-                * ((pieces[1].to_s + pieces[1].increment_s - 1) // pieces[1].increment_s * pieces[1].increment_s)), 0),
-            'billed_s': [(pieces[1].to_s + pieces[1].increment_s - 1) // pieces[1].increment_s * pieces[1].increment_s]
-        } else list_reduce(
+        list_reduce(
             pieces,
             (bill, piece) -> {
                 'position': bill.position + case when bill.position >= piece.to_s then 0
@@ -110,9 +156,34 @@ billed as (
                     else (piece.to_s - bill.position + piece.increment_s - 1) // piece.increment_s * piece.increment_s end)
             },
             {'position': 0, 'numerator': cast(0 as decimal(38, 8)), 'billed_s': cast([] as integer[])}
-        ) end as bill,
+        ) as bill,
         pieces
     from call_pieces
+),
+
+billed as (
+    select
+        folded.* exclude (bill, pieces),
+        cast(folded.bill.position as integer) as position,
+        folded.bill.numerator as numerator,
+        list_transform(folded.pieces, (piece, i) -> {
+            'band': piece.band, 'from_s': piece.from_s, 'to_s': piece.to_s, 'slot_start_s': piece.slot_start_s,
+            'increment_s': piece.increment_s, 'rate': piece.rate, 'rate_unit_s': piece.rate_unit_s,
+            'rate_valid_from': piece.rate_valid_from, 'billed_s': folded.bill.billed_s[i]}) as pieces
+    from folded
+    union all by name
+    select * from simple_billed
+),
+
+priced as (
+    select
+        billed.*,
+        plans.currency,
+        plans.rounding_method,
+        plans.rounding_decimals,
+        plans.minor_unit,
+        plans.price_denominator
+    from billed
     inner join plans using (plan_no)
 ),
 
@@ -121,10 +192,10 @@ capped as (
         *,
         -- a call with no billable seconds costs nothing: no connect fee
         case when billable_seconds > 0 then
-            bill.numerator + cast(first_slot.connect_fee as decimal(38, 8)) * price_denominator
+            numerator + cast(first_slot.connect_fee as decimal(38, 8)) * price_denominator
         else 0 end as uncapped_numerator,
         cast(first_slot.max_cost as decimal(38, 8)) * price_denominator as cap_numerator
-    from billed
+    from priced
 ),
 
 costs as (
@@ -151,11 +222,8 @@ select
     prefixes.prefix as matched_prefix,
     costs.destination,
     costs.answer_band,
-    case when not costs.no_card then cast(costs.bill.position as integer) end as billed_seconds,
-    case when not costs.no_card then list_transform(costs.pieces, (piece, i) -> {
-        'band': piece.band, 'from_s': piece.from_s, 'to_s': piece.to_s, 'slot_start_s': piece.slot_start_s,
-        'increment_s': piece.increment_s, 'rate': piece.rate, 'rate_unit_s': piece.rate_unit_s,
-        'rate_valid_from': piece.rate_valid_from, 'billed_s': costs.bill.billed_s[i]}) end as pieces,
+    case when not costs.no_card then costs.position end as billed_seconds,
+    case when not costs.no_card then costs.pieces end as pieces,
     costs.rounding_decimals,
     case when not costs.no_card then cast(
         cast(
