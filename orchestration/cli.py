@@ -43,8 +43,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             calls_per_day=args.calls_per_day,
             out=Path(args.out),
             inject_faults=not args.no_faults,
-            deck_prefixes=args.deck_prefixes,
-            split_bands=args.split_bands,
+            deck_prefixes=getattr(args, "deck_prefixes", 0),  # simulate only: the demo keeps its own deck
+            split_bands=getattr(args, "split_bands", False),
         )
     except ValueError as exc:  # the config's own checks say what is wrong
         _say(f"cannot simulate: {exc}")
