@@ -591,8 +591,9 @@ Each step runs in its own process; peak memory is that process's maximum residen
   rejects with reasons. tollhouse mediation runs at {mediation_speedup:.2f}x its rate.
 
 - **rate**: `dbt build` of the rating models and their tests on the mediated month, against decks of
-  {rate["deck_prefixes"]:,} nested prefixes per plan (`tollhouse simulate --deck-prefixes {DECK_PREFIXES} --split-bands`:
-  every plan with bands splits calls at band changes): {rate["items"]:,} calls at their customer plan
+  {rate["deck_prefixes"]:,} nested prefixes per plan
+  (`tollhouse simulate --deck-prefixes {DECK_PREFIXES} --split-bands`: every plan with bands splits calls at
+  band changes): {rate["items"]:,} calls at their customer plan
   ({rate["priced"]:,} priced, {rate["unrated"]:,} unrated with a reason) and, in the same run,
   {rate["vendor_requests"]:,} answered outbound calls at their vendor's deck ({rate["vendor_priced"]:,} costed).
   Models: {model_s}; the rest is dbt's start, the tariff tables and the tests. Target: at least 1 million

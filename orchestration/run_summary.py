@@ -80,7 +80,7 @@ def margin_by_currency(con: duckdb.DuckDBPyConnection) -> list[tuple]:
         """
         select currency, sum(calls)::bigint, sum(revenue)::varchar, sum(vendor_cost)::varchar,
                sum(margin)::varchar, round(100 * sum(margin) / sum(revenue), 2)::varchar,
-               sum(calls_without_cost)::bigint
+               sum(calls_without_margin)::bigint
         from marts.rpt_rating_margin group by all order by all
         """
     ).fetchall()
@@ -140,7 +140,7 @@ def render(con: duckdb.DuckDBPyConnection, ground_truth: Path | None = None) -> 
         "",
         "Margin of answered outbound calls (vendor cost at the vendor's deck, in the call's currency)",
         format_table(
-            ("currency", "calls", "revenue", "vendor cost", "margin", "margin %", "cost unpriced"),
+            ("currency", "calls", "revenue", "vendor cost", "margin", "margin %", "no margin"),
             margin_by_currency(con),
         ),
     ]

@@ -29,7 +29,9 @@ def tax_files(timeline: Timeline) -> list[RefFile]:
 
 
 def fx_files(first: date, last: date, rng: np.random.Generator) -> list[RefFile]:
-    """One file a day with all six directed pairs of GBP, EUR and USD; crosses are consistent."""
+    """One file a day with all six directed pairs of GBP, EUR and USD; crosses are consistent. The first file
+    also carries the day before's rates, as a feed's history would: calls in zones ahead of UTC start the
+    period on that UTC day."""
     usd_per = {"GBP": Decimal("1.3400"), "EUR": Decimal("1.1600"), "USD": Decimal(1)}
     files = []
     day = first
@@ -38,7 +40,9 @@ def fx_files(first: date, last: date, rng: np.random.Generator) -> list[RefFile]
         for base in ("EUR", "GBP", "USD"):
             for quote in ("EUR", "GBP", "USD"):
                 if base != quote:
-                    rows.append((day.isoformat(), base, quote, dec(usd_per[base] / usd_per[quote], 6)))
+                    rate = dec(usd_per[base] / usd_per[quote], 6)
+                    rows += [((day - timedelta(days=1)).isoformat(), base, quote, rate)] if day == first else []
+                    rows.append((day.isoformat(), base, quote, rate))
         files.append(RefFile("fx", day, "fx_rates", rows))
         for currency in ("GBP", "EUR"):  # about 0.3% a day, rounded so the walk itself stays decimal
             step = Decimal(int(rng.normal(0, 30))) / 10_000

@@ -3,7 +3,8 @@
 -- matched prefix and destination, the band it was answered in, and the pieces (band, slot, rate version,
 -- seconds billed). Calls that could not be priced are in fct_rating_suspense, never here at zero.
 -- An outbound call also carries its cost at the deck of the vendor whose route carried it, that cost in
--- the call's currency at the FX rate of its day (to 6 decimals), and the margin. A call with no
+-- the call's currency at the FX rate of its day (the latest published on or before it; 6 decimals), and
+-- the margin. A call with no
 -- billable seconds costs nothing; a cost that could not be priced is null here, with its reason in
 -- fct_cost_suspense.
 with vendor as (
@@ -11,7 +12,7 @@ with vendor as (
 ),
 
 fx as (
-    select * from {{ ref('stg_fx__rates') }}
+    select * from {{ ref('int_fx_daily_rates') }}
 )
 
 select
@@ -48,7 +49,7 @@ inner join {{ ref('int_calls_rated') }} as rated
 left join vendor
     on vendor.call_id = calls.call_id
 left join fx
-    on fx.rate_date = cast(calls.answer_at as date) and fx.base_currency = vendor.currency
+    on fx.rate_day = cast(calls.answer_at as date) and fx.base_currency = vendor.currency
     and fx.quote_currency = rated.currency
 cross join lateral (
     select case

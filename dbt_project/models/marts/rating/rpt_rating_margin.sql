@@ -3,7 +3,8 @@
 -- and the vendor rate that carried them (vendor, prefix): where a rate loses money, this is where it
 -- shows. A rate keyed in wrong (a decimal slip in a plan) or a vendor priced above retail both come out
 -- as `is_negative`. Amounts are in the customer plan's currency; vendor cost at the FX rate of each
--- call's day. Calls whose cost could not be priced are counted apart and left out of the amounts.
+-- call's day. Calls without a margin (no vendor cost, or no FX rate yet) are counted apart and left out
+-- of the amounts.
 select
     rated.currency,
     rated.rate_plan_id,
@@ -13,7 +14,7 @@ select
     rated.vendor_id,
     rated.vendor_matched_prefix,
     count(*) as calls,
-    count(*) filter (where rated.margin is null) as calls_without_cost,
+    count(*) filter (where rated.margin is null) as calls_without_margin,  -- no vendor cost, or no FX rate yet
     sum(rated.billed_seconds) filter (where rated.margin is not null) as billed_seconds,
     sum(rated.cost) filter (where rated.margin is not null) as revenue,
     sum(rated.vendor_cost_in_currency) as vendor_cost,
