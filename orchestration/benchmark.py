@@ -367,6 +367,22 @@ def step_rate(data: Path, calls: int) -> dict:
         return _rating_counts(con) | {"model_s": model_s}
 
 
+def step_rate_day(data: Path, calls: int) -> dict:
+    """The daily run's rating on the rated month: the busiest delivery day's calls (and any call not
+    priced yet) rated as its partition, the other days' prices kept, with the rating tests."""
+    from orchestration.warehouse import connect
+
+    with connect(data / "warehouse" / "tollhouse.duckdb", read_only=True) as con:
+        day, day_calls = con.execute(
+            "select delivery_date, count(*) from marts.fct_calls group by 1 order by 2 desc limit 1"
+        ).fetchone()
+    days = json.dumps({"delivered_from": day.isoformat(), "delivered_to": day.isoformat()})
+    _dbt_build(data, "--select", "tag:rating", "--vars", days)
+    with connect(data / "warehouse" / "tollhouse.duckdb", read_only=True) as con:
+        (requests,) = con.execute("select count(*) from intermediate.int_rating_requests").fetchone()
+    return {"items": day_calls, "unit": "calls", "day": day.isoformat(), "requests": requests}
+
+
 def step_pandas_rate(data: Path, calls: int) -> dict:
     """Baseline: plain vectorised pandas doing the same rating on the same requests and tariff tables:
     longest prefix by one merge per prefix length, band intervals by merge_asof, calls split at band
@@ -512,6 +528,7 @@ STEPS = {
     "mediate_day": step_mediate_day,
     "pandas_mediate": step_pandas_mediate,
     "rate": step_rate,
+    "rate_day": step_rate_day,
     "pandas_rate": step_pandas_rate,
 }
 
@@ -598,6 +615,9 @@ Each step runs in its own process; peak memory is that process's maximum residen
   {rate["vendor_requests"]:,} answered outbound calls at their vendor's deck ({rate["vendor_priced"]:,} costed).
   Models: {model_s}; the rest is dbt's start, the tariff tables and the tests. Target: at least 1 million
   calls/s on 2 cores and at least 10 times the pandas baseline.
+- **rate_day**: the daily run after that: the busiest delivery day ({by_step["rate_day"]["day"]}) rated as its
+  partition ({by_step["rate_day"]["requests"]:,} customer and vendor requests: the day's calls and every call
+  not priced yet), the other days' prices kept, with the rating tests (which still scan the month).
 - **pandas_rate**: the baseline, plain vectorised pandas doing the same rating on the same requests and
   tariff tables (one merge per prefix length, `merge_asof` for bands, split calls, slots, the carry piece
   position by piece position, connect fee, cap, exact integer rounding), in chunks of

@@ -124,7 +124,10 @@ def test_mediation_conserves_every_record_and_rebuilds_identically(loaded):
                            from marts.fct_calls),
                           (select (count(*), sum(hash(call_id, reason))) from marts.fct_suspense),
                           (select (count(*), sum(hash(file_id, line_no, reason, duplicate_of)))
-                           from marts.fct_mediation_rejects)"""
+                           from marts.fct_mediation_rejects),
+                          (select (count(*), sum(hash(call_id, cost, matched_prefix, pieces, vendor_cost, margin)))
+                           from marts.fct_rated_calls),
+                          (select (count(*), sum(hash(call_id, reason))) from marts.fct_rating_suspense)"""
             ).fetchone()
 
     with duckdb.connect(str(paths.warehouse), read_only=True) as con:
@@ -140,7 +143,7 @@ def test_mediation_conserves_every_record_and_rebuilds_identically(loaded):
     days = landed_days(paths)
     assert build_models(paths, days[0], days[-1], full_refresh=True).success
     assert calls() == before
-    # re-loading one delivery day and mediating only that day's partition changes nothing either
+    # re-loading one delivery day and mediating (and rating) only that day's partition changes nothing either
     day = days[9]
     assert load_days(paths, day, day).success
     assert build_models(paths, day, day).success

@@ -16,7 +16,9 @@
 -- 4. Cost = sum(billed * rate / rate_unit) + the first slot's connect fee (when billable > 0), capped at
 --    max_cost, rounded once. Summed exactly as a numerator over the plan's price_denominator.
 -- Every request leaves as exactly one row: priced, or unrated with its reason (rating_conserves_every_call).
-{{ config(materialized='table') }}
+-- With delivery days given, the run's requests replace their calls' rows and the rest are kept
+-- (int_rating_requests says which calls a run prices).
+{{ config(materialized=by_delivery_day(), incremental_strategy='delete+insert', unique_key=['call_id', 'deck']) }}
 
 with plans as (
     select * from {{ ref('int_tariff_plans') }}

@@ -3,7 +3,12 @@
 -- plan (deck `customer`), and the outbound ones also at the cost deck of the vendor whose route carried
 -- them (deck `vendor`); with the var `rating_requests: what_if`, the calls given to `tollhouse rate`
 -- (each with a plan, or an account whose plan assignment says it).
+-- When Dagster passes delivery days (macros/delivery_days.sql), only the calls those days delivered are
+-- priced, with every call not priced yet: new to fct_calls (a partial completed, a call out of suspense)
+-- or unrated (a late tariff, plan or route releases it); int_calls_rated keeps the other days' prices.
+-- Without days, or with a full refresh, every call is priced again.
 {{ config(materialized='table') }}
+{%- set rated = adapter.get_relation(database=this.database, schema=this.schema, identifier='int_calls_rated') %}
 
 with assignments as (
     select * from {{ ref('stg_catalog__plan_assignments') }}
@@ -38,6 +43,12 @@ given as (
         route_id,
         direction
     from {{ ref('fct_calls') }}
+    {%- if delivery_range_given() and rated is not none %}
+    -- not a ref: int_calls_rated is built from this model; this reads what it held before the run
+    where {{ in_delivery_range('delivery_date') }}
+        or call_id in (select call_id from {{ rated }} where rating_error is not null)
+        or call_id not in (select call_id from {{ rated }} where deck = 'customer')
+    {%- endif %}
 ),
 {% endif %}
 
