@@ -112,3 +112,11 @@ from ({{ latest_version(source_name ~ '__holidays', ['rate_plan_id', '"date"']) 
               'rate_unit_s': s.rate_unit_s, 'rate_valid_from': s.rate_valid_from, 'unit_factor': s.unit_factor}
     )
 {%- endmacro %}
+
+{#- The carried round-up (DESIGN.md section 5): the seconds a piece ending at `piece_end` bills when
+    `position` seconds are billed already: whole increments up to its end, or nothing when the earlier
+    round-up covered it. -#}
+{%- macro carried_bill(position, piece_end, increment) -%}
+    (case when {{ position }} >= {{ piece_end }} then 0
+        else ({{ piece_end }} - {{ position }} + {{ increment }} - 1) // {{ increment }} * {{ increment }} end)
+{%- endmacro %}

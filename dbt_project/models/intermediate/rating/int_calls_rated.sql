@@ -56,11 +56,9 @@ simple as (
         cards.slots[1] as s1,
         cards.slots[2] as s2,
         least(one_band.billable_seconds, coalesce(cards.slots[1].slot_end_s, one_band.billable_seconds)) as to1,
-        (to1 + cards.slots[1].increment_s - 1) // cards.slots[1].increment_s * cards.slots[1].increment_s as b1,
+        {{ carried_bill('0', 'to1', 'cards.slots[1].increment_s') }} as b1,
         case when cards.slots[2].slot_start_s < one_band.billable_seconds then
-            case when b1 >= one_band.billable_seconds then 0
-                else (one_band.billable_seconds - b1 + cards.slots[2].increment_s - 1) // cards.slots[2].increment_s
-                    * cards.slots[2].increment_s end
+            {{ carried_bill('b1', 'one_band.billable_seconds', 'cards.slots[2].increment_s') }}
         end as b2,
         one_band.band
     from one_band
@@ -150,12 +148,11 @@ folded as (
         list_reduce(
             pieces,
             (bill, piece) -> {
-                'position': bill.position + case when bill.position >= piece.to_s then 0
-                    else (piece.to_s - bill.position + piece.increment_s - 1) // piece.increment_s * piece.increment_s end,
-                'numerator': bill.numerator + piece.rate * (piece.unit_factor * case when bill.position >= piece.to_s then 0
-                    else (piece.to_s - bill.position + piece.increment_s - 1) // piece.increment_s * piece.increment_s end),
-                'billed_s': list_append(bill.billed_s, case when bill.position >= piece.to_s then 0
-                    else (piece.to_s - bill.position + piece.increment_s - 1) // piece.increment_s * piece.increment_s end)
+                'position': bill.position + {{ carried_bill('bill.position', 'piece.to_s', 'piece.increment_s') }},
+                'numerator': bill.numerator
+                    + piece.rate * (piece.unit_factor * {{ carried_bill('bill.position', 'piece.to_s', 'piece.increment_s') }}),
+                'billed_s': list_append(bill.billed_s,
+                    {{ carried_bill('bill.position', 'piece.to_s', 'piece.increment_s') }})
             },
             {'position': 0, 'numerator': cast(0 as decimal(38, 8)), 'billed_s': cast([] as integer[])}
         ) as bill,
