@@ -26,3 +26,9 @@
 {% macro by_delivery_day() -%}
     {{- return('incremental' if delivery_range_given() else 'table') -}}
 {%- endmacro %}
+
+{#- How long something has waited, in delivery days: the latest day any switch file was delivered, less
+    `day`. The age of a suspense. -#}
+{% macro delivery_days_since(day) -%}
+    cast((select max(delivery_date) from {{ ref('int_cdr_files_attributed') }}) - {{ day }} as integer)
+{%- endmacro %}

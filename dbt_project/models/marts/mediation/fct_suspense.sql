@@ -3,10 +3,6 @@
 -- or a partial call still missing parts (`orphan_partial`). Rebuilt on every run, so a call leaves
 -- suspense as soon as what it waited for has been delivered. Age is in delivery days: the latest day any
 -- switch file was delivered, less the day this call's (first) record was.
-with latest as (
-    select max(delivery_date) as delivery_date from {{ ref('int_cdr_files_attributed') }}
-)
-
 select
     calls.call_id,
     calls.reason,
@@ -27,7 +23,6 @@ select
     calls.file_id,
     calls.line_no,
     calls.delivery_date as held_since,
-    cast(latest.delivery_date - calls.delivery_date as integer) as age_days
+    {{ delivery_days_since('calls.delivery_date') }} as age_days
 from {{ ref('int_calls_identified') }} as calls
-cross join latest
 where calls.status = 'suspended'

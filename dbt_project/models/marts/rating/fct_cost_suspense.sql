@@ -3,10 +3,6 @@
 -- and no single route for the switch (`unknown_route`), a vendor deck that lacks the destination
 -- (`unknown_destination`) or the band (`no_rate_for_band`), or a deck missing or broken
 -- (`unknown_rate_plan`, `invalid_rate_plan`). Their margin is unknown until the deck or route arrives.
-with latest as (
-    select max(delivery_date) as delivery_date from {{ ref('int_cdr_files_attributed') }}
-)
-
 select
     calls.call_id,
     rated.rating_error as reason,
@@ -20,9 +16,8 @@ select
     calls.billable_seconds,
     calls.destination_country,
     calls.mediated_on as held_since,
-    cast(latest.delivery_date - calls.mediated_on as integer) as age_days
+    {{ delivery_days_since('calls.mediated_on') }} as age_days
 from {{ ref('fct_calls') }} as calls
 inner join {{ ref('int_calls_rated') }} as rated
     on rated.call_id = calls.call_id and rated.deck = 'vendor'
-cross join latest
 where rated.rating_error is not null

@@ -4,10 +4,6 @@
 -- (`unknown_account`), a plan that is missing or breaks a tariff rule (`unknown_rate_plan`,
 -- `invalid_rate_plan`), or no rate for the band the call was in (`no_rate_for_band`). Rebuilt with every
 -- run, so a call leaves as soon as the tariff or plan it lacked is delivered. Age is in delivery days.
-with latest as (
-    select max(delivery_date) as delivery_date from {{ ref('int_cdr_files_attributed') }}
-)
-
 select
     calls.call_id,
     rated.rating_error as reason,
@@ -19,9 +15,8 @@ select
     calls.call_type,
     calls.destination_country,
     calls.mediated_on as held_since,
-    cast(latest.delivery_date - calls.mediated_on as integer) as age_days
+    {{ delivery_days_since('calls.mediated_on') }} as age_days
 from {{ ref('fct_calls') }} as calls
 inner join {{ ref('int_calls_rated') }} as rated
     on rated.call_id = calls.call_id and rated.deck = 'customer'
-cross join latest
 where rated.rating_error is not null
