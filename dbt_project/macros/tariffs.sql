@@ -120,3 +120,19 @@ from ({{ latest_version(source_name ~ '__holidays', ['rate_plan_id', '"date"']) 
     (case when {{ position }} >= {{ piece_end }} then 0
         else ({{ piece_end }} - {{ position }} + {{ increment }} - 1) // {{ increment }} * {{ increment }} end)
 {%- endmacro %}
+
+{#- An exact price `numerator_units / denominator_units` minor units (non-negative HUGEINTs), rounded once
+    with the plan's method (up | half_up | down) to whole minor units, as a DECIMAL amount. -#}
+{%- macro round_by_method(numerator_units, denominator_units, method, minor_unit) -%}
+    cast(
+        cast(
+            ({{ numerator_units }}) // ({{ denominator_units }})
+            + case {{ method }}
+                when 'up' then case when ({{ numerator_units }}) % ({{ denominator_units }}) > 0 then 1 else 0 end
+                when 'half_up' then
+                    case when 2 * (({{ numerator_units }}) % ({{ denominator_units }})) >= ({{ denominator_units }}) then 1 else 0 end
+                else 0
+            end
+        as decimal(38, 0)) * {{ minor_unit }}
+    as decimal(18, 6))
+{%- endmacro %}

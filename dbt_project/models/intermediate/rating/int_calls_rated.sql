@@ -224,17 +224,10 @@ select
     case when not costs.no_card then costs.position end as billed_seconds,
     case when not costs.no_card then costs.pieces end as pieces,
     costs.rounding_decimals,
-    case when not costs.no_card then cast(
-        cast(
-            costs.numerator_units // costs.denominator_units
-            + case costs.rounding_method
-                when 'up' then case when costs.numerator_units % costs.denominator_units > 0 then 1 else 0 end
-                when 'half_up' then
-                    case when 2 * (costs.numerator_units % costs.denominator_units) >= costs.denominator_units then 1 else 0 end
-                else 0
-            end
-        as decimal(38, 0)) * costs.minor_unit
-    as decimal(18, 6)) end as cost,
+    case when not costs.no_card then
+        {{ round_by_method('costs.numerator_units', 'costs.denominator_units', 'costs.rounding_method',
+                           'costs.minor_unit') }}
+    end as cost,
     case when costs.no_card then 'no_rate_for_band' end as rating_error
 from costs
 inner join prefixes using (prefix_no)

@@ -1,0 +1,133 @@
+{#- Monthly billing periods (DESIGN.md sections 6 and 9). Dagster passes the months a run bills as the vars
+    `billing_from` and `billing_to` (first days, inclusive). Without them, every period is billed. -#}
+{% macro billing_range_given() -%}
+    {%- set first, last = var('billing_from', none), var('billing_to', none) -%}
+    {%- if (first is none) != (last is none) -%}
+        {{ exceptions.raise_compiler_error("give both billing_from and billing_to, or neither") }}
+    {%- endif -%}
+    {{- return(first is not none) -}}
+{%- endmacro %}
+
+{#- `column` (a billing_period) is one of the run's periods; always true without a range. -#}
+{% macro in_billing_range(column) -%}
+    {%- if billing_range_given() -%}
+        ({{ column }} between cast('{{ var("billing_from") }}' as date) and cast('{{ var("billing_to") }}' as date))
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Billing models keep other periods' rows and replace the run's: the rows of its periods are deleted
+    first (a period that lost every row must not keep stale ones, which delete+insert by key would), then
+    appended. Without a range the table is rebuilt. -#}
+{% macro billing_period_config() -%}
+    {%- if billing_range_given() -%}
+        {{ return({'materialized': 'incremental', 'incremental_strategy': 'append',
+                   'pre_hook': "{% if is_incremental() %}delete from {{ this }} where "
+                               ~ in_billing_range('billing_period') ~ "{% endif %}"}) }}
+    {%- else -%}
+        {{ return({'materialized': 'table'}) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Money on an invoice: rounded half-up (ties away from zero, as decimal's ROUND_HALF_UP) to the
+    currency's minor unit, stored as DECIMAL(18, 2). DuckDB rounds a DECIMAL exactly, but only to a constant
+    scale, hence one branch per scale: var currency_minor_units lists the currencies without cents (0 or 1
+    decimals; a currency of 3 decimals would need a wider amount column, and none is billed yet). -#}
+{% macro round_money(amount, currency) -%}
+    {%- set odd = var('currency_minor_units', {}) -%}
+    {%- if odd %}
+    case {{ currency }}
+        {%- for code, digits in odd.items() %}
+        when '{{ code }}' then cast(round({{ amount }}, {{ digits }}) as decimal(18, 2))
+        {%- endfor %}
+        else cast(round({{ amount }}, 2) as decimal(18, 2))
+    end
+    {%- else -%}
+    cast(round({{ amount }}, 2) as decimal(18, 2))
+    {%- endif %}
+{%- endmacro %}
+
+{#- A per-call amount: 6 decimals, half-up (DESIGN.md section 6). -#}
+{% macro round_call_amount(amount) -%}
+    cast(round({{ amount }}, 6) as decimal(18, 6))
+{%- endmacro %}
+
+{#- The stable invoice number of an account's period: INV-<YYYYMM>-<account_id> (billing_ids.py says the same). -#}
+{% macro invoice_number(account_id, billing_period) -%}
+    ('INV-' || strftime({{ billing_period }}, '%Y%m') || '-' || {{ account_id }})
+{%- endmacro %}
+
+{#- Days of [from, to) (dates, `to` exclusive) that fall inside [lo, hi): the proration numerator. -#}
+{% macro overlap_days(from_date, to_date, lo, hi) -%}
+    greatest(0, date_diff('day', greatest({{ from_date }}, {{ lo }}), least({{ to_date }}, {{ hi }})))
+{%- endmacro %}
+
+{#- The archive of closed periods (DESIGN.md section 6: a closed period never changes). Python writes it
+    (orchestration/billing.py: close and re-open, each logged in period_log); dbt only reads it, so no
+    dbt run, full refresh included, can touch a closed invoice. Created before any model reads it (an
+    on-run-start hook); the columns are those of the drafted models, which the close copies by name. -#}
+{% macro create_billing_archive() -%}
+create schema if not exists billing;
+create table if not exists billing.period_log (
+    billing_period date not null,
+    action         varchar not null check (action in ('close', 'reopen')),
+    acted_at       timestamp not null,
+    acted_by       varchar not null,
+    reason         varchar,
+    invoices       integer not null,
+    totals         varchar not null  -- what the period's invoices added up to, per currency
+);
+create table if not exists billing.closed_invoices (
+    invoice_number varchar primary key,
+    account_id varchar not null, billing_period date not null, issue_date date not null, due_date date not null,
+    currency varchar not null, subtotal decimal(18, 2) not null, tax_total decimal(18, 2) not null,
+    total decimal(18, 2) not null, line_count integer not null, call_count bigint not null,
+    account_name varchar, billing_email varchar, address_line1 varchar, city varchar, postcode varchar,
+    country_code varchar, timezone varchar,
+    closed_at timestamp not null
+);
+create table if not exists billing.closed_invoice_lines (
+    invoice_number varchar not null, account_id varchar not null, billing_period date not null,
+    line_no integer not null, line_type varchar not null, charge_type varchar, description varchar not null,
+    reference varchar, quantity decimal(18, 6), unit varchar, unit_price decimal(18, 6),
+    amount decimal(18, 2) not null, currency varchar not null, tax_name varchar, tax_rate decimal(9, 6),
+    original_period date,
+    primary key (invoice_number, line_no)
+);
+create table if not exists billing.closed_invoice_calls (
+    invoice_number varchar not null, account_id varchar not null, billing_period date not null,
+    call_id varchar not null primary key,  -- a call is billed once, on one invoice
+    answer_at timestamp, b_number varchar, destination varchar, call_type varchar,
+    billable_seconds integer, billed_seconds integer, covered_seconds integer,
+    charge decimal(18, 6), currency varchar, line_type varchar not null, original_period date
+);
+{%- endmacro %}
+
+{#- `amount / divisor` (a DECIMAL over a positive integer, which DuckDB would divide as a double) exactly,
+    rounded half-up to 6 decimals. -#}
+{% macro divide_to_call_amount(amount, divisor) -%}
+    {{ round_by_method('cast((' ~ amount ~ ') * 100000000 as hugeint)', 'cast(' ~ divisor ~ ' as hugeint) * 100',
+                       "'half_up'", 'cast(0.000001 as decimal(18, 6))') }}
+{%- endmacro %}
+
+{#- A decimal as people write it: no trailing zeros (10.0000 -> 10, 0.0450 -> 0.045). -#}
+{% macro plain_number(value) -%}
+    rtrim(rtrim(cast({{ value }} as varchar), '0'), '.')
+{%- endmacro %}
+
+{#- A billing mart: a closed period's rows from the archive (as frozen at its close, never rebuilt), an
+    open period's as the last billing run drafted them, with `status` closed | draft. -#}
+{% macro frozen_or_drafted(archive_table, drafted_model) -%}
+with closed_periods as (
+    select billing_period from {{ ref('int_billing_period_status') }} where is_closed
+)
+
+select 'closed' as status, * from {{ source('billing', archive_table) }}
+where billing_period in (select billing_period from closed_periods)
+
+union all by name
+
+select 'draft' as status, * from {{ ref(drafted_model) }}
+where billing_period not in (select billing_period from closed_periods)
+{%- endmacro %}

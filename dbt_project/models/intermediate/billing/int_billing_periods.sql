@@ -1,0 +1,48 @@
+-- One row per account and billing period: a calendar month in the account's time zone (DESIGN.md
+-- section 6), with its UTC bounds [period_start_at, period_end_at) for the calls answered in it, its
+-- jurisdiction and currency, and whether the period is closed: the months of the rated calls and the run's
+-- billing months (vars billing_from, billing_to), from the account's creation on. Billing models keep the
+-- run's periods (in_billing_range).
+with accounts as (
+    select * from {{ ref('stg_crm__accounts') }}
+),
+
+bounds as (
+    -- the months of the rated calls (a zone is less than a day from UTC, so a call's local month is the
+    -- UTC month of its answer time give or take a day) and the run's billing months: late calls are looked
+    -- up in every closed period, not only the run's
+    select
+        {%- if billing_range_given() %}
+        least(date_trunc('month', min(answer_at) + interval 1 day), cast('{{ var("billing_from") }}' as date))
+            as first_month,
+        greatest(date_trunc('month', max(answer_at) - interval 1 day), cast('{{ var("billing_to") }}' as date))
+            as last_month
+        {%- else %}
+        date_trunc('month', min(answer_at) + interval 1 day) as first_month,
+        greatest(date_trunc('month', min(answer_at) + interval 1 day),
+            date_trunc('month', max(answer_at) - interval 1 day)) as last_month
+        {%- endif %}
+    from {{ ref('fct_rated_calls') }}
+),
+
+months as (
+    select cast(month as date) as billing_period
+    from bounds, unnest(generate_series(bounds.first_month, bounds.last_month, interval 1 month)) as m(month)
+)
+
+select
+    accounts.account_id,
+    months.billing_period,
+    cast(months.billing_period + interval 1 month - interval 1 day as date) as period_end_date,
+    cast(months.billing_period + interval 1 month as date) as next_period,
+    date_diff('day', months.billing_period, cast(months.billing_period + interval 1 month as date)) as days_in_period,
+    {{ local_to_utc('accounts.timezone', 'cast(months.billing_period as timestamp)') }} as period_start_at,
+    {{ local_to_utc('accounts.timezone', 'cast(months.billing_period + interval 1 month as timestamp)') }}
+        as period_end_at,
+    accounts.currency,
+    accounts.timezone,
+    accounts.country_code as jurisdiction,
+    coalesce(status.is_closed, false) as is_closed
+from accounts
+inner join months on months.billing_period >= date_trunc('month', accounts.created_date)
+left join {{ ref('int_billing_period_status') }} as status on status.billing_period = months.billing_period
