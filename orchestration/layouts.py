@@ -168,6 +168,9 @@ LAYOUTS: tuple[Layout, ...] = (
     # fx and tax
     _csv("fx", "fx_rates", "rate_date base_currency quote_currency rate"),
     _csv("tax", "tax_rules", "jurisdiction charge_type tax_name tax_rate valid_from valid_to"),
+    # payments: the "collected" side. invoice_number is INV-<YYYYMM>-<account_id> (orchestration/billing_ids.py),
+    # or empty for a payment on account, which billing applies to the account's oldest open invoice.
+    _csv("payments", "payments", "payment_id account_id invoice_number amount currency received_date method"),
 )
 
 # FreeSWITCH mod_json_cdr: one JSON document per call (FreeSWITCH names them <uuid>.cdr.json), loaded as one

@@ -7,15 +7,19 @@ import csv
 import gzip
 import hashlib
 import zlib
+from collections import Counter
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
 
+from orchestration.billing_ids import invoice_number
 from orchestration.layouts import match_layout
 from orchestration.simulator import SimulationConfig, simulate
+from orchestration.simulator.payments import PAYMENT_KINDS
 
 SMALL = {"seed": 5, "accounts": 12, "calls_per_day": 1000}
 SWITCH_ZONES = {"asterisk": "Europe/London", "freeswitch": "Europe/Berlin"}
@@ -204,3 +208,39 @@ def test_missing_destinations_match_no_customer_rate(world, injections):
     for injection in of_kind(injections, "missing_destination"):
         number = calls[injection["call_id"]]
         assert not any(number.startswith(p) for p in prefixes), injection
+
+
+def test_payments_land_after_the_period_as_the_ground_truth_says(world):
+    assert invoice_number("ACC-0007", date(2026, 10, 15)) == "INV-202610-ACC-0007"
+    landing = world / "landing"
+    days = sorted(p.name for p in (landing / "payments").iterdir())
+    fx_days = sorted(p.name for p in (landing / "fx").iterdir())  # FX covers every delivery day
+    assert days == [d for d in fx_days if d >= "2026-11-02"]  # the invoice is issued on the 1st; header-only days
+    files = {d: list(csv.DictReader((landing / "payments" / d / "payments.csv").open())) for d in days}
+    for d in days:
+        assert match_layout("payments", "payments.csv").columns == tuple(
+            (landing / "payments" / d / "payments.csv").read_text().splitlines()[0].split(",")
+        )
+    with open(world / "ground_truth" / "payments.csv", newline="") as f:
+        truth = list(csv.DictReader(f))
+    accounts = {r["account_id"] for r in csv.DictReader((landing / "crm" / "2026-10-01" / "accounts.csv").open())}
+    assert accounts <= {r["account_id"] for r in truth}  # every account owes October's invoice
+    kinds = Counter(r["kind"] for r in truth)
+    assert set(kinds) == set(PAYMENT_KINDS) and kinds["payment_full"] > len(truth) / 2
+    landed = sum(len(rows) for rows in files.values())
+    assert landed == len(truth) - kinds["payment_missing"]
+    for row in truth:
+        assert row["billing_period"] == "2026-10-01"
+        assert row["invoice_number"] == invoice_number(row["account_id"], date(2026, 10, 1))
+        if row["kind"] == "payment_missing":
+            assert row["payment_id"] == row["file"] == row["amount"] == ""
+            continue
+        day = Path(row["file"]).parts[1]
+        paid = files[day][int(row["line_no"]) - 2]  # line 1 is the header
+        assert (paid["payment_id"], paid["account_id"], paid["amount"], paid["received_date"]) == (
+            row["payment_id"], row["account_id"], row["amount"], day
+        )  # fmt: skip
+        assert paid["currency"] == row["currency"] and paid["method"]
+        assert paid["invoice_number"] == ("" if row["kind"] == "payment_on_account" else row["invoice_number"])
+        share = Decimal(row["amount"]) / Decimal(row["estimated_amount"])
+        assert (0.35 < share < 0.65) if row["kind"] == "payment_partial" else share == 1, row

@@ -4,7 +4,7 @@
     result = simulate(SimulationConfig(out=Path("data")), progress=print)
 
 Writes out/landing/<source>/<delivery day>/<file> in the layouts of orchestration/layouts.py and
-out/ground_truth/{calls.parquet, injections.csv, manifest.json}. Deterministic for a config.
+out/ground_truth/{calls.parquet, injections.csv, payments.csv, manifest.json}. Deterministic for a config.
 """
 
 from orchestration.simulator.config import SimulationConfig, SimulationResult

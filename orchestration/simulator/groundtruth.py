@@ -2,6 +2,8 @@
 
 - calls.parquet: one row per true call, with where its (first) record was written;
 - injections.csv: one row per injected fault, with the file, line and record it lives in;
+- payments.csv: one row per account and billed month, paid or not: the customer's estimate of the invoice, the
+  payment's kind (payment_full, _partial, _missing, _on_account, _late), and the file and line it landed in;
 - manifest.json: the config, the period's events and the counts. No wall-clock time anywhere.
 """
 
@@ -18,6 +20,7 @@ import pyarrow.parquet as pq
 from orchestration.simulator.faults import KINDS, Injection
 from orchestration.simulator.numbering import COUNTRIES
 from orchestration.simulator.output import csv_bytes
+from orchestration.simulator.payments import PAYMENT_COLUMNS, Payment
 from orchestration.simulator.reference import SWITCHES, World
 from orchestration.simulator.tariffs import ROUTES
 from orchestration.simulator.traffic import CALL_TYPES, DISPOSITIONS, INBOUND, US, Calls
@@ -109,3 +112,9 @@ def write_injections(path: Path, injections: list[Injection]) -> list[Injection]
 
 def write_manifest(path: Path, manifest: dict) -> None:
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+
+
+def write_payments(path: Path, payments: list[Payment]) -> None:
+    """Rows in (billing period, account) order."""
+    rows = sorted(payments, key=lambda p: (p.period, p.account_id))
+    path.write_bytes(csv_bytes(PAYMENT_COLUMNS, [p.truth_row() for p in rows]))

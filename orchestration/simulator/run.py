@@ -20,9 +20,10 @@ import pyarrow.compute as pc
 from orchestration.simulator import faults as flt
 from orchestration.simulator.config import SimulationConfig, SimulationResult
 from orchestration.simulator.finance import fx_files, tax_files
-from orchestration.simulator.groundtruth import write_calls, write_injections, write_manifest
+from orchestration.simulator.groundtruth import write_calls, write_injections, write_manifest, write_payments
 from orchestration.simulator.numbering import RATE_PREFIXES
 from orchestration.simulator.output import Landing
+from orchestration.simulator.payments import Payment, payment_files
 from orchestration.simulator.records import FILLER, NORMAL, FileTable, Records, expand, line_numbers, place
 from orchestration.simulator.reference import SWITCHES, World, build_world
 from orchestration.simulator.render import Renderer, caller_name_index
@@ -94,6 +95,10 @@ def simulate(config: SimulationConfig, progress: Callable[[str], None] | None = 
     )
     for ref in fx_files(timeline.start, last_day, _stream(config.seed, "fx")):
         landing.write_ref(ref)
+    payment_refs, payments = payment_files(world, timeline, calls, last_day, _stream(config.seed, "payments"))
+    for ref in payment_refs:
+        landing.write_ref(ref)
+    say(f"payments: {sum(p.received is not None for p in payments)} for {len(payments)} invoices")
 
     wanted = np.concatenate(
         [np.zeros(0, np.int64)] + [g.index for g in placed.injections] + [c[2] for c in ledger.copies]
@@ -113,8 +118,9 @@ def simulate(config: SimulationConfig, progress: Callable[[str], None] | None = 
         placed.files.paths(),
         placed.line_no[placed.first_position],
     )
+    write_payments(truth_dir / "payments.csv", payments)
     result = SimulationResult(landing_dir, truth_dir, len(calls), landing.files, written, len(injections))
-    write_manifest(truth_dir / "manifest.json", _manifest(config, timeline, result, landing, injections))
+    write_manifest(truth_dir / "manifest.json", _manifest(config, timeline, result, landing, injections, payments))
     say(f"wrote {landing.files:,} files, {written:,} CDR lines, {len(injections):,} injections")
     return result
 
@@ -234,7 +240,12 @@ def _dst_detail(records: Records, position: int, clocks: dict[int, ZoneClock]) -
 
 
 def _manifest(
-    config: SimulationConfig, timeline: Timeline, result: SimulationResult, landing: Landing, injections: list
+    config: SimulationConfig,
+    timeline: Timeline,
+    result: SimulationResult,
+    landing: Landing,
+    injections: list,
+    payments: list[Payment],
 ) -> dict:
     settings = {k: v for k, v in asdict(config).items() if k != "out"}  # the output folder is not content
     late = [asdict(e) for e in timeline.late_assignments]
@@ -272,5 +283,6 @@ def _manifest(
             "files_by_source": dict(sorted(landing.by_source.items())),
             "injections": result.injections,
             "injections_by_kind": dict(sorted(Counter(i.kind for i in injections).items())),
+            "payments_by_kind": dict(sorted(Counter(p.kind for p in payments).items())),
         },
     }
