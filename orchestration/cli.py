@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 import time
 import warnings
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from orchestration.layouts import SOURCES
@@ -25,6 +26,14 @@ def _month(text: str) -> date:
         return date.fromisoformat(f"{text}-01")
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"expected a month YYYY-MM, got {text!r}") from exc
+
+
+def _user() -> str:
+    """Who acts, for the billing period log: the login name, else a placeholder (CI has no login)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "operator"
 
 
 def _say(message: str) -> None:
@@ -100,16 +109,83 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _months(first: date, last: date) -> list[date]:
+    months, month = [], first.replace(day=1)
+    while month <= last:
+        months.append(month)
+        month = (month + timedelta(days=32)).replace(day=1)
+    return months
+
+
+def _billed(result, what: str) -> int:
+    from orchestration.runner import failed_checks
+
+    for check in failed_checks(result):
+        _say(f"check failed: {check}")
+    if not result.success:
+        _say(f"{what} failed: see the run in the Dagster UI (make ui)")
+    return 0 if result.success else 1
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from orchestration.runner import bill_months
+
+    last = args.last or args.first
+    if last < args.first:
+        _say("--to is before --from")
+        return 2
+    _say(f"billing {args.first:%Y-%m}..{last:%Y-%m} through Dagster (one run; closed months stay frozen)")
+    return _billed(bill_months(Paths.from_env(), args.first, last), "billing")
+
+
+def cmd_close(args: argparse.Namespace) -> int:
+    from orchestration.runner import close_month
+
+    paths = Paths.from_env()
+    _say(f"closing {args.period:%Y-%m}: billed, frozen and rendered through Dagster")
+    status = _billed(close_month(paths, args.period, args.by, args.reason or ""), "the close")
+    if not status:
+        _say(f"invoice documents: {paths.invoices / f'{args.period:%Y-%m}'}")
+    return status
+
+
+def cmd_reopen(args: argparse.Namespace) -> int:
+    from orchestration.billing import BillingActError, reopen_period
+    from orchestration.warehouse import connect
+
+    try:
+        with connect(Paths.from_env().warehouse) as con:
+            act = reopen_period(con, args.period, args.by, args.reason)
+    except BillingActError as error:
+        _say(f"cannot re-open {args.period:%Y-%m}: {error}")
+        return 2
+    _say(f"re-opened {args.period:%Y-%m} ({act.invoices} invoices, totals {act.totals}); logged as {args.by}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    from orchestration.runner import bill_months, close_month, landed_days
+
     paths = Paths.from_env()
     if not args.skip_simulate:
         args.out, args.no_faults, args.months = str(paths.data), False, 1
         if cmd_simulate(args):
             return 1
-    # a demo starts over: its mediation is rebuilt from the records it just loaded
-    status = _load(paths, None, None, list(SOURCES), full_refresh=True)
+    # The operator's month end: every delivery day but the last is loaded (a demo starts over, so
+    # mediation is rebuilt from the records it just loaded), the finished months are billed and closed,
+    # then the last day's late files land and the next month is billed with them as adjustments.
+    days = landed_days(paths)
+    status = _load(paths, None, days[-2], list(SOURCES), full_refresh=True)
+    for month in _months(days[0], days[-2].replace(day=1) - timedelta(days=1)):
+        _say(f"closing billing month {month:%Y-%m}")
+        status |= _billed(close_month(paths, month, "demo", "month-end close"), "the close")
+    status |= _load(paths, days[-1], days[-1], list(SOURCES), full_refresh=False)
+    first, last = days[0].replace(day=1), days[-1].replace(day=1)
+    _say(f"billing {first:%Y-%m}..{last:%Y-%m} (closed months stay frozen; the open one is a draft)")
+    status |= _billed(bill_months(paths, first, last), "billing")
     print()
     cmd_summary(args)
+    _say(f"invoice documents: {paths.invoices}")
     return status
 
 
@@ -220,6 +296,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("calls", type=Path, help="CSV of the calls to rate")
     p.add_argument("--out", type=Path, help="write the rated calls here instead of printing them")
     p.set_defaults(func=cmd_rate)
+
+    p = sub.add_parser(
+        "backfill",
+        help="bill (re-run or backfill) a range of billing months in one Dagster run",
+        description="Rebuild the draft invoices of the billing months FROM..TO from the rated calls in one "
+        "Dagster run (the UI's way: materialize a range of the billing assets' month partitions). Closed "
+        "months never change: their documents are re-rendered, byte for byte the same. Idempotent.",
+    )
+    p.add_argument("--from", dest="first", type=_month, required=True, help="first month, YYYY-MM")
+    p.add_argument("--to", dest="last", type=_month, help="last month, YYYY-MM (default: --from)")
+    p.set_defaults(func=cmd_backfill)
+
+    p = sub.add_parser(
+        "close",
+        help="close a billing month: bill it, freeze its invoices, render their documents",
+        description="The monthly close (what the monthly_close schedule runs on the 5th): rebuild the month's "
+        "invoices, freeze them (a closed month never changes; its late calls are billed as adjustments in the "
+        "next open month), log the act, and write HTML, PDF and ERP exports under data/invoices/YYYY-MM/. "
+        "Closing a closed month changes nothing.",
+    )
+    p.add_argument("--period", type=_month, required=True, help="the month, YYYY-MM")
+    p.add_argument("--by", default=_user(), help="who closes, for the log (default: your user name)")
+    p.add_argument("--reason", help="a note for the log")
+    p.set_defaults(func=cmd_close)
+
+    p = sub.add_parser(
+        "reopen",
+        help="re-open a closed billing month (logged, needs a reason)",
+        description="Re-open a closed month: its frozen invoices are discarded (the log keeps who, when, why and "
+        "their totals) and the next run drafts it again. Close it again with `tollhouse close`.",
+    )
+    p.add_argument("--period", type=_month, required=True, help="the month, YYYY-MM")
+    p.add_argument("--reason", required=True, help="why the month is re-opened (kept in the period log)")
+    p.add_argument("--by", default=_user(), help="who re-opens, for the log (default: your user name)")
+    p.set_defaults(func=cmd_reopen)
 
     p = sub.add_parser(
         "demo",

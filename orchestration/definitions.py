@@ -2,18 +2,25 @@
 
 import dagster as dg
 
+from orchestration.assets.billing import billing_assets
 from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.ingestion import raw_assets
 from orchestration.assets.serving import serving_snapshot
 from orchestration.resources import build_resources
-from orchestration.schedules import daily_load_job, daily_load_schedule
+from orchestration.schedules import (
+    billing_backfill_job,
+    daily_load_job,
+    daily_load_schedule,
+    monthly_close_job,
+    monthly_close_schedule,
+)
 from orchestration.sensors import landing_sensor
 from orchestration.settings import Paths
 
 defs = dg.Definitions(
-    assets=[*raw_assets, *build_dbt_assets(), serving_snapshot],
-    jobs=[daily_load_job],
-    schedules=[daily_load_schedule],
+    assets=[*raw_assets, *build_dbt_assets(), *billing_assets, serving_snapshot],
+    jobs=[daily_load_job, monthly_close_job, billing_backfill_job],
+    schedules=[daily_load_schedule, monthly_close_schedule],
     sensors=[landing_sensor],
     resources=build_resources(Paths.from_env()),
 )

@@ -62,8 +62,9 @@ def build_models(paths: Paths, first: date, last: date, full_refresh: bool = Fal
     run (suspense is re-evaluated whatever the days; `full_refresh` rebuilds them from every record), then
     the serving snapshot, which is skipped when the build or one of its tests failed."""
     daily = {"tollhouse_dbt_daily": {"config": {"full_refresh": full_refresh}}}
+    reference, daily_models, _ = build_dbt_assets()
     return dg.materialize(
-        [*build_dbt_assets(), serving_snapshot],
+        [reference, daily_models, serving_snapshot],
         instance=get_instance(paths),
         resources=build_resources(paths),
         tags=_partition_range_tags(first, last),
@@ -77,3 +78,43 @@ def failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:
     return [
         f"{c.asset_key.to_user_string()}:{c.check_name}" for c in result.get_asset_check_evaluations() if not c.passed
     ]
+
+
+def _billing_run(
+    paths: Paths, first: date, last: date, close: bool, closed_by: str = "", reason: str = ""
+) -> dg.ExecuteInProcessResult:
+    from orchestration.assets.billing import billing_assets
+    from orchestration.partitions import billing_months
+    from orchestration.schedules import billing_run, monthly_close
+
+    keys = billing_months.get_partition_keys()
+    first_key, last_key = first.replace(day=1).isoformat(), last.replace(day=1).isoformat()
+    if first_key < keys[0] or last_key > keys[-1]:
+        raise SystemExit(f"months {first_key[:7]}..{last_key[:7]} are outside the billing months {keys[0][:7]}.."
+                         f"{keys[-1][:7]} (set TOLLHOUSE_PARTITIONS_START for older data)")  # fmt: skip
+    _, _, billing_models = build_dbt_assets()
+    config = {"billing__period_close": {"config": {"closed_by": closed_by, "reason": reason}}} if close else {}
+    return dg.materialize(
+        [billing_models, *billing_assets],
+        selection=monthly_close() if close else billing_run(),
+        instance=get_instance(paths),
+        resources=build_resources(paths),
+        tags={
+            "dagster/asset_partition_range_start": first_key,
+            "dagster/asset_partition_range_end": last_key,
+            "tollhouse/trigger": "cli",
+        },
+        run_config={**QUIET_RUN_CONFIG, "ops": config},
+        raise_on_error=False,
+    )
+
+
+def bill_months(paths: Paths, first: date, last: date) -> dg.ExecuteInProcessResult:
+    """Re-run or backfill the billing months `first`..`last` in one run: open months' drafts rebuilt, closed
+    months untouched (their documents re-rendered, identical)."""
+    return _billing_run(paths, first, last, close=False)
+
+
+def close_month(paths: Paths, month: date, closed_by: str, reason: str = "") -> dg.ExecuteInProcessResult:
+    """The monthly close of one month: billed, frozen, rendered."""
+    return _billing_run(paths, month, month, close=True, closed_by=closed_by, reason=reason)

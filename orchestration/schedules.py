@@ -1,17 +1,20 @@
-"""Jobs and schedules data engineers run: the daily load and mediation of yesterday's deliveries."""
+"""Jobs and schedules data engineers run: the daily load and mediation of yesterday's deliveries, the
+monthly close, and re-runs or backfills of billing months."""
 
 from datetime import timedelta
 
 import dagster as dg
 
+from orchestration.assets.billing import INVOICE_DOCUMENTS, PERIOD_CLOSE
 from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.serving import serving_snapshot
+from orchestration.partitions import billing_months
 
 
 def after_load() -> list[dg.AssetKey]:
     """What a delivery day's load is followed by in the same run: the day's mediation and control marts,
     then the serving snapshot (published only when all their checks pass)."""
-    _, daily_models = build_dbt_assets()
+    _, daily_models, _ = build_dbt_assets()
     return [*daily_models.keys, serving_snapshot.key]
 
 
@@ -32,3 +35,44 @@ daily_load_job = dg.define_asset_job(
 def daily_load_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     day = (context.scheduled_execution_time - timedelta(days=1)).date().isoformat()
     return dg.RunRequest(partition_key=day, run_key=f"daily_load:{day}")
+
+
+def billing_run() -> list[dg.AssetKey]:
+    """A re-run or backfill of billing months: the drafts rebuilt, closed months' documents re-rendered
+    (identical files); closed invoices themselves are never touched."""
+    _, _, billing_models = build_dbt_assets()
+    return [*billing_models.keys, INVOICE_DOCUMENTS]
+
+
+def monthly_close() -> list[dg.AssetKey]:
+    """The month's billing rebuilt, its invoices frozen, then rendered."""
+    return [*billing_run(), PERIOD_CLOSE]
+
+
+monthly_close_job = dg.define_asset_job(
+    name="monthly_close",
+    selection=dg.AssetSelection.assets(*monthly_close()),
+    partitions_def=billing_months,
+    description="Bill one month (drafts rebuilt from the rated calls), close it (invoices frozen, the act "
+    "logged) and render its invoice documents.",
+)
+
+billing_backfill_job = dg.define_asset_job(
+    name="billing_backfill",
+    selection=dg.AssetSelection.assets(*billing_run()),
+    partitions_def=billing_months,
+    description="Re-run or backfill billing months: open months' drafts rebuilt, closed months untouched "
+    "and their documents re-rendered identically. A range of months is one run.",
+)
+
+
+@dg.schedule(
+    job=monthly_close_job,
+    cron_schedule="0 6 5 * *",
+    execution_timezone="UTC",
+    description="On the 5th at 06:00 UTC, bill and close the month before: the switches' late files of its "
+    "last days have arrived (later ones are billed as adjustments in the next month).",
+)
+def monthly_close_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    month = (context.scheduled_execution_time.replace(day=1) - timedelta(days=1)).replace(day=1).date()
+    return dg.RunRequest(partition_key=month.isoformat(), run_key=f"monthly_close:{month:%Y-%m}")

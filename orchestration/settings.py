@@ -48,6 +48,11 @@ class Paths:
         return self.data / "serving"
 
     @property
+    def invoices(self) -> Path:
+        """Rendered invoice documents and ERP exports, one folder per billing month (orchestration/invoices.py)."""
+        return self.data / "invoices"
+
+    @property
     def dagster_home(self) -> Path:
         return self.data / "dagster"
 

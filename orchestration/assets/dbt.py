@@ -14,7 +14,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.assets.ingestion import WAREHOUSE_POOL
-from orchestration.partitions import delivery_days
+from orchestration.partitions import billing_months, delivery_days
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -42,6 +42,8 @@ class TollhouseTranslator(DagsterDbtTranslator):
 # Models rebuilt for the delivery days a run covers (tagged in dbt_project.yml): the mediation chain and
 # the control marts. The rest (seeds, staging views) changes only with the project's code.
 DAILY_MODELS = "tag:daily"
+# Models rebuilt for the billing months a run covers: the billing chain and its marts.
+BILLING_MODELS = "tag:billing"
 
 
 def _translator() -> TollhouseTranslator:
@@ -61,15 +63,22 @@ def delivery_day_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
     return {"delivered_from": days.start, "delivered_to": days.end}
 
 
+def billing_month_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """The run's billing months (keys are their first days) as the dbt vars of macros/billing.sql."""
+    months = context.partition_key_range
+    return {"billing_from": months.start, "billing_to": months.end}
+
+
 @functools.cache
-def build_dbt_assets() -> tuple[dg.AssetsDefinition, dg.AssetsDefinition]:
-    """Two asset sets from one manifest: the models that change only with the code (reference seeds,
-    staging views), and the daily ones (mediation and control marts), partitioned by delivery day. A range
-    of days (a backfill, `tollhouse load --from --to`) is one dbt run: single-run backfill policy."""
+def build_dbt_assets() -> tuple[dg.AssetsDefinition, dg.AssetsDefinition, dg.AssetsDefinition]:
+    """Three asset sets from one manifest: the models that change only with the code (reference seeds,
+    staging views); the daily ones (mediation, rating and control marts), partitioned by delivery day; and
+    the billing ones, partitioned by billing month. A range of days or months (a backfill, `tollhouse load
+    --from --to`, `tollhouse backfill`) is one dbt run: single-run backfill policy."""
 
     @dbt_assets(
         manifest=dbt_project.manifest_path,
-        exclude=DAILY_MODELS,
+        exclude=f"{DAILY_MODELS} {BILLING_MODELS}",
         dagster_dbt_translator=_translator(),
         pool=WAREHOUSE_POOL,
         name="tollhouse_dbt",
@@ -93,7 +102,21 @@ def build_dbt_assets() -> tuple[dg.AssetsDefinition, dg.AssetsDefinition]:
         args = ["build", "--vars", json.dumps(days), *(["--full-refresh"] if config.full_refresh else [])]
         yield from dbt.cli(args, context=context).stream()
 
-    return tollhouse_dbt, tollhouse_dbt_daily
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        select=BILLING_MODELS,
+        dagster_dbt_translator=_translator(),
+        partitions_def=billing_months,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=WAREHOUSE_POOL,
+        name="tollhouse_dbt_billing",
+    )
+    def tollhouse_dbt_billing(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        months = billing_month_vars(context)
+        context.log.info(f"billing months {months['billing_from']}..{months['billing_to']}")
+        yield from dbt.cli(["build", "--vars", json.dumps(months)], context=context).stream()
+
+    return tollhouse_dbt, tollhouse_dbt_daily, tollhouse_dbt_billing
 
 
 def dbt_resource() -> DbtCliResource:
