@@ -927,14 +927,19 @@ def fetch_lines(
     return fetch_dicts(con, sql + " order by l.invoice_number, l.line_no", params)
 
 
+def _relation_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str, columns: Sequence[str] = ()) -> bool:
+    found = con.execute(
+        "select count(*), count(distinct column_name) filter (where column_name in (select unnest(?))) "
+        "from information_schema.columns where table_schema = ? and table_name = ?",
+        [list(columns), schema, name],
+    ).fetchone()
+    return found[0] > 0 and found[1] == len(set(columns))
+
+
 def account_timezones(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """Each account's IANA zone from staging.stg_crm__accounts; empty when that relation is not built (then the
     documents show UTC)."""
-    found = con.execute(
-        "select count(distinct column_name) from information_schema.columns where table_schema = 'staging' "
-        "and table_name = 'stg_crm__accounts' and column_name in ('account_id', 'timezone')"
-    ).fetchone()[0]
-    if found < 2:
+    if not _relation_exists(con, "staging", "stg_crm__accounts", ("account_id", "timezone")):
         return {}
     rows = con.execute(
         "select account_id, max(timezone) from staging.stg_crm__accounts where timezone is not null group by account_id"
@@ -1016,4 +1021,12 @@ def render_period(
     ):
         write_if_changed(folder / name, content.encode())
         paths.append(folder / name)
+    if "closed" in statuses and _relation_exists(con, "marts", "fct_gl_journal"):
+        journal = fetch_dicts(
+            con,
+            "select * from marts.fct_gl_journal where billing_period = ? order by invoice_number, gl_account, entry",
+            [billing_period],
+        )
+        export_gl_csv(journal, folder / "gl_journal.csv")
+        paths.append(folder / "gl_journal.csv")
     return sorted(paths)

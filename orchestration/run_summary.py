@@ -92,6 +92,86 @@ def tariff_errors(con: duckdb.DuckDBPyConnection) -> list[tuple]:
     ).fetchall()
 
 
+def invoices_by_period(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """Invoices per billing period, status and currency, with their totals by line type."""
+    return con.execute(
+        """
+        select strftime(i.billing_period, '%Y-%m'), i.status, i.currency, count(distinct i.invoice_number)::bigint,
+            sum(l.amount) filter (where l.line_type in ('recurring', 'bundle', 'one_time')),
+            sum(l.amount) filter (where l.line_type in ('usage', 'tier')),
+            coalesce(sum(l.amount) filter (where l.line_type = 'adjustment'), 0),
+            coalesce(sum(l.amount) filter (where l.line_type = 'discount'), 0),
+            sum(l.amount) filter (where l.line_type = 'tax'),
+            sum(l.amount)
+        from marts.fct_invoices i join marts.fct_invoice_lines l using (invoice_number)
+        group by all order by all
+        """
+    ).fetchall()
+
+
+def period_log(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return con.execute(
+        "select strftime(billing_period, '%Y-%m'), action, strftime(acted_at, '%Y-%m-%d %H:%M'), acted_by, "
+        "coalesce(reason, ''), invoices from billing.period_log order by acted_at"
+    ).fetchall()
+
+
+def late_call_adjustments(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """Calls that arrived after their period closed, by the period that bills them (none yet: pending)."""
+    return con.execute(
+        """
+        select strftime(original_period, '%Y-%m'), coalesce(strftime(billing_period, '%Y-%m'), 'pending'),
+            currency, count(*)::bigint, sum(charge)
+        from intermediate.int_billing_late_calls group by all order by all
+        """
+    ).fetchall()
+
+
+def receivables(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return con.execute(
+        """
+        select currency, strftime(any_value(as_of_date), '%Y-%m-%d'), sum(invoices)::bigint, sum(invoiced), sum(paid),
+            sum(open_balance), sum(current_amount), sum(past_due_1_30 + past_due_31_60 + past_due_61_90
+            + past_due_over_90), sum(unapplied_cash)
+        from marts.rpt_receivables_ageing group by currency order by currency
+        """
+    ).fetchall()
+
+
+def billing_sections(con: duckdb.DuckDBPyConnection) -> list[str]:
+    try:
+        invoices = invoices_by_period(con)
+    except duckdb.CatalogException:  # nothing billed yet
+        return []
+    parts = [
+        "",
+        "Invoices (closed: frozen at the period's close; draft: the open period so far)",
+        format_table(
+            ("period", "status", "cur", "invoices", "recurring", "usage", "late calls", "discounts", "tax", "total"),
+            invoices,
+        ),
+    ]
+    log = period_log(con)
+    if log:
+        parts += ["", "Billing period log", format_table(("period", "act", "at", "by", "reason", "invoices"), log)]
+    late = late_call_adjustments(con)
+    if late:
+        parts += [
+            "",
+            "Calls that arrived after their period closed, billed as adjustments in the next open period",
+            format_table(("call period", "billed in", "cur", "calls", "charge"), late),
+        ]
+    parts += [
+        "",
+        "Receivables (issued invoices; payments applied to the named invoice, else oldest first)",
+        format_table(
+            ("cur", "as of", "invoices", "invoiced", "paid", "open", "not yet due", "past due", "unapplied cash"),
+            receivables(con),
+        ),
+    ]
+    return parts
+
+
 def format_table(headers: tuple[str, ...], rows: list[tuple]) -> str:
     cells = [tuple(f"{v:,}" if isinstance(v, int) else str(v) for v in row) for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
@@ -161,6 +241,7 @@ def render(con: duckdb.DuckDBPyConnection, ground_truth: Path | None = None) -> 
             "Tariff errors (plans with one do not rate)",
             format_table(("deck", "file", "line", "rule", "message"), errors),
         ]
+    parts += billing_sections(con)
     if ground_truth and (ground_truth / "injections.csv").exists():
         headers = ("fault", "expected effect", "injected", "found")
         accuracy = call_accuracy(con, ground_truth)
