@@ -52,5 +52,5 @@ format: setup
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf data/landing data/ground_truth data/warehouse data/serving data/artifacts data/dagster data/bench \
+	rm -rf data/landing data/ground_truth data/warehouse data/serving data/invoices data/artifacts data/dagster data/bench \
 	       dbt_project/target dbt_project/logs
