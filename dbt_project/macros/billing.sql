@@ -107,7 +107,9 @@ create table if not exists billing.closed_invoice_calls (
 {#- `amount / divisor` (a DECIMAL over a positive integer, which DuckDB would divide as a double) exactly,
     rounded half-up to 6 decimals. -#}
 {% macro divide_to_call_amount(amount, divisor) -%}
-    {{ round_by_method('cast((' ~ amount ~ ') * 100000000 as hugeint)', 'cast(' ~ divisor ~ ' as hugeint) * 100',
+    {#- widened first: an INTEGER amount times 10^8 overflows from 22 on -#}
+    {{ round_by_method('cast(cast(' ~ amount ~ ' as decimal(38, 10)) * 100000000 as hugeint)',
+                       'cast(' ~ divisor ~ ' as hugeint) * 100',
                        "'half_up'", 'cast(0.000001 as decimal(18, 6))') }}
 {%- endmacro %}
 

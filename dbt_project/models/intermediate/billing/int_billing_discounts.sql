@@ -46,8 +46,7 @@ call_bases as (
 ),
 
 tier_bases as (
-    select promotions.promotion_id, tiers.billing_period,
-        {{ round_call_amount('tiers.tier_amount * tiers.fx_rate') }} as base
+    select promotions.promotion_id, tiers.billing_period, tiers.charge as base
     from promotions
     inner join {{ ref('int_billing_tier_charges') }} as tiers on tiers.account_id = promotions.account_id
     inner join periods on periods.account_id = tiers.account_id and periods.billing_period = tiers.billing_period

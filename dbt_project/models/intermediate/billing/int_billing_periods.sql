@@ -8,21 +8,28 @@ with accounts as (
 ),
 
 bounds as (
-    -- the months of the rated calls (a zone is less than a day from UTC, so a call's local month is the
-    -- UTC month of its answer time give or take a day) and the run's billing months: late calls are looked
-    -- up in every closed period, not only the run's
+    -- from the first to the last local month any account's calls were answered in (each account's first and
+    -- last call converted in its own zone), widened to the run's billing months: late calls are looked up in
+    -- every closed period, not only the run's
     select
         {%- if billing_range_given() %}
-        least(date_trunc('month', min(answer_at) + interval 1 day), cast('{{ var("billing_from") }}' as date))
-            as first_month,
-        greatest(date_trunc('month', max(answer_at) - interval 1 day), cast('{{ var("billing_to") }}' as date))
-            as last_month
+        least(min(date_trunc('month', first_local)), cast('{{ var("billing_from") }}' as date)) as first_month,
+        greatest(max(date_trunc('month', last_local)), cast('{{ var("billing_to") }}' as date)) as last_month
         {%- else %}
-        date_trunc('month', min(answer_at) + interval 1 day) as first_month,
-        greatest(date_trunc('month', min(answer_at) + interval 1 day),
-            date_trunc('month', max(answer_at) - interval 1 day)) as last_month
+        min(date_trunc('month', first_local)) as first_month,
+        max(date_trunc('month', last_local)) as last_month
         {%- endif %}
-    from {{ ref('fct_rated_calls') }}
+    from (
+        select
+            {{ utc_to_local('accounts.timezone', 'calls.first_at') }} as first_local,
+            {{ utc_to_local('accounts.timezone', 'calls.last_at') }} as last_local
+        from (
+            select account_id, min(answer_at) as first_at, max(answer_at) as last_at
+            from {{ ref('fct_rated_calls') }}
+            group by account_id
+        ) as calls
+        inner join accounts using (account_id)
+    )
 ),
 
 months as (

@@ -2,9 +2,11 @@
 -- seconds of the period's calls of that type (int_billing_calls), in minutes, priced by the account's tier
 -- plan valid on the period's last day.
 -- graduated: each tier prices the minutes that fall in it and adds its flat amount when usage reaches it;
--- volume: every minute at the price of the tier the total falls in ([from, to)), plus that tier's flat
--- amount. No usage, no charge. Edges are compared in seconds (minutes x 60), so no minute is rounded.
--- Amounts at 6 decimals in the tier's currency, then in the account's at the period-end FX rate.
+-- volume: every minute at the price of the tier the total falls in, plus that tier's flat amount. A tier
+-- runs from (exclusive) to `to` (inclusive) in both modes, as "up to" is read: exactly 5,000 minutes is
+-- all first tier. No usage, no charge. Edges are compared in seconds (minutes x 60), so no minute is
+-- rounded.
+-- Amounts at 6 decimals in the tier's currency; `charge` in the account's at the period-end FX rate.
 with usage as (
     select account_id, billing_period, call_type, currency, sum(billed_seconds - covered_seconds) as seconds
     from {{ ref('int_billing_calls') }}
@@ -55,16 +57,21 @@ priced as (
     inner join tiers using (account_id, billing_period, call_type)
     where usage.seconds > 0
         and (tiers.tier_mode = 'graduated'
-            or (usage.seconds >= tiers.from_s and (tiers.to_s is null or usage.seconds < tiers.to_s)))
+            or (usage.seconds > tiers.from_s and (tiers.to_s is null or usage.seconds <= tiers.to_s)))
+),
+
+converted as (
+    select
+        priced.* exclude (flat_amount),
+        {{ divide_to_call_amount('priced.seconds', 60) }} as minutes,
+        {{ divide_to_call_amount('priced.seconds * priced.unit_price', 60) }} + priced.flat_amount as tier_amount,
+        case when priced.tier_currency = priced.currency then 1 else fx.rate end as fx_rate
+    from priced
+    left join {{ ref('int_fx_daily_rates') }} as fx
+        on fx.rate_day = priced.period_end_date
+        and fx.base_currency = priced.tier_currency and fx.quote_currency = priced.currency
+    where priced.seconds > 0
 )
 
-select
-    priced.* exclude (flat_amount),
-    {{ divide_to_call_amount('priced.seconds', 60) }} as minutes,
-    {{ divide_to_call_amount('priced.seconds * priced.unit_price', 60) }} + priced.flat_amount as tier_amount,
-    case when priced.tier_currency = priced.currency then 1 else fx.rate end as fx_rate
-from priced
-left join {{ ref('int_fx_daily_rates') }} as fx
-    on fx.rate_day = priced.period_end_date
-    and fx.base_currency = priced.tier_currency and fx.quote_currency = priced.currency
-where priced.seconds > 0
+select *, {{ round_call_amount('tier_amount * fx_rate') }} as charge
+from converted

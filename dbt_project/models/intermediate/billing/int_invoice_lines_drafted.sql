@@ -70,7 +70,7 @@ tier_lines as (
         minutes as quantity,
         'minutes' as unit,
         unit_price,
-        {{ round_money('tier_amount * fx_rate', 'currency') }} as amount,
+        {{ round_money('charge', 'currency') }} as amount,
         cast(null as date) as original_period,
         currency
     from {{ ref('int_billing_tier_charges') }}
