@@ -32,6 +32,8 @@ import pytest
 from PIL import Image
 
 from orchestration.invoices import (
+    ITEMISED_ROWS,
+    export_calls_csv,
     export_gl_csv,
     export_lines_csv,
     export_lines_json,
@@ -270,13 +272,13 @@ def test_render_period_writes_each_document_once(con, tmp_path):
     out = tmp_path / "invoices"
     paths = render_period(con, PERIOD, out)
     folder = out / "2026-10"
-    assert paths == sorted(folder / name for name in (f"{GB}.html", f"{GB}.pdf", "invoice_lines.csv",
-                                                      "invoice_lines.json"))  # fmt: skip
+    assert paths == sorted(folder / name for name in (f"{GB}.html", f"{GB}.pdf", f"{GB}-calls.csv",
+                                                      "invoice_lines.csv", "invoice_lines.json"))  # fmt: skip
     assert "2026-10-03 14:05:09" in (folder / f"{GB}.html").read_text()
     assert DE not in (folder / "invoice_lines.csv").read_text()
 
     paths = render_period(con, PERIOD, out, statuses=("closed", "draft"))
-    assert len(paths) == 6 and (folder / f"{DE}.pdf").exists()
+    assert len(paths) == 8 and (folder / f"{DE}.pdf").exists()
     assert not list(folder.glob(".*"))  # no temporary file left behind
     digests = {p: sha256(p.read_bytes()) for p in paths}
     for path in paths:
@@ -289,7 +291,7 @@ def test_render_period_writes_each_document_once(con, tmp_path):
     con.execute("update marts.fct_invoices set billing_email = 'ap@lumen.example' where invoice_number = ?", [DE])
     render_period(con, PERIOD, out, statuses=("closed", "draft"))
     rewritten = {p.name for p in paths if p.stat().st_mtime != 1_000_000_000}
-    assert rewritten == {f"{DE}.html", f"{DE}.pdf"}
+    assert rewritten == {f"{DE}.html", f"{DE}.pdf"}  # its calls CSV does not show the e-mail: unchanged
 
 
 def test_render_period_falls_back_to_utc_without_the_accounts(con, tmp_path):
@@ -299,10 +301,14 @@ def test_render_period_falls_back_to_utc_without_the_accounts(con, tmp_path):
     assert "2026-10-03 13:05:09" in html and "Times in UTC" in html
 
 
-def test_many_calls_render_in_linear_time(con):
+def test_many_calls_are_itemised_up_to_the_limit_and_all_listed_in_the_calls_csv(con):
     invoice, lines, calls = invoice_inputs(con, GB)
     many = [{**calls[i % 3], "call_id": f"c-{i:06d}", "b_number": f"4477009{i:05d}"} for i in range(20_000)]
     html = render_invoice_html(invoice, lines, many, "Europe/London")
-    assert html.count("<tr>") > 20_000 and "20,000 calls" in html
+    assert "20,000 calls" in html and "19,000 more calls" in html
+    assert html.count("<tr>") < ITEMISED_ROWS + 50  # the first ITEMISED_ROWS calls, the lines and the totals
     pdf = render_invoice_pdf(invoice, lines, many, "Europe/London")
-    assert pdf.count(b"/Type /Page\n") > 100
+    assert 10 < pdf.count(b"/Type /Page\n") < 40
+    listed = export_calls_csv(many, "Europe/London").splitlines()
+    assert len(listed) == 20_001 and listed[-1].startswith("c-019999,") and ",********9999," in listed[-1]
+    assert "4477009" not in "".join(listed)  # numbers masked but for their last digits
