@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import shutil
 import sys
 import time
 import warnings
@@ -102,7 +103,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
         return 1
     try:
         with connect(paths.warehouse, read_only=True) as con:
-            print(run_summary.render(con, paths.ground_truth))
+            print(run_summary.render(con, paths.ground_truth, paths.invoices))
     except duckdb.IOException as exc:  # a run holds the file: the one-writer rule, not a failure
         _say(f"the warehouse is busy (a pipeline run is writing it); try again when it ends ({exc})")
         return 1
@@ -171,9 +172,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         args.out, args.no_faults, args.months = str(paths.data), False, 1
         if cmd_simulate(args):
             return 1
-    # The operator's month end: every delivery day but the last is loaded (a demo starts over, so
-    # mediation is rebuilt from the records it just loaded), the finished months are billed and closed,
-    # then the last day's late files land and the next month is billed with them as adjustments.
+    # A demo starts over: a new warehouse (a closed month of an earlier demo would stay frozen) and no
+    # earlier invoice documents. Then the operator's month end: every delivery day but the last is loaded,
+    # the finished months are billed and closed, the last day's late files land, and the next month is
+    # billed with them as adjustments.
+    for stale in (paths.warehouse, paths.warehouse.with_name(paths.warehouse.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    shutil.rmtree(paths.invoices, ignore_errors=True)
     days = landed_days(paths)
     status = _load(paths, None, days[-2], list(SOURCES), full_refresh=True)
     for month in _months(days[0], days[-2].replace(day=1) - timedelta(days=1)):

@@ -97,16 +97,32 @@ def invoices_by_period(con: duckdb.DuckDBPyConnection) -> list[tuple]:
     return con.execute(
         """
         select strftime(i.billing_period, '%Y-%m'), i.status, i.currency, count(distinct i.invoice_number)::bigint,
-            sum(l.amount) filter (where l.line_type in ('recurring', 'bundle', 'one_time')),
-            sum(l.amount) filter (where l.line_type in ('usage', 'tier')),
+            coalesce(sum(l.amount) filter (where l.line_type in ('recurring', 'bundle', 'one_time')), 0),
+            coalesce(sum(l.amount) filter (where l.line_type in ('usage', 'tier')), 0),
             coalesce(sum(l.amount) filter (where l.line_type = 'adjustment'), 0),
             coalesce(sum(l.amount) filter (where l.line_type = 'discount'), 0),
-            sum(l.amount) filter (where l.line_type = 'tax'),
+            coalesce(sum(l.amount) filter (where l.line_type = 'tax'), 0),
             sum(l.amount)
         from marts.fct_invoices i join marts.fct_invoice_lines l using (invoice_number)
         group by all order by all
         """
     ).fetchall()
+
+
+def issued_invoices(con: duckdb.DuckDBPyConnection, documents: Path | None) -> list[tuple]:
+    """Every closed (issued) invoice, with its PDF when it was rendered under `documents`."""
+    rows = con.execute(
+        """
+        select invoice_number, account_name, strftime(billing_period, '%Y-%m'), currency, subtotal, tax_total, total,
+            call_count
+        from marts.fct_invoices where status = 'closed' order by billing_period, invoice_number
+        """
+    ).fetchall()
+    out = []
+    for row in rows:
+        pdf = documents / row[2] / f"{row[0]}.pdf" if documents else None
+        out.append((*row, str(pdf.relative_to(documents.parent)) if pdf and pdf.exists() else "not rendered"))
+    return out
 
 
 def period_log(con: duckdb.DuckDBPyConnection) -> list[tuple]:
@@ -138,7 +154,7 @@ def receivables(con: duckdb.DuckDBPyConnection) -> list[tuple]:
     ).fetchall()
 
 
-def billing_sections(con: duckdb.DuckDBPyConnection) -> list[str]:
+def billing_sections(con: duckdb.DuckDBPyConnection, documents: Path | None = None) -> list[str]:
     try:
         invoices = invoices_by_period(con)
     except duckdb.CatalogException:  # nothing billed yet
@@ -151,6 +167,13 @@ def billing_sections(con: duckdb.DuckDBPyConnection) -> list[str]:
             invoices,
         ),
     ]
+    issued = issued_invoices(con, documents)
+    if issued:
+        parts += [
+            "",
+            "Issued invoices (closed months) and their documents",
+            format_table(("invoice", "customer", "period", "cur", "subtotal", "tax", "total", "calls", "PDF"), issued),
+        ]
     log = period_log(con)
     if log:
         parts += ["", "Billing period log", format_table(("period", "act", "at", "by", "reason", "invoices"), log)]
@@ -182,7 +205,8 @@ def format_table(headers: tuple[str, ...], rows: list[tuple]) -> str:
     return "\n".join([line, "  ".join("-" * w for w in widths), *body])
 
 
-def render(con: duckdb.DuckDBPyConnection, ground_truth: Path | None = None) -> str:
+def render(con: duckdb.DuckDBPyConnection, ground_truth: Path | None = None, documents: Path | None = None) -> str:
+    """The summary; `documents` is the invoice documents folder (to name each issued invoice's PDF)."""
     parts = [
         "Ingestion (raw layer)",
         format_table(
@@ -241,7 +265,7 @@ def render(con: duckdb.DuckDBPyConnection, ground_truth: Path | None = None) -> 
             "Tariff errors (plans with one do not rate)",
             format_table(("deck", "file", "line", "rule", "message"), errors),
         ]
-    parts += billing_sections(con)
+    parts += billing_sections(con, documents)
     if ground_truth and (ground_truth / "injections.csv").exists():
         headers = ("fault", "expected effect", "injected", "found")
         accuracy = call_accuracy(con, ground_truth)
