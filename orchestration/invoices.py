@@ -228,9 +228,10 @@ def _line_rows(lines: Sequence[Mapping[str, Any]]) -> list[tuple[str, ...]]:
         description = line.get("description") or ""
         if line.get("line_type") == "adjustment" and line.get("original_period"):
             description += f" (late usage from {_month(_as_date(line['original_period']))})"
-        quantity = _number(line.get("quantity"), 0, 6)
+        # minutes are shown to the hundredth (the line is priced from exact seconds); counts in full
+        quantity = _number(line.get("quantity"), 0, 2 if line.get("unit") == "minutes" else 6)
         if quantity and line.get("unit"):
-            quantity += f" {line['unit']}"
+            quantity += f" {'min' if line['unit'] == 'minutes' else line['unit']}"
         rows.append(
             (
                 str(line.get("line_no") or ""),

@@ -175,7 +175,7 @@ def test_html_shows_the_hand_worked_invoice(con):
     # Lines and totals, money at exactly 2 decimals; the discount negative.
     for amount in ("1.00", "0.30", "0.07", "21.25", "-2.13", "20.49", "4.10", "GBP 24.59"):
         assert f">{amount}<" in html
-    assert "12.5 minutes" in html and "17 days" in html and ">1.25<" in html and ">0.08<" in html
+    assert "12.5 min" in html and "17 days" in html and ">1.25<" in html and ">0.08<" in html
     # Tax breakdown: name and rate, the taxes charge types, base and amount.
     assert "VAT 20%" in html and "on usage, recurring" in html
     assert '<td class="num">20.49</td><td class="num">4.10</td>' in html
