@@ -38,6 +38,10 @@ class PeriodAct:
 
 
 def is_closed(con: duckdb.DuckDBPyConnection, period: date) -> bool:
+    if not con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'billing' and table_name = 'period_log'"
+    ).fetchone()[0]:
+        return False  # nothing was ever billed here (dbt creates the archive)
     row = con.execute(
         "select arg_max(action, acted_at) from billing.period_log where billing_period = ?", [period]
     ).fetchone()

@@ -154,8 +154,12 @@ def cmd_reopen(args: argparse.Namespace) -> int:
     from orchestration.billing import BillingActError, reopen_period
     from orchestration.warehouse import connect
 
+    warehouse = Paths.from_env().warehouse
+    if not warehouse.exists():
+        _say(f"no warehouse at {warehouse}: nothing was billed there")
+        return 2
     try:
-        with connect(Paths.from_env().warehouse) as con:
+        with connect(warehouse) as con:
             act = reopen_period(con, args.period, args.by, args.reason)
     except BillingActError as error:
         _say(f"cannot re-open {args.period:%Y-%m}: {error}")

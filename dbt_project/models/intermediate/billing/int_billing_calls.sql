@@ -43,6 +43,11 @@ calls as (
         on periods.account_id = rated.account_id
         and rated.answer_at >= periods.period_start_at and rated.answer_at < periods.period_end_at
     where rated.billable_seconds > 0
+        -- a late call a later closed month billed as an adjustment is not billed again when its own month
+        -- is re-opened
+        and rated.call_id not in (
+            select call_id from {{ source('billing', 'closed_invoice_calls') }} where line_type = 'adjustment'
+        )
 ),
 
 allowances as (
