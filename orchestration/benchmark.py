@@ -1029,12 +1029,13 @@ def main() -> int:
     previous = {}
     if args.only:  # re-measure some steps on the data the last full run left; keep the others' figures
         previous = {r["step"]: r for r in json.loads((args.data / "results.json").read_text())}
-    results = [  # a step the last run did not have (an older results.json) is left out
-        run_step(name, args.data, args.calls) if not args.only or name in args.only else previous[name]
-        for name in STEPS
-        if not args.only or name in args.only or name in previous
-    ]
-    (args.data / "results.json").write_text(json.dumps(results, indent=2))
+    results = []
+    for name in STEPS:  # a step the last run did not have (an older results.json) is left out
+        if args.only and name not in args.only and name not in previous:
+            continue
+        results.append(run_step(name, args.data, args.calls) if not args.only or name in args.only else previous[name])
+        # after every step: a step that fails later loses nothing measured before it (`--only` resumes)
+        (args.data / "results.json").write_text(json.dumps(results, indent=2))
     write_report(results, args.calls, REPO_ROOT / "docs" / "benchmarks.md")
     print("written docs/benchmarks.md")
     return 0
