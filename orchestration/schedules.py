@@ -8,7 +8,6 @@ import dagster as dg
 from orchestration.assets.billing import INVOICE_DOCUMENTS, PERIOD_CLOSE
 from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.serving import serving_snapshot
-from orchestration.partitions import billing_months
 
 
 def after_load() -> list[dg.AssetKey]:
@@ -52,7 +51,6 @@ def monthly_close() -> list[dg.AssetKey]:
 monthly_close_job = dg.define_asset_job(
     name="monthly_close",
     selection=dg.AssetSelection.assets(*monthly_close()),
-    partitions_def=billing_months,
     description="Bill one month (drafts rebuilt from the rated calls), close it (invoices frozen, the act "
     "logged) and render its invoice documents.",
 )
@@ -60,7 +58,6 @@ monthly_close_job = dg.define_asset_job(
 billing_backfill_job = dg.define_asset_job(
     name="billing_backfill",
     selection=dg.AssetSelection.assets(*billing_run()),
-    partitions_def=billing_months,
     description="Re-run or backfill billing months: open months' drafts rebuilt, closed months untouched "
     "and their documents re-rendered identically. A range of months is one run.",
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import gzip
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -15,7 +15,7 @@ import pytest
 
 from orchestration.instance import ensure_dagster_home
 from orchestration.layouts import SOURCES
-from orchestration.partitions import delivery_days
+from orchestration.partitions import billing_months, delivery_days
 from orchestration.resources import WarehouseResource
 from orchestration.runner import build_models, failed_checks, load_days
 from orchestration.sensors import landing_sensor
@@ -42,8 +42,23 @@ def test_definitions_load_with_every_asset_check_schedule_and_sensor():
     checks = {c.to_user_string() for c in graph.asset_check_keys}
     assert {f"raw/{s}:no_quarantined_files" for s in SOURCES} <= checks
     assert "marts/rpt_ingestion_daily:expect_zero_rpt_ingestion_daily_lines_unaccounted" in checks
-    assert [s.name for s in defs.schedules] == ["daily_load_schedule"]
+    # billing is partitioned by month: the dbt billing models, the close and the documents
+    for key in (["intermediate", "int_invoice_lines_drafted"], ["marts", "fct_invoices"], ["billing", "period_close"],
+                ["billing", "invoice_documents"]):  # fmt: skip
+        node = graph.get(dg.AssetKey(key))
+        assert node.partitions_def == billing_months
+        assert node.backfill_policy == dg.BackfillPolicy.single_run()
+    assert "marts/fct_invoices:unique_fct_invoices_invoice_number" in checks
+    assert [s.name for s in defs.schedules] == ["daily_load_schedule", "monthly_close_schedule"]
     assert [s.name for s in defs.sensors] == ["landing_sensor"]
+
+
+def test_the_monthly_close_schedule_closes_the_month_before():
+    from orchestration.schedules import monthly_close_schedule
+
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 5, 6, 0, tzinfo=UTC))
+    request = monthly_close_schedule(context)
+    assert request.partition_key == "2026-10-01" and request.run_key == "monthly_close:2026-10"
 
 
 def test_dagster_cli_validates_the_code_location(paths):
