@@ -33,12 +33,11 @@ calls as (
         rated.rate_plan_id,
         rated.currency as plan_currency,
         rated.cost,
-        rated.pieces,
         periods.currency,
         periods.period_end_date,
         periods.next_period,
         periods.days_in_period
-    from {{ ref('fct_rated_calls') }} as rated
+    from {{ ref('int_billing_rated_calls') }} as rated
     inner join periods
         on periods.account_id = rated.account_id
         and rated.answer_at >= periods.period_start_at and rated.answer_at < periods.period_end_at
@@ -132,9 +131,11 @@ tails as (
                 piece,
                 list_sum(list_transform(pieces[1:i], p -> p.billed_s)) as billed_through
             from (
-                select *, unnest(pieces) as piece, generate_subscripts(pieces, 1) as i
-                from covered
-                where covered_seconds > 0 and covered_seconds < billed_seconds
+                -- the pieces of these few calls only: carrying every call's list through the window costs
+                select partial.*, rated.pieces, unnest(rated.pieces) as piece, generate_subscripts(rated.pieces, 1) as i
+                from covered as partial
+                inner join {{ ref('int_billing_rated_calls') }} as rated using (call_id)
+                where partial.covered_seconds > 0 and partial.covered_seconds < partial.billed_seconds
             )
         )
     ) as pieced
@@ -145,7 +146,7 @@ tails as (
 
 charged as (
     select
-        covered.* exclude (pieces),
+        covered.*,
         case
             when covered.is_tiered then null
             when covered.covered_seconds = 0 then covered.cost

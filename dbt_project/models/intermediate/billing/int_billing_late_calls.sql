@@ -3,6 +3,8 @@
 -- account's next open period, with a reference to the call and its original period; charged at its rated
 -- cost (the closed period's bundles are spent), converted at the original period's last-day FX rate.
 -- A closed invoice never changes; once the adjustment's period closes too, the call is on that invoice.
+{{ config(materialized='table') }}  -- read by the lines and the calls drafted: one scan of the calls
+
 with periods as (
     select * from {{ ref('int_billing_periods') }}
 ),
@@ -22,7 +24,7 @@ late as (
         rated.billed_seconds,
         rated.currency as plan_currency,
         rated.cost as plan_cost
-    from {{ ref('fct_rated_calls') }} as rated
+    from {{ ref('int_billing_rated_calls') }} as rated
     inner join periods
         on periods.account_id = rated.account_id
         and rated.answer_at >= periods.period_start_at and rated.answer_at < periods.period_end_at

@@ -3,6 +3,8 @@
 -- jurisdiction and currency, and whether the period is closed: the months of the rated calls and the run's
 -- billing months (vars billing_from, billing_to), from the account's creation on. Billing models keep the
 -- run's periods (in_billing_range).
+{{ config(materialized='table') }}  -- read by every billing model: bounds computed once
+
 with accounts as (
     select * from {{ ref('stg_crm__accounts') }}
 ),
@@ -25,7 +27,7 @@ bounds as (
             {{ utc_to_local('accounts.timezone', 'calls.last_at') }} as last_local
         from (
             select account_id, min(answer_at) as first_at, max(answer_at) as last_at
-            from {{ ref('fct_rated_calls') }}
+            from {{ ref('int_billing_rated_calls') }}
             group by account_id
         ) as calls
         inner join accounts using (account_id)

@@ -1,7 +1,9 @@
--- The calls itemised on the drafted invoices of the run's periods: the period's calls as usage, and late
+-- The calls itemised on the drafted invoices: the period's calls as usage, and late
 -- calls of closed periods as adjustments (DESIGN.md section 6). `charge` is what the invoice charges for
 -- the call in the account's currency; null for a call priced by a volume tier (the tier lines price it).
-{{ config(**billing_period_config()) }}
+-- A view: both parts are tables already (int_billing_calls keeps other periods' rows), and writing the
+-- month's 7 million calls again took 26 s at 10 million calls.
+{{ config(materialized='view') }}
 
 select
     {{ invoice_number('account_id', 'billing_period') }} as invoice_number,
@@ -20,7 +22,6 @@ select
     'usage' as line_type,
     cast(null as date) as original_period
 from {{ ref('int_billing_calls') }}
-where {{ in_billing_range('billing_period') }}
 
 union all
 
@@ -41,4 +42,4 @@ select
     'adjustment',
     original_period
 from {{ ref('int_billing_late_calls') }}
-where {{ in_billing_range('billing_period') }}
+where billing_period is not null  -- a late call waits for an open month after its own

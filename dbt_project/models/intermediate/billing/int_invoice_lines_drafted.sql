@@ -115,7 +115,7 @@ discount_lines as (
     inner join periods using (account_id, billing_period)
 ),
 
-charges as (
+charges as materialized (  -- read by the lines and by the tax lines: computed once
     select * from subscription_lines
     union all by name select * from usage_lines
     union all by name select * from tier_lines
