@@ -9,6 +9,7 @@ import sys
 import time
 import warnings
 from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from orchestration.layouts import SOURCES
@@ -27,6 +28,13 @@ def _month(text: str) -> date:
         return date.fromisoformat(f"{text}-01")
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"expected a month YYYY-MM, got {text!r}") from exc
+
+
+def _amount(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except InvalidOperation as exc:
+        raise argparse.ArgumentTypeError(f"expected an amount like 1234.56, got {text!r}") from exc
 
 
 def _user() -> str:
@@ -219,6 +227,69 @@ def cmd_rate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _shown(amount: Decimal | None) -> str:
+    return "-" if amount is None else format(amount, "f")
+
+
+def _case_line(case) -> str:
+    period = f"{case.billing_period:%Y-%m}"
+    leakage = f"{_shown(case.leakage_amount)} {case.currency}"
+    return (
+        f"{case.case_id}  {case.status:<16} {case.owner or '-':<12} {period}  {leakage:>20}  "
+        f"recovered {_shown(case.recovered_amount):<12} {case.title}"
+    )
+
+
+def _show_case(detail) -> None:
+    case = detail.case
+    print(f"{case.case_id}  {case.title}")
+    print(f"  status {case.status}   owner {case.owner or '-'}")
+    print(
+        f"  control {case.control_id}   type {case.finding_type}   account {case.account_id or '-'}   "
+        f"period {case.billing_period:%Y-%m}"
+    )
+    print(f"  leakage {_shown(case.leakage_amount)} {case.currency}   recovered {_shown(case.recovered_amount)}")
+    print(f"  created {case.created_at:%Y-%m-%d %H:%M}   updated {case.updated_at:%Y-%m-%d %H:%M}")
+    print(f"findings ({sum(f.present for f in detail.findings)} of {len(detail.findings)} present):")
+    for finding in detail.findings:
+        state = "present" if finding.present else "gone"
+        seen = f"last seen {finding.last_seen_at:%Y-%m-%d}"
+        print(f"  {finding.finding_id}  {_shown(finding.leakage_amount)}  {state}  {seen}")
+    print("history:")
+    for event in detail.events:
+        moved = f" {event.from_status or '-'} -> {event.to_status}" if event.to_status else ""
+        amount = f" amount {_shown(event.amount)}" if event.amount is not None else ""
+        note = f": {event.note}" if event.note else ""
+        print(f"  {event.at:%Y-%m-%d %H:%M}  {event.actor}  {event.action}{moved}{amount}{note}")
+
+
+def cmd_case(args: argparse.Namespace) -> int:
+    from orchestration import cases
+
+    store = Paths.from_env().cases
+    try:
+        if args.case_command == "list":
+            found = cases.list_cases(store, status=args.status, owner=args.owner, period=args.period)
+            for case in found:
+                print(_case_line(case))
+            _say(f"{len(found)} case(s)")
+        elif args.case_command == "show":
+            _show_case(cases.get_case(store, args.case_id))
+        elif args.case_command == "assign":
+            case = cases.assign(store, args.case_id, args.owner, _user())
+            _say(f"{case.case_id} assigned to {case.owner}")
+        elif args.case_command == "move":
+            case = cases.move(store, args.case_id, args.status, _user(), args.note, args.recovered)
+            _say(f"{case.case_id} is now {case.status}")
+        else:
+            cases.add_note(store, args.case_id, args.text, _user())
+            _say(f"note added to {args.case_id}")
+    except cases.CaseError as error:
+        _say(f"case {args.case_command}: {error}")
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tollhouse",
@@ -340,6 +411,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", required=True, help="why the month is re-opened (kept in the period log)")
     p.add_argument("--by", default=_user(), help="who re-opens, for the log (default: your user name)")
     p.set_defaults(func=cmd_reopen)
+
+    p = sub.add_parser(
+        "case",
+        help="work revenue-assurance cases: list, show, assign, move, note",
+        description="The revenue-assurance cases that group the controls' leakage findings, kept in "
+        "data/cases/cases.sqlite so that analysts' edits survive every pipeline run. Workflow: open -> "
+        "investigating -> confirmed -> recovery_pending -> recovered | not_recoverable -> closed, or cancelled "
+        "(confirmed may also go to not_recoverable). Every change is logged with your user name.",
+    )
+    case_sub = p.add_subparsers(dest="case_command", required=True, metavar="ACTION")
+    c = case_sub.add_parser("list", help="list cases", description="List cases in id order, optionally filtered.")
+    c.add_argument("--status", help="only cases in this status")
+    c.add_argument("--owner", help="only cases of this owner")
+    c.add_argument("--period", type=_month, help="only cases of this billing month, YYYY-MM")
+    c = case_sub.add_parser(
+        "show", help="one case with its findings and history", description="Print a case, its findings and history."
+    )
+    c.add_argument("case_id", help="e.g. CASE-000001")
+    c = case_sub.add_parser("assign", help="give a case to an owner", description="Set the owner of a case.")
+    c.add_argument("case_id", help="e.g. CASE-000001")
+    c.add_argument("owner", help="who works the case")
+    c = case_sub.add_parser(
+        "move",
+        help="move a case to another status",
+        description="Move a case along the workflow; a move the workflow does not allow is refused with the "
+        "statuses it does allow (exit 2). Entering recovered needs a recovered amount above zero.",
+    )
+    c.add_argument("case_id", help="e.g. CASE-000001")
+    c.add_argument("status", help="the status to move to")
+    c.add_argument("--note", help="why, for the case history")
+    c.add_argument("--recovered", type=_amount, help="the amount recovered so far, e.g. 1234.56")
+    c = case_sub.add_parser("note", help="add a note to a case's history", description="Add a note to a case.")
+    c.add_argument("case_id", help="e.g. CASE-000001")
+    c.add_argument("text", help="the note")
+    p.set_defaults(func=cmd_case)
 
     p = sub.add_parser(
         "demo",

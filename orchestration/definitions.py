@@ -2,12 +2,14 @@
 
 import dagster as dg
 
+from orchestration.assets.assurance import assurance_assets
 from orchestration.assets.billing import billing_assets
 from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.ingestion import raw_assets
 from orchestration.assets.serving import serving_snapshot
 from orchestration.resources import build_resources
 from orchestration.schedules import (
+    assurance_job,
     billing_backfill_job,
     daily_load_job,
     daily_load_schedule,
@@ -18,8 +20,8 @@ from orchestration.sensors import landing_sensor
 from orchestration.settings import Paths
 
 defs = dg.Definitions(
-    assets=[*raw_assets, *build_dbt_assets(), *billing_assets, serving_snapshot],
-    jobs=[daily_load_job, monthly_close_job, billing_backfill_job],
+    assets=[*raw_assets, *build_dbt_assets(), *billing_assets, *assurance_assets, serving_snapshot],
+    jobs=[daily_load_job, monthly_close_job, billing_backfill_job, assurance_job],
     schedules=[daily_load_schedule, monthly_close_schedule],
     sensors=[landing_sensor],
     resources=build_resources(Paths.from_env()),

@@ -171,6 +171,20 @@ LAYOUTS: tuple[Layout, ...] = (
     # payments: the "collected" side. invoice_number is INV-<YYYYMM>-<account_id> (orchestration/billing_ids.py),
     # or empty for a payment on account, which billing applies to the account's oldest open invoice.
     _csv("payments", "payments", "payment_id account_id invoice_number amount currency received_date method"),
+    # billing_export: what the billing system of record invoiced, revenue assurance's "billed" side (DESIGN.md
+    # section 7): invoice headers, and their lines: a usage line per call by its CDR identity (source,
+    # record_key), a charge line per subscription and month.
+    _csv(
+        "billing_export",
+        "invoices",
+        "invoice_number account_id billing_period currency issue_date net_amount tax_amount total_amount",
+    ),
+    _csv(
+        "billing_export",
+        "invoice_lines",
+        "invoice_number line_number account_id billing_period line_type source record_key rate_plan_id "
+        "subscription_id product_id quantity amount currency",
+    ),
 )
 
 # FreeSWITCH mod_json_cdr: one JSON document per call (FreeSWITCH names them <uuid>.cdr.json), loaded as one

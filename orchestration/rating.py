@@ -15,11 +15,14 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from importlib import metadata
 from pathlib import Path
+
+import pyarrow as pa
 
 from orchestration.ingest import ingest_days
 from orchestration.settings import DBT_PROJECT_DIR, Paths, run_dbt
@@ -44,17 +47,26 @@ class RatedCall:
     currency: str
     matched_prefix: str
     reason: str
+    rate_plan_id: str = ""  # the plan that priced it (given, or the account's assignment at the call)
 
 
-def _land_tariffs(tariff_dir: Path, paths: Paths, day: date) -> None:
+def _land_tariffs(tariff_dir: Path, paths: Paths) -> list[date]:
     missing = [name for name in REQUIRED_TARIFF_FILES if not (tariff_dir / name).is_file()]
     if missing:
         raise RatingInputError(f"{tariff_dir}: missing {', '.join(missing)}")
+    day = date.today()
     folder = paths.landing / "catalog" / day.isoformat()
     folder.mkdir(parents=True)
     for name in TARIFF_FILES:
         if (tariff_dir / name).is_file():
             shutil.copy(tariff_dir / name, folder / name)
+    return [day]
+
+
+def _land_catalog(catalog_root: Path, paths: Paths) -> list[date]:
+    """A landing zone's catalog (<day>/<entity>.csv folders), every delivery as it was delivered."""
+    shutil.copytree(catalog_root, paths.landing / "catalog")
+    return sorted(date.fromisoformat(d.name) for d in (paths.landing / "catalog").iterdir() if d.is_dir())
 
 
 def _ingestion_problems(con) -> list[str]:
@@ -144,14 +156,37 @@ def _build_rating_models(con, models: list[tuple[str, str, str]]) -> None:
 
 
 def rate_calls(tariff_dir: Path, calls_csv: Path) -> list[RatedCall]:
-    """Every call of `calls_csv` priced against `tariff_dir`, in the file's order."""
+    """Every call of `calls_csv` priced against the tariff folder `tariff_dir`, in the file's order."""
+    rows = _rate(lambda paths: _land_tariffs(tariff_dir, paths), calls_csv).to_pylist()
+    return [
+        # the cost column keeps 6 decimals; show the plan's (the dropped digits are zeros: it was rounded)
+        RatedCall(
+            r["call_id"],
+            "" if r["cost"] is None else str(r["cost"].quantize(Decimal(1).scaleb(-r["rounding_decimals"]))),
+            r["currency"],
+            r["matched_prefix"],
+            r["reason"],
+            r["rate_plan_id"],
+        )
+        for r in rows
+    ]
+
+
+def rate_against_catalog(catalog_root: Path, calls_csv: Path) -> pa.Table:
+    """Every call of `calls_csv` priced against a landed catalog (`landing/catalog`: one folder per delivery
+    day, plan assignments included), in the file's order, as a table (call_id, cost DECIMAL(18,6) or null,
+    rounding_decimals, currency, matched_prefix, reason, rate_plan_id). The simulated billing system
+    prices with it: the published tariff semantics, not a second implementation of them."""
+    return _rate(lambda paths: _land_catalog(catalog_root, paths), calls_csv)
+
+
+def _rate(land: Callable[[Paths], list[date]], calls_csv: Path) -> pa.Table:
     with tempfile.TemporaryDirectory(prefix="tollhouse-rate-") as tmp:
         paths = Paths(Path(tmp))
-        day = date.today()
-        _land_tariffs(tariff_dir, paths, day)
+        days = land(paths)
         models = _compiled_rating_models(paths.data)
         with connect(paths.warehouse) as con:
-            ingest_days(con, paths.landing, "catalog", [day])
+            ingest_days(con, paths.landing, "catalog", days)
             problems = _ingestion_problems(con)
             if problems:
                 raise RatingInputError("tariff files could not be read:\n" + "\n".join(problems))
@@ -165,18 +200,14 @@ def rate_calls(tariff_dir: Path, calls_csv: Path) -> list[RatedCall]:
                     "the tariff breaks these rules:\n"
                     + "\n".join(f"{name}:{line}: {rule}: {message}" for name, line, rule, message in errors)
                 )
-            rows = con.execute(
-                """select q.call_id, r.cost, r.rounding_decimals, coalesce(r.currency, ''),
-                          coalesce(r.matched_prefix, ''), coalesce(r.rating_error, '')
+            return con.execute(
+                """select q.call_id, r.cost, r.rounding_decimals, coalesce(r.currency, '') as currency,
+                          coalesce(r.matched_prefix, '') as matched_prefix, coalesce(r.rating_error, '') as reason,
+                          coalesce(r.rate_plan_id, '') as rate_plan_id
                    from what_if.rating_requests q
                    left join intermediate.int_calls_rated r on r.call_id = q.call_id and r.deck = 'customer'
                    order by q.request_no"""
-            ).fetchall()
-    return [
-        # the cost column keeps 6 decimals; show the plan's (the dropped digits are zeros: it was rounded)
-        RatedCall(call_id, "" if cost is None else str(cost.quantize(Decimal(1).scaleb(-decimals))), *rest)
-        for call_id, cost, decimals, *rest in rows
-    ]
+            ).to_arrow_table()
 
 
 def write_rated(calls: list[RatedCall], handle) -> None:

@@ -62,7 +62,7 @@ def build_models(paths: Paths, first: date, last: date, full_refresh: bool = Fal
     run (suspense is re-evaluated whatever the days; `full_refresh` rebuilds them from every record), then
     the serving snapshot, which is skipped when the build or one of its tests failed."""
     daily = {"tollhouse_dbt_daily": {"config": {"full_refresh": full_refresh}}}
-    reference, daily_models, _ = build_dbt_assets()
+    reference, daily_models, *_ = build_dbt_assets()
     return dg.materialize(
         [reference, daily_models, serving_snapshot],
         instance=get_instance(paths),
@@ -92,7 +92,7 @@ def _billing_run(
     if first_key < keys[0] or last_key > keys[-1]:
         raise SystemExit(f"months {first_key[:7]}..{last_key[:7]} are outside the billing months {keys[0][:7]}.."
                          f"{keys[-1][:7]} (set TOLLHOUSE_PARTITIONS_START for older data)")  # fmt: skip
-    _, _, billing_models = build_dbt_assets()
+    billing_models = build_dbt_assets().billing
     config = {"billing__period_close": {"config": {"closed_by": closed_by, "reason": reason}}} if close else {}
     return dg.materialize(
         [billing_models, *billing_assets],
@@ -118,3 +118,19 @@ def bill_months(paths: Paths, first: date, last: date) -> dg.ExecuteInProcessRes
 def close_month(paths: Paths, month: date, closed_by: str, reason: str = "") -> dg.ExecuteInProcessResult:
     """The monthly close of one month: billed, frozen, rendered."""
     return _billing_run(paths, month, month, close=True, closed_by=closed_by, reason=reason)
+
+
+def assure(paths: Paths) -> dg.ExecuteInProcessResult:
+    """The revenue-assurance controls over every period the billing system exported, and the cases filed."""
+    from orchestration.assets.assurance import assurance_assets
+    from orchestration.schedules import assurance_run
+
+    return dg.materialize(
+        [build_dbt_assets().assurance, *assurance_assets],
+        selection=assurance_run(),
+        instance=get_instance(paths),
+        resources=build_resources(paths),
+        tags={"tollhouse/trigger": "cli"},
+        run_config=QUIET_RUN_CONFIG,
+        raise_on_error=False,
+    )

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import dagster as dg
 
+from orchestration.assets.assurance import CASES
 from orchestration.assets.billing import INVOICE_DOCUMENTS, PERIOD_CLOSE
 from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.serving import serving_snapshot
@@ -13,7 +14,7 @@ from orchestration.assets.serving import serving_snapshot
 def after_load() -> list[dg.AssetKey]:
     """What a delivery day's load is followed by in the same run: the day's mediation and control marts,
     then the serving snapshot (published only when all their checks pass)."""
-    _, daily_models, _ = build_dbt_assets()
+    daily_models = build_dbt_assets().daily
     return [*daily_models.keys, serving_snapshot.key]
 
 
@@ -39,7 +40,7 @@ def daily_load_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
 def billing_run() -> list[dg.AssetKey]:
     """A re-run or backfill of billing months: the drafts rebuilt, closed months' documents re-rendered
     (identical files); closed invoices themselves are never touched."""
-    _, _, billing_models = build_dbt_assets()
+    billing_models = build_dbt_assets().billing
     return [*billing_models.keys, INVOICE_DOCUMENTS]
 
 
@@ -60,6 +61,19 @@ billing_backfill_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(*billing_run()),
     description="Re-run or backfill billing months: open months' drafts rebuilt, closed months untouched "
     "and their documents re-rendered identically. A range of months is one run.",
+)
+
+
+def assurance_run() -> list[dg.AssetKey]:
+    """The revenue-assurance controls over every period exported, then the cases filed."""
+    return [*build_dbt_assets().assurance.keys, CASES]
+
+
+assurance_job = dg.define_asset_job(
+    name="revenue_assurance",
+    selection=dg.AssetSelection.assets(*assurance_run()),
+    description="Run every revenue-assurance control over the periods the billing system of record exported "
+    "and file the findings into the analysts' cases (their edits are kept).",
 )
 
 

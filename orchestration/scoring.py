@@ -221,3 +221,154 @@ def losing_rates(con: duckdb.DuckDBPyConnection, limit: int = 10) -> list[tuple]
            from marts.rpt_rating_margin where is_negative order by margin limit ?""",
         [limit],
     ).fetchall()
+
+
+# Revenue assurance: each kind the simulator injects, the control that must find it and the finding type.
+# Leaks of the billing system's export (ground_truth/leakage.csv) are matched by the call's CDR identity or
+# the subscription and period; collection faults (payments.csv) by invoice, once the invoice is due by the
+# data's as-of day (earlier, nothing is late yet); ingestion faults by file; suspense by call, once held past
+# the control's age; late files by file (their calls in a period closed before they arrived); the manifest's
+# negative-margin and mispriced rates by rate.
+LEAKAGE_EXPECTED = {
+    "unbilled_call": ("RA-03", "unbilled_usage"),
+    "duplicate_line": ("RA-03", "duplicate_billing"),
+    "wrong_rate": ("RA-04", "rating_discrepancy"),
+    "zero_rated": ("RA-05", "zero_rated_usage"),
+    "subscription_not_billed": ("RA-07", "subscription_not_billed"),
+    "billed_after_cancellation": ("RA-08", "billed_after_cancellation"),
+    "wrong_plan": ("RA-09", "wrong_plan"),
+    "payment_missing": ("RA-15", "invoice_unpaid"),
+    "payment_partial": ("RA-15", "short_payment"),
+    "payment_late": ("RA-15", "late_payment"),
+}
+REJECT_KINDS = ("malformed_line", "truncated_line", "unescaped_quote", "encoding_error")
+QUARANTINE_KINDS = ("corrupt_gzip", "unknown_layout")
+SCORE_COLUMNS = (
+    "control_id", "kind", "finding_type", "injected", "found", "injected_value", "found_value",
+    "findings", "unmatched_findings",
+)  # fmt: skip
+
+
+def leakage_scorecard(
+    con: duckdb.DuckDBPyConnection, ground_truth: Path, suspense_age_days: int, payment_terms_days: int
+) -> list[dict]:
+    """Per control and injected kind: injected and found (count, and value where the simulator knows the
+    money: the sum of the injected leakage and of the matching findings' leakage, in account currencies),
+    and the control's findings that match no injection. One row per control with findings but no
+    injections (unmatched by definition)."""
+    _ground_truth_views(con, ground_truth)
+    con.execute(
+        f"""create or replace temp view gt_leakage as
+            select * from read_csv('{ground_truth / "leakage.csv"}', header = true, all_varchar = true)"""
+    )
+    con.execute(
+        f"""create or replace temp view gt_payments as
+            select * from read_csv('{ground_truth / "payments.csv"}', header = true, all_varchar = true)"""
+    )
+    events = json.loads((ground_truth / "manifest.json").read_text())["events"]
+    mispriced, vendor = events["mispriced_rate"], events["negative_margin"]
+    expected = ", ".join(f"('{kind}', '{c}', '{t}')" for kind, (c, t) in LEAKAGE_EXPECTED.items())
+    rows = con.execute(
+        f"""
+        with expected(kind, control_id, finding_type) as (values {expected}),
+        as_of as (select max(delivery_date) as day from raw.load_audit where status = 'loaded'),
+        truth as (
+            select l.kind, l.source || '|' || l.record_key as match_key,
+                   cast(l.leakage_amount as decimal(18, 6)) as value
+            from gt_leakage l where l.record_key <> ''
+            union all
+            select l.kind, l.subscription_id || '|' || l.billing_period, cast(l.leakage_amount as decimal(18, 6))
+            from gt_leakage l where l.subscription_id <> ''
+            union all
+            select p.kind, p.invoice_number,
+                   case p.kind when 'payment_missing' then cast(p.invoiced_amount as decimal(18, 6))
+                               when 'payment_partial' then cast(p.invoiced_amount as decimal(18, 6))
+                                                           - cast(p.amount as decimal(18, 6))
+                               else 0 end
+            from gt_payments p, as_of
+            where p.kind in ('payment_missing', 'payment_partial', 'payment_late')
+              and cast(p.billing_period as date) + interval 1 month + interval {payment_terms_days} day < as_of.day
+              and (p.kind <> 'payment_late'
+                   or cast(p.received_date as date)
+                      > cast(p.billing_period as date) + interval 1 month + interval {payment_terms_days} day)
+              and p.billing_period in (select cast(billing_period as varchar) from intermediate.int_ra_periods)
+        ),
+        truth_other as (
+            -- ingestion faults by file, suspense by call once aged, late files by file
+            select i.kind, 'RA-01' as control_id,
+                   case when i.kind in {QUARANTINE_KINDS} then 'file_quarantined' else 'lines_not_mediated' end
+                       as finding_type,
+                   i.file as match_key
+            from gt_injections i where i.kind in {REJECT_KINDS + QUARANTINE_KINDS}
+            union all
+            select i.kind, 'RA-11', 'suspense_aged', g.source::varchar || '|' || g.record_key
+            from gt_injections i join gt_calls g on g.call_id = try_cast(i.call_id as bigint)
+            where i.kind in ('unknown_trunk', 'missing_destination')
+              and (exists (select 1 from marts.fct_suspense s where s.source = g.source::varchar
+                           and s.record_key = g.record_key and s.age_days > {suspense_age_days})
+                   or exists (select 1 from marts.fct_rating_suspense s join marts.fct_calls f using (call_id)
+                              where f.source = g.source::varchar and f.record_key = g.record_key
+                                and s.age_days > {suspense_age_days}))
+            union all
+            select distinct i.kind, 'RA-10', 'late_usage_after_close', i.file
+            from gt_injections i
+            join raw.load_audit a on a.path = i.file
+            join marts.fct_calls f on f.file_id = a.file_id
+            join intermediate.int_billing_late_calls late on late.call_id = f.call_id
+            where i.kind = 'late_file'
+            union all
+            select 'mispriced_rate', 'RA-12', 'negative_margin', '{mispriced["rate_plan_id"]}|{mispriced["prefix"]}|%'
+            union all
+            select 'negative_margin', 'RA-12', 'negative_margin', '%|{vendor["vendor_id"]}|{vendor["prefix"]}'
+        ),
+        findings as (
+            select f.finding_id, f.control_id, f.finding_type, f.leakage_amount,
+                   case
+                       when f.control_id in ('RA-03', 'RA-04', 'RA-05', 'RA-09') then r.source || '|' || r.record_key
+                       when f.control_id in ('RA-07', 'RA-08') then f.subject || '|' || f.billing_period
+                       when f.control_id = 'RA-11' then coalesce(s.source || '|' || s.record_key,
+                                                                  c.source || '|' || c.record_key)
+                       when f.control_id = 'RA-10' then a.path
+                       else f.subject
+                   end as match_key
+            from marts.fct_leakage_findings f
+            left join intermediate.int_ra_usage_reconciled r
+                on f.control_id in ('RA-03', 'RA-04', 'RA-05', 'RA-09')
+                and coalesce(r.call_id, r.source || ':' || r.record_key) = f.subject
+            left join marts.fct_suspense s on f.control_id = 'RA-11' and s.call_id = f.subject
+            left join marts.fct_calls c on f.control_id in ('RA-10', 'RA-11') and c.call_id = f.subject
+            left join raw.load_audit a on f.control_id = 'RA-10' and a.file_id = c.file_id
+        ),
+        scored_truth as (
+            select e.control_id, t.kind, e.finding_type, t.match_key, t.value,
+                   f.finding_id, f.leakage_amount
+            from truth t join expected e using (kind)
+            left join findings f on f.finding_type = e.finding_type and f.match_key = t.match_key
+            union all
+            select t.control_id, t.kind, t.finding_type, t.match_key, null, f.finding_id, null
+            from truth_other t
+            left join findings f on f.finding_type = t.finding_type
+                and (f.match_key = t.match_key or (t.control_id = 'RA-12' and f.match_key like t.match_key))
+        ),
+        per_kind as (
+            select control_id, kind, finding_type,
+                   count(distinct match_key) as injected,
+                   count(distinct match_key) filter (where finding_id is not null) as found,
+                   sum(value) as injected_value,
+                   sum(leakage_amount) as found_value
+            from scored_truth group by all
+        ),
+        matched as (select distinct finding_id from scored_truth where finding_id is not null),
+        per_control as (
+            select control_id, count(*) as findings,
+                   count(*) filter (where finding_id not in (select finding_id from matched)) as unmatched
+            from findings group by control_id
+        )
+        select coalesce(k.control_id, c.control_id) as control_id, k.kind, k.finding_type,
+               coalesce(k.injected, 0), coalesce(k.found, 0), k.injected_value, k.found_value,
+               coalesce(c.findings, 0), coalesce(c.unmatched, 0)
+        from per_kind k full outer join per_control c using (control_id)
+        order by 1, 2
+        """
+    ).fetchall()
+    return [dict(zip(SCORE_COLUMNS, row, strict=True)) for row in rows]

@@ -53,6 +53,11 @@ class Paths:
         return self.data / "invoices"
 
     @property
+    def cases(self) -> Path:
+        """The revenue-assurance case store, SQLite: analysts' work that every pipeline run leaves alone."""
+        return self.data / "cases" / "cases.sqlite"
+
+    @property
     def dagster_home(self) -> Path:
         return self.data / "dagster"
 

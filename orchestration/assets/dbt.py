@@ -8,7 +8,7 @@ import functools
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
@@ -44,6 +44,15 @@ class TollhouseTranslator(DagsterDbtTranslator):
 DAILY_MODELS = "tag:daily"
 # Models rebuilt for the billing months a run covers: the billing chain and its marts.
 BILLING_MODELS = "tag:billing"
+# The revenue-assurance controls: rebuilt over every period the billing system exported, after billing.
+ASSURANCE_MODELS = "tag:assurance"
+
+
+class DbtAssets(NamedTuple):
+    reference: dg.AssetsDefinition
+    daily: dg.AssetsDefinition
+    billing: dg.AssetsDefinition
+    assurance: dg.AssetsDefinition
 
 
 def _translator() -> TollhouseTranslator:
@@ -70,15 +79,17 @@ def billing_month_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
 
 
 @functools.cache
-def build_dbt_assets() -> tuple[dg.AssetsDefinition, dg.AssetsDefinition, dg.AssetsDefinition]:
-    """Three asset sets from one manifest: the models that change only with the code (reference seeds,
-    staging views); the daily ones (mediation, rating and control marts), partitioned by delivery day; and
-    the billing ones, partitioned by billing month. A range of days or months (a backfill, `tollhouse load
-    --from --to`, `tollhouse backfill`) is one dbt run: single-run backfill policy."""
+def build_dbt_assets() -> DbtAssets:
+    """Four asset sets from one manifest: the models that change only with the code (reference seeds,
+    staging views); the daily ones (mediation, rating and control marts), partitioned by delivery day; the
+    billing ones, partitioned by billing month; and the revenue-assurance controls, unpartitioned: they
+    compare every period the billing system of record exported, so one run covers them all. A range of
+    days or months (a backfill, `tollhouse load --from --to`, `tollhouse backfill`) is one dbt run:
+    single-run backfill policy."""
 
     @dbt_assets(
         manifest=dbt_project.manifest_path,
-        exclude=f"{DAILY_MODELS} {BILLING_MODELS}",
+        exclude=f"{DAILY_MODELS} {BILLING_MODELS} {ASSURANCE_MODELS}",
         dagster_dbt_translator=_translator(),
         pool=WAREHOUSE_POOL,
         name="tollhouse_dbt",
@@ -116,7 +127,18 @@ def build_dbt_assets() -> tuple[dg.AssetsDefinition, dg.AssetsDefinition, dg.Ass
         context.log.info(f"billing months {months['billing_from']}..{months['billing_to']}")
         yield from dbt.cli(["build", "--vars", json.dumps(months)], context=context).stream()
 
-    return tollhouse_dbt, tollhouse_dbt_daily, tollhouse_dbt_billing
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        select=ASSURANCE_MODELS,
+        dagster_dbt_translator=_translator(),
+        pool=WAREHOUSE_POOL,
+        name="tollhouse_dbt_assurance",
+    )
+    def tollhouse_dbt_assurance(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        context.log.info("revenue-assurance controls over every period the billing system exported")
+        yield from dbt.cli(["build"], context=context).stream()
+
+    return DbtAssets(tollhouse_dbt, tollhouse_dbt_daily, tollhouse_dbt_billing, tollhouse_dbt_assurance)
 
 
 def dbt_resource() -> DbtCliResource:

@@ -49,3 +49,13 @@ def fx_files(first: date, last: date, rng: np.random.Generator) -> list[RefFile]
             usd_per[currency] = (usd_per[currency] * (1 + step)).quantize(Decimal("0.000001"))
         day += timedelta(days=1)
     return files
+
+
+def tax_rates(jurisdiction: str, day: date) -> dict[str, Decimal]:
+    """Charge type -> the sum of the jurisdiction's tax rates in force on `day` (finance.TAX_RULES)."""
+    rates = {charge_type: Decimal(0) for charge_type in ("recurring", "one_time", "usage", "bundle")}
+    for where, types, _name, rate, valid_from, valid_to in TAX_RULES:
+        if where == jurisdiction and valid_from <= day.isoformat() and (not valid_to or day.isoformat() < valid_to):
+            for charge_type in types:
+                rates[charge_type] += Decimal(rate)
+    return rates

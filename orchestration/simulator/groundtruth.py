@@ -4,6 +4,9 @@
 - injections.csv: one row per injected fault, with the file, line and record it lives in;
 - payments.csv: one row per account and billed month, paid or not: the customer's estimate of the invoice, the
   payment's kind (payment_full, _partial, _missing, _on_account, _late), and the file and line it landed in;
+- leakage.csv: one row per leak injected into the billing system's export (billing_system.py): kind, account,
+  period, the call (source, record key, true call id) or subscription, expected and billed amount, leakage amount
+  and direction;
 - manifest.json: the config, the period's events and the counts. No wall-clock time anywhere.
 """
 
@@ -17,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from orchestration.simulator.billing_system import LEAK_KINDS, LEAKAGE_COLUMNS, Leak
 from orchestration.simulator.faults import KINDS, Injection
 from orchestration.simulator.numbering import COUNTRIES
 from orchestration.simulator.output import csv_bytes
@@ -118,3 +122,10 @@ def write_payments(path: Path, payments: list[Payment]) -> None:
     """Rows in (billing period, account) order."""
     rows = sorted(payments, key=lambda p: (p.period, p.account_id))
     path.write_bytes(csv_bytes(PAYMENT_COLUMNS, [p.truth_row() for p in rows]))
+
+
+def write_leakage(path: Path, leaks: list[Leak]) -> None:
+    """Rows in (kind, period, account, call or subscription) order, numbered LEAK-000001..."""
+    order = {kind: i for i, kind in enumerate(LEAK_KINDS)}
+    rows = sorted(leaks, key=lambda r: (order[r.kind], r.period, r.account_id, r.call_id or 0, r.subscription_id))
+    path.write_bytes(csv_bytes(LEAKAGE_COLUMNS, [r.row(i + 1) for i, r in enumerate(rows)]))

@@ -18,12 +18,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from orchestration.simulator import faults as flt
+from orchestration.simulator.billing_system import Leak, export_billing
 from orchestration.simulator.config import SimulationConfig, SimulationResult
 from orchestration.simulator.finance import fx_files, tax_files
-from orchestration.simulator.groundtruth import write_calls, write_injections, write_manifest, write_payments
+from orchestration.simulator.groundtruth import (
+    write_calls,
+    write_injections,
+    write_leakage,
+    write_manifest,
+    write_payments,
+)
 from orchestration.simulator.numbering import RATE_PREFIXES
 from orchestration.simulator.output import Landing
-from orchestration.simulator.payments import Payment, payment_files
+from orchestration.simulator.payments import Payment, billable_periods, payment_files
 from orchestration.simulator.records import FILLER, NORMAL, FileTable, Records, expand, line_numbers, place
 from orchestration.simulator.reference import SWITCHES, World, build_world
 from orchestration.simulator.render import Renderer, caller_name_index
@@ -95,18 +102,29 @@ def simulate(config: SimulationConfig, progress: Callable[[str], None] | None = 
     )
     for ref in fx_files(timeline.start, last_day, _stream(config.seed, "fx")):
         landing.write_ref(ref)
-    payment_refs, payments = payment_files(world, timeline, calls, last_day, _stream(config.seed, "payments"))
-    for ref in payment_refs:
-        landing.write_ref(ref)
-    say(f"payments: {sum(p.received is not None for p in payments)} for {len(payments)} invoices")
 
     wanted = np.concatenate(
         [np.zeros(0, np.int64)] + [g.index for g in placed.injections] + [c[2] for c in ledger.copies]
     )
     written, key_of, call_keys = _write_cdrs(config, timeline, world, calls, placed, landing, np.unique(wanted), say)
+    injection_rows = _injection_rows(placed, ledger, key_of)
+
+    say("billing system of record: pricing the month's calls")
+    periods = billable_periods(timeline, last_day)
+    exports, leaks, invoiced = export_billing(
+        world, calls, call_keys, _lost_calls(injection_rows, len(calls)), landing_dir, periods,
+        _stream(config.seed, "billing-system"),
+    )  # fmt: skip
+    for path, data in exports:
+        landing.write(path, data)
+    say(f"billing export: {len(invoiced)} invoices, {len(leaks)} leaks injected")
+    payment_refs, payments = payment_files(world, timeline, invoiced, last_day, _stream(config.seed, "payments"))
+    for ref in payment_refs:
+        landing.write_ref(ref)
+    say(f"payments: {sum(p.received is not None for p in payments)} for {len(payments)} invoices")
 
     say("ground truth")
-    injections = write_injections(truth_dir / "injections.csv", _injection_rows(placed, ledger, key_of))
+    injections = write_injections(truth_dir / "injections.csv", injection_rows)
     rec = placed.records
     write_calls(
         truth_dir / "calls.parquet",
@@ -119,8 +137,11 @@ def simulate(config: SimulationConfig, progress: Callable[[str], None] | None = 
         placed.line_no[placed.first_position],
     )
     write_payments(truth_dir / "payments.csv", payments)
+    write_leakage(truth_dir / "leakage.csv", leaks)
     result = SimulationResult(landing_dir, truth_dir, len(calls), landing.files, written, len(injections))
-    write_manifest(truth_dir / "manifest.json", _manifest(config, timeline, result, landing, injections, payments))
+    write_manifest(
+        truth_dir / "manifest.json", _manifest(config, timeline, result, landing, injections, payments, leaks)
+    )
     say(f"wrote {landing.files:,} files, {written:,} CDR lines, {len(injections):,} injections")
     return result
 
@@ -232,6 +253,16 @@ def _injection_rows(placed: _Placed, ledger: flt.Ledger, key_of: dict[int, str])
     return rows
 
 
+def _lost_calls(injections: list[flt.Injection], n_calls: int) -> np.ndarray:
+    """Per true call: mediation never passes it on (a line of it rejected, or the call held in suspense),
+    so no billing system sees it."""
+    lost = np.zeros(n_calls, bool)
+    stage = ("reject", "suspense")
+    gone = [i.call_id - 1 for i in injections if i.call_id and i.expected_effect.split(":")[0] in stage]
+    lost[np.array(gone, np.int64)] = True
+    return lost
+
+
 def _dst_detail(records: Records, position: int, clocks: dict[int, ZoneClock]) -> str:
     clock = clocks[int(records.switch[position])]
     start = int(records.start_s[position])
@@ -246,6 +277,7 @@ def _manifest(
     landing: Landing,
     injections: list,
     payments: list[Payment],
+    leaks: list[Leak],
 ) -> dict:
     settings = {k: v for k, v in asdict(config).items() if k != "out"}  # the output folder is not content
     late = [asdict(e) for e in timeline.late_assignments]
@@ -284,5 +316,6 @@ def _manifest(
             "injections": result.injections,
             "injections_by_kind": dict(sorted(Counter(i.kind for i in injections).items())),
             "payments_by_kind": dict(sorted(Counter(p.kind for p in payments).items())),
+            "leaks_by_kind": dict(sorted(Counter(leak.kind for leak in leaks).items())),
         },
     }

@@ -3,6 +3,8 @@
 -- FX rates billing never reads cost as much as the whole billing run.
 select
     calls.call_id,
+    calls.source,
+    calls.record_key,  -- the CDR's identity, as the billing system of record names the call (revenue assurance)
     calls.account_id,
     calls.answer_at,
     calls.b_number,

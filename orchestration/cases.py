@@ -1,0 +1,679 @@
+"""Revenue-assurance cases: the analysts' side of the leakage findings (DESIGN.md section 7).
+
+The controls' findings (marts.fct_leakage_findings) are rebuilt on every pipeline run; the work done on
+them is not. Cases, their owners, statuses, notes and recovered amounts live in a small SQLite database
+beside the warehouse (Paths.cases), never in the warehouse: dbt may drop and rebuild any table there, and
+an analyst's edit must survive every run. SQLite also lets an analyst write while a pipeline run holds the
+DuckDB file.
+
+After each run `sync_findings` attaches the current findings to cases. A finding keeps its case for life;
+a new finding joins the one open case of its group (control, type, account, period, currency) or starts
+one. Sync writes only what the pipeline owns (which findings a case has, their amounts, whether the last
+run still produced them); status, owner, notes and recovered amounts are the analysts' and only their
+operations change them. Every change is one transaction and leaves an event in the case's history,
+which is append-only.
+
+Money is Decimal, stored as text: SQLite's numbers are floats, and 0.1 + 0.2 must stay 0.3.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import duckdb
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 10.0  # a writer waits this long for another's transaction before giving up
+SYNC_ACTOR = "pipeline"  # the actor of the events sync writes
+
+# The case workflow: status -> the statuses it may move to. The one place the workflow is defined.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "open": ("investigating", "cancelled"),
+    "investigating": ("confirmed", "cancelled"),
+    "confirmed": ("recovery_pending", "not_recoverable", "cancelled"),
+    "recovery_pending": ("recovered", "not_recoverable", "cancelled"),
+    "recovered": ("closed",),
+    "not_recoverable": ("closed",),
+    "closed": (),
+    "cancelled": (),
+}
+STATUSES = tuple(TRANSITIONS)
+TERMINAL = tuple(status for status, following in TRANSITIONS.items() if not following)
+
+# Migrations: MIGRATIONS[n] brings a store from version n to n + 1. Version 1 is the case store; later
+# versions add tables beside it (fraud alert labels are expected to), never by editing these statements.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        "create table schema_version (version integer not null)",
+        """create table cases (
+            case_id          text primary key,  -- CASE-000001
+            group_key        text not null,     -- JSON [control_id, finding_type, account_id, period, currency]
+            title            text not null,
+            control_id       text not null,
+            finding_type     text not null,
+            account_id       text,              -- null for switch-level findings
+            billing_period   text not null,     -- YYYY-MM-DD
+            currency         text not null,
+            status           text not null,
+            owner            text,
+            leakage_amount   text not null,     -- decimal as text: the sum of the findings still present
+            recovered_amount text,              -- decimal as text; null until an analyst sets it
+            created_at       text not null,     -- ISO 8601 UTC, as are the other timestamps
+            updated_at       text not null,
+            recovered_at     text,
+            closed_at        text               -- entering closed or cancelled
+        )""",
+        # At most one non-terminal case per group: where sync attaches a new finding is never ambiguous.
+        "create unique index cases_one_open_per_group on cases (group_key) where status not in "
+        f"({', '.join(repr(status) for status in TERMINAL)})",
+        "create index cases_status on cases (status, owner)",
+        """create table case_findings (
+            finding_id     text primary key,  -- a finding belongs to exactly one case
+            case_id        text not null references cases (case_id),
+            attached_at    text not null,
+            leakage_amount text not null,     -- as last produced; kept when the finding is gone
+            last_seen_at   text not null,
+            present        integer not null check (present in (0, 1))  -- produced by the last sync
+        )""",
+        "create index case_findings_case on case_findings (case_id)",
+        """create table case_events (
+            event_id    integer primary key,
+            case_id     text not null references cases (case_id),
+            at          text not null,
+            actor       text not null,
+            action      text not null,
+            from_status text,
+            to_status   text,
+            note        text,
+            amount      text
+        )""",
+        "create index case_events_case on case_events (case_id, event_id)",
+        """create trigger case_events_no_update before update on case_events
+            begin select raise(abort, 'case history is append-only'); end""",
+        """create trigger case_events_no_delete before delete on case_events
+            begin select raise(abort, 'case history is append-only'); end""",
+        "insert into schema_version values (0)",
+    ),
+)
+assert len(MIGRATIONS) == SCHEMA_VERSION
+
+
+class CaseError(Exception):
+    """A case operation that cannot be done, with the reason in words."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One row of marts.fct_leakage_findings: what sync needs, and the rest for whoever reads it."""
+
+    finding_id: str  # stable across pipeline re-runs
+    control_id: str
+    leakage_area: str
+    finding_type: str
+    account_id: str | None  # null for switch-level findings
+    billing_period: date
+    currency: str
+    expected_amount: Decimal | None
+    billed_amount: Decimal | None
+    leakage_amount: Decimal  # >= 0
+    direction: str  # under_billing | over_billing | cost | collection | none
+    evidence_call_ids: tuple[str, ...] = ()
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Case:
+    case_id: str
+    title: str
+    control_id: str
+    finding_type: str
+    account_id: str | None
+    billing_period: date
+    currency: str
+    status: str
+    owner: str | None
+    leakage_amount: Decimal
+    recovered_amount: Decimal | None
+    created_at: datetime
+    updated_at: datetime
+    recovered_at: datetime | None
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CaseFinding:
+    finding_id: str
+    attached_at: datetime
+    leakage_amount: Decimal
+    last_seen_at: datetime
+    present: bool
+
+
+@dataclass(frozen=True)
+class CaseEvent:
+    event_id: int
+    at: datetime
+    actor: str
+    action: str  # created | finding_attached | leakage_changed | findings_gone | findings_back | assigned
+    # | status_changed | note | recovered_set
+    from_status: str | None
+    to_status: str | None
+    note: str | None
+    amount: Decimal | None
+
+
+@dataclass(frozen=True)
+class CaseDetail:
+    case: Case
+    findings: tuple[CaseFinding, ...]
+    events: tuple[CaseEvent, ...]
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    new_cases: int
+    findings_attached: int  # findings seen for the first time
+    findings_gone: int  # findings present before this sync and not produced now
+
+
+@dataclass(frozen=True)
+class CaseKpis:
+    cases: int
+    by_status: dict[str, int]  # every status, zero included
+    leakage: dict[str, Decimal]  # currency -> leakage of the cases not cancelled
+    recovered: dict[str, Decimal]  # currency -> recovered amount of the cases not cancelled
+    mean_days_to_recovery: float | None  # created -> recovered, over the cases that reached recovered
+
+
+# --- the store -----------------------------------------------------------------------------------------
+
+
+def connect(store_path: Path, timeout: float = BUSY_TIMEOUT_S) -> sqlite3.Connection:
+    """Open the store (creating it, or bringing its schema up to date) in autocommit mode: callers open
+    their own transactions. WAL lets readers go on while one writer writes; a second writer waits up
+    to `timeout` seconds."""
+    store_path.parent.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(str(store_path), timeout=timeout, isolation_level=None)
+    try:
+        con.execute(f"pragma busy_timeout = {int(timeout * 1000)}")
+        con.execute("pragma journal_mode = wal")
+        con.execute("pragma foreign_keys = on")
+        _migrate(con, store_path)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _version(con: sqlite3.Connection) -> int:
+    if not con.execute("select 1 from sqlite_master where type = 'table' and name = 'schema_version'").fetchone():
+        return 0
+    return con.execute("select max(version) from schema_version").fetchone()[0] or 0
+
+
+def _migrate(con: sqlite3.Connection, store_path: Path) -> None:
+    if _version(con) == SCHEMA_VERSION:
+        return  # the usual case: no write lock taken
+    con.execute("begin immediate")
+    try:
+        version = _version(con)  # again, under the lock: another process may have just created it
+        if version > SCHEMA_VERSION:
+            raise CaseError(
+                f"the case store {store_path} has schema version {version}, newer than this tollhouse "
+                f"knows ({SCHEMA_VERSION}): upgrade tollhouse rather than risk its data"
+            )
+        for statements in MIGRATIONS[version:]:
+            for statement in statements:
+                con.execute(statement)
+        con.execute("update schema_version set version = ?", [SCHEMA_VERSION])
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+@contextmanager
+def _transaction(store_path: Path, write: bool) -> Iterator[sqlite3.Connection]:
+    """One transaction on its own connection: committed if the block ends normally, else rolled back."""
+    try:
+        con = connect(store_path)
+    except sqlite3.OperationalError as exc:
+        raise CaseError(f"cannot open the case store {store_path}: {exc}") from exc
+    try:
+        try:
+            con.execute("begin immediate" if write else "begin")
+        except sqlite3.OperationalError as exc:  # waited BUSY_TIMEOUT_S for another writer
+            raise CaseError(f"the case store is busy (another writer holds it); try again ({exc})") from exc
+        try:
+            yield con
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    finally:
+        con.close()
+
+
+# --- values --------------------------------------------------------------------------------------------
+
+
+def _money(value: object, what: str) -> Decimal:
+    """A Decimal from a Decimal, int or numeric string; floats are refused (they cannot hold 0.1)."""
+    if isinstance(value, float | bool) or not isinstance(value, Decimal | int | str):
+        raise CaseError(f"{what} must be a Decimal, an int or a decimal string, not {type(value).__name__}")
+    try:
+        amount = Decimal(value)
+    except InvalidOperation as exc:
+        raise CaseError(f"{what} is not a number: {value!r}") from exc
+    if not amount.is_finite():
+        raise CaseError(f"{what} must be a finite number, got {value!r}")
+    return amount
+
+
+def _text(amount: Decimal) -> str:
+    return format(amount, "f")  # never exponent notation: '0.000001', not '1E-6'
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def _stamp(now: datetime | None) -> str:
+    """ISO 8601 in UTC; a naive datetime is taken to be UTC."""
+    now = now or datetime.now(UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    return now.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _who(actor: str) -> str:
+    if not actor or not actor.strip():
+        raise CaseError("every change to a case needs an actor: who made it")
+    return actor.strip()
+
+
+def _group_key(finding: Finding) -> str:
+    # JSON keeps a null account apart from an empty one. Currency is part of the key so that a case's
+    # leakage never adds two currencies (an account bills in one; switch-level findings may not).
+    return json.dumps(
+        [
+            finding.control_id,
+            finding.finding_type,
+            finding.account_id,
+            finding.billing_period.isoformat(),
+            finding.currency,
+        ]
+    )
+
+
+def _title(finding: Finding) -> str:
+    return f"{finding.finding_type}: {finding.account_id or 'switch level'} {finding.billing_period:%Y-%m}"
+
+
+CASE_COLUMNS = (
+    "case_id, title, control_id, finding_type, account_id, billing_period, currency, status, owner, "
+    "leakage_amount, recovered_amount, created_at, updated_at, recovered_at, closed_at"
+)
+
+
+def _case(row: tuple) -> Case:
+    (case_id, title, control, kind, account, period, currency, status, owner, leakage, recovered, *stamps) = row
+    created, updated, recovered_at, closed = (_time(stamp) for stamp in stamps)
+    return Case(
+        case_id,
+        title,
+        control,
+        kind,
+        account,
+        date.fromisoformat(period),
+        currency,
+        status,
+        owner,
+        Decimal(leakage),
+        _decimal(recovered),
+        created,
+        updated,
+        recovered_at,
+        closed,
+    )
+
+
+def _load(con: sqlite3.Connection, case_id: str) -> Case:
+    row = con.execute(f"select {CASE_COLUMNS} from cases where case_id = ?", [case_id]).fetchone()
+    if row is None:
+        raise CaseError(f"no case {case_id!r}")
+    return _case(row)
+
+
+def _event(
+    con: sqlite3.Connection,
+    case_id: str,
+    at: str,
+    actor: str,
+    action: str,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    note: str | None = None,
+    amount: Decimal | None = None,
+) -> None:
+    con.execute(
+        "insert into case_events (case_id, at, actor, action, from_status, to_status, note, amount) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?)",
+        [case_id, at, actor, action, from_status, to_status, note, None if amount is None else _text(amount)],
+    )
+
+
+# --- sync ----------------------------------------------------------------------------------------------
+
+
+def read_findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
+    """The current findings from the warehouse's marts.fct_leakage_findings, without their evidence (sync
+    does not need it; the mart keeps it)."""
+    rows = con.execute(
+        "select finding_id, control_id, leakage_area, finding_type, account_id, billing_period, currency, "
+        "expected_amount, billed_amount, leakage_amount, direction, detail "
+        "from marts.fct_leakage_findings order by finding_id"
+    ).fetchall()
+    return [Finding(*row[:11], detail=row[11]) for row in rows]
+
+
+def sync_findings(store_path: Path, findings: Iterable[Finding], now: datetime | None = None) -> SyncResult:
+    """Attach every current finding to a case, in one transaction; call it after each pipeline run with all
+    the findings the run produced. Idempotent: the same findings again change no case and write no event
+    (only the findings' last_seen_at moves to `now`)."""
+    current: dict[str, Finding] = {}
+    amounts: dict[str, Decimal] = {}
+    for finding in findings:
+        if finding.finding_id in current:
+            raise CaseError(f"finding {finding.finding_id!r} was produced twice")
+        amount = _money(finding.leakage_amount, f"the leakage amount of finding {finding.finding_id}")
+        if amount < 0:
+            raise CaseError(f"finding {finding.finding_id} has a negative leakage amount ({amount})")
+        current[finding.finding_id], amounts[finding.finding_id] = finding, amount
+    at = _stamp(now)
+    new_cases = attached = gone = 0
+    with _transaction(store_path, write=True) as con:
+        known = {
+            finding_id: (case_id, Decimal(amount), present)
+            for finding_id, case_id, amount, present in con.execute(
+                "select finding_id, case_id, leakage_amount, present from case_findings"
+            )
+        }
+        open_cases = dict(
+            con.execute(
+                f"select group_key, case_id from cases where status not in ({', '.join('?' * len(TERMINAL))})", TERMINAL
+            ).fetchall()
+        )
+        before = dict(con.execute("select case_id, sum(present) from case_findings group by case_id").fetchall())
+        touched: set[str] = set()
+        created: set[str] = set()
+        # Sorted so that case ids are given out in the same order for the same findings.
+        for finding in sorted(current.values(), key=lambda f: (_group_key(f), f.finding_id)):
+            amount = _text(amounts[finding.finding_id])
+            if finding.finding_id in known:  # attached for life; the pipeline's figures are refreshed
+                case_id, previous, present = known[finding.finding_id]
+                if amounts[finding.finding_id] != previous or not present:
+                    touched.add(case_id)
+                else:
+                    amount = _text(previous)  # the same number: keep its text, so that nothing changes
+                con.execute(
+                    "update case_findings set leakage_amount = ?, present = 1, last_seen_at = ? where finding_id = ?",
+                    [amount, at, finding.finding_id],
+                )
+                continue
+            key = _group_key(finding)
+            case_id = open_cases.get(key)
+            if case_id is None:
+                case_id = _new_case(con, finding, key, at)
+                open_cases[key] = case_id
+                created.add(case_id)
+                new_cases += 1
+            con.execute(
+                "insert into case_findings values (?, ?, ?, ?, ?, 1)", [finding.finding_id, case_id, at, amount, at]
+            )
+            _event(
+                con,
+                case_id,
+                at,
+                SYNC_ACTOR,
+                "finding_attached",
+                note=finding.finding_id,
+                amount=amounts[finding.finding_id],
+            )
+            touched.add(case_id)
+            attached += 1
+        for finding_id, (case_id, _, present) in known.items():
+            if present and finding_id not in current:
+                con.execute("update case_findings set present = 0 where finding_id = ?", [finding_id])
+                touched.add(case_id)
+                gone += 1
+        for case_id in sorted(touched):
+            _refresh_leakage(con, case_id, at, before.get(case_id, 0), case_id in created)
+    return SyncResult(new_cases, attached, gone)
+
+
+def _new_case(con: sqlite3.Connection, finding: Finding, key: str, at: str) -> str:
+    number = con.execute("select coalesce(max(cast(substr(case_id, 6) as integer)), 0) + 1 from cases").fetchone()
+    case_id = f"CASE-{number[0]:06d}"
+    con.execute(
+        "insert into cases (case_id, group_key, title, control_id, finding_type, account_id, billing_period, "
+        "currency, status, owner, leakage_amount, recovered_amount, created_at, updated_at) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, 'open', null, '0', null, ?, ?)",
+        [
+            case_id,
+            key,
+            _title(finding),
+            finding.control_id,
+            finding.finding_type,
+            finding.account_id,
+            finding.billing_period.isoformat(),
+            finding.currency,
+            at,
+            at,
+        ],
+    )
+    _event(con, case_id, at, SYNC_ACTOR, "created", to_status="open", note=f"control {finding.control_id}")
+    return case_id
+
+
+def _refresh_leakage(con: sqlite3.Connection, case_id: str, at: str, present_before: int, new: bool) -> None:
+    """The case's leakage is the sum of its present findings, added as Decimal (SQL sum() would be float)."""
+    amounts = [
+        Decimal(text)
+        for (text,) in con.execute(
+            "select leakage_amount from case_findings where case_id = ? and present = 1", [case_id]
+        )
+    ]
+    leakage = sum(amounts, Decimal(0))
+    previous = Decimal(con.execute("select leakage_amount from cases where case_id = ?", [case_id]).fetchone()[0])
+    con.execute("update cases set leakage_amount = ?, updated_at = ? where case_id = ?", [_text(leakage), at, case_id])
+    if new:
+        return  # its created and finding_attached events say it all
+    if leakage != previous:
+        _event(con, case_id, at, SYNC_ACTOR, "leakage_changed", note=f"was {_text(previous)}", amount=leakage)
+    if present_before and not amounts:
+        _event(con, case_id, at, SYNC_ACTOR, "findings_gone", note="the last run produced none of its findings")
+    elif amounts and not present_before:
+        _event(con, case_id, at, SYNC_ACTOR, "findings_back", note=f"{len(amounts)} of its findings present again")
+
+
+# --- analysts' operations ------------------------------------------------------------------------------
+
+
+def assign(store_path: Path, case_id: str, owner: str, actor: str, now: datetime | None = None) -> Case:
+    """Give the case to `owner`."""
+    actor = _who(actor)
+    if not owner or not owner.strip():
+        raise CaseError("assign needs an owner")
+    at = _stamp(now)
+    with _transaction(store_path, write=True) as con:
+        case = _load(con, case_id)
+        con.execute("update cases set owner = ?, updated_at = ? where case_id = ?", [owner.strip(), at, case_id])
+        _event(con, case_id, at, actor, "assigned", note=f"{case.owner or '-'} -> {owner.strip()}")
+        return _load(con, case_id)
+
+
+def move(
+    store_path: Path,
+    case_id: str,
+    to_status: str,
+    actor: str,
+    note: str | None = None,
+    recovered_amount: Decimal | int | str | None = None,
+    now: datetime | None = None,
+) -> Case:
+    """Move the case along the workflow (TRANSITIONS). Entering recovered needs a recovered amount above
+    zero, given here or set before."""
+    actor = _who(actor)
+    if to_status not in TRANSITIONS:
+        raise CaseError(f"unknown status {to_status!r}; the statuses are {', '.join(STATUSES)}")
+    amount = None if recovered_amount is None else _recovered(recovered_amount)
+    at = _stamp(now)
+    with _transaction(store_path, write=True) as con:
+        case = _load(con, case_id)
+        allowed = TRANSITIONS[case.status]
+        if to_status not in allowed:
+            following = f"allowed next: {', '.join(allowed)}" if allowed else f"{case.status} is terminal"
+            raise CaseError(f"{case_id} is {case.status} and cannot move to {to_status} ({following})")
+        recovered = amount if amount is not None else case.recovered_amount
+        if to_status == "recovered" and not (recovered and recovered > 0):
+            raise CaseError(f"{case_id} cannot be recovered without a recovered amount above zero")
+        con.execute(
+            "update cases set status = ?, recovered_amount = ?, updated_at = ?, "
+            "recovered_at = case when ? = 'recovered' then ? else recovered_at end, "
+            "closed_at = case when ? in ('closed', 'cancelled') then ? else closed_at end "
+            "where case_id = ?",
+            [to_status, None if recovered is None else _text(recovered), at, to_status, at, to_status, at, case_id],
+        )
+        _event(con, case_id, at, actor, "status_changed", case.status, to_status, _clean(note), amount)
+        return _load(con, case_id)
+
+
+def add_note(store_path: Path, case_id: str, note: str, actor: str, now: datetime | None = None) -> Case:
+    """Add a note to the case's history. Notes are allowed on closed and cancelled cases too."""
+    actor = _who(actor)
+    if not _clean(note):
+        raise CaseError("a note needs some text")
+    at = _stamp(now)
+    with _transaction(store_path, write=True) as con:
+        _load(con, case_id)
+        con.execute("update cases set updated_at = ? where case_id = ?", [at, case_id])
+        _event(con, case_id, at, actor, "note", note=_clean(note))
+        return _load(con, case_id)
+
+
+def set_recovered(
+    store_path: Path, case_id: str, amount: Decimal | int | str, actor: str, now: datetime | None = None
+) -> Case:
+    """Record what has been recovered so far (not added: the amount replaces the last one)."""
+    actor = _who(actor)
+    recovered = _recovered(amount)
+    at = _stamp(now)
+    with _transaction(store_path, write=True) as con:
+        case = _load(con, case_id)
+        if case.status in TERMINAL:
+            raise CaseError(f"{case_id} is {case.status}: its recovered amount is final")
+        if case.status == "recovered" and recovered <= 0:
+            raise CaseError(f"{case_id} is recovered: its recovered amount must stay above zero")
+        con.execute(
+            "update cases set recovered_amount = ?, updated_at = ? where case_id = ?", [_text(recovered), at, case_id]
+        )
+        _event(
+            con,
+            case_id,
+            at,
+            actor,
+            "recovered_set",
+            note=f"was {_text(case.recovered_amount or Decimal(0))}",
+            amount=recovered,
+        )
+        return _load(con, case_id)
+
+
+def _recovered(value: object) -> Decimal:
+    amount = _money(value, "the recovered amount")
+    if amount < 0:
+        raise CaseError(f"the recovered amount cannot be negative ({amount})")
+    return amount
+
+
+def _clean(note: str | None) -> str | None:
+    return note.strip() if note and note.strip() else None
+
+
+# --- reads ---------------------------------------------------------------------------------------------
+
+
+def list_cases(
+    store_path: Path, status: str | None = None, owner: str | None = None, period: date | None = None
+) -> list[Case]:
+    """Cases in id order, filtered by status, owner and billing month (any day of it)."""
+    if status is not None and status not in TRANSITIONS:
+        raise CaseError(f"unknown status {status!r}; the statuses are {', '.join(STATUSES)}")
+    where, params = [], []
+    for clause, value in (
+        ("status = ?", status),
+        ("owner = ?", owner),
+        ("substr(billing_period, 1, 7) = ?", period and f"{period:%Y-%m}"),
+    ):
+        if value is not None:
+            where.append(clause)
+            params.append(value)
+    sql = f"select {CASE_COLUMNS} from cases {'where ' + ' and '.join(where) if where else ''} order by case_id"
+    with _transaction(store_path, write=False) as con:
+        return [_case(row) for row in con.execute(sql, params)]
+
+
+def get_case(store_path: Path, case_id: str) -> CaseDetail:
+    """The case with its findings (present first) and its full history, read in one transaction."""
+    with _transaction(store_path, write=False) as con:
+        case = _load(con, case_id)
+        findings = tuple(
+            CaseFinding(finding_id, _time(attached), Decimal(amount), _time(seen), bool(present))
+            for finding_id, attached, amount, seen, present in con.execute(
+                "select finding_id, attached_at, leakage_amount, last_seen_at, present from case_findings "
+                "where case_id = ? order by present desc, finding_id",
+                [case_id],
+            )
+        )
+        events = tuple(
+            CaseEvent(event_id, _time(at), actor, action, before, after, note, _decimal(amount))
+            for event_id, at, actor, action, before, after, note, amount in con.execute(
+                "select event_id, at, actor, action, from_status, to_status, note, amount from case_events "
+                "where case_id = ? order by event_id",
+                [case_id],
+            )
+        )
+    return CaseDetail(case, findings, events)
+
+
+def case_kpis(store_path: Path, period: date | None = None) -> CaseKpis:
+    """Counts by status, leakage and recovered totals by currency (cancelled cases left out: they were not
+    leakage) and mean days from a case's creation to its recovery, for one billing month or all."""
+    cases = list_cases(store_path, period=period)
+    by_status = dict.fromkeys(STATUSES, 0)
+    leakage: dict[str, Decimal] = {}
+    recovered: dict[str, Decimal] = {}
+    days = []
+    for case in cases:
+        by_status[case.status] += 1
+        if case.status == "cancelled":
+            continue
+        leakage[case.currency] = leakage.get(case.currency, Decimal(0)) + case.leakage_amount
+        recovered[case.currency] = recovered.get(case.currency, Decimal(0)) + (case.recovered_amount or 0)
+        if case.recovered_at is not None:
+            days.append((case.recovered_at - case.created_at).total_seconds() / 86400)
+    return CaseKpis(len(cases), by_status, leakage, recovered, sum(days) / len(days) if days else None)

@@ -1,0 +1,488 @@
+"""The billing system of record: what the operator's BSS actually invoiced, with leakage injected.
+
+Revenue assurance compares three figures (DESIGN.md section 7): expected (tollhouse's own rating and the
+order inventory), billed (this export) and collected (payments). The BSS bills what mediation hands it:
+- every answered call of an account with billable seconds (outbound, and inbound to its toll-free numbers)
+  except those mediation never passes on (a line rejected, a call held in suspense), on the invoice of the
+  account's local calendar month, at the price the published tariffs give it. The price comes from
+  tollhouse's `rate` tool on the landed catalog: the simulator uses the tariff contract's reference
+  implementation rather than a second one, and prices the true calls, not tollhouse's mediated ones;
+- every subscription's charge per month: recurring and bundle products prorated by active days, one-time
+  products in the month they start (DESIGN.md section 6), to 6 decimals, then cents.
+The lines carry list charges: bundle allowances, volume tiers and promotions are not in the export; the
+header adds tax per charge type at the jurisdiction's rates.
+
+Leakage injected, each on calls or subscriptions no other fault touched, every one a row of
+ground_truth/leakage.csv with its expected and billed amount:
+- unbilled_call: a call left off the invoice;
+- wrong_rate: a call billed at its plan but at another price (keyed-in rate errors, both directions);
+- zero_rated: a call billed at zero;
+- duplicate_line: a call billed twice;
+- wrong_plan: one account's calls for a week billed at another plan of its currency;
+- subscription_not_billed: a subscription's month left off;
+- billed_after_cancellation: cancelled subscriptions billed on as if active (the cancellation month in full
+  and the months after).
+One export per issue day (the 1st after the period): billing_export/<day>/invoices.csv and invoice_lines.csv.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from orchestration.layouts import LAYOUTS
+from orchestration.simulator.faults import fault_count
+from orchestration.simulator.finance import tax_rates
+from orchestration.simulator.numbering import HOME_COUNTRIES
+from orchestration.simulator.output import csv_bytes
+from orchestration.simulator.reference import ACCOUNT_ZONES, CURRENCIES, SWITCHES, World
+from orchestration.simulator.tariffs import PRODUCTS
+from orchestration.simulator.timeline import add_months
+from orchestration.simulator.traffic import ANSWERED, Calls
+
+CENT = Decimal("0.01")
+INVOICE_COLUMNS = next(lay.columns for lay in LAYOUTS if lay.table == "billing_export__invoices")
+LINE_COLUMNS = next(lay.columns for lay in LAYOUTS if lay.table == "billing_export__invoice_lines")
+LEAKAGE_COLUMNS = (
+    "leak_id",
+    "kind",
+    "account_id",
+    "billing_period",
+    "currency",
+    "source",
+    "record_key",
+    "call_id",
+    "subscription_id",
+    "expected_amount",
+    "billed_amount",
+    "leakage_amount",
+    "direction",
+    "detail",
+)
+LEAK_KINDS = (
+    "unbilled_call",
+    "wrong_rate",
+    "zero_rated",
+    "duplicate_line",
+    "wrong_plan",
+    "subscription_not_billed",
+    "billed_after_cancellation",
+)
+# per-call fault counts at the reference traffic (faults.REFERENCE_CALLS); they grow with its square root
+CALL_FAULTS = {"unbilled_call": 40, "wrong_rate": 40, "zero_rated": 25, "duplicate_line": 25}
+WRONG_RATE_FACTORS = (Decimal("0.5"), Decimal("0.8"), Decimal("1.25"), Decimal("2"))
+WRONG_PLAN_DAYS = 7
+NOT_BILLED_SUBSCRIPTIONS = 2
+
+
+@dataclass(frozen=True)
+class Leak:
+    kind: str
+    account_id: str
+    period: date
+    currency: str
+    expected: Decimal
+    billed: Decimal
+    detail: str
+    source: str = ""
+    record_key: str = ""
+    call_id: int | None = None  # the true call (ground_truth/calls.parquet)
+    subscription_id: str = ""
+
+    def row(self, n: int) -> tuple:
+        gap = self.expected - self.billed
+        return (
+            f"LEAK-{n:06d}",
+            self.kind,
+            self.account_id,
+            self.period.isoformat(),
+            self.currency,
+            self.source,
+            self.record_key,
+            "" if self.call_id is None else str(self.call_id),
+            self.subscription_id,
+            format(self.expected, "f"),
+            format(self.billed, "f"),
+            format(abs(gap), "f"),
+            "under_billing" if gap > 0 else "over_billing" if gap < 0 else "none",
+            self.detail,
+        )
+
+
+def _period_index(world: World, calls: Calls, answer: np.ndarray, periods: list[date]) -> np.ndarray:
+    """Per call, the index in `periods` of its account's local calendar month at answer; -1 outside."""
+    out = np.full(len(calls), -1, np.int64)
+    owned = np.flatnonzero(calls.account >= 0)
+    zone_of = np.full(len(calls), -1, np.int64)
+    zone_of[owned] = world.accounts.country[calls.account[owned]]
+    months = [*periods, add_months(periods[-1], 1)]
+    for z, zone in enumerate(ACCOUNT_ZONES):
+        mine = np.flatnonzero(zone_of == z)
+        tz = zoneinfo.ZoneInfo(zone)
+        bounds = np.array([int(datetime(m.year, m.month, 1, tzinfo=tz).timestamp()) for m in months])
+        k = np.searchsorted(bounds, answer[mine], side="right") - 1
+        out[mine] = np.where((k >= 0) & (k < len(periods)), k, -1)
+    return out
+
+
+def _rate(con: duckdb.DuckDBPyConnection, landing: Path, name: str) -> None:
+    """Price the requests table `name` against the landed catalog into table `<name>_rated`
+    (call_id, cost, rounding_decimals, rate_plan_id); calls the catalog cannot price are left out."""
+    from orchestration.rating import rate_against_catalog  # the tariff contract's reference implementation
+
+    with tempfile.TemporaryDirectory(prefix="tollhouse-bss-") as tmp:
+        path = Path(tmp) / "requests.csv"
+        con.execute(f"copy {name} to '{path}' (header true)")
+        rated = rate_against_catalog(landing / "catalog", path)
+    con.register("rated", rated)
+    con.execute(
+        f"""create table {name}_rated as
+            select call_id, cost, rounding_decimals, rate_plan_id from rated where cost is not null"""
+    )
+    con.unregister("rated")
+
+
+def export_billing(
+    world: World,
+    calls: Calls,
+    call_keys: pa.Array,
+    lost: np.ndarray,
+    landing: Path,
+    periods: list[date],
+    rng: np.random.Generator,
+) -> tuple[list[tuple[str, bytes]], list[Leak], dict[tuple[str, date], Decimal]]:
+    """The BSS's export files (landing path, bytes), the leakage injected, and each invoice's total (what
+    the customer was asked to pay) by (account_id, period). `lost` flags the true calls mediation never
+    passes on; `landing` holds the catalog already written."""
+    if not periods:
+        return [], [], {}
+    acc = world.accounts
+    _, answer, end = calls.seconds()
+    period = _period_index(world, calls, answer, periods)
+    billable = (calls.account >= 0) & (calls.disposition == ANSWERED)  # inbound toll-free: its owner pays
+    billable &= (answer >= 0) & (end > answer) & (period >= 0) & ~lost
+    ids = np.flatnonzero(billable)
+    country = acc.country[calls.account[ids]]
+    con = duckdb.connect()
+    con.register(
+        "truth",
+        pa.table(
+            {
+                "call_id": pa.array(ids + 1),
+                "account_id": pa.array(np.array(acc.ids, dtype=object)[calls.account[ids]].tolist(), pa.string()),
+                "period_no": pa.array(period[ids]),
+                "currency": pa.array(np.array(CURRENCIES, dtype=object)[country].tolist(), pa.string()),
+                "source": pa.array(np.array([s.source for s in SWITCHES], dtype=object)[calls.switch[ids]].tolist()),
+                "record_key": call_keys.take(pa.array(ids)).cast(pa.string()),
+                "b_number": pa.array(calls.b_number[ids].astype(str).tolist(), pa.string()),
+                "answer_at": pa.array(answer[ids] * 1_000_000, pa.timestamp("us", tz="UTC")),
+                "billable_seconds": pa.array((end - answer)[ids]),
+            }
+        ),
+    )
+    con.execute(
+        """create table requests as select cast(call_id as varchar) as call_id, null::varchar as rate_plan_id,
+           account_id, b_number, strftime(answer_at, '%Y-%m-%dT%H:%M:%SZ') as answer_at, billable_seconds
+           from truth order by call_id"""
+    )
+    _rate(con, landing, "requests")
+    con.execute(
+        """create table usage as
+           select t.*, r.cost, r.rounding_decimals, r.rate_plan_id
+           from truth t join requests_rated r on r.call_id = cast(t.call_id as varchar)
+           order by t.call_id"""
+    )
+    leaks: list[Leak] = []
+    billed: dict[int, Decimal | None] = {}  # call -> amount billed instead (None: not billed)
+    repeated: set[int] = set()
+    plan_of: dict[int, str] = {}
+
+    def usage_rows(where: str, params: list | None = None) -> list[tuple]:
+        return con.execute(
+            "select call_id, account_id, period_no, currency, source, record_key, cost, rate_plan_id from usage "
+            f"where {where} order by call_id",
+            params or [],
+        ).fetchall()
+
+    def leak(kind: str, row: tuple, billed_amount: Decimal, detail: str) -> Leak:
+        call_id, account, p, currency, source, key, cost, _plan = row
+        return Leak(kind, account, periods[p], currency, cost, billed_amount, detail, source, key, call_id)
+
+    # wrong_plan: one business account's week on the other plan of its currency
+    wrong = _wrong_plan_account(world)
+    if wrong is not None:
+        account, right_plan, wrong_plan = wrong
+        first = datetime.combine(periods[0] + timedelta(days=9), datetime.min.time()).timestamp()
+        window = [int(first), int(first) + WRONG_PLAN_DAYS * 86400]
+        con.execute(
+            """create table wrong_requests as
+               select 'W' || call_id as call_id, ? as rate_plan_id, null::varchar as account_id, b_number,
+                      strftime(answer_at, '%Y-%m-%dT%H:%M:%SZ') as answer_at, billable_seconds
+               from usage where account_id = ? and rate_plan_id = ? and epoch(answer_at) between ? and ?
+               order by call_id""",
+            [wrong_plan, account, right_plan, *window],
+        )
+        _rate(con, landing, "wrong_requests")
+        wrong_costs = dict(
+            con.execute("select cast(substr(call_id, 2) as bigint), cost from wrong_requests_rated").fetchall()
+        )
+        for row in usage_rows("call_id in (select cast(substr(call_id, 2) as bigint) from wrong_requests_rated)"):
+            cost = wrong_costs[row[0]]
+            billed[row[0]], plan_of[row[0]] = cost, wrong_plan
+            leaks.append(leak("wrong_plan", row, cost, f"billed at {wrong_plan}, the account's plan is {right_plan}"))
+
+    # per-call faults on calls with a price, none of them touched twice
+    pool = con.execute("select call_id from usage where cost > 0 order by call_id").fetchnumpy()["call_id"]
+    pool = pool[~np.isin(pool, np.fromiter(billed, np.int64, len(billed)))]
+    decimals = dict(con.execute("select call_id, rounding_decimals from usage").fetchall())
+    picks = rng.permutation(pool)
+    taken = 0
+    for kind, base in CALL_FAULTS.items():
+        n = fault_count(base, len(calls))
+        chosen = np.sort(picks[taken : taken + n])
+        taken += n
+        for row in usage_rows(f"call_id in ({', '.join(map(str, chosen.tolist())) or 'null'})"):
+            call_id, cost = row[0], row[6]
+            match kind:
+                case "unbilled_call":
+                    billed[call_id] = None
+                    leaks.append(leak(kind, row, Decimal(0), "left off the invoice"))
+                case "zero_rated":
+                    billed[call_id] = Decimal(0).quantize(cost)
+                    leaks.append(leak(kind, row, billed[call_id], "billed at zero"))
+                case "duplicate_line":
+                    repeated.add(call_id)
+                    leaks.append(leak(kind, row, 2 * cost, "billed twice"))
+                case "wrong_rate":
+                    factor = WRONG_RATE_FACTORS[int(rng.integers(len(WRONG_RATE_FACTORS)))]
+                    unit = Decimal(1).scaleb(-decimals[call_id])
+                    amount = (cost * factor).quantize(unit, ROUND_HALF_UP).quantize(cost)
+                    if amount == cost:  # too small to show a 0.5 or 0.8 error at the plan's decimals
+                        factor, amount = Decimal(2), 2 * cost
+                    billed[call_id] = amount
+                    leaks.append(leak(kind, row, amount, f"billed at {factor}x its rate"))
+
+    charges, charge_leaks = _charges(world, periods, rng)
+    leaks += charge_leaks
+    _invoice(con, world, periods, billed, repeated, plan_of, charges)
+    totals = {
+        (account, periods[p]): total
+        for account, p, total in con.execute("select account_id, period_no, total_amount from invoices").fetchall()
+    }
+    files = [(path, _csv(con, table, p)) for p in range(len(periods)) for table, path in _paths(periods[p]).items()]
+    con.close()
+    return files, leaks, totals
+
+
+def _wrong_plan_account(world: World) -> tuple[str, str, str] | None:
+    """(account, its plan, the plan billed instead): the first GB business account that plays no other part."""
+    roles = world.roles
+    special = {roles.mover, roles.receiver, roles.plan_switcher, *roles.late_owners, *roles.activated, *roles.cancelled}
+    for a, plan in enumerate(world.accounts.plan):
+        if plan == "GB-BIZ-GBP" and a not in special:
+            return world.accounts.ids[a], plan, "GB-SEC-GBP"
+    return None
+
+
+def _subscription_versions(world: World) -> tuple[dict[str, tuple], dict[str, tuple]]:
+    """The first and the latest delivered version of every subscription row."""
+    files = sorted((f for f in world.files if (f.source, f.entity) == ("crm", "subscriptions")), key=lambda f: f.day)
+    first: dict[str, tuple] = {}
+    latest: dict[str, tuple] = {}
+    for f in files:
+        for row in f.rows:
+            first.setdefault(row[0], row)
+            latest[row[0]] = row
+    return first, latest
+
+
+def _charge(charge_type: str, amount: Decimal, start: date, end: date | None, period: date) -> Decimal | None:
+    """A subscription's charge for `period` as DESIGN.md section 6 bills it (to 6 decimals, then cents);
+    None when the subscription is not charged in it. `amount` is quantity x unit price."""
+    following = add_months(period, 1)
+    if charge_type == "one_time":
+        exact = amount if period <= start < following else None
+    else:
+        stop = min(end or following, following)
+        days = (stop - max(start, period)).days
+        if start >= following or (end or following) <= period or (end or following) <= start or days <= 0:
+            return None
+        exact = amount * days / (following - period).days
+    if exact is None:
+        return None
+    return exact.quantize(Decimal("0.000001"), ROUND_HALF_UP).quantize(CENT, ROUND_HALF_UP)
+
+
+def _charges(world: World, periods: list[date], rng: np.random.Generator) -> tuple[list[tuple], list[Leak]]:
+    """Charge lines (account_id, period_no, subscription_id, product_id, charge_type, quantity, amount,
+    currency) the BSS issues, and the leaks among them."""
+    acc = world.accounts
+    index = {account_id: a for a, account_id in enumerate(acc.ids)}
+    products = {p[0]: (p[2], p[4]) for p in PRODUCTS if p[4]}
+    first, latest = _subscription_versions(world)
+    lines: list[tuple] = []
+    leaks: list[Leak] = []
+    correct: list[int] = []  # lines open to the not-billed fault
+    for sub_id, row in sorted(latest.items()):
+        a = index[row[2]]
+        charge_type, prices = products[row[3]]
+        currency = CURRENCIES[int(acc.country[a])]
+        amount = Decimal(prices[int(acc.country[a])]) * int(row[4])
+        start = date.fromisoformat(row[5])
+        end = date.fromisoformat(row[6]) if row[6] else None
+        cancelled = charge_type != "one_time" and end is not None and not first[sub_id][6]
+        for p, period in enumerate(periods):
+            if period < acc.created[a].replace(day=1):
+                continue
+            expected = _charge(charge_type, amount, start, end, period)
+            billed = _charge(charge_type, amount, start, None, period) if cancelled else expected
+            if billed is None:
+                continue
+            line = (row[2], p, sub_id, row[3], charge_type, row[4], billed, currency)
+            if billed != expected:
+                leaks.append(
+                    Leak(
+                        "billed_after_cancellation",
+                        row[2],
+                        period,
+                        currency,
+                        expected or Decimal("0.00"),
+                        billed,
+                        f"cancelled from {end}, billed as if active",
+                        subscription_id=sub_id,
+                    )
+                )
+            elif charge_type != "one_time" and a not in world.roles.cancelled:
+                correct.append(len(lines))
+            lines.append(line)
+    dropped = set(rng.choice(correct, size=min(NOT_BILLED_SUBSCRIPTIONS, len(correct)), replace=False).tolist())
+    for i in sorted(dropped):
+        account, p, sub_id, product, _type, _qty, amount, currency = lines[i]
+        leaks.append(
+            Leak(
+                "subscription_not_billed",
+                account,
+                periods[p],
+                currency,
+                amount,
+                Decimal("0.00"),
+                f"{product} never billed for the month",
+                subscription_id=sub_id,
+            )
+        )
+    return [line for i, line in enumerate(lines) if i not in dropped], leaks
+
+
+def _invoice(
+    con: duckdb.DuckDBPyConnection,
+    world: World,
+    periods: list[date],
+    billed: dict[int, Decimal | None],
+    repeated: set[int],
+    plan_of: dict[int, str],
+    charges: list[tuple],
+) -> None:
+    """Tables `lines` (every invoice line, numbered) and `invoices` (headers: net by charge type, rounded
+    to cents, tax at the jurisdiction's rates per charge type, total)."""
+    con.execute("create table changed (call_id bigint, amount decimal(18, 6), omitted boolean, rate_plan_id varchar)")
+    rows = [(c, a, a is None, plan_of.get(c)) for c, a in billed.items()]
+    if rows:
+        con.executemany("insert into changed values (?, ?, ?, ?)", rows)
+    con.execute("create table repeated (call_id bigint)")
+    if repeated:
+        con.executemany("insert into repeated values (?)", [(c,) for c in sorted(repeated)])
+    con.execute(
+        """create table charges (account_id varchar, period_no bigint, subscription_id varchar, product_id varchar,
+           charge_type varchar, quantity varchar, amount decimal(18, 6), currency varchar)"""
+    )
+    if charges:
+        con.executemany("insert into charges values (?, ?, ?, ?, ?, ?, ?, ?)", charges)
+    con.execute("create table periods (period_no bigint, billing_period date)")
+    con.executemany("insert into periods values (?, ?)", list(enumerate(periods)))
+    index = {account_id: a for a, account_id in enumerate(world.accounts.ids)}
+    rates = [
+        (account_id, p, charge_type, rate)
+        for account_id, a in index.items()
+        for p, period in enumerate(periods)
+        for charge_type, rate in tax_rates(HOME_COUNTRIES[int(world.accounts.country[a])], period).items()
+    ]
+    con.execute(
+        "create table tax_rates (account_id varchar, period_no bigint, charge_type varchar, rate decimal(9, 6))"
+    )
+    con.executemany("insert into tax_rates values (?, ?, ?, ?)", rates)
+    con.execute(
+        """
+        create table lines as
+        with usage_lines as (
+            select u.account_id, u.period_no, 'usage' as line_type, u.source, u.record_key,
+                   coalesce(c.rate_plan_id, u.rate_plan_id) as rate_plan_id, null::varchar as subscription_id,
+                   'VOICE-USAGE' as product_id, cast(u.billable_seconds as varchar) as quantity,
+                   coalesce(c.amount, u.cost) as amount, u.currency, u.call_id as sort_key, 0 as copy
+            from usage u left join changed c using (call_id)
+            where not coalesce(c.omitted, false)
+            union all
+            select u.account_id, u.period_no, 'usage', u.source, u.record_key, u.rate_plan_id, null, 'VOICE-USAGE',
+                   cast(u.billable_seconds as varchar), u.cost, u.currency, u.call_id, 1
+            from usage u join repeated using (call_id)
+        ),
+        charge_lines as (
+            select account_id, period_no, charge_type, null, null, null, subscription_id, product_id, quantity,
+                   amount, currency, null::bigint, 0
+            from charges
+        ),
+        everything as (select * from usage_lines union all select * from charge_lines)
+        select e.*, p.billing_period,
+               'INV-' || strftime(p.billing_period, '%Y%m') || '-' || e.account_id as invoice_number,
+               row_number() over (partition by e.account_id, e.period_no
+                                  order by e.line_type = 'usage' desc, e.sort_key, e.copy, e.subscription_id)
+                   as line_no
+        from everything e join periods p using (period_no)
+        """
+    )
+    con.execute(
+        """
+        create table invoices as
+        with by_type as (
+            select invoice_number, account_id, period_no, billing_period, currency, line_type,
+                   round(sum(amount), 2) as net
+            from lines group by all
+        )
+        select b.invoice_number, b.account_id, b.period_no, b.billing_period, any_value(b.currency) as currency,
+               sum(b.net) as net_amount, sum(round(b.net * coalesce(t.rate, 0), 2)) as tax_amount,
+               sum(b.net) + sum(round(b.net * coalesce(t.rate, 0), 2)) as total_amount
+        from by_type b left join tax_rates t
+            on t.account_id = b.account_id and t.period_no = b.period_no and t.charge_type = b.line_type
+        group by all
+        """
+    )
+
+
+def _paths(period: date) -> dict[str, str]:
+    day = add_months(period, 1).isoformat()  # issued the day after the period
+    return {"invoices": f"billing_export/{day}/invoices.csv", "lines": f"billing_export/{day}/invoice_lines.csv"}
+
+
+def _csv(con: duckdb.DuckDBPyConnection, table: str, p: int) -> bytes:
+    """One period's headers or lines in the layout's columns, as the BSS writes them."""
+    if table == "invoices":
+        select = """select invoice_number, account_id, billing_period, currency,
+                           strftime(billing_period + interval 1 month, '%Y-%m-%d') as issue_date,
+                           net_amount, tax_amount, total_amount
+                    from invoices where period_no = ? order by invoice_number"""
+        header = INVOICE_COLUMNS
+    else:
+        select = """select invoice_number, line_no as line_number, account_id, billing_period, line_type, source,
+                           record_key,
+                           rate_plan_id, subscription_id, product_id, quantity, amount, currency
+                    from lines where period_no = ? order by invoice_number, line_no"""
+        header = LINE_COLUMNS
+    rows = con.execute(select, [p]).fetchall()
+    return csv_bytes(header, ([("" if v is None else str(v)) for v in row] for row in rows))

@@ -1,0 +1,607 @@
+"""Revenue-assurance cases (orchestration/cases.py, DESIGN.md section 7): the workflow, sync of the
+controls' findings into cases, analysts' edits surviving pipeline runs, exact money, concurrent writers and
+the `tollhouse case` commands. Real SQLite files in tmp_path, no mocks.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections import deque
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration import cases
+from orchestration.cases import STATUSES, TRANSITIONS, CaseError, Finding
+from orchestration.cli import _user, main
+from orchestration.settings import Paths
+
+SEP, OCT = date(2026, 9, 1), date(2026, 10, 1)
+T0 = datetime(2026, 10, 5, 9, 0, tzinfo=UTC)
+
+
+def finding(
+    finding_id: str,
+    amount: str = "10.000000",
+    account: str | None = "ACC-0001",
+    control: str = "RA-07",
+    kind: str = "unbilled_usage",
+    period: date = SEP,
+    currency: str = "EUR",
+) -> Finding:
+    return Finding(
+        finding_id=finding_id,
+        control_id=control,
+        leakage_area="usage",
+        finding_type=kind,
+        account_id=account,
+        billing_period=period,
+        currency=currency,
+        expected_amount=Decimal(amount),
+        billed_amount=Decimal(0),
+        leakage_amount=Decimal(amount),
+        direction="under_billing",
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    return tmp_path / "cases" / "cases.sqlite"
+
+
+def one_case(store: Path, *findings: Finding) -> str:
+    cases.sync_findings(store, findings or [finding("F1")], now=T0)
+    return cases.list_cases(store)[-1].case_id
+
+
+def path_to(status: str) -> list[str]:
+    """The shortest walk from open to `status` along TRANSITIONS."""
+    paths, queue = {"open": []}, deque(["open"])
+    while queue:
+        current = queue.popleft()
+        for following in TRANSITIONS[current]:
+            if following not in paths:
+                paths[following] = [*paths[current], following]
+                queue.append(following)
+    return paths[status]
+
+
+def walk(store: Path, case_id: str, status: str, now: datetime = T0) -> None:
+    for step in path_to(status):
+        cases.move(store, case_id, step, "alice", recovered_amount="1.00" if step == "recovered" else None, now=now)
+
+
+def dump(store: Path) -> dict[str, list[tuple]]:
+    with sqlite3.connect(store) as con:
+        return {
+            table: con.execute(f"select * from {table} order by 1").fetchall()
+            for table in ("schema_version", "cases", "case_findings", "case_events")
+        }
+
+
+# --- the store -----------------------------------------------------------------------------------------
+
+
+def test_the_store_is_created_once_beside_the_warehouse(tmp_path, store):
+    assert Paths(tmp_path).cases == tmp_path / "cases" / "cases.sqlite"
+    for _ in range(2):  # the second open finds the schema and changes nothing
+        cases.connect(store).close()
+    con = cases.connect(store)
+    try:
+        assert con.execute("select version from schema_version").fetchall() == [(cases.SCHEMA_VERSION,)]
+        assert con.execute("pragma journal_mode").fetchone()[0] == "wal"
+        assert con.execute("pragma foreign_keys").fetchone()[0] == 1
+        tables = {name for (name,) in con.execute("select name from sqlite_master where type = 'table'")}
+        assert {"schema_version", "cases", "case_findings", "case_events"} <= tables
+        with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+            con.execute("insert into case_findings values ('F9', 'CASE-999999', 'x', '1', 'x', 1)")
+    finally:
+        con.close()
+
+
+def test_a_store_from_a_newer_tollhouse_is_refused(store):
+    one_case(store)
+    with sqlite3.connect(store) as con:
+        con.execute("update schema_version set version = ?", [cases.SCHEMA_VERSION + 1])
+    with pytest.raises(CaseError, match=f"schema version {cases.SCHEMA_VERSION + 1}, newer .* upgrade tollhouse"):
+        cases.list_cases(store)
+
+
+def test_history_is_append_only(store):
+    case_id = one_case(store)
+    with sqlite3.connect(store) as con:
+        for statement in ("delete from case_events", "update case_events set actor = 'someone else'"):
+            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                con.execute(statement)
+    assert [e.action for e in cases.get_case(store, case_id).events] == ["created", "finding_attached"]
+
+
+# --- the workflow --------------------------------------------------------------------------------------
+
+
+def test_the_workflow_is_the_designed_one():
+    assert TRANSITIONS == {
+        "open": ("investigating", "cancelled"),
+        "investigating": ("confirmed", "cancelled"),
+        "confirmed": ("recovery_pending", "not_recoverable", "cancelled"),
+        "recovery_pending": ("recovered", "not_recoverable", "cancelled"),
+        "recovered": ("closed",),
+        "not_recoverable": ("closed",),
+        "closed": (),
+        "cancelled": (),
+    }
+    assert cases.TERMINAL == ("closed", "cancelled")
+
+
+@pytest.mark.parametrize(("start", "to"), [(a, b) for a, following in TRANSITIONS.items() for b in following])
+def test_every_allowed_transition_walks(store, start, to):
+    case_id = one_case(store)
+    walk(store, case_id, start)
+    later = T0 + timedelta(days=2)
+    case = cases.move(
+        store, case_id, to, "bob", note="why", recovered_amount="1.00" if to == "recovered" else None, now=later
+    )
+    assert case.status == to
+    assert case.updated_at == later
+    assert case.closed_at == (later if to in ("closed", "cancelled") else None)
+    assert (case.recovered_at == later) is (to == "recovered")
+    last = cases.get_case(store, case_id).events[-1]
+    assert (last.actor, last.action, last.from_status, last.to_status, last.note) == (
+        "bob",
+        "status_changed",
+        start,
+        to,
+        "why",
+    )
+
+
+REFUSED = [(a, b) for a in STATUSES for b in STATUSES if b not in TRANSITIONS[a]]
+
+
+@pytest.mark.parametrize(("start", "to"), REFUSED)
+def test_a_refused_transition_names_the_case_both_statuses_and_what_is_allowed(store, start, to):
+    case_id = one_case(store)
+    walk(store, case_id, start)
+    before = cases.get_case(store, case_id)
+    allowed = TRANSITIONS[start]
+    following = f"allowed next: {', '.join(allowed)}" if allowed else f"{start} is terminal"
+    with pytest.raises(CaseError) as refused:
+        cases.move(store, case_id, to, "bob", recovered_amount="5")
+    assert str(refused.value) == f"{case_id} is {start} and cannot move to {to} ({following})"
+    assert cases.get_case(store, case_id) == before  # nothing written, not even the amount
+
+
+def test_an_unknown_status_is_refused_with_the_statuses(store):
+    case_id = one_case(store)
+    with pytest.raises(CaseError, match="unknown status 'done'; the statuses are open, investigating"):
+        cases.move(store, case_id, "done", "bob")
+    with pytest.raises(CaseError, match="unknown status 'done'"):
+        cases.list_cases(store, status="done")
+
+
+def test_recovered_needs_a_recovered_amount_above_zero(store):
+    case_id = one_case(store)
+    walk(store, case_id, "recovery_pending")
+    with pytest.raises(CaseError, match=f"{case_id} cannot be recovered without a recovered amount above zero"):
+        cases.move(store, case_id, "recovered", "bob")
+    with pytest.raises(CaseError, match="above zero"):
+        cases.move(store, case_id, "recovered", "bob", recovered_amount="0")
+    with pytest.raises(CaseError, match="cannot be negative"):
+        cases.move(store, case_id, "recovered", "bob", recovered_amount="-1")
+    with pytest.raises(CaseError, match="not float"):
+        cases.move(store, case_id, "recovered", "bob", recovered_amount=12.5)
+    with pytest.raises(CaseError, match="not a number"):
+        cases.set_recovered(store, case_id, "12,50", "bob")
+    assert cases.get_case(store, case_id).case.status == "recovery_pending"
+
+    cases.set_recovered(store, case_id, "250.50", "bob")  # set before the move, the move needs none
+    later = T0 + timedelta(days=3)
+    case = cases.move(store, case_id, "recovered", "bob", now=later)
+    assert (case.status, case.recovered_amount, case.recovered_at, case.closed_at) == (
+        "recovered",
+        Decimal("250.50"),
+        later,
+        None,
+    )
+    with pytest.raises(CaseError, match="must stay above zero"):
+        cases.set_recovered(store, case_id, "0", "bob")
+    case = cases.move(store, case_id, "closed", "bob", now=later + timedelta(days=1))
+    assert (case.recovered_at, case.closed_at) == (later, later + timedelta(days=1))
+    with pytest.raises(CaseError, match="is closed: its recovered amount is final"):
+        cases.set_recovered(store, case_id, "300", "bob")
+
+
+def test_a_recovered_amount_given_with_the_move_is_in_its_event(store):
+    case_id = one_case(store)
+    walk(store, case_id, "recovery_pending")
+    case = cases.move(store, case_id, "recovered", "bob", note="credit note 42", recovered_amount=Decimal("7.25"))
+    assert case.recovered_amount == Decimal("7.25")
+    last = cases.get_case(store, case_id).events[-1]
+    assert (last.action, last.amount, last.note) == ("status_changed", Decimal("7.25"), "credit note 42")
+
+
+def test_unknown_cases_and_missing_actors_are_refused(store):
+    case_id = one_case(store)
+    operations = {
+        "assign": lambda case, actor: cases.assign(store, case, "alice", actor),
+        "move": lambda case, actor: cases.move(store, case, "investigating", actor),
+        "note": lambda case, actor: cases.add_note(store, case, "a note", actor),
+        "recovered": lambda case, actor: cases.set_recovered(store, case, "1", actor),
+    }
+    for name, operation in operations.items():
+        with pytest.raises(CaseError, match="no case 'CASE-999999'"):
+            operation("CASE-999999", "bob")
+        for actor in ("", "   "):
+            with pytest.raises(CaseError, match="needs an actor"):
+                operation(case_id, actor)
+        assert len(cases.get_case(store, case_id).events) == 2, name
+    with pytest.raises(CaseError, match="no case"):
+        cases.get_case(store, "CASE-999999")
+    with pytest.raises(CaseError, match="needs some text"):
+        cases.add_note(store, case_id, "  ", "bob")
+
+
+# --- sync ----------------------------------------------------------------------------------------------
+
+
+def test_sync_groups_findings_by_control_type_account_and_period(store):
+    result = cases.sync_findings(
+        store,
+        [
+            finding("F1", "1.50"),
+            finding("F2", "2.50"),  # same group as F1
+            finding("F3", "3", account="ACC-0002"),
+            finding("F4", "4.5", kind="zero_rated_usage"),
+            finding("F5", "5", account=None),  # switch level
+            finding("F6", "6", period=OCT),
+            finding("F7", "7", control="RA-08"),
+        ],
+        now=T0,
+    )
+    assert result == cases.SyncResult(new_cases=6, findings_attached=7, findings_gone=0)
+    found = cases.list_cases(store)
+    assert [c.case_id for c in found] == [f"CASE-{n:06d}" for n in range(1, 7)]
+    assert {c.title for c in found} == {
+        "unbilled_usage: ACC-0001 2026-09",
+        "unbilled_usage: ACC-0002 2026-09",
+        "zero_rated_usage: ACC-0001 2026-09",
+        "unbilled_usage: switch level 2026-09",
+        "unbilled_usage: ACC-0001 2026-10",
+    }
+    assert all((c.status, c.owner, c.recovered_amount, c.created_at) == ("open", None, None, T0) for c in found)
+    (pair,) = [c for c in found if c.leakage_amount == Decimal("4.00")]
+    detail = cases.get_case(store, pair.case_id)
+    assert (pair.control_id, pair.account_id, pair.billing_period) == ("RA-07", "ACC-0001", SEP)
+    assert [f.finding_id for f in detail.findings] == ["F1", "F2"]
+    assert [(e.actor, e.action, e.note) for e in detail.events] == [
+        ("pipeline", "created", "control RA-07"),
+        ("pipeline", "finding_attached", "F1"),
+        ("pipeline", "finding_attached", "F2"),
+    ]
+
+
+def test_sync_keeps_currencies_apart_and_refuses_bad_findings(store):
+    cases.sync_findings(store, [finding("F1", account=None), finding("F2", account=None, currency="USD")], now=T0)
+    assert sorted(c.currency for c in cases.list_cases(store)) == ["EUR", "USD"]
+    for bad, message in (
+        ([finding("F3"), finding("F3")], "'F3' was produced twice"),
+        ([finding("F4", "-1")], "negative leakage amount"),
+        ([Finding(**{**finding("F5").__dict__, "leakage_amount": 0.1})], "not float"),
+    ):
+        with pytest.raises(CaseError, match=message):
+            cases.sync_findings(store, bad)
+    assert len(cases.list_cases(store)) == 2  # a refused sync writes nothing
+
+
+def test_sync_is_idempotent(store):
+    findings = [finding("F1", "1"), finding("F2", "2"), finding("F3", "3", account="ACC-0002")]
+    cases.sync_findings(store, findings, now=T0)
+    first = dump(store)
+    assert cases.sync_findings(store, findings, now=T0) == cases.SyncResult(0, 0, 0)
+    assert dump(store) == first  # same findings, same instant: not one byte of data differs
+    later = T0 + timedelta(days=1)
+    assert cases.sync_findings(store, list(reversed(findings)), now=later) == cases.SyncResult(0, 0, 0)
+    again = dump(store)
+    assert again["cases"] == first["cases"]
+    assert again["case_events"] == first["case_events"]
+    # Only the findings' last_seen_at moves.
+    unseen = [[row[:4] + row[5:] for row in run["case_findings"]] for run in (first, again)]
+    assert unseen[0] == unseen[1]
+    assert {row[4] for row in again["case_findings"]} == {later.isoformat()}
+    rescaled = [finding("F1", "1.000000"), finding("F2", "2.0"), finding("F3", "3.00", account="ACC-0002")]
+    cases.sync_findings(store, rescaled, now=later)
+    assert dump(store) == again  # the same numbers at another scale are the same amounts
+
+
+def test_sync_never_changes_analysts_edits(store):
+    case_id = one_case(store, finding("F1", "100"), finding("F2", "50"))
+    cases.assign(store, case_id, "alice", "lead")
+    cases.move(store, case_id, "investigating", "alice", note="checking the CDRs")
+    cases.add_note(store, case_id, "switch 3 lost a file", "alice")
+    walk_to_pending = path_to("recovery_pending")[1:]
+    for step in walk_to_pending:
+        cases.move(store, case_id, step, "alice")
+    cases.set_recovered(store, case_id, "40.00", "alice")
+    edited = cases.get_case(store, case_id)
+
+    for run, (first, second) in enumerate((("120", "50"), ("120", "30.5")), start=1):
+        cases.sync_findings(store, [finding("F1", first), finding("F2", second)], now=T0 + timedelta(days=run))
+    after = cases.get_case(store, case_id)
+    assert (after.case.status, after.case.owner, after.case.recovered_amount) == (
+        "recovery_pending",
+        "alice",
+        Decimal("40.00"),
+    )
+    assert after.case.leakage_amount == Decimal("150.5")
+    assert after.events[: len(edited.events)] == edited.events  # history kept as it was
+    assert [(e.action, e.amount, e.note) for e in after.events[len(edited.events) :]] == [
+        ("leakage_changed", Decimal("170"), "was 150"),
+        ("leakage_changed", Decimal("150.5"), "was 170"),
+    ]
+    notes = [e.note for e in after.events if e.action == "note"]
+    assert notes == ["switch 3 lost a file"]
+    cases.sync_findings(store, [finding("F1", "30.5"), finding("F2", "120")], now=T0 + timedelta(days=3))
+    assert cases.get_case(store, case_id).events == after.events  # amounts swapped, same leakage: no news
+
+
+def test_a_new_finding_joins_the_open_case_of_its_group_or_starts_one_after_close(store):
+    case_id = one_case(store, finding("F1", "1"))
+    cases.move(store, case_id, "investigating", "alice")
+    result = cases.sync_findings(store, [finding("F1", "1"), finding("F2", "2")], now=T0)
+    assert result == cases.SyncResult(new_cases=0, findings_attached=1, findings_gone=0)
+    assert [f.finding_id for f in cases.get_case(store, case_id).findings] == ["F1", "F2"]
+    assert cases.get_case(store, case_id).case.leakage_amount == Decimal(3)
+
+    for step in path_to("closed")[1:]:
+        cases.move(store, case_id, step, "alice", recovered_amount="3" if step == "recovered" else None)
+    result = cases.sync_findings(store, [finding("F1", "1"), finding("F2", "2"), finding("F3", "4")], now=T0)
+    assert result == cases.SyncResult(new_cases=1, findings_attached=1, findings_gone=0)
+    closed, new = cases.list_cases(store)
+    assert (closed.case_id, closed.status, closed.leakage_amount) == (case_id, "closed", Decimal(3))
+    assert (new.status, new.title, new.leakage_amount) == ("open", closed.title, Decimal(4))
+    assert [f.finding_id for f in cases.get_case(store, new.case_id).findings] == ["F3"]
+
+    cases.move(store, new.case_id, "cancelled", "alice", note="duplicate of the closed case")
+    cases.sync_findings(store, [finding("F3", "4"), finding("F4", "5")], now=T0)
+    assert [(c.status, c.leakage_amount) for c in cases.list_cases(store)] == [
+        ("closed", Decimal(0)),  # F1 and F2 are gone now
+        ("cancelled", Decimal(4)),
+        ("open", Decimal(5)),
+    ]
+
+
+def test_findings_that_disappear_are_kept_but_not_present(store):
+    case_id = one_case(store, finding("F1", "1.25"), finding("F2", "2.50"))
+    result = cases.sync_findings(store, [finding("F1", "1.25")], now=T0 + timedelta(days=1))
+    assert result == cases.SyncResult(new_cases=0, findings_attached=0, findings_gone=1)
+    detail = cases.get_case(store, case_id)
+    assert detail.case.leakage_amount == Decimal("1.25")
+    assert [(f.finding_id, f.present, f.leakage_amount, f.last_seen_at) for f in detail.findings] == [
+        ("F1", True, Decimal("1.25"), T0 + timedelta(days=1)),
+        ("F2", False, Decimal("2.50"), T0),  # its last amount and sighting are kept
+    ]
+    assert [e.action for e in detail.events][-1] == "leakage_changed"
+
+    for _ in range(2):  # the second empty run is not news
+        cases.sync_findings(store, [], now=T0 + timedelta(days=2))
+    detail = cases.get_case(store, case_id)
+    assert detail.case.status == "open"  # status is the analysts'
+    assert detail.case.leakage_amount == Decimal(0)
+    assert [e.action for e in detail.events].count("findings_gone") == 1
+    assert not any(f.present for f in detail.findings)
+
+    cases.sync_findings(store, [finding("F2", "2.50")], now=T0 + timedelta(days=3))
+    detail = cases.get_case(store, case_id)
+    assert [f.finding_id for f in detail.findings if f.present] == ["F2"]
+    assert detail.events[-1].action == "findings_back"
+    assert detail.case.leakage_amount == Decimal("2.50")
+
+
+def test_money_is_exact_decimal_stored_as_text(store):
+    cases.sync_findings(
+        store,
+        [
+            finding("F1", "0.1"),
+            finding("F2", "0.2"),
+            finding("F3", "999999999999.999999", account="ACC-9"),
+            finding("F4", "0.000001", account="ACC-9"),
+            finding("F5", "0.100000", account="ACC-8"),  # DECIMAL(18, 6) from the mart keeps its scale
+            finding("F6", "0.200000", account="ACC-8"),
+        ],
+        now=T0,
+    )
+    by_account = {c.account_id: c.case_id for c in cases.list_cases(store)}
+    case_id, big, scaled = by_account["ACC-0001"], by_account["ACC-9"], by_account["ACC-8"]
+    assert cases.get_case(store, case_id).case.leakage_amount == Decimal("0.3")  # not 0.30000000000000004
+    assert cases.get_case(store, big).case.leakage_amount == Decimal("1000000000000.000000")
+    cases.set_recovered(store, scaled, Decimal("0.000001"), "bob")
+    with sqlite3.connect(store) as con:
+        stored = dict(con.execute("select case_id, leakage_amount from cases"))
+        types = set(con.execute("select typeof(leakage_amount), typeof(recovered_amount) from cases"))
+        types |= set(con.execute("select typeof(leakage_amount), typeof(amount) from case_findings, case_events"))
+    assert stored == {case_id: "0.3", big: "1000000000000.000000", scaled: "0.300000"}
+    assert types <= {("text", "text"), ("text", "null")}
+    assert cases.get_case(store, scaled).case.recovered_amount == Decimal("0.000001")  # not 1E-6
+
+
+def test_read_findings_from_the_warehouse_mart(store):
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.fct_leakage_findings (finding_id varchar, control_id varchar, leakage_area varchar, "
+        "finding_type varchar, account_id varchar, billing_period date, currency varchar, "
+        "expected_amount decimal(18, 6), billed_amount decimal(18, 6), leakage_amount decimal(18, 6), "
+        "direction varchar, evidence_call_ids varchar[], detail varchar)"
+    )
+    con.execute(
+        "insert into marts.fct_leakage_findings values "
+        "('F2', 'RA-07', 'usage', 'unbilled_usage', null, '2026-09-01', 'EUR', 0.2, 0, 0.2, 'under_billing', "
+        "['c3'], 'switch level'), "
+        "('F1', 'RA-07', 'usage', 'unbilled_usage', 'ACC-0001', '2026-09-01', 'EUR', 0.1, 0, 0.1, 'under_billing', "
+        "['c1', 'c2'], null)"
+    )
+    findings = cases.read_findings(con)
+    assert findings[0] == Finding(
+        "F1",
+        "RA-07",
+        "usage",
+        "unbilled_usage",
+        "ACC-0001",
+        SEP,
+        "EUR",
+        Decimal("0.1"),
+        Decimal(0),
+        Decimal("0.1"),
+        "under_billing",
+    )
+    assert (findings[1].account_id, findings[1].detail) == (None, "switch level")
+    assert cases.sync_findings(store, findings, now=T0) == cases.SyncResult(2, 2, 0)
+    assert [c.leakage_amount for c in cases.list_cases(store)] == [Decimal("0.100000"), Decimal("0.200000")]
+
+
+# --- concurrency ---------------------------------------------------------------------------------------
+
+
+def test_a_second_writer_waits_for_the_first_instead_of_failing(store):
+    case_id = one_case(store)
+    holder = cases.connect(store)
+    holder.execute("begin immediate")
+    holder.execute("update cases set owner = 'first' where case_id = ?", [case_id])
+    outcome: list[object] = []
+
+    def second_writer() -> None:
+        try:
+            outcome.append(cases.assign(store, case_id, "second", "bob"))
+        except Exception as exc:  # reported below, not lost in the thread
+            outcome.append(exc)
+
+    thread = threading.Thread(target=second_writer)
+    thread.start()
+    try:
+        time.sleep(0.5)
+        assert thread.is_alive() and not outcome  # waiting on the lock, not failed
+        assert cases.get_case(store, case_id).case.owner is None  # readers see the last commit meanwhile
+        holder.execute("commit")
+    finally:
+        holder.close()
+        thread.join(timeout=cases.BUSY_TIMEOUT_S)
+    (result,) = outcome
+    assert isinstance(result, cases.Case), result
+    assert result.owner == "second"  # applied after the first writer's commit
+    assert [e.note for e in cases.get_case(store, case_id).events if e.action == "assigned"] == ["first -> second"]
+    with sqlite3.connect(store) as con:
+        assert con.execute("pragma integrity_check").fetchone() == ("ok",)
+
+
+# --- reads and KPIs ------------------------------------------------------------------------------------
+
+
+def test_list_filters_and_kpis(store):
+    cases.sync_findings(
+        store,
+        [
+            finding("F1", "100"),
+            finding("F2", "200", account="ACC-0002"),
+            finding("F3", "300", account="ACC-0003"),
+            finding("F4", "40", account="ACC-0004", currency="USD"),
+            finding("F5", "50", account="ACC-0005", period=OCT),
+        ],
+        now=T0,
+    )
+    one, two, three, four, five = (c.case_id for c in cases.list_cases(store))
+    for case_id, days, amount in ((one, 3, "60"), (two, 5, "200"), (four, 1, "40")):
+        walk(store, case_id, "recovery_pending")
+        cases.set_recovered(store, case_id, amount, "alice")
+        cases.move(store, case_id, "recovered", "alice", now=T0 + timedelta(days=days))
+    cases.move(store, three, "cancelled", "alice")
+    cases.assign(store, two, "alice", "lead")
+    cases.assign(store, five, "bob", "lead")
+
+    assert [c.case_id for c in cases.list_cases(store, status="recovered")] == [one, two, four]
+    assert [c.case_id for c in cases.list_cases(store, owner="alice")] == [two]
+    assert [c.case_id for c in cases.list_cases(store, period=date(2026, 10, 17))] == [five]
+    assert [c.case_id for c in cases.list_cases(store, status="recovered", period=SEP, owner="alice")] == [two]
+    assert cases.list_cases(store, owner="nobody") == []
+
+    kpis = cases.case_kpis(store)
+    assert kpis.cases == 5
+    assert kpis.by_status == dict.fromkeys(STATUSES, 0) | {"recovered": 3, "cancelled": 1, "open": 1}
+    assert kpis.leakage == {"EUR": Decimal(350), "USD": Decimal(40)}  # the cancelled 300 is not leakage
+    assert kpis.recovered == {"EUR": Decimal(260), "USD": Decimal(40)}
+    assert kpis.mean_days_to_recovery == pytest.approx(3.0)
+    october = cases.case_kpis(store, period=OCT)
+    assert (october.cases, october.recovered, october.mean_days_to_recovery) == (1, {"EUR": Decimal(0)}, None)
+
+
+# --- the command line ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("TOLLHOUSE_DATA_DIR", str(tmp_path))
+    return Paths.from_env().cases
+
+
+@pytest.mark.parametrize("action", [[], ["list"], ["show"], ["assign"], ["move"], ["note"]])
+def test_every_case_command_has_help(action, capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["case", *action, "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: tollhouse case{''.join(' ' + a for a in action)}")
+    assert "--help" in out
+
+
+def test_the_case_commands_work_a_case(cli_store, capsys):
+    cases.sync_findings(cli_store, [finding("F1", "12.50"), finding("F2", "7", account="ACC-0002")], now=T0)
+    assert main(["case", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "CASE-000001  open" in out and "12.50 EUR" in out and "2 case(s)" in out
+    assert main(["case", "assign", "CASE-000001", "alice"]) == 0
+    assert main(["case", "move", "CASE-000001", "investigating", "--note", "looking at switch 3"]) == 0
+    assert main(["case", "note", "CASE-000001", "the file came late"]) == 0
+    assert "CASE-000001 is now investigating" in capsys.readouterr().out
+
+    assert main(["case", "list", "--status", "investigating", "--owner", "alice", "--period", "2026-09"]) == 0
+    out = capsys.readouterr().out
+    assert "CASE-000001" in out and "CASE-000002" not in out and "1 case(s)" in out
+    assert main(["case", "list", "--period", "2026-08"]) == 0
+    assert "0 case(s)" in capsys.readouterr().out
+
+    assert main(["case", "show", "CASE-000001"]) == 0
+    out = capsys.readouterr().out
+    assert "status investigating   owner alice" in out
+    assert "F1  12.50  present" in out
+    assert "status_changed open -> investigating: looking at switch 3" in out
+    assert "note: the file came late" in out
+    actors = {e.actor for e in cases.get_case(cli_store, "CASE-000001").events if e.action != "finding_attached"}
+    assert actors == {"pipeline", _user()}
+
+
+def test_the_case_commands_refuse_with_exit_2_and_the_reason(cli_store, capsys):
+    cases.sync_findings(cli_store, [finding("F1", "12.50")], now=T0)
+    assert main(["case", "move", "CASE-000001", "recovered"]) == 2
+    assert (
+        "case move: CASE-000001 is open and cannot move to recovered (allowed next: investigating, cancelled)"
+        in capsys.readouterr().out
+    )
+    assert main(["case", "show", "CASE-000042"]) == 2
+    assert "no case 'CASE-000042'" in capsys.readouterr().out
+    assert main(["case", "list", "--status", "done"]) == 2
+    assert "unknown status 'done'" in capsys.readouterr().out
+
+    for step in path_to("recovery_pending"):
+        assert main(["case", "move", "CASE-000001", step]) == 0
+    assert main(["case", "move", "CASE-000001", "recovered"]) == 2
+    assert "without a recovered amount above zero" in capsys.readouterr().out
+    assert main(["case", "move", "CASE-000001", "recovered", "--recovered", "12.50"]) == 0
+    assert cases.get_case(cli_store, "CASE-000001").case.recovered_amount == Decimal("12.50")
+    with pytest.raises(SystemExit) as done:
+        main(["case", "move", "CASE-000001", "closed", "--recovered", "lots"])
+    assert done.value.code == 2
+    assert "expected an amount like 1234.56, got 'lots'" in capsys.readouterr().err
