@@ -62,7 +62,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             finding_type     text not null,
             account_id       text,              -- null for switch-level findings
             billing_period   text not null,     -- YYYY-MM-DD
-            currency         text not null,
+            currency         text,              -- null for findings without money (a file, a switch-day)
             status           text not null,
             owner            text,
             leakage_amount   text not null,     -- decimal as text: the sum of the findings still present
@@ -121,7 +121,7 @@ class Finding:
     finding_type: str
     account_id: str | None  # null for switch-level findings
     billing_period: date
-    currency: str
+    currency: str | None
     expected_amount: Decimal | None
     billed_amount: Decimal | None
     leakage_amount: Decimal  # >= 0
@@ -138,7 +138,7 @@ class Case:
     finding_type: str
     account_id: str | None
     billing_period: date
-    currency: str
+    currency: str | None
     status: str
     owner: str | None
     leakage_amount: Decimal
@@ -670,7 +670,7 @@ def case_kpis(store_path: Path, period: date | None = None) -> CaseKpis:
     days = []
     for case in cases:
         by_status[case.status] += 1
-        if case.status == "cancelled":
+        if case.status == "cancelled" or case.currency is None:  # no money: counted by status only
             continue
         leakage[case.currency] = leakage.get(case.currency, Decimal(0)) + case.leakage_amount
         recovered[case.currency] = recovered.get(case.currency, Decimal(0)) + (case.recovered_amount or 0)

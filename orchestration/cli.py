@@ -176,18 +176,13 @@ def cmd_reopen(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
+def _operate(paths: Paths) -> int:
+    """The operator's month ends on what has landed, from a new warehouse (a closed month of an earlier run
+    would stay frozen) and no earlier invoice documents: every delivery day but the last is loaded, the
+    finished months are billed and closed, the last day's late files land, the months are billed again with
+    them as adjustments, and the revenue-assurance controls run over what the billing system exported."""
     from orchestration.runner import bill_months, close_month, landed_days
 
-    paths = Paths.from_env()
-    if not args.skip_simulate:
-        args.out, args.no_faults, args.months = str(paths.data), False, 1
-        if cmd_simulate(args):
-            return 1
-    # A demo starts over: a new warehouse (a closed month of an earlier demo would stay frozen) and no
-    # earlier invoice documents. Then the operator's month end: every delivery day but the last is loaded,
-    # the finished months are billed and closed, the last day's late files land, and the next month is
-    # billed with them as adjustments.
     for stale in (paths.warehouse, paths.warehouse.with_name(paths.warehouse.name + ".wal")):
         stale.unlink(missing_ok=True)
     shutil.rmtree(paths.invoices, ignore_errors=True)
@@ -200,10 +195,60 @@ def cmd_demo(args: argparse.Namespace) -> int:
     first, last = days[0].replace(day=1), days[-1].replace(day=1)
     _say(f"billing {first:%Y-%m}..{last:%Y-%m} (closed months stay frozen; the open one is a draft)")
     status |= _billed(bill_months(paths, first, last), "billing")
+    return status | _assure(paths)
+
+
+def _assure(paths: Paths) -> int:
+    from orchestration.runner import assure
+
+    _say("revenue assurance: every control over the periods the billing system exported, then the cases")
+    return _billed(assure(paths), "revenue assurance")
+
+
+def cmd_assure(args: argparse.Namespace) -> int:
+    return _assure(Paths.from_env())
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    paths = Paths.from_env()
+    if not args.skip_simulate:
+        args.out, args.no_faults, args.months = str(paths.data), False, 1
+        if cmd_simulate(args):
+            return 1
+    status = _operate(paths)
     print()
     cmd_summary(args)
     _say(f"invoice documents: {paths.invoices}")
     return status
+
+
+def cmd_report_leakage(args: argparse.Namespace) -> int:
+    from orchestration.leakage_report import RENDERERS, ReportError, build
+    from orchestration.warehouse import connect
+
+    paths = Paths.from_env()
+    if not paths.warehouse.exists():
+        _say(f"no warehouse at {paths.warehouse}: run `tollhouse load` first")
+        return 2
+    try:
+        with connect(paths.warehouse, read_only=True) as con:
+            report = build(con, paths.cases, args.period)
+    except ReportError as error:
+        _say(f"cannot report {args.period:%Y-%m}: {error}")
+        return 2
+    text = RENDERERS[args.format](report)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        _say(f"wrote {args.out}")
+    else:
+        print(text, end="")
+    return 0
+
+
+def cmd_report_score(args: argparse.Namespace) -> int:
+    from orchestration.assurance_score import score_quarter
+
+    return score_quarter(args, _say, _operate, cmd_simulate)
 
 
 def cmd_rate(args: argparse.Namespace) -> int:
@@ -446,6 +491,42 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("case_id", help="e.g. CASE-000001")
     c.add_argument("text", help="the note")
     p.set_defaults(func=cmd_case)
+
+    p = sub.add_parser(
+        "assure",
+        help="run the revenue-assurance controls and file their findings into cases",
+        description="Run every revenue-assurance control (dbt models through Dagster) over the periods the "
+        "billing system of record exported, and file the findings into the analysts' case store. Analysts' "
+        "edits are kept; re-running is idempotent.",
+    )
+    p.set_defaults(func=cmd_assure)
+
+    p = sub.add_parser("report", help="revenue-assurance reports", description="Revenue-assurance reports.")
+    report_sub = p.add_subparsers(dest="report_command", required=True, metavar="REPORT")
+    r = report_sub.add_parser(
+        "leakage",
+        help="the leakage report of a period",
+        description="The leakage report a revenue-assurance manager sends on: KPIs, leakage by area and "
+        "type, control coverage, and the top cases by value with their evidence.",
+    )
+    r.add_argument("--period", type=_month, required=True, help="billing month, YYYY-MM")
+    r.add_argument("--format", choices=("text", "csv", "html"), default="text", help="output format (default: text)")
+    r.add_argument("--out", help="write to this file instead of standard output")
+    r.set_defaults(func=cmd_report_leakage)
+    r = report_sub.add_parser(
+        "score",
+        help="score the controls against a simulated quarter's ground truth",
+        description="Simulate a quarter of the demo operator into DATA (default data/score), run it "
+        "through the month ends and revenue assurance, and score every control against the ground truth: "
+        "recall by count and by value, leakage found against injected, findings that match no injection. "
+        "Writes the table as Markdown.",
+    )
+    add_simulation_options(r, months=False)
+    r.add_argument("--months", type=int, default=3, help="months to simulate (default: 3, a quarter)")
+    r.add_argument("--data", default="", help="data folder for the scored run (default: data/score)")
+    r.add_argument("--write", default="docs/assurance-score.md", help="Markdown file to write ('' to print only)")
+    r.add_argument("--skip-simulate", action="store_true", help="score the run already in the data folder")
+    r.set_defaults(func=cmd_report_score)
 
     p = sub.add_parser(
         "demo",

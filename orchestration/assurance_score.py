@@ -1,0 +1,139 @@
+"""`tollhouse report score`: the revenue-assurance controls scored against a simulated quarter's ground truth.
+
+The demo operator is simulated for a quarter with its billing system of record's leaks and payment faults
+(orchestration/simulator/billing_system.py), run through the operator's month ends and the controls (the
+demo's flow), and every control is scored with `scoring.leakage_scorecard`: recall by count and by value,
+the leakage found against the money injected, and the findings that match no injection. The table is
+written as Markdown (docs/assurance-score.md), never by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import yaml
+
+from orchestration.scoring import LEAKAGE_EXPECTED, leakage_scorecard
+from orchestration.settings import DBT_PROJECT_DIR, Paths
+from orchestration.warehouse import connect
+
+# The controls whose findings carry money the simulator knows: the billing export's leaks and collection.
+MONEY_CONTROLS = tuple(sorted({control for control, _ in LEAKAGE_EXPECTED.values()}))
+
+
+def _vars() -> dict:
+    return yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
+
+
+def summarize(rows: list[dict], found_leakage: Decimal) -> dict:
+    """The acceptance figures over the scorecard rows."""
+    money = [r for r in rows if r["control_id"] in MONEY_CONTROLS and r["kind"]]
+    injected = sum(r["injected"] for r in money)
+    found = sum(r["found"] for r in money)
+    injected_value = sum((r["injected_value"] or Decimal(0) for r in money), Decimal(0))
+    found_value = sum((r["found_value"] or Decimal(0) for r in money), Decimal(0))
+    per_control = {r["control_id"]: (r["findings"], r["unmatched_findings"]) for r in rows}
+    findings = sum(f for f, _ in per_control.values())
+    unmatched = sum(u for _, u in per_control.values())
+    every = [r for r in rows if r["kind"]]
+    return {
+        "injected": injected,
+        "found": found,
+        "recall_count_pct": 100 * found / injected if injected else None,
+        "injected_value": injected_value,
+        "found_value": found_value,
+        "recall_value_pct": 100 * found_value / injected_value if injected_value else None,
+        "leakage_found": found_leakage,
+        "leakage_vs_injected_pct": 100 * (found_leakage - injected_value) / injected_value if injected_value else None,
+        "findings": findings,
+        "unmatched": unmatched,
+        "unmatched_pct": 100 * unmatched / findings if findings else None,
+        "all_injected": sum(r["injected"] for r in every),
+        "all_found": sum(r["found"] for r in every),
+    }
+
+
+def _pct(value: float | Decimal | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}%"
+
+
+def render_markdown(rows: list[dict], summary: dict, command: str) -> str:
+    lines = [
+        "# Revenue-assurance controls scored against the ground truth",
+        "",
+        f"Produced by `{command}` (orchestration/assurance_score.py); do not edit by hand.",
+        "",
+        "Money is summed over the account currencies: each leak is compared with its findings in its own",
+        "currency. `value` columns are empty where the simulator does not know the money (ingestion faults,",
+        "suspense, negative-margin rates: scored by count).",
+        "",
+        f"- Money leaks and collection faults: **{summary['found']} of {summary['injected']} found "
+        f"({_pct(summary['recall_count_pct'])})**, by value **{summary['found_value']:.6f} of "
+        f"{summary['injected_value']:.6f} ({_pct(summary['recall_value_pct'])})**.",
+        f"- Leakage the money controls report, all findings: {summary['leakage_found']:.6f}, "
+        f"{_pct(summary['leakage_vs_injected_pct'])} off the money injected.",
+        f"- Findings that match no injection: **{summary['unmatched']} of {summary['findings']} "
+        f"({_pct(summary['unmatched_pct'])})**.",
+        f"- Every injected fault a control owns, money or not: {summary['all_found']} of {summary['all_injected']} "
+        "found.",
+        "",
+        "| control | injected kind | finding type | injected | found | recall | injected value | found value "
+        "| findings | unmatched |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        recall = _pct(100 * r["found"] / r["injected"]) if r["injected"] else ""
+        value = "" if r["injected_value"] is None else f"{r['injected_value']:.6f}"
+        found_value = "" if r["found_value"] is None else f"{r['found_value']:.6f}"
+        lines.append(
+            f"| {r['control_id']} | {r['kind'] or '(none injected)'} | {r['finding_type'] or ''} | {r['injected']} "
+            f"| {r['found']} | {recall} | {value} | {found_value} | {r['findings']} | {r['unmatched_findings']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def score(paths: Paths) -> tuple[list[dict], dict]:
+    variables = _vars()
+    with connect(paths.warehouse, read_only=True) as con:
+        rows = leakage_scorecard(
+            con, paths.ground_truth, int(variables["ra_suspense_age_days"]), int(variables["payment_terms_days"])
+        )
+        (found_leakage,) = con.execute(
+            f"select coalesce(sum(leakage_amount), 0) from marts.fct_leakage_findings "
+            f"where control_id in {MONEY_CONTROLS}"
+        ).fetchone()
+    return rows, summarize(rows, found_leakage)
+
+
+def score_quarter(
+    args: argparse.Namespace,
+    say: Callable[[str], None],
+    operate: Callable[[Paths], int],
+    simulate: Callable[[argparse.Namespace], int],
+) -> int:
+    data = Path(args.data or Paths.from_env().data / "score").resolve()
+    os.environ["TOLLHOUSE_DATA_DIR"] = str(data)  # dbt and Dagster run against the scored folder
+    os.environ["DAGSTER_HOME"] = str(data / "dagster")
+    paths = Paths(data)
+    if not args.skip_simulate:
+        args.out, args.no_faults = str(data), False
+        if simulate(args):
+            return 1
+        status = operate(paths)
+        if status:
+            say("the run failed; scoring what it wrote")
+    rows, summary = score(paths)
+    command = (
+        f"tollhouse report score --seed {args.seed} --start {args.start:%Y-%m-%d} --months {args.months} "
+        f"--accounts {args.accounts} --calls-per-day {args.calls_per_day}"
+    )
+    text = render_markdown(rows, summary, command)
+    print(text)
+    if args.write:
+        Path(args.write).write_text(text, encoding="utf-8")
+        say(f"wrote {args.write}")
+    return 0
