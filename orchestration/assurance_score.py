@@ -25,8 +25,10 @@ from orchestration.warehouse import connect
 MONEY_CONTROLS = tuple(sorted({control for control, _ in LEAKAGE_EXPECTED.values()}))
 
 
-def _vars() -> dict:
-    return yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
+def assurance_settings() -> tuple[int, int]:
+    """(ra_suspense_age_days, payment_terms_days) as the dbt project configures the controls."""
+    variables = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
+    return int(variables["ra_suspense_age_days"]), int(variables["payment_terms_days"])
 
 
 def summarize(rows: list[dict], found_leakage: Decimal) -> dict:
@@ -97,11 +99,8 @@ def render_markdown(rows: list[dict], summary: dict, command: str) -> str:
 
 
 def score(paths: Paths) -> tuple[list[dict], dict]:
-    variables = _vars()
     with connect(paths.warehouse, read_only=True) as con:
-        rows = leakage_scorecard(
-            con, paths.ground_truth, int(variables["ra_suspense_age_days"]), int(variables["payment_terms_days"])
-        )
+        rows = leakage_scorecard(con, paths.ground_truth, *assurance_settings())
         (found_leakage,) = con.execute(
             f"select coalesce(sum(leakage_amount), 0) from marts.fct_leakage_findings "
             f"where control_id in {MONEY_CONTROLS}"

@@ -171,7 +171,8 @@ def render_text(report: LeakageReport) -> str:
     for row in report.coverage:
         mark = "covered" if row["is_covered"] else "NOT COVERED"
         lines.append(
-            f"  {row['leakage_area']:<17}{row['control_id']} {row['control_name']:<40}{row['items_checked']:>10} checked"
+            f"  {row['leakage_area']:<17}{row['control_id']} {row['control_name']:<40}"
+            f"{row['items_checked']:>10} checked"
             f"{row['findings']:>7} found  {mark}"
         )
     lines += ["", f"Top {len(report.top_cases)} cases by value"]

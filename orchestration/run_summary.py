@@ -6,9 +6,11 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.assurance_score import assurance_settings
 from orchestration.scoring import (
     call_accuracy,
     ingestion_scorecard,
+    leakage_scorecard,
     losing_rates,
     mediation_scorecard,
     rating_scorecard,
@@ -195,6 +197,54 @@ def billing_sections(con: duckdb.DuckDBPyConnection, documents: Path | None = No
     return parts
 
 
+def assurance_sections(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Revenue assurance: expected, billed and collected per period and currency, and the leakage found by
+    area and type (empty before the controls ran)."""
+    (ran,) = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'marts' "
+        "and table_name = 'rpt_leakage_kpis'"
+    ).fetchone()
+    if not ran:
+        return []
+    kpis = con.execute(
+        """select strftime(billing_period, '%Y-%m'), currency, round(expected_revenue, 2)::varchar,
+                  round(billed_revenue, 2)::varchar, invoiced_total::varchar, collected::varchar,
+                  round(under_billing, 2)::varchar, round(over_billing, 2)::varchar,
+                  round(cost_leakage, 2)::varchar, coalesce(leakage_pct_of_billed::varchar, ''),
+                  coalesce(match_rate_pct::varchar, '')
+           from marts.rpt_leakage_kpis order by 1, 2"""
+    ).fetchall()
+    by_type = con.execute(
+        """select strftime(billing_period, '%Y-%m'), control_id, leakage_area, finding_type,
+                  coalesce(currency, ''), count(*), round(sum(leakage_amount), 2)::varchar
+           from marts.fct_leakage_findings group by all order by 1, 2, 4, 5"""
+    ).fetchall()
+    return [
+        "",
+        "Revenue assurance: expected (rated + order inventory), billed (billing system of record, list charges), "
+        "collected",
+        format_table(
+            (
+                "period",
+                "cur",
+                "expected",
+                "billed",
+                "invoiced",
+                "collected",
+                "under-billed",
+                "over-billed",
+                "neg. margin",
+                "leak % billed",
+                "match %",
+            ),
+            kpis,
+        ),
+        "",
+        "Leakage findings by control and type (tollhouse report leakage --period YYYY-MM for the cases)",
+        format_table(("period", "control", "area", "type", "cur", "findings", "leakage"), by_type),
+    ]
+
+
 def format_table(headers: tuple[str, ...], rows: list[tuple]) -> str:
     cells = [tuple(f"{v:,}" if isinstance(v, int) else str(v) for v in row) for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
@@ -266,6 +316,7 @@ def render(con: duckdb.DuckDBPyConnection, ground_truth: Path | None = None, doc
             format_table(("deck", "file", "line", "rule", "message"), errors),
         ]
     parts += billing_sections(con, documents)
+    parts += assurance_sections(con)
     if ground_truth and (ground_truth / "injections.csv").exists():
         headers = ("fault", "expected effect", "injected", "found")
         accuracy = call_accuracy(con, ground_truth)
@@ -283,4 +334,24 @@ def render(con: duckdb.DuckDBPyConnection, ground_truth: Path | None = None, doc
             "True calls against fct_calls (wrong_* count mediated calls that differ from the truth)",
             format_table(("measure", "calls"), list(accuracy.items())),
         ]
+        if (ground_truth / "leakage.csv").exists() and assurance_sections(con):
+            rows = leakage_scorecard(con, ground_truth, *assurance_settings())
+            parts += [
+                "",
+                "Simulator's injected leakage that the revenue-assurance controls own, and how many they found",
+                format_table(
+                    (
+                        "control",
+                        "injected kind",
+                        "finding type",
+                        "injected",
+                        "found",
+                        "injected value",
+                        "found value",
+                        "findings",
+                        "unmatched",
+                    ),
+                    [tuple("" if v is None else v for v in r.values()) for r in rows],
+                ),
+            ]
     return "\n".join(parts)
