@@ -1,5 +1,6 @@
-"""Billing periods end to end on a small simulated operator (DESIGN.md sections 6 and 9): real DuckDB, real
-Dagster runs through the runner and the CLI, no mocks.
+"""The operator's month ends on a small simulated operator: billing periods (DESIGN.md sections 6 and 9) and
+then revenue assurance over them (section 7). Real DuckDB, real Dagster runs through the runner and the CLI,
+a real SQLite case store, no mocks. One module: both build on the same expensive warehouse.
 
 One warehouse serves the whole module. The operator's August and September are simulated; every delivery
 day up to the day September's late file lands is loaded and mediated; then, in the order an operator works
@@ -10,8 +11,10 @@ day up to the day September's late file lands is loaded and mediated; then, in t
     late_billed  September closed, the remaining delivery days (September's late file) loaded and mediated,
                  September..October billed again
 
-The last tests close October, re-open and re-close September (its late calls are on October's closed
-invoice), and re-open on a warehouse never billed.
+The billing tests then close October, re-open and re-close September (its late calls are on October's closed
+invoice), and re-open on a warehouse never billed. Last, `assured` runs the revenue-assurance controls, works
+a case as an analyst would, runs the pipeline again, and the controls are scored against the simulator's
+billing-system leaks and payment faults.
 
 Money is compared as Decimal, exactly. The data folder is on tmpfs when there is one: Dagster writes an event
 per asset and partition to its SQLite storage, and 65 delivery days of a few dozen assets take a minute of
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import shutil
 import tempfile
@@ -598,3 +602,194 @@ def test_reopen_of_a_month_on_a_warehouse_never_billed_is_refused_with_a_message
     duckdb.connect(str(paths.warehouse)).close()  # loaded, never billed: no billing schema yet
     assert main(["reopen", "--period", "2026-08", "--reason", "test"]) == 2
     assert "cannot re-open 2026-08: 2026-08 is not closed" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 6. Revenue assurance over the billed months (DESIGN.md section 7)
+
+BILLING_CONTROLS = ("RA-03", "RA-04", "RA-05", "RA-07", "RA-08", "RA-09")
+
+
+def findings_table(paths: Paths) -> list[tuple]:
+    return query(paths, "select * exclude (as_of_date) from marts.fct_leakage_findings order by finding_id")
+
+
+@pytest.fixture(scope="module")
+def assured(late_billed):
+    """The controls run; an analyst works the largest under-billing case to recovery and notes another; then
+    the pipeline runs again (September..October re-billed, the controls again)."""
+    from orchestration import cases
+    from orchestration.runner import assure
+
+    paths = late_billed.paths
+    first = assure(paths)
+    findings_first, cases_first = findings_table(paths), cases.list_cases(paths.cases)
+    worked = max(
+        (c for c in cases_first if c.finding_type == "subscription_not_billed"), key=lambda c: c.leakage_amount
+    )
+    cases.assign(paths.cases, worked.case_id, "alice", "alice")
+    for status in ("investigating", "confirmed", "recovery_pending"):
+        cases.move(paths.cases, worked.case_id, status, "alice", note=f"moved to {status}")
+    cases.move(paths.cases, worked.case_id, "recovered", "alice", recovered_amount=worked.leakage_amount)
+    noted = next(c for c in cases_first if c.finding_type == "wrong_plan")
+    cases.add_note(paths.cases, noted.case_id, "customer says the plan changed in the CRM first", "bob")
+    before_rerun = {c: cases.get_case(paths.cases, c) for c in (worked.case_id, noted.case_id)}
+    rebilled = bill_months(paths, SEP, OCT)
+    second = assure(paths)
+    late_billed.stages["assured"] = {
+        "results": (first, rebilled, second),
+        "findings": (findings_first, findings_table(paths)),
+        "cases": (cases_first, cases.list_cases(paths.cases)),
+        "worked": before_rerun,
+    }
+    return late_billed
+
+
+def test_assurance_runs_clean_and_every_injected_leak_is_found_with_its_value(assured):
+    """Every leak the simulated billing system was given, and every payment fault due by the data's day, is
+    found by its control with the injected money, to the last decimal; no finding matches no injection."""
+    from orchestration.assurance_score import MONEY_CONTROLS, score, summarize
+
+    for result in assured.stages["assured"]["results"]:
+        assert_ran(result)  # the reconciliation's `unexplained = 0` test among the checks
+    rows, summary = score(assured.paths)
+    kinds = {r["kind"] for r in rows if r["kind"]}
+    assert {"unbilled_call", "wrong_rate", "zero_rated", "duplicate_line", "wrong_plan", "subscription_not_billed",
+            "billed_after_cancellation", "payment_missing", "payment_partial"} <= kinds  # fmt: skip
+    for r in rows:
+        assert r["found"] == r["injected"], r
+        assert r["found_value"] == r["injected_value"], r
+        assert r["unmatched_findings"] == 0, r
+    assert summary["recall_count_pct"] == summary["recall_value_pct"] == 100
+    assert summary["leakage_found"] == summary["injected_value"]
+    assert summarize(rows, summary["leakage_found"])["unmatched"] == 0
+    assert set(MONEY_CONTROLS) == {"RA-03", "RA-04", "RA-05", "RA-07", "RA-08", "RA-09", "RA-15"}
+
+
+def test_expected_minus_billed_is_explained_by_the_findings_to_the_last_decimal(assured):
+    """Per account and period, expected (the warehouse's rating and charges) minus billed (summed here from the
+    billing system's exported CSV lines with Decimal) equals the billing findings' expected - billed."""
+    paths = assured.paths
+    billed: dict[tuple, Decimal] = defaultdict(Decimal)
+    for path in sorted(paths.landing.glob("billing_export/*/invoice_lines.csv")):
+        with path.open(newline="") as handle:
+            for line in csv.DictReader(handle):
+                billed[line["account_id"], date.fromisoformat(line["billing_period"])] += Decimal(line["amount"])
+    expected: dict[tuple, Decimal] = defaultdict(Decimal)
+    for table in ("int_ra_usage_reconciled", "int_ra_charges_reconciled"):
+        for account, period, amount in query(
+            paths, f"select account_id, billing_period, expected_amount from intermediate.{table} "
+            "where expected_amount is not null",
+        ):  # fmt: skip
+            expected[account, period] += amount
+    explained: dict[tuple, Decimal] = defaultdict(Decimal)
+    marks = ", ".join("?" for _ in BILLING_CONTROLS)
+    for account, period, gap in query(
+        paths,
+        f"""select account_id, billing_period, coalesce(expected_amount, 0) - billed_amount
+            from marts.fct_leakage_findings where control_id in ({marks})""",
+        list(BILLING_CONTROLS),
+    ):
+        explained[account, period] += gap
+    assert billed and expected and any(explained.values())
+    for key in set(billed) | set(expected):
+        assert expected[key] - billed[key] == explained[key], key
+    reconciled = query(
+        paths, "select account_id, billing_period, billed, unexplained from marts.rpt_revenue_reconciliation"
+    )
+    assert {(a, p): b for a, p, b, _ in reconciled} == {k: v for k, v in billed.items()}
+    assert {u for *_, u in reconciled} == {Decimal(0)}
+
+
+def test_billing_after_cancellation_is_valued_at_the_hand_prorated_charge(assured):
+    """A subscription cancelled mid-month and billed for the whole month: the finding expects quantity x price x
+    active days / days in the month (half-up to the cent), worked out here from the landed CRM and catalog."""
+    paths = assured.paths
+
+    def rows(entity: str) -> list[dict]:
+        out = []
+        for path in sorted(paths.landing.glob(f"*/*/{entity}.csv")):
+            with path.open(newline="") as handle:
+                out += list(csv.DictReader(handle))
+        return out
+
+    subscriptions = {row["subscription_id"]: row for row in rows("subscriptions")}  # later deliveries win
+    currency = {row["account_id"]: row["currency"] for row in rows("accounts")}
+    prices = {(row["product_id"], row["currency"]): Decimal(row["unit_price"]) for row in rows("prices")}
+    with (paths.ground_truth / "leakage.csv").open(newline="") as handle:
+        leaks = [r for r in csv.DictReader(handle) if r["kind"] == "billed_after_cancellation"]
+    checked = 0
+    for leak in leaks:
+        sub = subscriptions[leak["subscription_id"]]
+        period = date.fromisoformat(leak["billing_period"])
+        end = date.fromisoformat(sub["end_date"])
+        if not period <= end < (period + timedelta(days=32)).replace(day=1):
+            continue  # a month after the cancellation: expected nothing
+        following = (period + timedelta(days=32)).replace(day=1)
+        start = max(date.fromisoformat(sub["start_date"]), period)
+        monthly = int(sub["quantity"]) * prices[sub["product_id"], currency[sub["account_id"]]]
+        by_hand = half_up(monthly * (end - start).days / (following - period).days)
+        ((expected, billed, leakage, direction),) = query(
+            paths,
+            """select expected_amount, billed_amount, leakage_amount, direction from marts.fct_leakage_findings
+               where finding_type = 'billed_after_cancellation' and subject = ? and billing_period = ?""",
+            [leak["subscription_id"], period],
+        )
+        assert expected == by_hand and billed == half_up(monthly * (following - start).days / (following - period).days)
+        assert (leakage, direction) == (billed - by_hand, "over_billing")
+        checked += 1
+    assert checked
+
+
+def test_late_calls_after_close_are_found_billed_as_adjustments(assured):
+    """Every call billed as an adjustment after its month closed is an RA-10 finding with no leakage."""
+    paths = assured.paths
+    late = sorted(assured.stages["late_billed"]["late_calls"])
+    assert late
+    found = query(
+        paths,
+        "select subject, leakage_amount, direction from marts.fct_leakage_findings where control_id = 'RA-10' "
+        "order by subject",
+    )
+    assert [s for s, *_ in found] == late
+    assert {(amount, direction) for _, amount, direction in found} == {(Decimal(0), "none")}
+
+
+def test_findings_keep_their_ids_and_cases_keep_the_analysts_work_across_pipeline_runs(assured):
+    """A second pipeline run (re-billing and the controls) changes no finding, not even its first-seen day,
+    opens no case, and leaves the analysts' owners, statuses, notes and recovered amounts as they were."""
+    from orchestration import cases
+
+    stage = assured.stages["assured"]
+    first, second = stage["findings"]
+    assert first == second and len(first) > 100
+    cases_first, cases_second = stage["cases"]
+    assert [c.case_id for c in cases_first] == [c.case_id for c in cases_second]
+    for case_id, before in stage["worked"].items():
+        after = cases.get_case(assured.paths.cases, case_id)
+        assert after.case == before.case
+        assert after.events == before.events  # the run wrote nothing into the history
+        assert {f.finding_id for f in after.findings} == {f.finding_id for f in before.findings}
+    recovered = next(d for d in stage["worked"].values() if d.case.status == "recovered")
+    assert recovered.case.owner == "alice" and recovered.case.recovered_amount == recovered.case.leakage_amount
+    with pytest.raises(cases.CaseError, match="recovered"):
+        cases.move(assured.paths.cases, recovered.case.case_id, "investigating", "alice")
+
+
+def test_leakage_report_from_the_command_line(assured, capsys, tmp_path):
+    """`tollhouse report leakage` prints the KPIs, areas, coverage and top cases; writes CSV and HTML; refuses
+    a period not under assurance with the periods it knows."""
+    assert main(["report", "leakage", "--period", "2026-08"]) == 0
+    text = capsys.readouterr().out
+    assert "Revenue leakage report 2026-08" in text and "Top " in text and "evidence calls:" in text
+    assert "NOT COVERED" not in text
+    out = tmp_path / "report.html"
+    assert main(["report", "leakage", "--period", "2026-08", "--format", "html", "--out", str(out)]) == 0
+    assert out.read_text().startswith("<!DOCTYPE html>") and "<svg" in out.read_text()
+    assert main(["report", "leakage", "--period", "2026-08", "--format", "csv"]) == 0
+    table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert {r["section"] for r in table} == {"area_type", "case"}
+    assert main(["report", "leakage", "--period", "2027-01"]) == 2
+    assert "2027-01 is not under assurance (periods the billing system exported: 2026-08, 2026-09)" in (
+        capsys.readouterr().out
+    )
