@@ -342,14 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add_simulation_options(p: argparse.ArgumentParser, months: bool) -> None:
+    def add_simulation_options(p: argparse.ArgumentParser, months: bool, start: date = date(2026, 10, 1)) -> None:
         p.add_argument("--seed", type=int, default=7, help="random seed; same seed, same bytes (default 7)")
-        p.add_argument(
-            "--start",
-            type=_day,
-            default=date(2026, 10, 1),
-            help="first day of traffic, YYYY-MM-DD (default 2026-10-01)",
-        )
+        p.add_argument("--start", type=_day, default=start, help=f"first day of traffic, YYYY-MM-DD (default {start})")
         if months:
             p.add_argument("--months", type=int, default=1, help="months of traffic (default 1)")
         p.add_argument("--accounts", type=int, default=30, help="customer accounts (default 30)")
@@ -521,7 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
         "recall by count and by value, leakage found against injected, findings that match no injection. "
         "Writes the table as Markdown.",
     )
-    add_simulation_options(r, months=False)
+    add_simulation_options(r, months=False, start=date(2026, 7, 1))  # delivered before the partitions end
     r.add_argument("--months", type=int, default=3, help="months to simulate (default: 3, a quarter)")
     r.add_argument("--data", default="", help="data folder for the scored run (default: data/score)")
     r.add_argument("--write", default="docs/assurance-score.md", help="Markdown file to write ('' to print only)")

@@ -18,7 +18,7 @@ ground_truth/leakage.csv with its expected and billed amount:
 - wrong_rate: a call billed at its plan but at another price (keyed-in rate errors, both directions);
 - zero_rated: a call billed at zero;
 - duplicate_line: a call billed twice;
-- wrong_plan: one account's calls for a week billed at another plan of its currency;
+- wrong_plan: one account's calls for three days billed at another plan of its currency;
 - subscription_not_billed: a subscription's month left off;
 - billed_after_cancellation: cancelled subscriptions billed on as if active (the cancellation month in full
   and the months after).
@@ -79,7 +79,7 @@ LEAK_KINDS = (
 # per-call fault counts at the reference traffic (faults.REFERENCE_CALLS); they grow with its square root
 CALL_FAULTS = {"unbilled_call": 40, "wrong_rate": 40, "zero_rated": 25, "duplicate_line": 25}
 WRONG_RATE_FACTORS = (Decimal("0.5"), Decimal("0.8"), Decimal("1.25"), Decimal("2"))
-WRONG_PLAN_DAYS = 7
+WRONG_PLAN_DAYS = 3
 NOT_BILLED_SUBSCRIPTIONS = 2
 
 
@@ -216,7 +216,7 @@ def export_billing(
         call_id, account, p, currency, source, key, cost, _plan = row
         return Leak(kind, account, periods[p], currency, cost, billed_amount, detail, source, key, call_id)
 
-    # wrong_plan: one business account's week on the other plan of its currency
+    # wrong_plan: one business account's three days on the other plan of its currency
     wrong = _wrong_plan_account(world)
     if wrong is not None:
         account, right_plan, wrong_plan = wrong

@@ -109,7 +109,7 @@ def simulate(config: SimulationConfig, progress: Callable[[str], None] | None = 
     written, key_of, call_keys = _write_cdrs(config, timeline, world, calls, placed, landing, np.unique(wanted), say)
     injection_rows = _injection_rows(placed, ledger, key_of)
 
-    say("billing system of record: pricing the month's calls")
+    say("billing system of record: pricing the calls it bills")
     periods = billable_periods(timeline, last_day)
     exports, leaks, invoiced = export_billing(
         world, calls, call_keys, _lost_calls(injection_rows, len(calls)), landing_dir, periods,
