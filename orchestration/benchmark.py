@@ -787,6 +787,74 @@ def step_pandas_bill(data: Path, calls: int) -> dict:
             "untimed_s": round(time.perf_counter() - checked, 1)}  # fmt: skip
 
 
+def step_assure(data: Path, calls: int) -> dict:
+    """`dbt build` of every revenue-assurance control and its tests (`--select tag:assurance`) after the bill
+    step: the month's rated calls and subscription charges reconciled with the simulated billing system's
+    export, payments, suspense, margins, volumes. Items are the calls the CDR-to-bill match compared."""
+    from orchestration.warehouse import connect
+
+    _dbt_build(data, "--select", "tag:assurance")
+    with connect(data / "warehouse" / "tollhouse.duckdb", read_only=True) as con:
+        (compared,) = con.execute("select count(*) from intermediate.int_ra_usage_reconciled").fetchone()
+        (lines,) = con.execute("select count(*) from staging.stg_billing_export__invoice_lines").fetchone()
+        findings = dict(
+            con.execute("select control_id, count(*) from marts.fct_leakage_findings group by 1 order by 1").fetchall()
+        )
+        outcomes = dict(con.execute("select outcome, count(*) from intermediate.int_ra_usage_reconciled group by 1"))
+    return {"items": compared, "unit": "calls", "billed_lines": lines, "findings": findings,
+            "outcomes": outcomes} | _run_times(data)  # fmt: skip
+
+
+def step_pandas_assure(data: Path, calls: int) -> dict:
+    """Baseline: the CDR-to-bill match, the control that reads every call, in plain pandas on the same inputs
+    read from the warehouse: each rated call's period by its account's UTC bounds (merge_asof), the billing
+    system's usage lines summed per CDR identity, an outer merge on it, and the same outcomes in the same
+    order. Its outcome counts are compared with tollhouse's (not timed)."""
+    import numpy as np
+    import pandas as pd
+
+    from orchestration.warehouse import connect
+
+    with connect(data / "warehouse" / "tollhouse.duckdb", read_only=True) as con:
+        rated = con.execute(
+            "select call_id, source, record_key, account_id, answer_at, rate_plan_id, cost "
+            "from intermediate.int_billing_rated_calls where billable_seconds > 0"
+        ).df()
+        periods = con.execute(
+            "select account_id, billing_period, period_start_at, period_end_at from intermediate.int_billing_periods "
+            "where billing_period in (select billing_period from intermediate.int_ra_periods)"
+        ).df()
+        lines = con.execute(
+            "select source, record_key, billing_period, rate_plan_id, amount "
+            "from staging.stg_billing_export__invoice_lines where line_type = 'usage' "
+            "and billing_period in (select billing_period from intermediate.int_ra_periods)"
+        ).df()
+    expected = pd.merge_asof(
+        rated.sort_values("answer_at"), periods.sort_values("period_start_at"),
+        left_on="answer_at", right_on="period_start_at", by="account_id",
+    )  # fmt: skip
+    expected = expected[expected.answer_at < expected.period_end_at]
+    billed = lines.groupby(["source", "record_key"], sort=False).agg(
+        billed_lines=("amount", "size"), billed_amount=("amount", "sum"), billed_plan=("rate_plan_id", "min")
+    )
+    both = expected.merge(billed.reset_index(), on=["source", "record_key"], how="outer")
+    lines_n = both.billed_lines.fillna(0)
+    outcome = np.select(
+        [lines_n == 0, both.cost.isna(), lines_n > 1, both.billed_plan != both.rate_plan_id,
+         (both.billed_amount == 0) & (both.cost > 0), both.billed_amount != both.cost],
+        ["unbilled_usage", "billed_without_usage", "duplicate_billing", "wrong_plan", "zero_rated_usage",
+         "rating_discrepancy"],
+        "matched",
+    )  # fmt: skip
+    counts = pd.Series(outcome).value_counts().to_dict()
+    checked = time.perf_counter()
+    with connect(data / "warehouse" / "tollhouse.duckdb", read_only=True) as con:
+        ours = dict(con.execute("select outcome, count(*) from intermediate.int_ra_usage_reconciled group by 1"))
+    return {"items": len(both), "unit": "calls", "outcomes": {k: int(v) for k, v in counts.items()},
+            "same_outcomes": {k: int(v) for k, v in counts.items()} == ours,
+            "untimed_s": round(time.perf_counter() - checked, 1)}  # fmt: skip
+
+
 STEPS = {
     "simulate": step_simulate,
     "ingest": step_ingest,
@@ -799,6 +867,8 @@ STEPS = {
     "rate_day": step_rate_day,
     "bill": step_bill,
     "pandas_bill": step_pandas_bill,
+    "assure": step_assure,
+    "pandas_assure": step_pandas_assure,
 }
 
 
@@ -981,6 +1051,27 @@ Each step runs in its own process; peak memory is that process's maximum residen
   without a partly covered call (the tail is the only expected difference, and a line differs only when
   the two tails round to different cents); covered seconds differ on {pandas_bill["covered_differ"]:,}
   calls.{versus}
+"""
+        )
+    if have("assure"):
+        assure = by_step["assure"]
+        model_s = ", ".join(f"`{name}` {seconds:.1f} s" for name, seconds in assure["model_s"].items())
+        findings = ", ".join(f"{control} {n:,}" for control, n in assure["findings"].items())
+        versus = ""
+        if have("pandas_assure"):
+            pandas_assure = by_step["pandas_assure"]
+            versus = (
+                f" The pandas baseline of the CDR-to-bill match alone (**pandas_assure**) took "
+                f"{pandas_assure['wall_s']:.1f} s for the same {pandas_assure['items']:,} calls, same outcomes: "
+                f"{'yes' if pandas_assure['same_outcomes'] else 'NO'}."
+            )
+        parts.append(
+            f"""
+- **assure**: `dbt build` of every revenue-assurance control and its tests (`--select tag:assurance`) after
+  the bill step: {assure["items"]:,} calls matched against {assure["billed_lines"]:,} usage lines of the
+  simulated billing system's export, with the charges, payments, suspense, margins and volumes. Findings by
+  control: {findings}. The models took {assure["models_total_s"]:.1f} s ({model_s}); tests
+  {assure["tests_total_s"]:.1f} s.{versus}
 """
         )
     closing = """
