@@ -10,6 +10,7 @@ from orchestration.assets.serving import serving_snapshot
 from orchestration.resources import build_resources
 from orchestration.schedules import (
     assurance_job,
+    assurance_schedule,
     billing_backfill_job,
     daily_load_job,
     daily_load_schedule,
@@ -22,7 +23,7 @@ from orchestration.settings import Paths
 defs = dg.Definitions(
     assets=[*raw_assets, *build_dbt_assets(), *billing_assets, *assurance_assets, serving_snapshot],
     jobs=[daily_load_job, monthly_close_job, billing_backfill_job, assurance_job],
-    schedules=[daily_load_schedule, monthly_close_schedule],
+    schedules=[daily_load_schedule, monthly_close_schedule, assurance_schedule],
     sensors=[landing_sensor],
     resources=build_resources(Paths.from_env()),
 )

@@ -87,3 +87,14 @@ assurance_job = dg.define_asset_job(
 def monthly_close_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     month = (context.scheduled_execution_time.replace(day=1) - timedelta(days=1)).replace(day=1).date()
     return dg.RunRequest(partition_key=month.isoformat(), run_key=f"monthly_close:{month:%Y-%m}")
+
+
+@dg.schedule(
+    job=assurance_job,
+    cron_schedule="30 4 * * *",
+    execution_timezone="UTC",
+    description="At 04:30 UTC, after the daily load: every revenue-assurance control over the periods exported "
+    "so far, so the morning's findings and cases include yesterday's deliveries.",
+)
+def assurance_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    return dg.RunRequest(run_key=f"revenue_assurance:{context.scheduled_execution_time:%Y-%m-%d}")

@@ -49,7 +49,12 @@ def test_definitions_load_with_every_asset_check_schedule_and_sensor():
         assert node.partitions_def == billing_months
         assert node.backfill_policy == dg.BackfillPolicy.single_run()
     assert "marts/fct_invoices:unique_fct_invoices_invoice_number" in checks
-    assert [s.name for s in defs.schedules] == ["daily_load_schedule", "monthly_close_schedule"]
+    # revenue assurance: unpartitioned (one run compares every exported period), then the cases it files
+    for key in (["marts", "fct_leakage_findings"], ["assurance", "cases"]):
+        assert graph.get(dg.AssetKey(key)).partitions_def is None
+    assert "marts/rpt_revenue_reconciliation:expect_no_rows_where_rpt_revenue_reconciliation_unexplained_0" in checks
+    assert dg.AssetKey(["marts", "fct_leakage_findings"]) in graph.get(dg.AssetKey(["assurance", "cases"])).parent_keys
+    assert [s.name for s in defs.schedules] == ["daily_load_schedule", "monthly_close_schedule", "assurance_schedule"]
     assert [s.name for s in defs.sensors] == ["landing_sensor"]
 
 
