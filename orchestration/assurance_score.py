@@ -17,18 +17,18 @@ from pathlib import Path
 
 import yaml
 
-from orchestration.scoring import LEAKAGE_EXPECTED, leakage_scorecard
+from orchestration.scoring import COLLECTION_CONTROL, LEAKAGE_EXPECTED, leakage_scorecard
 from orchestration.settings import DBT_PROJECT_DIR, Paths
 from orchestration.warehouse import connect
 
 # The controls whose findings carry money the simulator knows: the billing export's leaks and collection.
-MONEY_CONTROLS = tuple(sorted({control for control, _ in LEAKAGE_EXPECTED.values()}))
+MONEY_CONTROLS = tuple(sorted({control for control, _ in LEAKAGE_EXPECTED.values()} | {COLLECTION_CONTROL}))
 
 
-def assurance_settings() -> tuple[int, int]:
-    """(ra_suspense_age_days, payment_terms_days) as the dbt project configures the controls."""
+def assurance_settings() -> tuple[int]:
+    """(ra_suspense_age_days,) as the dbt project configures the controls."""
     variables = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
-    return int(variables["ra_suspense_age_days"]), int(variables["payment_terms_days"])
+    return (int(variables["ra_suspense_age_days"]),)
 
 
 def summarize(rows: list[dict], found_leakage: Decimal) -> dict:

@@ -225,10 +225,10 @@ def losing_rates(con: duckdb.DuckDBPyConnection, limit: int = 10) -> list[tuple]
 
 # Revenue assurance: each kind the simulator injects, the control that must find it and the finding type.
 # Leaks of the billing system's export (ground_truth/leakage.csv) are matched by the call's CDR identity or
-# the subscription and period; collection faults (payments.csv) by invoice, once the invoice is due by the
-# data's as-of day (earlier, nothing is late yet); ingestion faults by file; suspense by call, once held past
-# the control's age; late files by file (their calls in a period closed before they arrived); the manifest's
-# negative-margin and mispriced rates by rate.
+# the subscription and period; collection faults (payments.csv) by invoice and the finding the simulator
+# expects once the invoice is due by the data's as-of day (earlier, nothing is late yet); ingestion faults
+# by file; suspense by call, once held past the control's age; late files by file (their calls in a period
+# closed before they arrived); the manifest's negative-margin and mispriced rates by rate.
 LEAKAGE_EXPECTED = {
     "unbilled_call": ("RA-03", "unbilled_usage"),
     "duplicate_line": ("RA-03", "duplicate_billing"),
@@ -237,10 +237,8 @@ LEAKAGE_EXPECTED = {
     "subscription_not_billed": ("RA-07", "subscription_not_billed"),
     "billed_after_cancellation": ("RA-08", "billed_after_cancellation"),
     "wrong_plan": ("RA-09", "wrong_plan"),
-    "payment_missing": ("RA-15", "invoice_unpaid"),
-    "payment_partial": ("RA-15", "short_payment"),
-    "payment_late": ("RA-15", "late_payment"),
 }
+COLLECTION_CONTROL = "RA-15"  # scored by the finding payments.csv expects on each invoice due
 REJECT_KINDS = ("malformed_line", "truncated_line", "unescaped_quote", "encoding_error")
 QUARANTINE_KINDS = ("corrupt_gzip", "unknown_layout")
 SCORE_COLUMNS = (
@@ -249,9 +247,7 @@ SCORE_COLUMNS = (
 )  # fmt: skip
 
 
-def leakage_scorecard(
-    con: duckdb.DuckDBPyConnection, ground_truth: Path, suspense_age_days: int, payment_terms_days: int
-) -> list[dict]:
+def leakage_scorecard(con: duckdb.DuckDBPyConnection, ground_truth: Path, suspense_age_days: int) -> list[dict]:
     """Per control and injected kind: injected and found (count, and value where the simulator knows the
     money: the sum of the injected leakage and of the matching findings' leakage, in account currencies),
     and the control's findings that match no injection. One row per control with findings but no
@@ -271,26 +267,21 @@ def leakage_scorecard(
     rows = con.execute(
         f"""
         with expected(kind, control_id, finding_type) as (values {expected}),
-        as_of as (select max(delivery_date) as day from raw.load_audit where status = 'loaded'),
         truth as (
-            select l.kind, l.source || '|' || l.record_key as match_key,
+            select l.kind, e.control_id, e.finding_type, l.source || '|' || l.record_key as match_key,
                    cast(l.leakage_amount as decimal(18, 6)) as value
-            from gt_leakage l where l.record_key <> ''
+            from gt_leakage l join expected e using (kind) where l.record_key <> ''
             union all
-            select l.kind, l.subscription_id || '|' || l.billing_period, cast(l.leakage_amount as decimal(18, 6))
-            from gt_leakage l where l.subscription_id <> ''
+            select l.kind, e.control_id, e.finding_type, l.subscription_id || '|' || l.billing_period,
+                   cast(l.leakage_amount as decimal(18, 6))
+            from gt_leakage l join expected e using (kind) where l.subscription_id <> ''
             union all
-            select p.kind, p.invoice_number,
-                   case p.kind when 'payment_missing' then cast(p.invoiced_amount as decimal(18, 6))
-                               when 'payment_partial' then cast(p.invoiced_amount as decimal(18, 6))
-                                                           - cast(p.amount as decimal(18, 6))
-                               else 0 end
-            from gt_payments p, as_of
-            where p.kind in ('payment_missing', 'payment_partial', 'payment_late')
-              and cast(p.billing_period as date) + interval 1 month + interval {payment_terms_days} day < as_of.day
-              and (p.kind <> 'payment_late'
-                   or cast(p.received_date as date)
-                      > cast(p.billing_period as date) + interval 1 month + interval {payment_terms_days} day)
+            -- what the collection control must find on each invoice due by the as-of day, as the simulator
+            -- worked it out (payments on account settle the oldest balances first)
+            select p.kind, 'RA-15', p.expected_finding, p.invoice_number,
+                   cast(p.expected_outstanding as decimal(18, 6))
+            from gt_payments p
+            where p.expected_finding <> ''
               and p.billing_period in (select cast(billing_period as varchar) from intermediate.int_ra_periods)
         ),
         truth_other as (
@@ -340,10 +331,9 @@ def leakage_scorecard(
             left join raw.load_audit a on f.control_id = 'RA-10' and a.file_id = c.file_id
         ),
         scored_truth as (
-            select e.control_id, t.kind, e.finding_type, t.match_key, t.value,
-                   f.finding_id, f.leakage_amount
-            from truth t join expected e using (kind)
-            left join findings f on f.finding_type = e.finding_type and f.match_key = t.match_key
+            select t.control_id, t.kind, t.finding_type, t.match_key, t.value, f.finding_id, f.leakage_amount
+            from truth t
+            left join findings f on f.finding_type = t.finding_type and f.match_key = t.match_key
             union all
             select t.control_id, t.kind, t.finding_type, t.match_key, null, f.finding_id, null
             from truth_other t

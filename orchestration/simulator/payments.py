@@ -42,7 +42,10 @@ PAYMENT_COLUMNS = (
     "file",
     "line_no",
     "detail",
+    "expected_finding",
+    "expected_outstanding",
 )
+SHORT_TOLERANCE = Decimal("0.01")  # as dbt_project.yml's ra_short_payment_tolerance
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,8 @@ class Payment:
     payment_id: str = ""
     file: str = ""
     line_no: int | None = None
+    expected_finding: str = ""  # what revenue assurance must find on the invoice as of the last delivery
+    expected_outstanding: Decimal | None = None
 
     @property
     def invoice_number(self) -> str:
@@ -93,6 +98,8 @@ class Payment:
             self.file,
             "" if self.line_no is None else str(self.line_no),
             self.detail,
+            self.expected_finding,
+            "" if self.expected_outstanding is None else dec(self.expected_outstanding, 2),
         )
 
 
@@ -139,7 +146,51 @@ def payment_files(
         RefFile("payments", day, "payments", [p.landing_row() for p in done.values() if p.received == day])
         for day in days
     ]
-    return files, [done.get((p.period, p.account_id), p) for p in payments]
+    return files, _expected_findings([done.get((p.period, p.account_id), p) for p in payments], last_day)
+
+
+def _expected_findings(payments: list[Payment], last_day: date) -> list[Payment]:
+    """What the collection control must find on each invoice due before `last_day` (the data's as-of day):
+    payments naming an invoice settle it; payments on account settle the account's oldest remaining
+    balances first, in the order they arrived (as billing allocates them, so a payment meant for one month
+    can complete an earlier one). Nothing collected: invoice_unpaid; less than the total: short_payment,
+    with what is missing; in full, the last of it after the due date: late_payment."""
+    by_account: dict[str, list[Payment]] = {}
+    for p in sorted(payments, key=lambda p: p.period):
+        by_account.setdefault(p.account_id, []).append(p)
+    out: dict[tuple[date, str], Payment] = {}
+    for invoices in by_account.values():
+        collected = {p.period: (p.amount or Decimal(0)) if p.kind != "payment_on_account" else Decimal(0)
+                     for p in invoices}  # fmt: skip
+        last_paid = {p.period: p.received if p.kind != "payment_on_account" else None for p in invoices}
+        on_account = sorted((p for p in invoices if p.kind == "payment_on_account" and p.received),
+                            key=lambda p: (p.received, p.payment_id))  # fmt: skip
+        for payment in on_account:
+            left = payment.amount or Decimal(0)
+            for invoice in invoices:
+                owed = invoice.invoiced - collected[invoice.period]
+                if left <= 0:
+                    break
+                if owed <= 0:
+                    continue
+                applied = min(owed, left)
+                collected[invoice.period] += applied
+                left -= applied
+                last_paid[invoice.period] = max(filter(None, (last_paid[invoice.period], payment.received)))
+        for invoice in invoices:
+            due = add_months(invoice.period, 1) + timedelta(days=PAYMENT_TERMS_DAYS)
+            got, finding, outstanding = collected[invoice.period], "", None
+            if last_day > due:
+                if got == 0:
+                    finding, outstanding = "invoice_unpaid", invoice.invoiced
+                elif got < invoice.invoiced - SHORT_TOLERANCE:
+                    finding, outstanding = "short_payment", invoice.invoiced - got
+                elif last_paid[invoice.period] and last_paid[invoice.period] > due:
+                    finding, outstanding = "late_payment", Decimal(0)
+            out[invoice.period, invoice.account_id] = replace(
+                invoice, expected_finding=finding, expected_outstanding=outstanding
+            )
+    return [out[p.period, p.account_id] for p in payments]
 
 
 def _month(

@@ -46,9 +46,18 @@ billed as (
     group by lines.source, lines.record_key
 ),
 
+known as (
+    -- mediated calls a line names that are not expected in its period (another period's, or not priced):
+    -- their call id, as evidence; keyed joins only, so the planner hashes them
+    select calls.source, calls.record_key, calls.call_id
+    from {{ ref('fct_calls') }} as calls
+    inner join billed using (source, record_key)
+    anti join expected using (source, record_key)
+),
+
 joined as (
     select
-        coalesce(expected.call_id, calls.call_id) as call_id,
+        coalesce(expected.call_id, known.call_id) as call_id,
         coalesce(expected.source, billed.source) as source,
         coalesce(expected.record_key, billed.record_key) as record_key,
         coalesce(expected.account_id, billed.account_id) as account_id,
@@ -63,8 +72,8 @@ joined as (
         billed.billed_on
     from expected
     full outer join billed on billed.source = expected.source and billed.record_key = expected.record_key
-    left join {{ ref('fct_calls') }} as calls
-        on expected.call_id is null and calls.source = billed.source and calls.record_key = billed.record_key
+    left join known
+        on known.source = billed.source and known.record_key = billed.record_key
 )
 
 select

@@ -1,14 +1,20 @@
 -- RA-14 Volume anomaly per switch and day: a switch's mediated calls on a day against the median of the
 -- same weekday in its previous var ra_volume_history_weeks weeks (when at least var ra_volume_min_history
 -- of them had traffic). Below (1 - ra_volume_band) x the median is a drop (lost files, a switch down), above
--- (1 + band) a spike. No money value: the calls' count in the detail.
+-- (1 + band) a spike. Public holidays (a day in any customer plan's holiday calendar) are neither judged
+-- nor history: traffic is low on them by nature. No money value: the calls' count in the detail.
 with periods as (
     select * from {{ ref('int_ra_periods') }}
+),
+
+holidays as (
+    select distinct holiday_date from {{ ref('stg_catalog__holidays') }} where holiday_date is not null
 ),
 
 daily as (
     select switch_id, call_date, count(*) as calls
     from {{ ref('fct_calls') }}
+    where call_date not in (select holiday_date from holidays)
     group by switch_id, call_date
 ),
 
@@ -20,6 +26,7 @@ days as (
          from periods) as bounds,
         unnest(generate_series(bounds.first, bounds.last, interval 1 day)) as d(day)
     where cast(day as date) <= (select max(call_date) from daily)
+        and cast(day as date) not in (select holiday_date from holidays)
 ),
 
 compared as (
