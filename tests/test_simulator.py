@@ -7,9 +7,9 @@ import csv
 import gzip
 import hashlib
 import zlib
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -244,3 +244,55 @@ def test_payments_land_after_the_period_as_the_ground_truth_says(world):
         assert paid["invoice_number"] == ("" if row["kind"] == "payment_on_account" else row["invoice_number"])
         share = Decimal(row["amount"]) / Decimal(row["invoiced_amount"])
         assert (0.35 < share < 0.65) if row["kind"] == "payment_partial" else share == 1, row
+
+
+def test_the_billing_system_export_adds_up_and_carries_each_leak_as_the_ground_truth_says(world):
+    """The billing system of record's invoices: each header's net is its lines per charge type rounded to the
+    cent, total = net + tax; an unbilled call is on no line, a duplicated one on two, a zero-rated one at 0,
+    a wrong-rate or wrong-plan one at the billed amount the ground truth records; a subscription month never
+    billed has no line, and a cancelled one is billed at the recorded amount."""
+    landing = world / "landing" / "billing_export"
+    (day,) = [d.name for d in landing.iterdir()]  # one month simulated: one export, on the 1st after it
+    assert day == "2026-11-01"
+    with open(landing / day / "invoices.csv", newline="") as f:
+        headers = {r["invoice_number"]: r for r in csv.DictReader(f)}
+    with open(landing / day / "invoice_lines.csv", newline="") as f:
+        lines = list(csv.DictReader(f))
+    by_type: dict[tuple, Decimal] = defaultdict(Decimal)
+    for line in lines:
+        by_type[line["invoice_number"], line["line_type"]] += Decimal(line["amount"])
+    for number, header in headers.items():
+        net = sum(
+            (v.quantize(Decimal("0.01"), ROUND_HALF_UP) for (n, _), v in by_type.items() if n == number), Decimal(0)
+        )
+        assert Decimal(header["net_amount"]) == net, number
+        assert Decimal(header["total_amount"]) == Decimal(header["net_amount"]) + Decimal(header["tax_amount"])
+    usage = defaultdict(list)
+    charges = defaultdict(list)
+    for line in lines:
+        if line["line_type"] == "usage":
+            usage[line["source"], line["record_key"]].append(line)
+        else:
+            charges[line["subscription_id"], line["billing_period"]].append(line)
+    with open(world / "ground_truth" / "leakage.csv", newline="") as f:
+        leaks = list(csv.DictReader(f))
+    assert {r["kind"] for r in leaks} >= {"unbilled_call", "wrong_rate", "zero_rated", "duplicate_line",
+                                          "wrong_plan", "subscription_not_billed"}  # fmt: skip
+    for leak in leaks:
+        billed = Decimal(leak["billed_amount"])
+        assert Decimal(leak["leakage_amount"]) == abs(Decimal(leak["expected_amount"]) - billed), leak
+        if leak["record_key"]:
+            found = usage[leak["source"], leak["record_key"]]
+            match leak["kind"]:
+                case "unbilled_call":
+                    assert found == [], leak
+                case "duplicate_line":
+                    assert len(found) == 2 and sum(Decimal(x["amount"]) for x in found) == billed, leak
+                case _:
+                    assert len(found) == 1 and Decimal(found[0]["amount"]) == billed, leak
+            if leak["kind"] == "wrong_plan":
+                assert found[0]["rate_plan_id"] == "GB-SEC-GBP"
+        else:
+            found = charges[leak["subscription_id"], leak["billing_period"]]
+            assert sum((Decimal(x["amount"]) for x in found), Decimal(0)) == billed, leak
+            assert (found == []) == (leak["kind"] == "subscription_not_billed"), leak
