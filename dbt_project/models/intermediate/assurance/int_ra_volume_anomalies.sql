@@ -1,7 +1,8 @@
 -- RA-14 Volume anomaly per switch and day: a switch's mediated calls on a day against the median of the
 -- same weekday in its previous var ra_volume_history_weeks weeks (when at least var ra_volume_min_history
 -- of them had traffic). Below (1 - ra_volume_band) x the median is a drop (lost files, a switch down), above
--- (1 + band) a spike. Public holidays (a day in any customer plan's holiday calendar) are neither judged
+-- (1 + band) a spike, when the gap is also beyond var ra_volume_min_sigma standard deviations of a Poisson
+-- count of that median (a quiet switch's weekend swings 50% by chance; a dead one does not). Public holidays (a day in any customer plan's holiday calendar) are neither judged
 -- nor history: traffic is low on them by nature. No money value: the calls' count in the detail.
 with periods as (
     select * from {{ ref('int_ra_periods') }}
@@ -55,3 +56,4 @@ select
 from compared
 where history_days >= {{ var('ra_volume_min_history') }}
     and (calls < (1 - {{ var('ra_volume_band') }}) * baseline or calls > (1 + {{ var('ra_volume_band') }}) * baseline)
+    and abs(calls - baseline) > {{ var('ra_volume_min_sigma') }} * sqrt(baseline)
