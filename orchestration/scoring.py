@@ -228,7 +228,8 @@ def losing_rates(con: duckdb.DuckDBPyConnection, limit: int = 10) -> list[tuple]
 # the subscription and period; collection faults (payments.csv) by invoice and the finding the simulator
 # expects once the invoice is due by the data's as-of day (earlier, nothing is late yet); ingestion faults
 # by file; suspense by call, once held past the control's age; late files by file (their calls in a period
-# closed before they arrived); the manifest's negative-margin and mispriced rates by rate.
+# closed before they were loaded: the period log and the load audit say when); the manifest's
+# negative-margin and mispriced rates by rate.
 LEAKAGE_EXPECTED = {
     "unbilled_call": ("RA-03", "unbilled_usage"),
     "duplicate_line": ("RA-03", "duplicate_billing"),
@@ -305,8 +306,11 @@ def leakage_scorecard(con: duckdb.DuckDBPyConnection, ground_truth: Path, suspen
             from gt_injections i
             join raw.load_audit a on a.path = i.file
             join marts.fct_calls f on f.file_id = a.file_id
-            join intermediate.int_billing_late_calls late on late.call_id = f.call_id
-            where i.kind = 'late_file'
+            join intermediate.int_billing_periods p
+                on p.account_id = f.account_id and f.answer_at >= p.period_start_at and f.answer_at < p.period_end_at
+            join (select billing_period, min(acted_at) as closed_at from billing.period_log
+                  where action = 'close' group by 1) c on c.billing_period = p.billing_period
+            where i.kind = 'late_file' and f.billable_seconds > 0 and a.loaded_at > c.closed_at
             union all
             select 'mispriced_rate', 'RA-12', 'negative_margin', '{mispriced["rate_plan_id"]}|{mispriced["prefix"]}|%'
             union all

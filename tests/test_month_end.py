@@ -742,7 +742,8 @@ def test_billing_after_cancellation_is_valued_at_the_hand_prorated_charge(assure
 
 
 def test_late_calls_after_close_are_found_billed_as_adjustments(assured):
-    """Every call billed as an adjustment after its month closed is an RA-10 finding with no leakage."""
+    """Every call that arrived after its month closed is an RA-10 finding with no leakage: billed as an
+    adjustment on a later invoice (October's, closed by now)."""
     paths = assured.paths
     late = sorted(assured.stages["late_billed"]["late_calls"])
     assert late
@@ -786,6 +787,7 @@ def test_leakage_report_from_the_command_line(assured, capsys, tmp_path):
     out = tmp_path / "report.html"
     assert main(["report", "leakage", "--period", "2026-08", "--format", "html", "--out", str(out)]) == 0
     assert out.read_text().startswith("<!DOCTYPE html>") and "<svg" in out.read_text()
+    assert f"wrote {out}" in capsys.readouterr().out
     assert main(["report", "leakage", "--period", "2026-08", "--format", "csv"]) == 0
     table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert {r["section"] for r in table} == {"area_type", "case"}
