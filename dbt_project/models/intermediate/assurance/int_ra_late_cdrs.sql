@@ -3,7 +3,12 @@
 -- adjustment: once it is on an invoice of a later period (draft or closed), it is billed late, not lost
 -- (leakage 0); a late call on no invoice is unbilled (leakage its cost in the plan's currency).
 with periods as (
-    select * from {{ ref('int_billing_periods') }} where is_closed
+    -- closed as the period log says now: int_billing_periods keeps the status of the last billing run,
+    -- which a close that follows it (the close's own run) does not update
+    select periods.*
+    from {{ ref('int_billing_periods') }} as periods
+    inner join {{ ref('int_billing_period_status') }} as status using (billing_period)
+    where status.is_closed
 ),
 
 late as (

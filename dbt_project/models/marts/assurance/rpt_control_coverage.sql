@@ -1,6 +1,6 @@
 -- Control coverage by leakage area: every control of the catalog (seed ra_controls), what it checked and
 -- found in the periods under assurance. `items_checked` counts what the control compared (calls, charges,
--- files, invoices, switch-days, closed account-months); an area with a control that checked nothing is not
+-- files, invoices, switch-days, closed months); an area with a control that checked nothing is not
 -- covered.
 with findings as (
     select control_id, count(*) as findings, sum(leakage_amount) filter (where currency is not null) as leakage
@@ -19,7 +19,7 @@ checked as (
     union all select 'RA-07', count(*) from {{ ref('int_ra_charges_reconciled') }}
     union all select 'RA-08', count(*) from {{ ref('int_ra_charges_reconciled') }} where end_date is not null
     union all select 'RA-09', count(*) from {{ ref('int_ra_usage_reconciled') }} where billed_lines > 0
-    union all select 'RA-10', count(*) from {{ ref('int_billing_periods') }} where is_closed  -- closed account-months
+    union all select 'RA-10', count(*) from {{ ref('int_billing_period_status') }} where is_closed  -- closed months
     union all select 'RA-11', (select count(*) from {{ ref('fct_suspense') }}) + (select count(*) from {{ ref('fct_rating_suspense') }})
     union all select 'RA-12', count(*) from {{ ref('rpt_rating_margin') }}
     union all select 'RA-13', count(*) from {{ ref('stg_billing_export__invoices') }}
