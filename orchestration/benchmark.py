@@ -109,8 +109,8 @@ def step_mediate(data: Path, calls: int) -> dict:
     suspense."""
     from orchestration.warehouse import connect
 
-    # rating (docs/rating.md) and billing, which reads rated calls, are measured on their own
-    _dbt_build(data, "--exclude", "tag:rating", "tag:billing")
+    # rating (docs/rating.md), billing and assurance, which read rated calls, are measured on their own
+    _dbt_build(data, "--exclude", "tag:rating", "tag:billing", "tag:assurance")
     with connect(data / "warehouse" / "tollhouse.duckdb", read_only=True) as con:
         mediated, suspended, records, unaccounted = con.execute(
             """select (select count(*) from marts.fct_calls), (select count(*) from marts.fct_suspense),
