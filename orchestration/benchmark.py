@@ -800,7 +800,9 @@ def step_assure(data: Path, calls: int) -> dict:
         findings = dict(
             con.execute("select control_id, count(*) from marts.fct_leakage_findings group by 1 order by 1").fetchall()
         )
-        outcomes = dict(con.execute("select outcome, count(*) from intermediate.int_ra_usage_reconciled group by 1"))
+        outcomes = dict(
+            con.execute("select outcome, count(*) from intermediate.int_ra_usage_reconciled group by 1").fetchall()
+        )
     return {"items": compared, "unit": "calls", "billed_lines": lines, "findings": findings,
             "outcomes": outcomes} | _run_times(data)  # fmt: skip
 
@@ -849,7 +851,9 @@ def step_pandas_assure(data: Path, calls: int) -> dict:
     counts = pd.Series(outcome).value_counts().to_dict()
     checked = time.perf_counter()
     with connect(data / "warehouse" / "tollhouse.duckdb", read_only=True) as con:
-        ours = dict(con.execute("select outcome, count(*) from intermediate.int_ra_usage_reconciled group by 1"))
+        ours = dict(
+            con.execute("select outcome, count(*) from intermediate.int_ra_usage_reconciled group by 1").fetchall()
+        )
     return {"items": len(both), "unit": "calls", "outcomes": {k: int(v) for k, v in counts.items()},
             "same_outcomes": {k: int(v) for k, v in counts.items()} == ours,
             "untimed_s": round(time.perf_counter() - checked, 1)}  # fmt: skip
