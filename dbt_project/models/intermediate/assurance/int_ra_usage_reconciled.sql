@@ -10,21 +10,8 @@ with periods as (
 ),
 
 expected as (
-    select
-        rated.call_id,
-        rated.source,
-        rated.record_key,
-        rated.account_id,
-        bp.billing_period,
-        rated.rate_plan_id,
-        rated.currency,
-        rated.cost as expected_amount
-    from {{ ref('int_billing_rated_calls') }} as rated
-    inner join {{ ref('int_billing_periods') }} as bp
-        on bp.account_id = rated.account_id
-        and rated.answer_at >= bp.period_start_at and rated.answer_at < bp.period_end_at
-    inner join periods on periods.billing_period = bp.billing_period
-    where rated.billable_seconds > 0
+    select call_id, source, record_key, account_id, billing_period, rate_plan_id, currency, expected_amount
+    from {{ ref('int_ra_expected_calls') }}
 ),
 
 billed as (

@@ -1,23 +1,9 @@
 -- RA-06 Usage without an active subscription: an account's rated calls on local days it has no active
 -- recurring service (a trunk or number not on order, so not charged for). One finding per account and
 -- period; the recurring revenue missed is not known from the calls: leakage 0, the calls as evidence.
-with periods as (
-    select * from {{ ref('int_ra_periods') }}
-),
-
-calls as (
-    select
-        rated.call_id,
-        rated.account_id,
-        bp.billing_period,
-        bp.currency,
-        cast({{ utc_to_local('bp.timezone', 'rated.answer_at') }} as date) as local_day
-    from {{ ref('int_billing_rated_calls') }} as rated
-    inner join {{ ref('int_billing_periods') }} as bp
-        on bp.account_id = rated.account_id
-        and rated.answer_at >= bp.period_start_at and rated.answer_at < bp.period_end_at
-    inner join periods on periods.billing_period = bp.billing_period
-    where rated.billable_seconds > 0
+with calls as (
+    select call_id, account_id, billing_period, account_currency as currency, local_day
+    from {{ ref('int_ra_expected_calls') }}
 ),
 
 services as (
