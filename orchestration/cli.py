@@ -8,12 +8,16 @@ import shutil
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any, TypeVar
 
 from orchestration.layouts import SOURCES
 from orchestration.settings import Paths
+
+T = TypeVar("T")
 
 
 def _day(text: str) -> date:
@@ -99,22 +103,32 @@ def cmd_load(args: argparse.Namespace) -> int:
     return _load(Paths.from_env(), args.first, args.last, args.source or list(SOURCES), args.full_refresh)
 
 
-def cmd_summary(args: argparse.Namespace) -> int:
+def _read_warehouse(paths: Paths, read: Callable[[Any], T]) -> T | None:
+    """`read(con)` on a read-only connection to the warehouse; None, having said why, when there is no
+    warehouse yet or a pipeline run holds it (the one-writer rule, not a failure)."""
     import duckdb
 
-    from orchestration import run_summary
     from orchestration.warehouse import connect
 
-    paths = Paths.from_env()
     if not paths.warehouse.exists():
         _say(f"no warehouse at {paths.warehouse}: run `tollhouse load` first")
-        return 1
+        return None
     try:
         with connect(paths.warehouse, read_only=True) as con:
-            print(run_summary.render(con, paths.ground_truth, paths.invoices))
-    except duckdb.IOException as exc:  # a run holds the file: the one-writer rule, not a failure
+            return read(con)
+    except duckdb.IOException as exc:
         _say(f"the warehouse is busy (a pipeline run is writing it); try again when it ends ({exc})")
+        return None
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from orchestration import run_summary
+
+    paths = Paths.from_env()
+    text = _read_warehouse(paths, lambda con: run_summary.render(con, paths.ground_truth, paths.invoices))
+    if text is None:
         return 1
+    print(text)
     return 0
 
 
@@ -224,17 +238,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_report_leakage(args: argparse.Namespace) -> int:
     from orchestration.leakage_report import RENDERERS, ReportError, build
-    from orchestration.warehouse import connect
 
     paths = Paths.from_env()
-    if not paths.warehouse.exists():
-        _say(f"no warehouse at {paths.warehouse}: run `tollhouse load` first")
-        return 2
     try:
-        with connect(paths.warehouse, read_only=True) as con:
-            report = build(con, paths.cases, args.period)
+        report = _read_warehouse(paths, lambda con: build(con, paths.cases, args.period))
     except ReportError as error:
         _say(f"cannot report {args.period:%Y-%m}: {error}")
+        return 2
+    if report is None:
         return 2
     text = RENDERERS[args.format](report)
     if args.out:
