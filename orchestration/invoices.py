@@ -28,6 +28,8 @@ import duckdb
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
+from orchestration.warehouse import fetch_dicts
+
 
 @dataclass(frozen=True)
 class Operator:
@@ -894,13 +896,6 @@ def write_if_changed(path: Path, content: bytes) -> bool:
     finally:
         temp.unlink(missing_ok=True)
     return True
-
-
-def fetch_dicts(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-    """A query's rows as dicts keyed by column name."""
-    cursor = con.execute(sql, list(params))
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _invoice_filter(statuses: Sequence[str]) -> str:

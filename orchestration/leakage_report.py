@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration import cases as case_store
+from orchestration.warehouse import fetch_dicts
 
 TOP_CASES = 10
 EVIDENCE_SHOWN = 5  # call ids listed per case; the count says how many there are
@@ -51,12 +52,6 @@ class ReportError(Exception):
     """The period cannot be reported: not under assurance, or the controls have not run."""
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
-    cursor = con.execute(sql, params or [])
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
 def build(con: duckdb.DuckDBPyConnection, store: Path, period: date) -> LeakageReport:
     (exists,) = con.execute(
         "select count(*) from information_schema.tables where table_schema = 'marts' and "
@@ -69,14 +64,14 @@ def build(con: duckdb.DuckDBPyConnection, store: Path, period: date) -> LeakageR
     if period not in periods:
         known = ", ".join(f"{p:%Y-%m}" for p in periods) or "none"
         raise ReportError(f"{period:%Y-%m} is not under assurance (periods the billing system exported: {known})")
-    kpis = _rows(con, "select * from marts.rpt_leakage_kpis where billing_period = ? order by currency", [period])
+    kpis = fetch_dicts(con, "select * from marts.rpt_leakage_kpis where billing_period = ? order by currency", [period])
     case_figures = case_store.case_kpis(store, period) if store.exists() else None
     for row in kpis:
         recovered = case_figures.recovered.get(row["currency"], Decimal(0)) if case_figures else Decimal(0)
         leaked = row["under_billing"] + row["collection_leakage"]
         row["recovered"] = recovered
         row["recovered_pct"] = round(100 * recovered / leaked, 2) if leaked else None
-    by_area = _rows(
+    by_area = fetch_dicts(
         con,
         """select leakage_area, finding_type, coalesce(currency, '') as currency, count(*) as findings,
                   sum(leakage_amount) as leakage, any_value(direction) as direction
@@ -84,7 +79,7 @@ def build(con: duckdb.DuckDBPyConnection, store: Path, period: date) -> LeakageR
            group by all order by leakage_area, finding_type, currency""",
         [period],
     )
-    coverage = _rows(
+    coverage = fetch_dicts(
         con,
         """select c.leakage_area, c.control_id, c.control_name, c.items_checked, c.is_covered,
                   count(f.finding_id) as findings

@@ -7,9 +7,10 @@ concurrency pool (limit 1), and dashboards never open this file (they read a pub
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -90,3 +91,10 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
 {cols}
 )"""
         )
+
+
+def fetch_dicts(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """A query's rows as dicts keyed by column name."""
+    cursor = con.execute(sql, list(params))
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -37,7 +37,6 @@ from orchestration.invoices import (
     export_gl_csv,
     export_lines_csv,
     export_lines_json,
-    fetch_dicts,
     fetch_lines,
     mask_number,
     render_invoice_html,
@@ -45,6 +44,7 @@ from orchestration.invoices import (
     render_period,
 )
 from orchestration.settings import REPO_ROOT
+from orchestration.warehouse import fetch_dicts
 
 PERIOD = date(2026, 10, 1)
 GB, DE = "INV-202610-ACC-0001", "INV-202610-ACC-0002"
