@@ -67,6 +67,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             inject_faults=not args.no_faults,
             deck_prefixes=getattr(args, "deck_prefixes", 0),  # simulate only: the demo keeps its own deck
             split_bands=getattr(args, "split_bands", False),
+            fraud=getattr(args, "fraud", "training"),
         )
     except ValueError as exc:  # the config's own checks say what is wrong
         _say(f"cannot simulate: {exc}")
@@ -385,6 +386,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--split-bands", action="store_true", help="every plan with time bands splits calls where the band changes"
+    )
+    p.add_argument(
+        "--fraud",
+        choices=("none", "training", "holdout"),
+        default="training",
+        help="fraud incidents to add: the demo's training mix, the held-out mix kept for `fraud evaluate`, or none",
     )
     p.set_defaults(func=cmd_simulate)
 

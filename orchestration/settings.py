@@ -58,6 +58,11 @@ class Paths:
         return self.data / "cases" / "cases.sqlite"
 
     @property
+    def fraud_models(self) -> Path:
+        """Trained fraud models (models/fraud.py), one file per version, and CURRENT naming the one in use."""
+        return self.data / "models" / "fraud"
+
+    @property
     def dagster_home(self) -> Path:
         return self.data / "dagster"
 

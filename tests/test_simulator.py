@@ -85,12 +85,16 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
 
 def test_world_shape(world):
     truth = duckdb.connect()
+    fraud_calls = truth.execute(
+        f"select count(*) from '{world}/ground_truth/calls.parquet' where fraud_incident_id is not null"
+    ).fetchone()[0]
+    assert fraud_calls > 0
     calls = truth.execute(
         f"select count(*), count(distinct account_id), count(distinct source), "
         f"count(*) filter (where answer_at is null), max(billable_seconds) "
         f"from '{world}/ground_truth/calls.parquet'"
     ).fetchone()
-    assert calls[0] == 31 * SMALL["calls_per_day"]
+    assert calls[0] == 31 * SMALL["calls_per_day"] + fraud_calls  # the traffic asked for, and the fraud added to it
     assert calls[1] >= 10 and calls[2] == 3
     assert 0.1 < calls[3] / calls[0] < 0.5  # unanswered and busy calls
     assert calls[4] > 3600  # some calls over an hour

@@ -46,6 +46,9 @@ DAILY_MODELS = "tag:daily"
 BILLING_MODELS = "tag:billing"
 # The revenue-assurance controls: rebuilt over every period the billing system exported, after billing.
 ASSURANCE_MODELS = "tag:assurance"
+# Fraud: the features and rules over every rated call; then, after the model scored them, the alerts.
+FRAUD_MODELS = "tag:fraud"
+FRAUD_ALERT_MODELS = "int_fraud_triggers fct_fraud_alerts"
 
 
 class DbtAssets(NamedTuple):
@@ -53,6 +56,8 @@ class DbtAssets(NamedTuple):
     daily: dg.AssetsDefinition
     billing: dg.AssetsDefinition
     assurance: dg.AssetsDefinition
+    fraud_features: dg.AssetsDefinition
+    fraud_alerts: dg.AssetsDefinition
 
 
 def _translator() -> TollhouseTranslator:
@@ -80,16 +85,17 @@ def billing_month_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
 
 @functools.cache
 def build_dbt_assets() -> DbtAssets:
-    """Four asset sets from one manifest: the models that change only with the code (reference seeds,
+    """Six asset sets from one manifest: the models that change only with the code (reference seeds,
     staging views); the daily ones (mediation, rating and control marts), partitioned by delivery day; the
     billing ones, partitioned by billing month; and the revenue-assurance controls, unpartitioned: they
-    compare every period the billing system of record exported, so one run covers them all. A range of
+    compare every period the billing system of record exported, so one run covers them all; and the fraud
+    features, then the fraud alerts, unpartitioned, on either side of the model's scoring. A range of
     days or months (a backfill, `tollhouse load --from --to`, `tollhouse backfill`) is one dbt run:
     single-run backfill policy."""
 
     @dbt_assets(
         manifest=dbt_project.manifest_path,
-        exclude=f"{DAILY_MODELS} {BILLING_MODELS} {ASSURANCE_MODELS}",
+        exclude=f"{DAILY_MODELS} {BILLING_MODELS} {ASSURANCE_MODELS} {FRAUD_MODELS}",
         dagster_dbt_translator=_translator(),
         pool=WAREHOUSE_POOL,
         name="tollhouse_dbt",
@@ -138,7 +144,37 @@ def build_dbt_assets() -> DbtAssets:
         context.log.info("revenue-assurance controls over every period the billing system exported")
         yield from dbt.cli(["build"], context=context).stream()
 
-    return DbtAssets(tollhouse_dbt, tollhouse_dbt_daily, tollhouse_dbt_billing, tollhouse_dbt_assurance)
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        select=FRAUD_MODELS,
+        exclude=FRAUD_ALERT_MODELS,
+        dagster_dbt_translator=_translator(),
+        pool=WAREHOUSE_POOL,
+        name="tollhouse_dbt_fraud_features",
+    )
+    def tollhouse_dbt_fraud_features(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        context.log.info("fraud features and rules over every rated call")
+        yield from dbt.cli(["build"], context=context).stream()
+
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        select=FRAUD_ALERT_MODELS,
+        dagster_dbt_translator=_translator(),
+        pool=WAREHOUSE_POOL,
+        name="tollhouse_dbt_fraud_alerts",
+    )
+    def tollhouse_dbt_fraud_alerts(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        context.log.info("fraud alerts from the rules and the model's scores")
+        yield from dbt.cli(["build"], context=context).stream()
+
+    return DbtAssets(
+        tollhouse_dbt,
+        tollhouse_dbt_daily,
+        tollhouse_dbt_billing,
+        tollhouse_dbt_assurance,
+        tollhouse_dbt_fraud_features,
+        tollhouse_dbt_fraud_alerts,
+    )
 
 
 def dbt_resource() -> DbtCliResource:

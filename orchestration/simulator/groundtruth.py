@@ -7,6 +7,8 @@
 - leakage.csv: one row per leak injected into the billing system's export (billing_system.py): kind, account,
   period, the call (source, record key, true call id) or subscription, expected and billed amount, leakage amount
   and direction;
+- fraud_incidents.csv: one row per fraud incident (fraud.py): kind, accounts, first call start and last call end,
+  calls; calls.parquet's fraud_incident_id names each fraud call's incident;
 - manifest.json: the config, the period's events and the counts. No wall-clock time anywhere.
 """
 
@@ -22,6 +24,7 @@ import pyarrow.parquet as pq
 
 from orchestration.simulator.billing_system import LEAK_KINDS, LEAKAGE_COLUMNS, Leak
 from orchestration.simulator.faults import KINDS, Injection
+from orchestration.simulator.fraud import INCIDENT_COLUMNS, incident_id
 from orchestration.simulator.numbering import COUNTRIES
 from orchestration.simulator.output import csv_bytes
 from orchestration.simulator.payments import PAYMENT_COLUMNS, Payment
@@ -61,8 +64,10 @@ def write_calls(
     file_index: np.ndarray,
     file_paths: list[str],
     line_no: np.ndarray,
+    fraud_of: np.ndarray,
 ) -> None:
     start, answer, end = calls.seconds()
+    incident_ids = [incident_id(i) for i in range(int(fraud_of.max(initial=-1)) + 1)]
     table = pa.table(
         {
             "call_id": pa.array(np.arange(1, len(calls) + 1, dtype=np.int64)),
@@ -87,6 +92,7 @@ def write_calls(
             "record_count": pa.array(record_count.astype(np.int16)),
             "file": _dictionary(file_index, file_paths),
             "line_no": pa.array(line_no.astype(np.int32)),
+            "fraud_incident_id": _dictionary(fraud_of, incident_ids),
         }
     )
     pq.write_table(table, path, compression="zstd", row_group_size=1_000_000)
@@ -116,6 +122,10 @@ def write_injections(path: Path, injections: list[Injection]) -> list[Injection]
 
 def write_manifest(path: Path, manifest: dict) -> None:
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+
+
+def write_fraud_incidents(path: Path, rows: list[tuple]) -> None:
+    path.write_bytes(csv_bytes(INCIDENT_COLUMNS, rows))
 
 
 def write_payments(path: Path, payments: list[Payment]) -> None:

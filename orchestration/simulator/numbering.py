@@ -13,17 +13,23 @@ from dataclasses import dataclass
 import numpy as np
 
 # Countries that appear as destinations; the first three are the operator's home markets.
-COUNTRIES: tuple[str, ...] = ("GB", "DE", "US", "FR", "ES", "IT", "NL", "IE", "PL", "IN", "PH", "NG", "MX", "CN", "AU")
+# The last five only receive fraud (fraud.py): international premium and high-termination ranges.
+COUNTRIES: tuple[str, ...] = (
+    "GB", "DE", "US", "FR", "ES", "IT", "NL", "IE", "PL", "IN", "PH", "NG", "MX", "CN", "AU",
+    "LV", "LT", "CU", "SO", "SL",
+)  # fmt: skip
 HOME_COUNTRIES: tuple[str, ...] = ("GB", "DE", "US")
 COUNTRY_INDEX = {code: i for i, code in enumerate(COUNTRIES)}
 CALLING_CODES = {
     "GB": "44", "DE": "49", "US": "1", "FR": "33", "ES": "34", "IT": "39", "NL": "31", "IE": "353",
     "PL": "48", "IN": "91", "PH": "63", "NG": "234", "MX": "52", "CN": "86", "AU": "61",
+    "LV": "371", "LT": "370", "CU": "53", "SO": "252", "SL": "232",
 }  # fmt: skip
 COUNTRY_NAMES = {
     "GB": "United Kingdom", "DE": "Germany", "US": "United States", "FR": "France", "ES": "Spain",
     "IT": "Italy", "NL": "Netherlands", "IE": "Ireland", "PL": "Poland", "IN": "India", "PH": "Philippines",
     "NG": "Nigeria", "MX": "Mexico", "CN": "China", "AU": "Australia",
+    "LV": "Latvia", "LT": "Lithuania", "CU": "Cuba", "SO": "Somalia", "SL": "Sierra Leone",
 }  # fmt: skip
 
 # A B-number prefix no customer plan prices (Thuraya-style satellite range): unknown_destination.
@@ -63,6 +69,9 @@ NUMBER_RANGES: tuple[tuple[str, str, str, int, float], ...] = (
     ("MX", "fixed", "5255", 12, 2), ("MX", "fixed", "5233", 12, 1),
     ("CN", "fixed", "8610", 12, 1), ("CN", "mobile", "8613", 13, 1), ("CN", "mobile", "8618", 13, 1),
     ("AU", "fixed", "612", 11, 1), ("AU", "mobile", "614", 11, 1),
+    # Only fraud dials these (kind premium abroad: no normal call type draws them).
+    ("LV", "premium", "37190", 11, 1), ("LT", "premium", "37090", 11, 1), ("CU", "premium", "5352", 10, 1),
+    ("SO", "premium", "25290", 12, 1), ("SL", "premium", "23230", 11, 1),
 )  # fmt: skip
 
 # Where each home market calls abroad (relative weights); the other home markets are popular.
@@ -98,6 +107,14 @@ def _p(prefix: str, country: str, kind: str, base: str, label: str = "") -> Rate
     return RatePrefix(prefix, f"{name} - {suffix}", country, kind, base)
 
 
+# International premium and high-termination ranges that only fraud calls (simulator/fraud.py): priced in
+# every plan and deck like any destination, so fraud is rated and its cost is real.
+FRAUD_DESTINATIONS: tuple[RatePrefix, ...] = (
+    _p("37190", "LV", "premium", "0.9000"), _p("37090", "LT", "premium", "0.8000"),
+    _p("5352", "CU", "premium", "0.7500", "Mobile"), _p("25290", "SO", "premium", "1.2000"),
+    _p("23230", "SL", "premium", "0.6500"),
+)  # fmt: skip
+
 # Nested on purpose: 44 < 4420 and 447 < 4477; 86 < 861; every generated number matches at least one.
 RATE_PREFIXES: tuple[RatePrefix, ...] = (
     _p("44", "GB", "fixed", "0.0060"), _p("4420", "GB", "fixed", "0.0055", "London"),
@@ -123,6 +140,7 @@ RATE_PREFIXES: tuple[RatePrefix, ...] = (
     _p("86", "CN", "fixed", "0.0100"), _p("861", "CN", "mobile", "0.0100"),
     _p("61", "AU", "fixed", "0.0120"), _p("614", "AU", "mobile", "0.0300"),
 )  # fmt: skip
+RATE_PREFIXES += FRAUD_DESTINATIONS
 
 
 @dataclass(frozen=True)

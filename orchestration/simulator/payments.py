@@ -115,6 +115,7 @@ def payment_files(
     invoiced: dict[tuple[str, date], Decimal],
     last_day: date,
     rng: np.random.Generator,
+    never_pay: set[str] = frozenset(),
 ) -> tuple[list[RefFile], list[Payment]]:
     """One payments.csv per delivery day from the first day a payment can arrive to `last_day` (header only on
     days without payments), and every (account, month) invoiced with its outcome, in (period, account)
@@ -131,7 +132,7 @@ def payment_files(
     payments: list[Payment] = []
     for m, period in enumerate(periods):
         owing = np.flatnonzero(invoiced_totals[:, m] > 0)
-        payments += _month(world, period, owing, invoiced_totals[:, m], methods, last_day, rng)
+        payments += _month(world, period, owing, invoiced_totals[:, m], methods, last_day, rng, never_pay)
 
     paid = sorted((p for p in payments if p.received), key=lambda p: (p.received, p.period, p.account_id))
     done: dict[tuple[date, str], Payment] = {}
@@ -201,6 +202,7 @@ def _month(
     methods: np.ndarray,
     last_day: date,
     rng: np.random.Generator,
+    never_pay: set[str],
 ) -> list[Payment]:
     """The outcome of each owing account's invoice for `period` (a small loop over accounts)."""
     acc = world.accounts
@@ -220,6 +222,7 @@ def _month(
     for kind, count in counts.items():
         kinds[order[taken : taken + count]] = kind
         taken += count
+    kinds[[k for k, a in enumerate(owing.tolist()) if acc.ids[a] in never_pay]] = "payment_missing"  # fraudsters
     days = rng.integers(1, window + 1, n)
     half = rng.integers(40, 61, n)  # percent of the invoice a partial payer pays
     late_by = rng.integers(1, 15, n)

@@ -21,8 +21,10 @@ from orchestration.simulator import faults as flt
 from orchestration.simulator.billing_system import Leak, export_billing
 from orchestration.simulator.config import SimulationConfig, SimulationResult
 from orchestration.simulator.finance import fx_files, tax_files
+from orchestration.simulator.fraud import add_fraud, incident_rows
 from orchestration.simulator.groundtruth import (
     write_calls,
+    write_fraud_incidents,
     write_injections,
     write_leakage,
     write_manifest,
@@ -87,7 +89,9 @@ def simulate(config: SimulationConfig, progress: Callable[[str], None] | None = 
     say(f"reference: {len(world.accounts)} accounts, {len(world.trunks.ids)} trunks, {len(world.dids.geo)} DIDs")
 
     calls = generate_calls(world, timeline, config.calls_per_day, _stream(config.seed, "traffic"))
+    calls, fraud_of, incidents = add_fraud(calls, world, timeline, config.fraud, _stream(config.seed, "fraud"))
     say(f"traffic: {len(calls):,} calls from {timeline.start} to {timeline.end - timedelta(days=1)}")
+    say(f"fraud ({config.fraud} mix): {len(incidents)} incidents, {int((fraud_of >= 0).sum()):,} calls")
     ledger = flt.Ledger()
     placed = _place(config, timeline, world, calls, ledger)
     say(f"records: {len(placed.records):,} in {len(placed.files):,} hourly switch files")
@@ -118,7 +122,10 @@ def simulate(config: SimulationConfig, progress: Callable[[str], None] | None = 
     for path, data in exports:
         landing.write(path, data)
     say(f"billing export: {len(invoiced)} invoices, {len(leaks)} leaks injected")
-    payment_refs, payments = payment_files(world, timeline, invoiced, last_day, _stream(config.seed, "payments"))
+    never_pay = {world.accounts.ids[i.accounts[0]] for i in incidents if i.kind == "subscription_fraud"}
+    payment_refs, payments = payment_files(
+        world, timeline, invoiced, last_day, _stream(config.seed, "payments"), never_pay
+    )
     for ref in payment_refs:
         landing.write_ref(ref)
     say(f"payments: {sum(p.received is not None for p in payments)} for {len(payments)} invoices")
@@ -135,13 +142,14 @@ def simulate(config: SimulationConfig, progress: Callable[[str], None] | None = 
         placed.file_of[placed.first_position],
         placed.files.paths(),
         placed.line_no[placed.first_position],
+        fraud_of,
     )
+    write_fraud_incidents(truth_dir / "fraud_incidents.csv", incident_rows(incidents, calls, fraud_of, world))
     write_payments(truth_dir / "payments.csv", payments)
     write_leakage(truth_dir / "leakage.csv", leaks)
     result = SimulationResult(landing_dir, truth_dir, len(calls), landing.files, written, len(injections))
-    write_manifest(
-        truth_dir / "manifest.json", _manifest(config, timeline, result, landing, injections, payments, leaks)
-    )
+    manifest = _manifest(config, timeline, result, landing, injections, payments, leaks, incidents)
+    write_manifest(truth_dir / "manifest.json", manifest)
     say(f"wrote {landing.files:,} files, {written:,} CDR lines, {len(injections):,} injections")
     return result
 
@@ -278,6 +286,7 @@ def _manifest(
     injections: list,
     payments: list[Payment],
     leaks: list[Leak],
+    incidents: list,
 ) -> dict:
     settings = {k: v for k, v in asdict(config).items() if k != "out"}  # the output folder is not content
     late = [asdict(e) for e in timeline.late_assignments]
@@ -317,5 +326,6 @@ def _manifest(
             "injections_by_kind": dict(sorted(Counter(i.kind for i in injections).items())),
             "payments_by_kind": dict(sorted(Counter(p.kind for p in payments).items())),
             "leaks_by_kind": dict(sorted(Counter(leak.kind for leak in leaks).items())),
+            "fraud_incidents_by_kind": dict(sorted(Counter(i.kind for i in incidents).items())),
         },
     }

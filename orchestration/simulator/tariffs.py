@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from orchestration.simulator.numbering import RATE_PREFIXES, RatePrefix
+from orchestration.simulator.numbering import FRAUD_DESTINATIONS, RATE_PREFIXES, RatePrefix
 from orchestration.simulator.output import RefFile, dec
 from orchestration.simulator.reference import CURRENCIES, SWITCHES, World
 from orchestration.simulator.timeline import Timeline
@@ -297,7 +297,10 @@ def vendor_files(
         low = Decimal("0.80") if vendor_id == "VND-NORTHWIND" else Decimal("0.72")
         entries = []
         for prefix in prefixes:
-            factor = low + Decimal(int(rng.integers(0, 16))) / 100  # cheaper than wholesale anchor x markup
+            # Cheaper than wholesale anchor x markup. Fraud destinations take a fixed factor, so adding them
+            # did not reshuffle the other destinations' costs.
+            step = 10 if prefix in FRAUD_DESTINATIONS else int(rng.integers(0, 16))
+            factor = low + Decimal(step) / 100
             cost = Decimal(prefix.base_usd) * factor / NOMINAL_USD_PER[currency]
             if (vendor_id, prefix.prefix) == NEGATIVE_MARGIN[:2]:
                 cost = Decimal(NEGATIVE_MARGIN[2])

@@ -1,0 +1,46 @@
+-- The fraud alert queue: the combined detector's alerts within the daily budget, most exposed first,
+-- with why each was raised (the rules hit, the model's score, the features at the triggering call) and
+-- the analyst's decision (status open until confirmed or dismissed in the case store).
+with alerts as (
+    select * from {{ ref('int_fraud_triggers') }} where detector = 'combined' and within_budget
+),
+
+decisions as (
+    select * from {{ source('fraud', 'alert_decisions') }}
+)
+
+select
+    alerts.alert_id,
+    alerts.account_id,
+    alerts.raised_at,
+    alerts.raised_on,
+    alerts.last_trigger_at,
+    alerts.trigger_call_id,
+    alerts.triggers,
+    alerts.peak_model_score as model_score,
+    alerts.model_version,
+    alerts.rules_hit,
+    features.rule_hits as reasons,
+    struct_pack(
+        features.calls_1h,
+        features.minutes_1h,
+        features.exposure_1h_eur,
+        features.exposure_ratio,
+        features.concurrent_calls,
+        features.concurrency_ratio,
+        features.off_hours_calls_ratio,
+        features.high_risk_calls_1h,
+        features.new_destinations_1h,
+        features.callback_fanin_6h,
+        features.new_account_exposure_24h,
+        features.history_days
+    ) as features_at_trigger,
+    alerts.calls,
+    cast(alerts.exposure_eur as decimal(18, 2)) as exposure_eur,
+    cast(alerts.exposure_at_alert_eur as decimal(18, 2)) as exposure_at_alert_eur,
+    coalesce(decisions.status, 'open') as status,
+    decisions.decided_by,
+    decisions.decided_at
+from alerts
+inner join {{ ref('fct_fraud_features') }} as features on features.call_id = alerts.trigger_call_id
+left join decisions on decisions.alert_id = alerts.alert_id

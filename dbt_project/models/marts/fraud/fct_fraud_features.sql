@@ -1,0 +1,66 @@
+-- One row per outbound call: the account's trailing-window features when the call's CDR arrived,
+-- ratios against the account's own baseline (int_fraud_baselines, the days before), and each rule of
+-- var fraud_rules: 0 quiet, 1 warning, 2 critical. The model (orchestration/fraud) scores these rows;
+-- int_fraud_triggers turns rule hits and scores into alerts.
+{%- set rules = var('fraud_rules') %}
+
+with windows as (
+    select * from {{ ref('int_fraud_call_windows') }}
+),
+
+features as (
+    select
+        windows.*,
+        coalesce(baselines.history_days, 0) as history_days,
+        date_diff('day', windows.created_date, cast(windows.end_at as date)) as account_age_days,
+        -- against the account's own baseline; 0 until it has fraud_min_history_days of history
+        case when baselines.history_days >= {{ var('fraud_min_history_days') }} then struct_pack(
+            exposure_ratio := case when windows.exposure_1h_eur >= {{ var('fraud_min_exposure_eur') }}
+                then round(windows.exposure_1h_eur
+                    / greatest(baselines.peak_exposure_eur, {{ var('fraud_min_exposure_eur') }}), 3)
+                else 0 end,
+            concurrency_ratio := round(windows.concurrent_calls / greatest(baselines.peak_concurrent_calls, 2), 3),
+            off_hours_calls_ratio := round(windows.off_hours_calls_1h / greatest(baselines.peak_off_hours_calls, 3), 3),
+            calls_ratio := round(windows.calls_1h / greatest(baselines.peak_calls, 5), 3)
+        ) else struct_pack(exposure_ratio := 0, concurrency_ratio := 0, off_hours_calls_ratio := 0, calls_ratio := 0)
+        end as ratios,
+        case when windows.created_date > cast(windows.end_at as date) - {{ var('fraud_new_account_days') }}
+            then windows.exposure_24h_eur else 0 end as new_account_exposure_24h
+    from windows
+    left join {{ ref('int_fraud_baselines') }} as baselines
+        on baselines.account_id = windows.account_id and baselines.day = cast(windows.end_at as date)
+),
+
+flat as (
+    select * exclude (ratios), ratios.* from features
+),
+
+severities as (
+    select
+        *,
+        {%- for rule in rules %}
+        case
+            when {{ rule.feature }} >= {{ rule.critical }} then 2
+            when {{ rule.feature }} >= {{ rule.warning }} then 1
+            else 0
+        end as {{ rule.id | replace('-', '_') | lower }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from flat
+)
+
+select
+    *,
+    greatest({% for rule in rules %}{{ rule.id | replace('-', '_') | lower }}{{ ", " if not loop.last }}{% endfor %}) as rule_severity,
+    {%- for rule in rules %}
+    ({{ rule.id | replace('-', '_') | lower }} > 0)::int{{ " +" if not loop.last }}
+    {%- endfor %} as rules_hit,
+    -- the hits as text an analyst reads: "FR-01 critical: high_risk_calls_1h 5 >= 4"
+    list_filter([
+        {%- for rule in rules %}
+        case {{ rule.id | replace('-', '_') | lower }}
+            when 2 then '{{ rule.id }} critical: {{ rule.feature }} ' || {{ rule.feature }} || ' >= {{ rule.critical }}'
+            when 1 then '{{ rule.id }} warning: {{ rule.feature }} ' || {{ rule.feature }} || ' >= {{ rule.warning }}'
+        end{{ "," if not loop.last }}
+        {%- endfor %}
+    ], hit -> hit is not null) as rule_hits
+from severities

@@ -1,0 +1,289 @@
+"""Fraud incidents, added to the true calls before the switches write them.
+
+Five kinds, as operators meet them (CFCA; DESIGN.md section 8):
+- irsf: a compromised PBX sends a night burst of calls to international premium ranges (revenue share fraud);
+- pbx_hacking: a hacked PBX runs many simultaneous long international calls outside business hours;
+- wangiri_callback: after missed calls from premium numbers, customers of several accounts call them back;
+- traffic_pumping: a steady daytime stream of long calls to a high-termination destination;
+- subscription_fraud: an account just activated spends at once on premium and costly destinations, and never pays.
+
+A mix says how many incidents of each kind per month and how strong, when and on which accounts they run.
+The training mix is what the demo operator suffers; the held-out mix (`fraud evaluate` runs it with another
+seed) has other intensities, hours and account sizes, and is for evaluation only. Every incident and its
+calls are recorded in the ground truth (fraud_incidents.csv; calls.parquet's fraud_incident_id).
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from orchestration.simulator.numbering import COUNTRY_INDEX, FRAUD_DESTINATIONS, HOME_COUNTRIES, RangeTable
+from orchestration.simulator.reference import ACCOUNT_ZONES, SWITCHES, World
+from orchestration.simulator.tariffs import SINGLE_ROUTE_SOURCES
+from orchestration.simulator.timeline import HOUR, Timeline
+from orchestration.simulator.traffic import ANSWERED, CALL_TYPES, NO_ANSWER, US, Calls
+
+KINDS = ("irsf", "pbx_hacking", "wangiri_callback", "traffic_pumping", "subscription_fraud")
+INCIDENT_COLUMNS = ("incident_id", "kind", "account_ids", "start_at", "end_at", "calls", "answered_calls", "detail")
+_PREMIUM, _INTERNATIONAL = CALL_TYPES.index("premium"), CALL_TYPES.index("international")
+_HIGH_COST_ABROAD = ("2348", "639", "919")  # ranges a hacked PBX also dials: costly, but not on the hot list
+
+
+@dataclass(frozen=True)
+class Mix:
+    name: str
+    per_month: int  # incidents of each kind per month (subscription fraud: one per simulation at most)
+    intensity: tuple[float, float]  # calls-per-hour multiplier, drawn per incident
+    night_hours: tuple[int, ...]  # local start hours of night attacks (IRSF)
+    off_hours: tuple[int, ...]  # local start hours of PBX hacking on weekdays (weekends: any hour)
+    day_hours: tuple[int, ...]  # local start hours of daytime incidents (Wangiri callbacks, pumping)
+    account_size: str  # "any" | "small" | "large": which accounts the attackers pick
+
+
+MIXES = {
+    "none": None,
+    "training": Mix("training", 2, (0.8, 1.2), (22, 23, 0, 1, 2, 3), (19, 20, 21, 22), (9, 10, 11, 14, 15), "any"),
+    "holdout": Mix("holdout", 3, (0.5, 1.6), (20, 21, 23, 2, 4, 5), (18, 20, 23), (8, 12, 13, 16, 17), "small"),
+}
+
+
+@dataclass(frozen=True)
+class Incident:
+    kind: str
+    accounts: tuple[int, ...]
+    detail: str
+
+
+def add_fraud(
+    calls: Calls, world: World, timeline: Timeline, mix_name: str, rng: np.random.Generator
+) -> tuple[Calls, np.ndarray, list[Incident]]:
+    """The calls with the incidents' calls added (sorted as traffic sorts them), the incident index of
+    each call (-1 for none) and the incidents."""
+    mix = MIXES[mix_name]
+    if mix is None:
+        return calls, np.full(len(calls), -1, np.int32), []
+    ranges = RangeTable.build()
+    hot = np.flatnonzero(np.isin(ranges.prefix, [int(p.prefix) for p in FRAUD_DESTINATIONS]))
+    costly = np.flatnonzero(np.isin(ranges.prefix, [int(p) for p in _HIGH_COST_ABROAD]))
+    maker = _Maker(world, ranges, hot, costly, rng)
+    plain = _plain_accounts(world, mix)
+    incidents, parts = [], []
+    used: set[int] = set()
+    months = timeline.month_starts
+    for m, month in enumerate(months):
+        month_end = months[m + 1] if m + 1 < len(months) else timeline.end
+        days = np.arange(7, (month_end - month).days - 1)  # a week of history first, a day to spare at the end
+        for kind in KINDS[:4]:
+            for _ in range(mix.per_month):
+                intensity = float(rng.uniform(*mix.intensity))
+                day = month + timedelta(days=int(rng.choice(days)))
+                if kind == "wangiri_callback":
+                    countries = sorted({int(world.accounts.country[a]) for a in plain})
+                    country = countries[int(rng.integers(len(countries)))]
+                    pool = [a for a in plain if world.accounts.country[a] == country]
+                    size = min(len(pool), int(rng.integers(3, 7)))
+                    victims = tuple(int(a) for a in rng.choice(pool, size=size, replace=False))
+                    part, detail = maker.wangiri(victims, day, mix, intensity)
+                    incidents.append(Incident(kind, victims, detail))
+                else:
+                    free = [a for a in plain if a not in used] or plain
+                    account = int(rng.choice(free))
+                    used.add(account)
+                    part, detail = getattr(maker, kind)(account, day, mix, intensity)
+                    incidents.append(Incident(kind, (account,), detail))
+                parts.append(part)
+    newcomers = [a for a, day in world.roles.activated.items() if timeline.start <= day < timeline.end]
+    if newcomers:
+        account = max(newcomers, key=lambda a: world.roles.activated[a])  # the latest: no history at all
+        part, detail = maker.subscription_fraud(account, float(rng.uniform(*mix.intensity)))
+        incidents.append(Incident("subscription_fraud", (account,), detail))
+        parts.append(part)
+
+    marks = [np.full(len(p), i, np.int32) for i, p in enumerate(parts)]
+    incident_of = np.concatenate([np.full(len(calls), -1, np.int32), *marks])
+    every = Calls.concat([calls, *parts])
+    order = np.lexsort((every.switch, every.start_us))
+    return every.take(order), incident_of[order], incidents
+
+
+def _plain_accounts(world: World, mix: Mix) -> list[int]:
+    """Accounts with no scripted role and live the whole period, of the size the mix attacks."""
+    roles, acc = world.roles, world.accounts
+    scripted = {*roles.anchor, roles.mover, roles.receiver, roles.plan_switcher, *roles.late_owners}
+    scripted |= set(roles.activated) | set(roles.cancelled)
+    live = [a for a in range(len(acc)) if acc.traffic_from[a] == 0 and acc.traffic_to[a] == acc.traffic_to.max()]
+    plain = [a for a in live if a not in scripted] or live  # a tiny world: every account has a role
+    weights = acc.weight[plain]
+    if mix.account_size == "small":
+        plain = [a for a, w in zip(plain, weights, strict=True) if w <= np.median(weights)]
+    elif mix.account_size == "large":
+        plain = [a for a, w in zip(plain, weights, strict=True) if w >= np.median(weights)]
+    return plain
+
+
+class _Maker:
+    """Builds one incident's calls; every draw from the one fraud stream, in a fixed order."""
+
+    def __init__(self, world: World, ranges: RangeTable, hot: np.ndarray, costly: np.ndarray, rng: np.random.Generator):
+        self.world, self.ranges, self.hot, self.costly, self.rng = world, ranges, hot, costly, rng
+
+    def _local_start(self, account: int, day, hours: tuple[int, ...], weekend_any: bool = False) -> int:
+        """UTC seconds of a local start hour (plus a random minute) on `day` in the account's zone."""
+        zone = zoneinfo.ZoneInfo(ACCOUNT_ZONES[int(self.world.accounts.country[account])])
+        hour = int(self.rng.choice(hours if not (weekend_any and day.weekday() >= 5) else range(24)))
+        local = datetime(day.year, day.month, day.day, hour, tzinfo=zone)
+        return int(local.astimezone(UTC).timestamp()) + int(self.rng.integers(0, 3600))
+
+    def _numbers(self, rows: np.ndarray, n: int, targets: int) -> tuple[np.ndarray, np.ndarray]:
+        """`n` calls to a handful (`targets`) of numbers drawn from the range rows."""
+        picked = self.rng.choice(rows, targets)
+        numbers = self.ranges.numbers(self.rng, picked)
+        which = self.rng.integers(0, targets, n)
+        return numbers[which], self.ranges.country[picked][which]
+
+    def _calls(
+        self,
+        account: np.ndarray,
+        start_s: np.ndarray,
+        b_number: np.ndarray,
+        b_country: np.ndarray,
+        answered: np.ndarray,
+        talk_s: np.ndarray,
+        a_number: np.ndarray | None = None,
+    ) -> Calls:
+        rng, acc, trunks, dids = self.rng, self.world.accounts, self.world.trunks, self.world.dids
+        n = len(start_s)
+        c = acc.country[account]
+        if a_number is None:
+            a_number = dids.geo[dids.geo_first[account] + (rng.random(n) * dids.geo_count[account]).astype(np.int64)]
+        ring_s = np.where(answered, rng.uniform(3, 12, n), rng.uniform(8, 40, n))
+        start_us = start_s * US + rng.integers(0, US, n)
+        answer_us = np.where(answered, start_us + (ring_s * US).astype(np.int64), -1)
+        end_us = start_us + (ring_s * US).astype(np.int64) + np.where(answered, (talk_s * US).astype(np.int64), 0)
+        single = np.array([SWITCHES[int(s)].source in SINGLE_ROUTE_SOURCES for s in c])
+        hot = np.isin(b_country, [COUNTRY_INDEX[p.country] for p in FRAUD_DESTINATIONS])
+        has_code = np.array([bool(acc.accountcode[int(a)]) for a in account])
+        return Calls(
+            switch=c.astype(np.int8),
+            account=account.astype(np.int32),
+            trunk=trunks.slot_trunk[trunks.first_slot[account]].astype(np.int32),
+            accountcode_of=np.where(has_code, account, -1).astype(np.int32),
+            call_type=np.where(hot, _PREMIUM, _INTERNATIONAL).astype(np.int8),
+            a_number=a_number,
+            a_country=np.array([COUNTRY_INDEX[HOME_COUNTRIES[int(x)]] for x in c], np.int8),
+            b_number=b_number,
+            b_country=b_country.astype(np.int8),
+            start_us=start_us,
+            answer_us=answer_us,
+            end_us=end_us,
+            disposition=np.where(answered, ANSWERED, NO_ANSWER).astype(np.int8),
+            cause=np.where(answered, 16, 19).astype(np.int16),
+            route=(2 * c + ((rng.random(n) < 0.5) & ~single)).astype(np.int16),
+        )
+
+    def _burst(self, account: int, start: int, hours: float, per_hour: float) -> np.ndarray:
+        n = max(3, int(self.rng.poisson(per_hour * hours)))
+        return np.sort(start + self.rng.uniform(0, hours * HOUR, n).astype(np.int64))
+
+    def irsf(self, account: int, day, mix: Mix, intensity: float) -> tuple[Calls, str]:
+        rng = self.rng
+        start, hours = self._local_start(account, day, mix.night_hours), float(rng.uniform(1.5, 4))
+        start_s = self._burst(account, start, hours, 30 * intensity)
+        n = len(start_s)
+        b, bc = self._numbers(self.hot, n, int(rng.integers(3, 7)))
+        talk = np.clip(rng.lognormal(np.log(480), 0.6, n), 20, 3600)
+        part = self._calls(np.full(n, account), start_s, b, bc, rng.random(n) < 0.75, talk)
+        return part, f"{n} calls in {hours:.1f} h to international premium numbers, intensity {intensity:.2f}"
+
+    def pbx_hacking(self, account: int, day, mix: Mix, intensity: float) -> tuple[Calls, str]:
+        rng = self.rng
+        start = self._local_start(account, day, mix.off_hours, weekend_any=True)
+        channels, hours = max(4, round(int(rng.integers(8, 20)) * intensity)), float(rng.uniform(1, 3))
+        starts = []
+        for _ in range(channels):  # each hijacked channel dials again as soon as a call ends
+            t = start + int(rng.integers(0, 600))
+            talks = np.clip(rng.lognormal(np.log(900), 0.5, 40), 30, 3600).astype(np.int64)
+            times = t + np.concatenate([[0], np.cumsum(talks[:-1] + 20)])
+            starts.append(times[times < start + hours * HOUR])
+        start_s = np.sort(np.concatenate(starts))
+        n = len(start_s)
+        hot = rng.random(n) < 0.2
+        b, bc = self._numbers(self.costly, n, int(rng.integers(20, 60)))
+        hb, hbc = self._numbers(self.hot, n, 4)
+        b, bc = np.where(hot, hb, b), np.where(hot, hbc, bc)
+        talk = np.clip(rng.lognormal(np.log(900), 0.5, n), 30, 3600)
+        part = self._calls(np.full(n, account), start_s, b, bc, rng.random(n) < 0.85, talk)
+        return part, f"{channels} channels for {hours:.1f} h, {n} calls abroad, intensity {intensity:.2f}"
+
+    def wangiri(self, victims: tuple[int, ...], day, mix: Mix, intensity: float) -> tuple[Calls, str]:
+        rng, dids = self.rng, self.world.dids
+        start = self._local_start(victims[0], day, mix.day_hours)
+        callers = max(8, int(rng.integers(20, 50) * intensity))
+        account = np.array(victims)[rng.integers(0, len(victims), callers)]
+        a_number = dids.geo[dids.geo_first[account] + (rng.random(callers) * dids.geo_count[account]).astype(np.int64)]
+        again = rng.random(callers) < 0.3  # some call back twice
+        account, a_number = np.concatenate([account, account[again]]), np.concatenate([a_number, a_number[again]])
+        n = len(account)
+        start_s = start + np.minimum(rng.exponential(1.5 * HOUR, n), 6 * HOUR).astype(np.int64)
+        b, bc = self._numbers(self.hot[rng.integers(0, len(self.hot), 1)], n, int(rng.integers(2, 4)))
+        talk = rng.uniform(30, 240, n)
+        part = self._calls(account, start_s, b, bc, rng.random(n) < 0.9, talk, a_number)
+        return part, f"{callers} customers of {len(victims)} accounts call back, {n} calls, intensity {intensity:.2f}"
+
+    def traffic_pumping(self, account: int, day, mix: Mix, intensity: float) -> tuple[Calls, str]:
+        rng = self.rng
+        start, hours = self._local_start(account, day, mix.day_hours), float(rng.uniform(4, 8))
+        start_s = self._burst(account, start, hours, 20 * intensity)
+        n = len(start_s)
+        pumped = self.hot[np.isin(self.ranges.prefix[self.hot], [5352, 25290])]  # Cuba, Somalia: high termination
+        b, bc = self._numbers(pumped, n, int(rng.integers(3, 10)))
+        talk = np.clip(rng.lognormal(np.log(360), 0.4, n), 30, 3600)
+        part = self._calls(np.full(n, account), start_s, b, bc, rng.random(n) < 0.95, talk)
+        return part, f"{n} calls in {hours:.1f} h to a high-termination range, intensity {intensity:.2f}"
+
+    def subscription_fraud(self, account: int, intensity: float) -> tuple[Calls, str]:
+        rng = self.rng
+        live_from = int(self.world.accounts.traffic_from[account])
+        start, hours = live_from + int(rng.integers(2, 12)) * HOUR, float(rng.uniform(24, 48))
+        start_s = self._burst(account, start, hours, 12 * intensity)
+        n = len(start_s)
+        hot = rng.random(n) < 0.6
+        b, bc = self._numbers(self.costly, n, 30)
+        hb, hbc = self._numbers(self.hot, n, 6)
+        b, bc = np.where(hot, hb, b), np.where(hot, hbc, bc)
+        talk = np.clip(rng.lognormal(np.log(600), 0.6, n), 20, 3600)
+        part = self._calls(np.full(n, account), start_s, b, bc, rng.random(n) < 0.8, talk)
+        return part, f"new account: {n} calls in {hours:.0f} h from activation, never pays, intensity {intensity:.2f}"
+
+
+def incident_rows(incidents: list[Incident], calls: Calls, incident_of: np.ndarray, world: World) -> list[tuple]:
+    """One row per incident: id, kind, accounts, first call start and last call end (UTC), calls, answered."""
+    rows = []
+    for i, incident in enumerate(incidents):
+        mine = incident_of == i
+        start, end = int(calls.start_us[mine].min()) // US, int(calls.end_us[mine].max()) // US
+        rows.append(
+            (
+                incident_id(i),
+                incident.kind,
+                ";".join(world.accounts.ids[a] for a in sorted(set(incident.accounts))),
+                _iso(start),
+                _iso(end),
+                str(int(mine.sum())),
+                str(int((mine & (calls.answer_us >= 0)).sum())),
+                incident.detail,
+            )
+        )
+    return rows
+
+
+def incident_id(index: int) -> str:
+    return f"FRAUD-{index + 1:03d}"
+
+
+def _iso(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
