@@ -224,6 +224,74 @@ def cmd_assure(args: argparse.Namespace) -> int:
     return _assure(Paths.from_env())
 
 
+def _detect_fraud(paths: Paths, train: bool, seed: int = 7) -> int:
+    from orchestration.runner import detect_fraud
+
+    what = "trained, then every call scored" if train else "every call scored by the current model"
+    _say(f"fraud detection: features and rules over every rated call; the model {what}; alerts filed")
+    return _billed(detect_fraud(paths, train, seed), "fraud detection")
+
+
+def cmd_fraud_run(args: argparse.Namespace) -> int:
+    return _detect_fraud(Paths.from_env(), train=args.fraud_command == "train", seed=getattr(args, "seed", 7))
+
+
+def cmd_fraud_alerts(args: argparse.Namespace) -> int:
+    from orchestration import cases
+
+    alerts = cases.fraud_alerts(Paths.from_env().cases, status=args.status)
+    print(f"{'alert':<14} {'account':<10} {'raised (UTC)':<20} {'exposure EUR':>12}  {'status':<10} rules")
+    for a in alerts[: args.limit]:
+        print(f"{a.alert_id:<14} {a.account_id:<10} {a.raised_at:%Y-%m-%d %H:%M:%S} {a.exposure_eur:>12,.2f}  "
+              f"{a.status:<10} {' '.join(a.rules_hit)}")  # fmt: skip
+    _say(f"{len(alerts)} alert(s)" + (f", {args.limit} shown" if len(alerts) > args.limit else ""))
+    return 0
+
+
+def cmd_fraud_decide(args: argparse.Namespace) -> int:
+    from orchestration import cases
+
+    decision = {"confirm": "confirmed", "dismiss": "dismissed", "reopen": "open"}[args.fraud_command]
+    try:
+        alert = cases.decide_alert(Paths.from_env().cases, args.alert_id, decision, _user(), args.note)
+    except cases.CaseError as error:
+        _say(f"fraud {args.fraud_command}: {error}")
+        return 2
+    _say(f"{alert.alert_id} is {alert.status}: a label for the next training")
+    return 0
+
+
+def cmd_fraud_evaluate(args: argparse.Namespace) -> int:
+    from models import fraud as model_lib
+    from orchestration.fraud import evaluate, render_evaluation
+    from orchestration.simulator import SimulationConfig, simulate
+
+    paths, work = Paths.from_env(), Paths(Path(args.work).resolve())
+    try:
+        model = model_lib.load(Path(args.model) if args.model else model_lib.current(paths.fraud_models))
+    except model_lib.ModelFileError as error:
+        _say(f"cannot evaluate: {error}")
+        return 2
+    _say(f"held-out mix: seed {args.seed}, other intensities, hours and accounts, simulated into {work.data}")
+    config = SimulationConfig(seed=args.seed, fraud="holdout", out=work.data, accounts=args.accounts,
+                              calls_per_day=args.calls_per_day)  # fmt: skip
+    simulate(config, progress=_say)
+    for stale in (work.warehouse, work.warehouse.with_name(work.warehouse.name + ".wal"), work.cases):
+        stale.unlink(missing_ok=True)
+    _load(work, None, None, list(SOURCES), full_refresh=True)
+    model_lib.save(model, work.fraud_models)  # the model under test, never one trained on the held-out mix
+    if _detect_fraud(work, train=False):
+        return 1
+    results = _read_warehouse(work, lambda con: evaluate(con, work.ground_truth))
+    if results is None:
+        return 1
+    text = render_evaluation(results, model, config)
+    Path(args.out).write_text(text, encoding="utf-8")
+    print(text)
+    _say(f"wrote {args.out}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     paths = Paths.from_env()
     if not args.skip_simulate:
@@ -231,6 +299,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if cmd_simulate(args):
             return 1
     status = _operate(paths)
+    status |= _detect_fraud(paths, train=True)
     print()
     cmd_summary(args)
     _say(f"invoice documents: {paths.invoices}")
@@ -513,6 +582,44 @@ def build_parser() -> argparse.ArgumentParser:
         "edits are kept; re-running is idempotent.",
     )
     p.set_defaults(func=cmd_assure)
+
+    p = sub.add_parser(
+        "fraud",
+        help="fraud detection: train, score, work the alert queue, evaluate",
+        description="Fraud detection (DESIGN.md section 8): rules and an Isolation Forest over per-call "
+        "trailing windows of each account; alerts filed in the case store for analysts to confirm or dismiss.",
+    )
+    fraud_sub = p.add_subparsers(dest="fraud_command", required=True, metavar="ACTION")
+    f = fraud_sub.add_parser("train", help="retrain the model on the warehouse's features, then score and alert")
+    f.add_argument("--seed", type=int, default=7, help="the forest's random seed (default 7)")
+    f.set_defaults(func=cmd_fraud_run)
+    f = fraud_sub.add_parser("score", help="score every call with the current model, build and file the alerts")
+    f.set_defaults(func=cmd_fraud_run)
+    f = fraud_sub.add_parser("alerts", help="list the filed alerts, most exposed first")
+    f.add_argument("--status", choices=("open", "confirmed", "dismissed"), help="only alerts with this status")
+    f.add_argument("--limit", type=int, default=50, help="show at most this many (default 50)")
+    f.set_defaults(func=cmd_fraud_alerts)
+    for action, meaning in (("confirm", "confirm an alert as fraud"), ("dismiss", "dismiss an alert as not fraud"),
+                            ("reopen", "take a decision back")):  # fmt: skip
+        f = fraud_sub.add_parser(action, help=f"{meaning} (a label for the next training)")
+        f.add_argument("alert_id", help="FA-...")
+        f.add_argument("--note", help="why")
+        f.set_defaults(func=cmd_fraud_decide)
+    f = fraud_sub.add_parser(
+        "evaluate",
+        help="score the current model and the rules on the held-out fraud mix, write the table",
+        description="Simulate the held-out fraud mix (another seed, other intensities, hours and account sizes) "
+        "into a work folder, run the pipeline on it, score it with the current model (never retrained on it) "
+        "and report precision and recall at the daily alert budget, PR-AUC, detection delay and money lost "
+        "before the first alert, per scenario kind, for rules, model and both.",
+    )
+    f.add_argument("--seed", type=int, default=1007, help="seed of the held-out simulation (default 1007)")
+    f.add_argument("--accounts", type=int, default=30, help="accounts of the held-out operator (default 30)")
+    f.add_argument("--calls-per-day", type=int, default=20_000, help="its traffic (default 20000)")
+    f.add_argument("--model", help="model file to evaluate (default: the current one)")
+    f.add_argument("--work", default=str(Paths.from_env().data / "fraud_eval"), help="work folder")
+    f.add_argument("--out", default="docs/fraud-evaluation.md", help="where to write the table")
+    f.set_defaults(func=cmd_fraud_evaluate)
 
     p = sub.add_parser("report", help="revenue-assurance reports", description="Revenue-assurance reports.")
     report_sub = p.add_subparsers(dest="report_command", required=True, metavar="REPORT")

@@ -5,6 +5,7 @@ import dagster as dg
 from orchestration.assets.assurance import assurance_assets
 from orchestration.assets.billing import billing_assets
 from orchestration.assets.dbt import build_dbt_assets
+from orchestration.assets.fraud import fraud_assets
 from orchestration.assets.ingestion import raw_assets
 from orchestration.assets.serving import serving_snapshot
 from orchestration.resources import build_resources
@@ -14,6 +15,10 @@ from orchestration.schedules import (
     billing_backfill_job,
     daily_load_job,
     daily_load_schedule,
+    fraud_after_load,
+    fraud_scoring_job,
+    fraud_training_job,
+    fraud_training_schedule,
     monthly_close_job,
     monthly_close_schedule,
 )
@@ -21,9 +26,16 @@ from orchestration.sensors import landing_sensor
 from orchestration.settings import Paths
 
 defs = dg.Definitions(
-    assets=[*raw_assets, *build_dbt_assets(), *billing_assets, *assurance_assets, serving_snapshot],
-    jobs=[daily_load_job, monthly_close_job, billing_backfill_job, assurance_job],
-    schedules=[daily_load_schedule, monthly_close_schedule, assurance_schedule],
-    sensors=[landing_sensor],
+    assets=[*raw_assets, *build_dbt_assets(), *billing_assets, *assurance_assets, *fraud_assets, serving_snapshot],
+    jobs=[
+        daily_load_job,
+        monthly_close_job,
+        billing_backfill_job,
+        assurance_job,
+        fraud_scoring_job,
+        fraud_training_job,
+    ],
+    schedules=[daily_load_schedule, monthly_close_schedule, assurance_schedule, fraud_training_schedule],
+    sensors=[landing_sensor, fraud_after_load],
     resources=build_resources(Paths.from_env()),
 )

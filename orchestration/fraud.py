@@ -209,3 +209,54 @@ def _judge(
 def _median(values: pd.Series) -> float | None:
     values = values.dropna()
     return float(np.median(values)) if len(values) else None
+
+
+def render_evaluation(results: list[DetectorResult], model: model_lib.FraudModel, config) -> str:
+    """The evaluation as the Markdown table docs/fraud-evaluation.md holds."""
+    budget = "10"  # dbt var fraud_daily_alert_budget, the queue's daily budget
+    lines = [
+        "# Fraud detection on the held-out mix",
+        "",
+        f"Written by `tollhouse fraud evaluate`: seed {config.seed}, {config.accounts} accounts, "
+        f"{config.calls_per_day:,} calls a day, fraud mix `{config.fraud}` (simulator/fraud.py), month from "
+        f"{config.start}. Model `{model.version}` trained {model.card()['trained_from']}.."
+        f"{model.card()['trained_to']} on the demo operator (training mix), threshold {model.threshold}; never "
+        "trained on this mix. At most " + budget + " alerts a day reach the queue (a budget: only above threshold).",
+        "",
+        "| detector | alerts | true | precision | incidents alerted | recall | PR-AUC | most alerts in a day "
+        "| median delay (min) | median file latency (min) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        delay = "-" if r.median_delay_min is None else f"{r.median_delay_min:.1f}"
+        latency = "-" if r.median_file_latency_min is None else f"{r.median_file_latency_min:.1f}"
+        lines.append(
+            f"| {r.detector} | {r.alerts} | {r.true_alerts} | {r.precision:.0%} | {r.detected} of {r.incidents} | "
+            f"{r.recall:.0%} | {r.pr_auc:.3f} | {r.max_alerts_per_day} | {delay} | {latency} |"
+        )
+    for r in results:
+        lines += [
+            "",
+            f"## {r.detector}: per scenario kind",
+            "",
+            "| kind | incidents | alerted | median delay (min) | lost before the first alert (EUR) "
+            "| incidents' exposure (EUR) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for k in r.by_kind.itertuples():
+            delay = "-" if pd.isna(k.median_delay_min) else f"{k.median_delay_min:.1f}"
+            lines.append(
+                f"| {k.kind} | {k.incidents} | {k.detected} | {delay} | {k.lost_before_alert_eur:,.2f} | "
+                f"{k.incident_exposure_eur:,.2f} |"
+            )
+    lines += [
+        "",
+        "Delay: from an incident's first call starting to the end of the call whose CDR triggered its first true "
+        "alert (traffic time). File latency: from that call's end to the end of its hourly switch file, added "
+        "in production on top of the delay. Money lost: the vendor cost (EUR) of the incident's calls that "
+        "ended before the alert. An alert is true when its account is an incident's and it was raised between "
+        "the incident's first call and an hour after its last. PR-AUC ranks every candidate alert, budget or "
+        "not, by its exposure at the alert.",
+        "",
+    ]
+    return "\n".join(lines)

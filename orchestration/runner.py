@@ -134,3 +134,23 @@ def assure(paths: Paths) -> dg.ExecuteInProcessResult:
         run_config=QUIET_RUN_CONFIG,
         raise_on_error=False,
     )
+
+
+def detect_fraud(paths: Paths, train: bool, seed: int = 7) -> dg.ExecuteInProcessResult:
+    """The fraud features, (the model retrained when `train`), every row scored, the alerts built and filed."""
+    from orchestration.assets.fraud import MODEL, TrainingConfig, fraud_assets
+    from orchestration.schedules import fraud_scoring
+
+    dbt = build_dbt_assets()
+    selection = [*fraud_scoring(), *([MODEL] if train else [])]
+    return dg.materialize(
+        [dbt.fraud_features, dbt.fraud_alerts, *fraud_assets],
+        selection=selection,
+        instance=get_instance(paths),
+        resources=build_resources(paths),
+        tags={"tollhouse/trigger": "cli"},
+        run_config={**QUIET_RUN_CONFIG, "ops": {"fraud__model": {"config": TrainingConfig(seed=seed).model_dump()}}}
+        if train
+        else QUIET_RUN_CONFIG,
+        raise_on_error=False,
+    )

@@ -8,6 +8,7 @@ import dagster as dg
 from orchestration.assets.assurance import CASES
 from orchestration.assets.billing import INVOICE_DOCUMENTS, PERIOD_CLOSE
 from orchestration.assets.dbt import build_dbt_assets
+from orchestration.assets.fraud import FILED, MODEL, SCORES
 from orchestration.assets.serving import serving_snapshot
 
 
@@ -98,3 +99,47 @@ def monthly_close_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunReque
 )
 def assurance_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     return dg.RunRequest(run_key=f"revenue_assurance:{context.scheduled_execution_time:%Y-%m-%d}")
+
+
+def fraud_scoring() -> list[dg.AssetKey]:
+    """The fraud features over the rated calls, scored by the current model, the alerts built and filed."""
+    dbt = build_dbt_assets()
+    return [*dbt.fraud_features.keys, SCORES, *dbt.fraud_alerts.keys, FILED]
+
+
+def fraud_training() -> list[dg.AssetKey]:
+    return [*build_dbt_assets().fraud_features.keys, MODEL]
+
+
+fraud_scoring_job = dg.define_asset_job(
+    name="fraud_scoring",
+    selection=dg.AssetSelection.assets(*fraud_scoring()),
+    description="Fraud features of every rated call, scored by the current model; alerts built (rules and "
+    "model, within the daily budget) and filed for the analysts.",
+)
+
+fraud_training_job = dg.define_asset_job(
+    name="fraud_training",
+    selection=dg.AssetSelection.assets(*fraud_training()),
+    description="Retrain the fraud model on the current features, leaving out what analysts confirmed as fraud.",
+)
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[daily_load_job],
+    request_job=fraud_scoring_job,
+    description="As soon as a load has mediated and rated new files, score them: fraud loses money by the hour.",
+)
+def fraud_after_load(context: dg.RunStatusSensorContext) -> dg.RunRequest:
+    return dg.RunRequest(run_key=f"fraud_scoring:{context.dagster_run.run_id}")
+
+
+@dg.schedule(
+    job=fraud_training_job,
+    cron_schedule="0 7 5 * *",
+    execution_timezone="UTC",
+    description="Monthly, after the close: retrain the fraud model with the month's traffic and decisions.",
+)
+def fraud_training_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    return dg.RunRequest(run_key=f"fraud_training:{context.scheduled_execution_time:%Y-%m}")

@@ -55,7 +55,7 @@ alerts as (
         count(*) as triggers,
         max(model_score) as peak_model_score,
         arg_min(model_version, (end_at, call_id)) as model_version,
-        list_sort(list_distinct(flatten(list(list_transform(rule_hits, hit -> split_part(hit, ':', 1))))))
+        list_sort(list_distinct(flatten(list(list_transform(rule_hits, hit -> split_part(hit, ' ', 1))))))
             as rules_hit
     from episodes
     group by detector, account_id, episode
