@@ -3,8 +3,9 @@
 Each row is what a streaming detector knows of an account when a call's CDR arrives (its last hour and
 day against its own baseline). The forest learns what ordinary rows look like and scores how easily a
 row is isolated; the threshold is the score the top `alert_share` of training rows reach. Analysts'
-decisions on earlier alerts are labels: rows of confirmed fraud are left out of training (the model
-learns normal traffic, not the attack), and the labelled rows are scored in the metrics.
+decisions on earlier alerts are labels: the model card reports how many confirmed and dismissed rows the
+new model flags. They are not left out of training: measured (tests/test_fraud.py), a forest that never
+saw an attack scores it lower, because its values then lie outside every split's range.
 
 A model file carries MODEL_FORMAT and the scikit-learn version; a file of another format or version is
 refused with the reason, never scored with (a forest pickled by another version may not load, or load
@@ -109,7 +110,7 @@ def train(
         raise ValueError("no feature rows to train on: run the pipeline (features) first")
     confirmed = confirmed if confirmed is not None else pd.Series(False, index=rows.index)
     dismissed = dismissed if dismissed is not None else pd.Series(False, index=rows.index)
-    normal = rows[~confirmed.to_numpy()]
+    normal = rows
     # A deterministic sample: by a hash of the call id, so the same calls give the same sample.
     if len(normal) > TRAINING_ROWS:
         keys = normal["call_id"].map(lambda c: int(hashlib.blake2b(str(c).encode(), digest_size=8).hexdigest(), 16))

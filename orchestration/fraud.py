@@ -32,7 +32,7 @@ def feature_rows(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def _labels(rows: pd.DataFrame, store_path: Path) -> tuple[pd.Series, pd.Series]:
     """Rows inside alerts analysts confirmed, and inside those they dismissed (the account's calls from an
-    hour before the alert to its last trigger)."""
+    hour before the alert to its last trigger): the labels the model card is scored on."""
     confirmed = pd.Series(False, index=rows.index)
     dismissed = pd.Series(False, index=rows.index)
     if not store_path.exists():

@@ -121,7 +121,7 @@ fraud_scoring_job = dg.define_asset_job(
 fraud_training_job = dg.define_asset_job(
     name="fraud_training",
     selection=dg.AssetSelection.assets(*fraud_training()),
-    description="Retrain the fraud model on the current features, leaving out what analysts confirmed as fraud.",
+    description="Retrain the fraud model on the current features; its card scores the analysts' decisions.",
 )
 
 

@@ -28,8 +28,8 @@ class TrainingConfig(dg.Config):
 
 
 @dg.asset(key=MODEL, group_name="fraud", deps=[FEATURES], pool=WAREHOUSE_POOL, kinds={"sklearn"},
-          description="An Isolation Forest trained on every feature row (rows analysts confirmed as fraud left "
-          "out), saved with its version, training window, threshold and metrics; CURRENT names it.")  # fmt: skip
+          description="An Isolation Forest trained on the feature rows, saved with its version, training window, "
+          "threshold and metrics (the analysts' confirmed and dismissed rows it flags); CURRENT names it.")  # fmt: skip
 def model(context: dg.AssetExecutionContext, config: TrainingConfig, warehouse: WarehouseResource):
     with warehouse.connect(read_only=True) as con:
         trained = detection.train(con, warehouse.paths.cases, warehouse.paths.fraud_models, config.seed)

@@ -30,9 +30,10 @@ select
         partition by account_id order by end_at
         range between least(end_at - start_at, interval 15 minutes) preceding and current row
     ) as concurrent_calls,
-    -- Wangiri callbacks: how many different callers, of any account, rang this number in 6 hours (a
-    -- premium or high-risk number: many callers of an ordinary number is a popular business)
-    case when is_high_risk or is_premium then count(distinct a_number) over (
+    -- Wangiri callbacks: how many different callers, of any account, rang this number in 6 hours. Only
+    -- numbers in the high-risk ranges: many callers of an ordinary (or a domestic premium) number is a
+    -- popular line, as the training mix's one false alert of this rule was
+    case when is_high_risk then count(distinct a_number) over (
         partition by b_number order by end_at range between interval 6 hours preceding and current row
     ) else 0 end as callback_fanin_6h
 from calls

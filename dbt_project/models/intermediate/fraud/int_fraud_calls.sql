@@ -95,7 +95,6 @@ select
     priced.billable_seconds > 0 as is_answered,
     priced.billable_seconds > 0 and priced.billable_seconds < {{ var('fraud_short_call_seconds') }} as is_short,
     high_risk.call_id is not null as is_high_risk,
-    priced.call_type = 'premium' as is_premium,
     hour(priced.local_start) not between {{ var('fraud_business_hours')[0] }} and {{ var('fraud_business_hours')[1] - 1 }}
         or isodow(priced.local_start) >= 6 as is_off_hours,
     priced.start_at < first_calls.destination_first_at + interval 1 day
