@@ -111,8 +111,8 @@ class DetectorResult:
 def evaluate(con: duckdb.DuckDBPyConnection, truth_dir: Path) -> list[DetectorResult]:
     """Each detector's alerts (int_fraud_triggers) against the incidents of ground_truth/fraud_incidents.csv.
 
-    An alert is true when its account is one of an incident's and it was raised between the incident's
-    first call and an hour after its last. Delay: from the incident's first call starting to the end of
+    An alert is true when its account carried some of an incident's calls and it was raised between the
+    incident's first call and an hour after its last. Delay: from the incident's first call starting to the end of
     the call that triggered its first true alert (the last CDR the detector had to see). File latency:
     from that call's end to the end of the hour its switch file covers (hourly files; reported apart).
     Money lost: the exposure (vendor cost, EUR) of the incident's calls that ended before the alert.
@@ -129,10 +129,13 @@ def evaluate(con: duckdb.DuckDBPyConnection, truth_dir: Path) -> list[DetectorRe
     )
     matched = con.execute(
         """
-        with incident_accounts as (
-            select incident_id, kind, unnest(string_split(account_ids, ';')) as account_id,
-                cast(start_at as timestamp) as started_at, cast(end_at as timestamp) as ended_at
-            from fraud_truth
+        with incident_accounts as (  -- the accounts mediation gave the incident's calls (its owners by trunk,
+            -- DID or accountcode), which may differ from the simulator's victims when a DID moved
+            select distinct truth.incident_id, truth.kind, calls.account_id,
+                cast(truth.start_at as timestamp) as started_at, cast(truth.end_at as timestamp) as ended_at
+            from fraud_truth as truth
+            inner join fraud_truth_calls using (incident_id)
+            inner join marts.fct_calls as calls using (call_id)
         )
         select alerts.detector, alerts.alert_id, alerts.account_id, alerts.raised_at, alerts.raised_on,
             alerts.within_budget, alerts.trigger_call_id, coalesce(alerts.peak_model_score, 0) as model_score,

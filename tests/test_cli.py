@@ -39,7 +39,8 @@ def test_summary_without_a_warehouse_says_what_to_do(paths, capsys):
 
 
 def test_simulate_then_summary_of_a_load(paths, capsys):
-    assert main(["simulate", "--accounts", "12", "--calls-per-day", "200", "--out", str(paths.data)]) == 0
+    simulate = ["simulate", "--accounts", "12", "--calls-per-day", "200", "--fraud", "none", "--out", str(paths.data)]
+    assert main(simulate) == 0
     out = capsys.readouterr().out
     assert "simulated 6,200 calls" in out and "injected faults" in out
     assert main(["load", "--source", "asterisk", "--from", "2026-10-01", "--to", "2026-10-02"]) == 0

@@ -66,6 +66,7 @@ def add_fraud(
     mix = MIXES[mix_name]
     if mix is None:
         return calls, np.full(len(calls), -1, np.int32), []
+    calls = add_legit_high_risk(calls, rng)
     ranges = RangeTable.build()
     hot = np.flatnonzero(np.isin(ranges.prefix, [int(p.prefix) for p in FRAUD_DESTINATIONS]))
     costly = np.flatnonzero(np.isin(ranges.prefix, [int(p) for p in _HIGH_COST_ABROAD]))
@@ -108,6 +109,27 @@ def add_fraud(
     every = Calls.concat([calls, *parts])
     order = np.lexsort((every.switch, every.start_us))
     return every.take(order), incident_of[order], incidents
+
+
+LEGIT_HIGH_RISK_SHARE = 0.004  # of international calls: family abroad and businesses dial these ranges too
+
+
+def add_legit_high_risk(calls: Calls, rng: np.random.Generator) -> Calls:
+    """Ordinary customers call the high-risk ranges too: a few international calls re-pointed to them, each
+    account to a handful of numbers it calls again and again (a relative, a supplier). Without them the
+    hot list alone would separate fraud from traffic, which no operator sees."""
+    ranges = RangeTable.build()
+    hot = np.flatnonzero(np.isin(ranges.prefix, [int(p.prefix) for p in FRAUD_DESTINATIONS]))
+    chosen = np.flatnonzero((calls.call_type == _INTERNATIONAL) & (rng.random(len(calls)) < LEGIT_HIGH_RISK_SHARE))
+    # each account's own few numbers: drawn once per account, picked per call
+    accounts = np.unique(calls.account[chosen])
+    rows = hot[rng.integers(0, len(hot), (len(accounts), 3))]
+    numbers = ranges.numbers(rng, rows.ravel()).reshape(rows.shape)
+    slot = np.searchsorted(accounts, calls.account[chosen])
+    which = rng.integers(0, 3, len(chosen))
+    calls.b_number[chosen] = numbers[slot, which]
+    calls.b_country[chosen] = ranges.country[rows[slot, which]]
+    return calls
 
 
 def _plain_accounts(world: World, mix: Mix) -> list[int]:

@@ -217,12 +217,14 @@ def _month(
         "payment_missing": max(1, round(0.07 * n)),
     }
     kinds = np.full(n, "payment_full", dtype=object)
+    fraudsters = np.array([acc.ids[a] in never_pay for a in owing.tolist()], bool)
     order = rng.permutation(n)
+    order = order[~fraudsters[order]]  # the other kinds go to honest payers, so each kind still occurs
     taken = 0
     for kind, count in counts.items():
         kinds[order[taken : taken + count]] = kind
         taken += count
-    kinds[[k for k, a in enumerate(owing.tolist()) if acc.ids[a] in never_pay]] = "payment_missing"  # fraudsters
+    kinds[fraudsters] = "payment_missing"  # subscription fraud never pays
     days = rng.integers(1, window + 1, n)
     half = rng.integers(40, 61, n)  # percent of the invoice a partial payer pays
     late_by = rng.integers(1, 15, n)
