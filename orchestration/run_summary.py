@@ -245,6 +245,46 @@ def assurance_sections(con: duckdb.DuckDBPyConnection) -> list[str]:
     ]
 
 
+def fraud_sections(con: duckdb.DuckDBPyConnection, ground_truth: Path | None = None) -> list[str]:
+    """The fraud alert queue (empty before fraud detection ran) and, with a ground truth, the scorecard of
+    the three detectors against the simulated incidents (orchestration/fraud.py evaluate)."""
+    (ran,) = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'marts' and table_name = 'fct_fraud_alerts'"
+    ).fetchone()
+    if not ran:
+        return []
+    alerts = con.execute(
+        """select alert_id, account_id, strftime(raised_at, '%Y-%m-%d %H:%M'), array_to_string(rules_hit, ' '),
+                  coalesce(round(model_score, 3)::varchar, ''), exposure_at_alert_eur::varchar,
+                  exposure_eur::varchar, status
+           from marts.fct_fraud_alerts order by raised_at"""
+    ).fetchall()
+    parts = [
+        "",
+        "Fraud alert queue (combined detector, at most the daily budget a day; tollhouse fraud alerts to work them)",
+        format_table(
+            ("alert", "account", "raised (UTC)", "rules", "model", "EUR at alert", "EUR so far", "status"), alerts
+        ),
+    ]
+    if ground_truth and (ground_truth / "fraud_incidents.csv").exists():
+        from orchestration.fraud import evaluate
+
+        rows = [
+            (r.detector, r.alerts, r.true_alerts, f"{r.precision:.0%}", f"{r.detected} of {r.incidents}",
+             f"{r.median_delay_min:.1f}" if r.median_delay_min is not None else "", r.max_alerts_per_day)
+            for r in evaluate(con, ground_truth)
+        ]  # fmt: skip
+        parts += [
+            "",
+            "Simulator's fraud incidents against the detectors (tollhouse fraud evaluate: the held-out mix)",
+            format_table(
+                ("detector", "alerts", "true", "precision", "incidents alerted", "median delay min", "most a day"), rows
+            ),
+        ]
+    return parts
+
+
 def format_table(headers: tuple[str, ...], rows: list[tuple]) -> str:
     cells = [tuple(f"{v:,}" if isinstance(v, int) else str(v) for v in row) for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
@@ -317,6 +357,7 @@ def render(con: duckdb.DuckDBPyConnection, ground_truth: Path | None = None, doc
         ]
     parts += billing_sections(con, documents)
     parts += assurance_sections(con)
+    parts += fraud_sections(con, ground_truth)
     if ground_truth and (ground_truth / "injections.csv").exists():
         headers = ("fault", "expected effect", "injected", "found")
         accuracy = call_accuracy(con, ground_truth)
