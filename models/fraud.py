@@ -27,7 +27,7 @@ import pandas as pd
 import sklearn
 from sklearn.ensemble import IsolationForest
 
-MODEL_FORMAT = 1  # bump when FEATURES, their transforms or the file layout change
+MODEL_FORMAT = 2  # bump when FEATURES, their transforms or the file layout change
 # (column of fct_fraud_features, transform): counts and money on a log scale, shares as they are.
 FEATURES: tuple[tuple[str, str], ...] = (
     ("calls_1h", "log"),
@@ -37,7 +37,7 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("concurrency_ratio", "log"),
     ("calls_ratio", "log"),
     ("off_hours_calls_ratio", "log"),
-    ("callback_fanin_6h", "log"),
+    ("callback_accounts_6h", "log"),
     ("new_account_exposure_24h", "log"),
     ("high_risk_share_1h", "share"),
     ("short_share_1h", "share"),

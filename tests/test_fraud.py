@@ -33,7 +33,7 @@ def _rows(n: int, seed: int) -> pd.DataFrame:
             "concurrency_ratio": rng.uniform(0, 1.2, n),
             "calls_ratio": rng.uniform(0, 1.2, n),
             "off_hours_calls_ratio": rng.uniform(0, 1, n),
-            "callback_fanin_6h": np.zeros(n),
+            "callback_accounts_6h": np.zeros(n),
             "new_account_exposure_24h": np.zeros(n),
             "high_risk_calls_1h": np.zeros(n),
             "short_calls_1h": rng.poisson(1, n),
@@ -48,7 +48,7 @@ def _rows(n: int, seed: int) -> pd.DataFrame:
         "exposure_ratio",
         "concurrency_ratio",
         "high_risk_calls_1h",
-        "callback_fanin_6h",
+        "callback_accounts_6h",
     ]
     rows.loc[burst, columns] = [80, 60.0, 9.0, 6.0, 30, 12]
     return rows
@@ -90,7 +90,10 @@ def test_a_model_file_of_another_format_or_version_is_refused(tmp_path):
 
     model.format = model_lib.MODEL_FORMAT - 1
     joblib.dump(model, path)
-    with pytest.raises(model_lib.ModelFileError, match=r"model format 0, this tollhouse reads format 1.*retrain"):
+    older, current = model_lib.MODEL_FORMAT - 1, model_lib.MODEL_FORMAT
+    with pytest.raises(
+        model_lib.ModelFileError, match=rf"model format {older}, this tollhouse reads format {current}.*retrain"
+    ):
         model_lib.load(path)
     model.format, model.sklearn_version = model_lib.MODEL_FORMAT, "0.24.2"
     joblib.dump(model, path)

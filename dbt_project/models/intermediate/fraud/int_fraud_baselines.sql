@@ -1,4 +1,4 @@
--- Each account's own normal, per day: its busiest, costliest and most concurrent hour over the
+-- Each account's own normal, per day: its busiest, costliest, most concurrent and most high-risk hour over the
 -- fraud_baseline_days before that day (the day itself excluded), and how many of those days had traffic.
 {{ config(materialized='table') }}
 
@@ -9,7 +9,8 @@ with days as (
         max(calls) as peak_calls,
         max(exposure_eur) as peak_exposure_eur,
         max(peak_concurrent_calls) as peak_concurrent_calls,
-        max(off_hours_calls) as peak_off_hours_calls
+        max(off_hours_calls) as peak_off_hours_calls,
+        max(high_risk_calls) as peak_high_risk_calls
     from {{ ref('fct_fraud_account_hours') }}
     group by account_id, cast(hour_at as date)
 ),
@@ -27,7 +28,8 @@ select
     coalesce(max(days.peak_calls), 0) as peak_calls,
     coalesce(max(days.peak_exposure_eur), 0) as peak_exposure_eur,
     coalesce(max(days.peak_concurrent_calls), 0) as peak_concurrent_calls,
-    coalesce(max(days.peak_off_hours_calls), 0) as peak_off_hours_calls
+    coalesce(max(days.peak_off_hours_calls), 0) as peak_off_hours_calls,
+    coalesce(max(days.peak_high_risk_calls), 0) as peak_high_risk_calls
 from calendar
 left join days
     on days.account_id = calendar.account_id

@@ -30,12 +30,12 @@ select
         partition by account_id order by end_at
         range between least(end_at - start_at, interval 15 minutes) preceding and current row
     ) as concurrent_calls,
-    -- Wangiri callbacks: how many different callers, of any account, rang this number in 6 hours. Only
-    -- numbers in the high-risk ranges: many callers of an ordinary (or a domestic premium) number is a
-    -- popular line, as the training mix's one false alert of this rule was
-    case when is_high_risk then count(distinct a_number) over (
+    -- Wangiri callbacks: how many accounts' users rang this number in 6 hours. Only numbers in the
+    -- high-risk ranges; and accounts, not callers: one account's staff calling their supplier or family
+    -- abroad is one account (the training mix's false alerts counted callers)
+    case when is_high_risk then count(distinct account_id) over (
         partition by b_number order by end_at range between interval 6 hours preceding and current row
-    ) else 0 end as callback_fanin_6h
+    ) else 0 end as callback_accounts_6h
 from calls
 window
     last_hour as (partition by account_id order by end_at range between interval 1 hour preceding and current row),

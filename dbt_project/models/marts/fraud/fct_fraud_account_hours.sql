@@ -17,6 +17,7 @@ select
     max(concurrent_calls) as peak_concurrent_calls,
     count(distinct b_number) as distinct_numbers,
     count(distinct destination_country) as distinct_countries,
+    count(*) filter (where is_high_risk) as high_risk_calls,
     round(avg(is_high_risk::int), 4) as high_risk_share,
     round(coalesce(avg(is_short::int) filter (where is_answered), 0), 4) as short_call_ratio,
     round(avg(is_off_hours::int), 4) as off_hours_share,

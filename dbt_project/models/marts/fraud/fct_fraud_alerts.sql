@@ -30,8 +30,9 @@ select
         features.concurrency_ratio,
         features.off_hours_calls_ratio,
         features.high_risk_calls_1h,
+        features.high_risk_excess_1h,
         features.new_destinations_1h,
-        features.callback_fanin_6h,
+        features.callback_accounts_6h,
         features.new_account_exposure_24h,
         features.history_days
     ) as features_at_trigger,

@@ -24,6 +24,10 @@ features as (
             calls_ratio := round(windows.calls_1h / greatest(baselines.peak_calls, 5), 3)
         ) else struct_pack(exposure_ratio := 0, concurrency_ratio := 0, off_hours_calls_ratio := 0, calls_ratio := 0)
         end as ratios,
+        -- calls to the high-risk ranges beyond the account's busiest such hour of its baseline: customers
+        -- with family or suppliers there call them every week (none before fraud_min_history_days)
+        windows.high_risk_calls_1h - case when baselines.history_days >= {{ var('fraud_min_history_days') }}
+            then baselines.peak_high_risk_calls else 0 end as high_risk_excess_1h,
         case when windows.created_date > cast(windows.end_at as date) - {{ var('fraud_new_account_days') }}
             then windows.exposure_24h_eur else 0 end as new_account_exposure_24h
     from windows
