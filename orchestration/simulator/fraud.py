@@ -194,7 +194,7 @@ class _Maker:
             account=account.astype(np.int32),
             trunk=trunks.slot_trunk[trunks.first_slot[account]].astype(np.int32),
             accountcode_of=np.where(has_code, account, -1).astype(np.int32),
-            call_type=np.where(hot, _PREMIUM, _INTERNATIONAL).astype(np.int8),
+            call_type=np.full(n, _INTERNATIONAL, np.int8),  # abroad, premium or not: how mediation classes it
             a_number=a_number,
             a_country=np.array([COUNTRY_INDEX[HOME_COUNTRIES[int(x)]] for x in c], np.int8),
             b_number=b_number,
