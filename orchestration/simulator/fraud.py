@@ -29,7 +29,7 @@ from orchestration.simulator.traffic import ANSWERED, CALL_TYPES, NO_ANSWER, US,
 
 KINDS = ("irsf", "pbx_hacking", "wangiri_callback", "traffic_pumping", "subscription_fraud")
 INCIDENT_COLUMNS = ("incident_id", "kind", "account_ids", "start_at", "end_at", "calls", "answered_calls", "detail")
-_PREMIUM, _INTERNATIONAL = CALL_TYPES.index("premium"), CALL_TYPES.index("international")
+_INTERNATIONAL = CALL_TYPES.index("international")
 _HIGH_COST_ABROAD = ("2348", "639", "919")  # ranges a hacked PBX also dials: costly, but not on the hot list
 
 
@@ -187,7 +187,6 @@ class _Maker:
         answer_us = np.where(answered, start_us + (ring_s * US).astype(np.int64), -1)
         end_us = start_us + (ring_s * US).astype(np.int64) + np.where(answered, (talk_s * US).astype(np.int64), 0)
         single = np.array([SWITCHES[int(s)].source in SINGLE_ROUTE_SOURCES for s in c])
-        hot = np.isin(b_country, [COUNTRY_INDEX[p.country] for p in FRAUD_DESTINATIONS])
         has_code = np.array([bool(acc.accountcode[int(a)]) for a in account])
         return Calls(
             switch=c.astype(np.int8),
