@@ -277,7 +277,7 @@ def fraud_sections(con: duckdb.DuckDBPyConnection, ground_truth: Path | None = N
         ]  # fmt: skip
         parts += [
             "",
-            "Simulator's fraud incidents against the detectors (the demo's mix; the held-out one: tollhouse fraud evaluate)",
+            "Simulator's fraud incidents against the detectors (this mix; the held-out one: tollhouse fraud evaluate)",
             format_table(
                 ("detector", "alerts", "true", "precision", "incidents alerted", "median delay min", "most a day"), rows
             ),
