@@ -110,12 +110,13 @@ def train(
         raise ValueError("no feature rows to train on: run the pipeline (features) first")
     confirmed = confirmed if confirmed is not None else pd.Series(False, index=rows.index)
     dismissed = dismissed if dismissed is not None else pd.Series(False, index=rows.index)
-    normal = rows
-    # A deterministic sample: by a hash of the call id, so the same calls give the same sample.
-    if len(normal) > TRAINING_ROWS:
-        keys = normal["call_id"].map(lambda c: int(hashlib.blake2b(str(c).encode(), digest_size=8).hexdigest(), 16))
-        normal = normal.loc[keys.sort_values(kind="stable").index[:TRAINING_ROWS]].sort_values("call_id")
-    inputs = matrix(normal)
+    sample = rows
+    # A deterministic sample: by a hash of the call id (pandas' fixed-key hash, vectorised), so the same
+    # calls give the same sample whatever their order.
+    if len(sample) > TRAINING_ROWS:
+        keys = pd.util.hash_pandas_object(sample["call_id"], index=False)
+        sample = sample.loc[keys.sort_values(kind="stable").index[:TRAINING_ROWS]].sort_values("call_id")
+    inputs = matrix(sample)
     forest = IsolationForest(n_estimators=trees, max_samples=256, random_state=seed, n_jobs=1)
     forest.fit(inputs)
     training_scores = -forest.score_samples(inputs)
@@ -133,7 +134,7 @@ def train(
     flagged = all_scores >= model.threshold
     model.metrics = {
         "rows": len(rows),
-        "training_rows": len(normal),
+        "training_rows": len(sample),
         "trees": trees,
         "alert_share": alert_share,
         "anomalous_rows": int(flagged.sum()),

@@ -14,9 +14,11 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import yaml
 
 from models import fraud as model_lib
 from orchestration import cases
+from orchestration.settings import DBT_PROJECT_DIR
 
 DETECTORS = ("rules", "model", "combined")
 _FEATURE_COLUMNS = (
@@ -216,7 +218,7 @@ def _median(values: pd.Series) -> float | None:
 
 def render_evaluation(results: list[DetectorResult], model: model_lib.FraudModel, config) -> str:
     """The evaluation as the Markdown table docs/fraud-evaluation.md holds."""
-    budget = "10"  # dbt var fraud_daily_alert_budget, the queue's daily budget
+    budget = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]["fraud_daily_alert_budget"]
     lines = [
         "# Fraud detection on the held-out mix",
         "",
@@ -224,7 +226,9 @@ def render_evaluation(results: list[DetectorResult], model: model_lib.FraudModel
         f"{config.calls_per_day:,} calls a day, fraud mix `{config.fraud}` (simulator/fraud.py), month from "
         f"{config.start}. Model `{model.version}` trained {model.card()['trained_from']}.."
         f"{model.card()['trained_to']} on the demo operator (training mix), threshold {model.threshold}; never "
-        "trained on this mix. At most " + budget + " alerts a day reach the queue (a budget: only above threshold).",
+        "trained on this mix. At most "
+        + str(budget)
+        + " alerts a day reach the queue (a budget: only above threshold).",
         "",
         "| detector | alerts | true | precision | incidents alerted | recall | PR-AUC | most alerts in a day "
         "| median delay (min) | median file latency (min) |",
