@@ -251,8 +251,8 @@ SCORE_COLUMNS = (
 def leakage_scorecard(con: duckdb.DuckDBPyConnection, ground_truth: Path, suspense_age_days: int) -> list[dict]:
     """Per control and injected kind: injected and found (count, and value where the simulator knows the
     money: the sum of the injected leakage and of the matching findings' leakage, in account currencies),
-    and the control's findings that match no injection. One row per control with findings but no
-    injections (unmatched by definition)."""
+    and the control's findings that match no injection (a volume spike on a day of fraud calls is explained
+    by the fraud). One row per control with findings but no injections (unmatched by definition)."""
     _ground_truth_views(con, ground_truth)
     con.execute(
         f"""create or replace temp view gt_leakage as
@@ -352,7 +352,19 @@ def leakage_scorecard(con: duckdb.DuckDBPyConnection, ground_truth: Path, suspen
                    sum(leakage_amount) as found_value
             from scored_truth group by all
         ),
-        matched as (select distinct finding_id from scored_truth where finding_id is not null),
+        -- a fraud incident is real traffic: a switch-day its calls push over the volume band is explained by
+        -- it (the simulator cannot know which do, so they are not counted as injected)
+        fraud_days as (
+            select distinct f.switch_id || ':' || f.call_date as match_key
+            from gt_calls g join marts.fct_calls f on f.source = g.source::varchar and f.record_key = g.record_key
+            where g.fraud_incident_id is not null
+        ),
+        matched as (
+            select distinct finding_id from scored_truth where finding_id is not null
+            union
+            select finding_id from findings
+            where control_id = 'RA-14' and finding_type = 'volume_spike' and match_key in (select * from fraud_days)
+        ),
         per_control as (
             select control_id, count(*) as findings,
                    count(*) filter (where finding_id not in (select finding_id from matched)) as unmatched

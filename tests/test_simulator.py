@@ -53,9 +53,11 @@ def line_at(world: Path, injection: dict) -> bytes:
 
 
 def file_width(world: Path, injection: dict) -> int:
-    """The column count of the file's good lines (its layout variant)."""
+    """The column count of the file's good lines (its layout variant): the injected line itself left out, which
+    in a night hour's file of a few lines could otherwise tie with them."""
     lines = read_text(world / "landing" / injection["file"]).decode("utf-8", "replace").splitlines()
-    counts = [len(r) for r in csv.reader(line for line in lines[:50] if line.strip())]
+    others = [line for n, line in enumerate(lines[:50], start=1) if line.strip() and n != int(injection["line_no"])]
+    counts = [len(r) for r in csv.reader(others)]
     return max(set(counts), key=counts.count)
 
 

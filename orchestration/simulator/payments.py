@@ -210,14 +210,14 @@ def _month(
     due = issued + timedelta(days=PAYMENT_TERMS_DAYS)
     window = (min(last_day, due) - issued).days  # payable on issued + 1 .. issued + window
     n = len(owing)
+    fraudsters = np.array([acc.ids[a] in never_pay for a in owing.tolist()], bool)
     counts = {
         "payment_late": 1,
         "payment_on_account": 2,
         "payment_partial": max(1, round(0.1 * n)),
-        "payment_missing": max(1, round(0.07 * n)),
+        "payment_missing": max(1, round(0.07 * n)) - int(fraudsters.sum()),  # a fraudster is one of them
     }
     kinds = np.full(n, "payment_full", dtype=object)
-    fraudsters = np.array([acc.ids[a] in never_pay for a in owing.tolist()], bool)
     order = rng.permutation(n)
     order = order[~fraudsters[order]]  # the other kinds go to honest payers, so each kind still occurs
     taken = 0

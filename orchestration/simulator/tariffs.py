@@ -155,7 +155,8 @@ def _rate_rows(plan: Plan, prices: list[tuple[RatePrefix, str, Decimal, date, da
         fee = plan.domestic_connect_fee if domestic and prefix.kind in ("fixed", "mobile") else "0"
         if prefix.kind == "premium":
             fee = "0.1000"
-        cap = PREMIUM_CAP[plan.currency] if prefix.kind == "premium" and plan.home else ""
+        # the regulator caps domestic premium-rate calls; international premium ranges are not capped
+        cap = PREMIUM_CAP[plan.currency] if prefix.kind == "premium" and prefix.country == plan.home else ""
         for i, (group_start, increment) in enumerate(plan.increments):
             rows.append(
                 (
