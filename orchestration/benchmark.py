@@ -867,7 +867,9 @@ def step_fraud(data: Path, calls: int) -> dict:
 
     timings = {}
     started = time.perf_counter()
-    _dbt_build(data, "--select", "tag:fraud", "--exclude", "int_fraud_triggers", "fct_fraud_alerts")
+    _dbt_build(
+        data, "--select", "tag:fraud", "fraud_high_risk_ranges", "--exclude", "int_fraud_triggers", "fct_fraud_alerts"
+    )
     timings["features_s"] = round(time.perf_counter() - started, 1)
     warehouse, models = data / "warehouse" / "tollhouse.duckdb", data / "models" / "fraud"
     with connect(warehouse) as con:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import shutil
 import sys
 import time
@@ -267,6 +268,8 @@ def cmd_fraud_evaluate(args: argparse.Namespace) -> int:
     from orchestration.simulator import SimulationConfig, simulate
 
     paths, work = Paths.from_env(), Paths(Path(args.work).resolve())
+    os.environ["TOLLHOUSE_DATA_DIR"] = str(work.data)  # dbt and Dagster run against the held-out folder
+    os.environ["DAGSTER_HOME"] = str(work.dagster_home)
     try:
         model = model_lib.load(Path(args.model) if args.model else model_lib.current(paths.fraud_models))
     except model_lib.ModelFileError as error:

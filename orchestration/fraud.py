@@ -261,8 +261,8 @@ def render_evaluation(results: list[DetectorResult], model: model_lib.FraudModel
         "Delay: from an incident's first call starting to the end of the call whose CDR triggered its first true "
         "alert (traffic time). File latency: from that call's end to the end of its hourly switch file, added "
         "in production on top of the delay. Money lost: the vendor cost (EUR) of the incident's calls that "
-        "ended before the alert. An alert is true when its account is an incident's and it was raised between "
-        "the incident's first call and an hour after its last. PR-AUC ranks every candidate alert, budget or "
+        "ended before the alert. An alert is true when its account carried some of an incident's calls and it "
+        "was raised between the incident's first call and an hour after its last. PR-AUC ranks every candidate alert, budget or "
         "not, by its exposure at the alert.",
         "",
     ]
