@@ -262,8 +262,8 @@ def render_evaluation(results: list[DetectorResult], model: model_lib.FraudModel
         "alert (traffic time). File latency: from that call's end to the end of its hourly switch file, added "
         "in production on top of the delay. Money lost: the vendor cost (EUR) of the incident's calls that "
         "ended before the alert. An alert is true when its account carried some of an incident's calls and it "
-        "was raised between the incident's first call and an hour after its last. PR-AUC ranks every candidate alert, budget or "
-        "not, by its exposure at the alert.",
+        "was raised between the incident's first call and an hour after its last. PR-AUC ranks every candidate "
+        "alert, budget or not, by its exposure at the alert.",
         "",
     ]
     return "\n".join(lines)
