@@ -130,19 +130,20 @@ def train(
         threshold=round(threshold, 6),
         estimator=forest,
     )
-    all_scores = score(model, rows)
-    flagged = all_scores >= model.threshold
+    # the labelled rows only are scored here: scoring every row is the scores asset's work, not training's
+    confirmed_flagged = score(model, rows[confirmed.to_numpy()]) >= model.threshold
+    dismissed_flagged = score(model, rows[dismissed.to_numpy()]) >= model.threshold
     model.metrics = {
         "rows": len(rows),
         "training_rows": len(sample),
         "trees": trees,
         "alert_share": alert_share,
-        "anomalous_rows": int(flagged.sum()),
+        "anomalous_training_rows": int((training_scores >= threshold).sum()),
         "labelled_confirmed_rows": int(confirmed.sum()),
         "labelled_dismissed_rows": int(dismissed.sum()),
         # of the rows analysts confirmed as fraud, how many this model flags; of the dismissed, how many
-        "confirmed_flagged": int((flagged & confirmed.to_numpy()).sum()),
-        "dismissed_flagged": int((flagged & dismissed.to_numpy()).sum()),
+        "confirmed_flagged": int(confirmed_flagged.sum()),
+        "dismissed_flagged": int(dismissed_flagged.sum()),
     }
     return model
 

@@ -892,8 +892,10 @@ def step_fraud(data: Path, calls: int) -> dict:
 
 
 def step_pandas_fraud(data: Path, calls: int) -> dict:
-    """Baseline: the trailing-hour window features in plain pandas (per-account time-based rolling sums over
-    the CDR time) on the same calls read from the warehouse; compared with fct_fraud_features (not timed)."""
+    """Baseline: three of the trailing-hour window features (calls, exposure, high-risk calls) in plain pandas,
+    per-account time-based rolling sums over the CDR time, on the same calls read from the warehouse; compared
+    with fct_fraud_features (not timed). tollhouse's features step computes many more (distinct numbers,
+    concurrency, 24-hour and 6-hour windows, baselines, the hourly table, the rules)."""
 
     from orchestration.warehouse import connect
 
@@ -912,6 +914,10 @@ def step_pandas_fraud(data: Path, calls: int) -> dict:
         .reset_index(drop=True)
     )
     calls_df[["calls_1h", "exposure_1h", "high_risk_1h"]] = rolled.to_numpy()
+    # a window ends at its call and includes the account's calls that ended in the same second (SQL's RANGE
+    # peers); pandas' rolling stops at the row, so take the last row of each such tie
+    ties = calls_df.groupby(["account_id", "end_at"], sort=False)[["calls_1h", "exposure_1h", "high_risk_1h"]]
+    calls_df[["calls_1h", "exposure_1h", "high_risk_1h"]] = ties.transform("max")
     checked = time.perf_counter()
     with connect(warehouse, read_only=True) as con:
         con.register("pandas_windows", calls_df[["call_id", "calls_1h", "high_risk_1h"]])
