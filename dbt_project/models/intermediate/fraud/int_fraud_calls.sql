@@ -97,6 +97,8 @@ select
     high_risk.call_id is not null as is_high_risk,
     hour(priced.local_start) not between {{ var('fraud_business_hours')[0] }} and {{ var('fraud_business_hours')[1] - 1 }}
         or isodow(priced.local_start) >= 6 as is_off_hours,
+    hour(priced.local_start) in ({{ var('fraud_night_hours') | join(', ') }}) as is_night,
+    isodow(priced.local_start) >= 6 as is_weekend,
     priced.start_at < first_calls.destination_first_at + interval 1 day
         and first_calls.destination_first_at
             >= first_calls.account_first_at + to_days({{ var('fraud_new_destination_days') }}) as is_new_destination,

@@ -20,6 +20,8 @@ select
     count(*) filter (where is_high_risk) as high_risk_calls,
     round(avg(is_high_risk::int), 4) as high_risk_share,
     round(coalesce(avg(is_short::int) filter (where is_answered), 0), 4) as short_call_ratio,
+    round(avg(is_night::int), 4) as night_share,
+    round(avg(is_weekend::int), 4) as weekend_share,
     round(avg(is_off_hours::int), 4) as off_hours_share,
     count(*) filter (where is_off_hours) as off_hours_calls,
     count(*) filter (where is_new_destination) as new_destination_calls
