@@ -3,9 +3,10 @@
 Each row is what a streaming detector knows of an account when a call's CDR arrives (its last hour and
 day against its own baseline). The forest learns what ordinary rows look like and scores how easily a
 row is isolated; the threshold is the score the top `alert_share` of training rows reach. Analysts'
-decisions on earlier alerts are labels: the model card reports how many confirmed and dismissed rows the
-new model flags. They are not left out of training: measured (tests/test_fraud.py), a forest that never
-saw an attack scores it lower, because its values then lie outside every split's range.
+decisions on earlier alerts are labels: the threshold rises above the false alarms analysts dismissed, never
+above the peak of what they confirmed, and the card reports how many confirmed and dismissed rows the new
+model flags. Confirmed rows are not left out of training: measured (tests/test_fraud.py), a forest that
+never saw an attack scores it lower, because its values then lie outside every split's range.
 
 A model file carries MODEL_FORMAT and the scikit-learn version; a file of another format or version is
 refused with the reason, never scored with (a forest pickled by another version may not load, or load
@@ -130,15 +131,24 @@ def train(
         threshold=round(threshold, 6),
         estimator=forest,
     )
-    # the labelled rows only are scored here: scoring every row is the scores asset's work, not training's
-    confirmed_flagged = score(model, rows[confirmed.to_numpy()]) >= model.threshold
-    dismissed_flagged = score(model, rows[dismissed.to_numpy()]) >= model.threshold
+    # The analysts' decisions calibrate the threshold: raised just above the false alarms they dismissed, as
+    # long as it stays at or below the peak of what they confirmed (a confirmed attack is never lost). Only the
+    # labelled rows are scored here: scoring every row is the scores asset's work, not training's.
+    confirmed_scores = score(model, rows[confirmed.to_numpy()])
+    dismissed_scores = score(model, rows[dismissed.to_numpy()])
+    ceiling = confirmed_scores.max() if len(confirmed_scores) else np.inf
+    if len(dismissed_scores) and threshold < dismissed_scores.max() + 1e-6 <= ceiling:
+        model.threshold = round(float(dismissed_scores.max()) + 1e-6, 6)
+    confirmed_flagged = confirmed_scores >= model.threshold
+    dismissed_flagged = dismissed_scores >= model.threshold
     model.metrics = {
         "rows": len(rows),
         "training_rows": len(sample),
         "trees": trees,
         "alert_share": alert_share,
-        "anomalous_training_rows": int((training_scores >= threshold).sum()),
+        "quantile_threshold": round(threshold, 6),
+        "threshold_from_labels": model.threshold != round(threshold, 6),
+        "anomalous_training_rows": int((training_scores >= model.threshold).sum()),
         "labelled_confirmed_rows": int(confirmed.sum()),
         "labelled_dismissed_rows": int(dismissed.sum()),
         # of the rows analysts confirmed as fraud, how many this model flags; of the dismissed, how many

@@ -82,6 +82,29 @@ def test_labels_are_scored_and_not_left_out_of_training():
     assert model.metrics["dismissed_flagged"] == int(flagged[:10].sum())
 
 
+def test_dismissed_false_alarms_raise_the_threshold_but_never_above_a_confirmed_attack():
+    rows = _rows(2000, seed=4)
+    plain = model_lib.train(rows, seed=7, alert_share=0.01)
+    scores = model_lib.score(plain, rows)
+    ordinary = scores[:-5]
+    # an ordinary row above the threshold, dismissed by an analyst: the next model sets the bar just above it
+    false_alarm = int(np.flatnonzero(ordinary >= plain.threshold)[np.argmax(ordinary[ordinary >= plain.threshold])])
+    dismissed = pd.Series(False, index=rows.index)
+    dismissed[false_alarm] = True
+    confirmed = pd.Series(False, index=rows.index)
+    confirmed[-5:] = True  # the burst, which scores higher
+    calibrated = model_lib.train(rows, seed=7, confirmed=confirmed, dismissed=dismissed, alert_share=0.01)
+    assert calibrated.threshold == round(float(scores[false_alarm]) + 1e-6, 6) > plain.threshold
+    assert calibrated.metrics["threshold_from_labels"] and calibrated.metrics["dismissed_flagged"] == 0
+    assert calibrated.metrics["confirmed_flagged"] >= 1  # the confirmed attack's peak is still above the bar
+
+    # a confirmed attack that scores below the false alarm keeps the bar where it was
+    weak = pd.Series(False, index=rows.index)
+    weak[int(np.argmin(np.where(ordinary >= plain.threshold, ordinary, np.inf)))] = True
+    kept = model_lib.train(rows, seed=7, confirmed=weak, dismissed=dismissed, alert_share=0.01)
+    assert kept.threshold == plain.threshold and not kept.metrics["threshold_from_labels"]
+
+
 def test_a_model_file_of_another_format_or_version_is_refused(tmp_path):
     model = model_lib.train(_rows(500, seed=3), seed=7)
     path = model_lib.save(model, tmp_path)
