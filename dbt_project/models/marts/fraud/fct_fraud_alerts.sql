@@ -1,12 +1,23 @@
 -- The fraud alert queue: the combined detector's alerts within the daily budget, most exposed first,
--- with why each was raised (the rules hit, the model's score, the features at the triggering call) and
--- the analyst's decision (status open until confirmed or dismissed in the case store).
+-- with why each was raised (the rules hit, the model's score, the features at the triggering call, and
+-- the drivers: those of them above the 99th percentile of every call's) and the analyst's decision (status
+-- open until confirmed or dismissed in the case store).
+{%- set drivers = ['calls_1h', 'exposure_1h_eur', 'exposure_ratio', 'concurrency_ratio', 'off_hours_calls_ratio',
+                   'high_risk_calls_1h', 'new_destinations_1h', 'callback_accounts_6h', 'new_account_exposure_24h'] %}
 with alerts as (
     select * from {{ ref('int_fraud_triggers') }} where detector = 'combined' and within_budget
 ),
 
 decisions as (
     select * from {{ source('fraud', 'alert_decisions') }}
+),
+
+usual as (  -- what is unusual for any call: the 99th percentile of each driver
+    select
+        {%- for name in drivers %}
+        approx_quantile({{ name }}, 0.99) as {{ name }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from {{ ref('fct_fraud_features') }}
 )
 
 select
@@ -21,6 +32,13 @@ select
     alerts.model_version,
     alerts.rules_hit,
     features.rule_hits as reasons,
+    list_filter([
+        {%- for name in drivers %}
+        case when features.{{ name }} > greatest(usual.{{ name }}, 0)
+            then '{{ name }} ' || round(features.{{ name }}, 3) || ' (p99 ' || round(usual.{{ name }}, 3) || ')' end
+        {{- "," if not loop.last }}
+        {%- endfor %}
+    ], driver -> driver is not null) as drivers,
     struct_pack(
         features.calls_1h,
         features.minutes_1h,
@@ -45,3 +63,4 @@ select
 from alerts
 inner join {{ ref('fct_fraud_features') }} as features on features.call_id = alerts.trigger_call_id
 left join decisions on decisions.alert_id = alerts.alert_id
+cross join usual
