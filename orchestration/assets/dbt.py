@@ -83,6 +83,24 @@ def billing_month_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
     return {"billing_from": months.start, "billing_to": months.end}
 
 
+def _unpartitioned(name: str, select: str, what: str, exclude: str | None = None) -> dg.AssetsDefinition:
+    """An unpartitioned asset set: one `dbt build` of the selection over everything the warehouse holds."""
+
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        select=select,
+        exclude=exclude,
+        dagster_dbt_translator=_translator(),
+        pool=WAREHOUSE_POOL,
+        name=name,
+    )
+    def models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        context.log.info(what)
+        yield from dbt.cli(["build"], context=context).stream()
+
+    return models
+
+
 @functools.cache
 def build_dbt_assets() -> DbtAssets:
     """Six asset sets from one manifest: the models that change only with the code (reference seeds,
@@ -133,48 +151,21 @@ def build_dbt_assets() -> DbtAssets:
         context.log.info(f"billing months {months['billing_from']}..{months['billing_to']}")
         yield from dbt.cli(["build", "--vars", json.dumps(months)], context=context).stream()
 
-    @dbt_assets(
-        manifest=dbt_project.manifest_path,
-        select=ASSURANCE_MODELS,
-        dagster_dbt_translator=_translator(),
-        pool=WAREHOUSE_POOL,
-        name="tollhouse_dbt_assurance",
+    assurance = _unpartitioned(
+        "tollhouse_dbt_assurance",
+        ASSURANCE_MODELS,
+        "revenue-assurance controls over every period the billing system exported",
     )
-    def tollhouse_dbt_assurance(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-        context.log.info("revenue-assurance controls over every period the billing system exported")
-        yield from dbt.cli(["build"], context=context).stream()
-
-    @dbt_assets(
-        manifest=dbt_project.manifest_path,
-        select=FRAUD_MODELS,
+    fraud_features = _unpartitioned(
+        "tollhouse_dbt_fraud_features",
+        FRAUD_MODELS,
+        "fraud features and rules over every rated call",
         exclude=FRAUD_ALERT_MODELS,
-        dagster_dbt_translator=_translator(),
-        pool=WAREHOUSE_POOL,
-        name="tollhouse_dbt_fraud_features",
     )
-    def tollhouse_dbt_fraud_features(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-        context.log.info("fraud features and rules over every rated call")
-        yield from dbt.cli(["build"], context=context).stream()
-
-    @dbt_assets(
-        manifest=dbt_project.manifest_path,
-        select=FRAUD_ALERT_MODELS,
-        dagster_dbt_translator=_translator(),
-        pool=WAREHOUSE_POOL,
-        name="tollhouse_dbt_fraud_alerts",
+    fraud_alerts = _unpartitioned(
+        "tollhouse_dbt_fraud_alerts", FRAUD_ALERT_MODELS, "fraud alerts from the rules and the model's scores"
     )
-    def tollhouse_dbt_fraud_alerts(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-        context.log.info("fraud alerts from the rules and the model's scores")
-        yield from dbt.cli(["build"], context=context).stream()
-
-    return DbtAssets(
-        tollhouse_dbt,
-        tollhouse_dbt_daily,
-        tollhouse_dbt_billing,
-        tollhouse_dbt_assurance,
-        tollhouse_dbt_fraud_features,
-        tollhouse_dbt_fraud_alerts,
-    )
+    return DbtAssets(tollhouse_dbt, tollhouse_dbt_daily, tollhouse_dbt_billing, assurance, fraud_features, fraud_alerts)
 
 
 def dbt_resource() -> DbtCliResource:
