@@ -689,6 +689,13 @@ def get_case(store_path: Path, case_id: str) -> CaseDetail:
     return CaseDetail(case, findings, events)
 
 
+def case_of_finding(store_path: Path, finding_id: str) -> str | None:
+    """The case a finding belongs to, or None before a sync filed it."""
+    with _transaction(store_path, write=False) as con:
+        row = con.execute("select case_id from case_findings where finding_id = ?", [finding_id]).fetchone()
+    return row[0] if row else None
+
+
 def case_kpis(store_path: Path, period: date | None = None) -> CaseKpis:
     """Counts by status, leakage and recovered totals by currency (cancelled cases left out: they were not
     leakage) and mean days from a case's creation to its recovery, for one billing month or all."""

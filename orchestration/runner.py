@@ -95,7 +95,7 @@ def _billing_run(
     billing_models = build_dbt_assets().billing
     config = {"billing__period_close": {"config": {"closed_by": closed_by, "reason": reason}}} if close else {}
     return dg.materialize(
-        [billing_models, *billing_assets],
+        [billing_models, *billing_assets, serving_snapshot],
         selection=monthly_close() if close else billing_run(),
         instance=get_instance(paths),
         resources=build_resources(paths),
@@ -126,7 +126,7 @@ def assure(paths: Paths) -> dg.ExecuteInProcessResult:
     from orchestration.schedules import assurance_run
 
     return dg.materialize(
-        [build_dbt_assets().assurance, *assurance_assets],
+        [build_dbt_assets().assurance, *assurance_assets, serving_snapshot],
         selection=assurance_run(),
         instance=get_instance(paths),
         resources=build_resources(paths),
@@ -144,7 +144,7 @@ def detect_fraud(paths: Paths, train: bool, seed: int = 7) -> dg.ExecuteInProces
     dbt = build_dbt_assets()
     selection = [*fraud_scoring(), *([MODEL] if train else [])]
     return dg.materialize(
-        [dbt.fraud_features, dbt.fraud_alerts, *fraud_assets],
+        [dbt.fraud_features, dbt.fraud_alerts, *fraud_assets, serving_snapshot],
         selection=selection,
         instance=get_instance(paths),
         resources=build_resources(paths),

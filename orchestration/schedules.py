@@ -9,14 +9,14 @@ from orchestration.assets.assurance import CASES
 from orchestration.assets.billing import INVOICE_DOCUMENTS, PERIOD_CLOSE
 from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.fraud import FILED, MODEL, SCORES
-from orchestration.assets.serving import serving_snapshot
+from orchestration.assets.serving import SERVING
 
 
 def after_load() -> list[dg.AssetKey]:
     """What a delivery day's load is followed by in the same run: the day's mediation and control marts,
     then the serving snapshot (published only when all their checks pass)."""
     daily_models = build_dbt_assets().daily
-    return [*daily_models.keys, serving_snapshot.key]
+    return [*daily_models.keys, SERVING]
 
 
 daily_load_job = dg.define_asset_job(
@@ -40,9 +40,9 @@ def daily_load_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
 
 def billing_run() -> list[dg.AssetKey]:
     """A re-run or backfill of billing months: the drafts rebuilt, closed months' documents re-rendered
-    (identical files); closed invoices themselves are never touched."""
+    (identical files; closed invoices themselves are never touched), the snapshot published."""
     billing_models = build_dbt_assets().billing
-    return [*billing_models.keys, INVOICE_DOCUMENTS]
+    return [*billing_models.keys, INVOICE_DOCUMENTS, SERVING]
 
 
 def monthly_close() -> list[dg.AssetKey]:
@@ -66,8 +66,9 @@ billing_backfill_job = dg.define_asset_job(
 
 
 def assurance_run() -> list[dg.AssetKey]:
-    """The revenue-assurance controls over every period exported, then the cases filed."""
-    return [*build_dbt_assets().assurance.keys, CASES]
+    """The revenue-assurance controls over every period exported, then the cases filed and the snapshot
+    published."""
+    return [*build_dbt_assets().assurance.keys, CASES, SERVING]
 
 
 assurance_job = dg.define_asset_job(
@@ -102,9 +103,10 @@ def assurance_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
 
 
 def fraud_scoring() -> list[dg.AssetKey]:
-    """The fraud features over the rated calls, scored by the current model, the alerts built and filed."""
+    """The fraud features over the rated calls, scored by the current model, the alerts built and filed,
+    the snapshot published."""
     dbt = build_dbt_assets()
-    return [*dbt.fraud_features.keys, SCORES, *dbt.fraud_alerts.keys, FILED]
+    return [*dbt.fraud_features.keys, SCORES, *dbt.fraud_alerts.keys, FILED, SERVING]
 
 
 def fraud_training() -> list[dg.AssetKey]:

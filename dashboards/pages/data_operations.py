@@ -1,22 +1,14 @@
-"""Data operations: what landed and loaded each day, what was rejected or quarantined, and what mediation
-made of the records: calls, duplicates, rejects and suspense."""
+"""Data operations: control totals per stage and day (landed, mediated, rated, billed), what landed and loaded
+per source, rejects and suspense by reason and age, freshness per source, and the pipeline's last runs."""
 
 import streamlit as st
 
-from dashboards import data
-from dashboards.app_state import snapshot_or_stop
+from dashboards.app_state import page
+from dashboards.queries import operations
 
+snapshot, role, paths = page("Data operations", "rpt_ingestion_daily", "rpt_mediation_daily")
 
-@st.cache_data(show_spinner=False)
-def _by_day(snapshot: data.Snapshot, sources: tuple[str, ...]):  # cached per snapshot (its version) and filter
-    return data.ingestion_by_day(snapshot, list(sources) or None)
-
-
-snapshot = snapshot_or_stop()
-st.title("Data operations")
-st.caption(f"Snapshot {snapshot.version}, published {snapshot.published_at}")
-
-totals = data.ingestion_totals(snapshot)
+totals = operations.ingestion_totals(snapshot)
 cols = st.columns(5)
 cols[0].metric("Files landed", f"{totals['files']:,}")
 cols[1].metric("Lines", f"{totals['lines']:,}")
@@ -24,13 +16,25 @@ cols[2].metric("Rejected lines", f"{totals['rejected_lines']:,}")
 cols[3].metric("Quarantined files", f"{totals['files_quarantined']:,}")
 cols[4].metric("Re-delivered files", f"{totals['files_redelivered']:,}")
 
-all_sources = sorted(data.ingestion_by_day(snapshot)["source"].unique())
-chosen = st.multiselect("Sources", all_sources, default=[], placeholder="All sources")
-daily = _by_day(snapshot, tuple(chosen))
+st.subheader("Control totals per stage and delivery day")
+stages = operations.stage_totals(snapshot)
+if stages.empty:
+    st.info("The stage totals are built by the first billing and assurance run (`tollhouse assure`).")
+else:
+    measures = ["lines_landed", "calls_mediated", "calls_rated", "calls_billed"]
+    st.line_chart(stages, x="delivery_date", y=measures)
+    st.dataframe(stages, hide_index=True, use_container_width=True, height=300)
+    st.download_button("Download stage totals (CSV)", stages.to_csv(index=False), "stage_totals.csv", "text/csv")
+
+st.subheader("Freshness per source")
+st.dataframe(operations.freshness(snapshot), hide_index=True, use_container_width=True)
 
 st.subheader("Lines loaded per delivery day")
+chosen = st.multiselect("Sources", operations.sources(snapshot), default=[], placeholder="All sources",
+                        key="ops_sources")  # fmt: skip
+daily = operations.ingestion_by_day(snapshot, chosen)
 st.bar_chart(daily, x="delivery_date", y="lines", color="source")
-st.subheader("Days with rejects or quarantined files")
+st.markdown("**Days with rejects or quarantined files**")
 problems = daily[(daily.rejected_lines > 0) | (daily.files_quarantined > 0)]
 st.dataframe(
     problems,
@@ -38,10 +42,10 @@ st.dataframe(
     use_container_width=True,
     column_config={"delivery_date": st.column_config.DateColumn("delivery day", format="YYYY-MM-DD")},
 )
-st.download_button("Download CSV", daily.to_csv(index=False), "ingestion_daily.csv", "text/csv")
+st.download_button("Download daily loads (CSV)", daily.to_csv(index=False), "ingestion_daily.csv", "text/csv")
 
 st.subheader("Mediation: records to calls")
-mediation = data.mediation_totals(snapshot)
+mediation = operations.mediation_totals(snapshot)
 cols = st.columns(5)
 cols[0].metric("Calls", f"{mediation['calls']:,}")
 cols[1].metric("Duplicates", f"{mediation['duplicates']:,}")
@@ -52,6 +56,17 @@ st.caption(
     f"{mediation['records']:,} records in = calls + {mediation['partials_merged']:,} partials merged into calls "
     "+ duplicates + rejected + in suspense."
 )
-suspense = data.suspense_by_reason(snapshot)
-if len(suspense):
+left, right = st.columns(2)
+with left:
+    st.markdown("**Rejects by reason**")
+    if snapshot.has("fct_mediation_rejects"):
+        st.dataframe(operations.rejects_by_reason(snapshot), hide_index=True, use_container_width=True)
+with right:
+    st.markdown("**Suspense by reason and age**")
+    suspense = operations.suspense_by_reason(snapshot)
+    if len(suspense):
+        st.bar_chart(suspense, x="reason", y="calls", color="age", horizontal=True)
     st.dataframe(suspense, hide_index=True, use_container_width=True)
+
+st.subheader("Last runs")
+st.dataframe(operations.last_runs(paths), hide_index=True, use_container_width=True)

@@ -73,3 +73,11 @@
 {% macro default__to_utc_timestamp(ts) -%}
     timezone('UTC', {{ ts }})
 {%- endmacro %}
+
+{#- One row per element of a list column (Spark: explode). -#}
+{% macro list_elements(list_column) -%}
+  {{ return(adapter.dispatch('list_elements', 'tollhouse')(list_column)) }}
+{%- endmacro %}
+{% macro default__list_elements(list_column) -%}
+unnest({{ list_column }})
+{%- endmacro %}

@@ -2,22 +2,30 @@
 
 import dagster as dg
 
+from orchestration.assets.assurance import CASES
+from orchestration.assets.billing import PERIOD_CLOSE
+from orchestration.assets.fraud import FILED
 from orchestration.assets.ingestion import WAREHOUSE_POOL
 from orchestration.publish import SERVED_TABLES, publish
 from orchestration.resources import WarehouseResource
 
+SERVING = dg.AssetKey(["serving", "snapshot"])
+
 
 @dg.asset(
-    key=["serving", "snapshot"],
+    key=SERVING,
     group_name="serving",
-    deps=[dg.AssetKey(table.split(".")) for table in SERVED_TABLES],
+    # after the marts it copies, after a close froze the month's invoices, and after the findings and alerts
+    # were filed in the case store (so every finding and alert the pages show can be worked at once)
+    deps=[*(dg.AssetKey(table.split(".")) for table in SERVED_TABLES), PERIOD_CLOSE, CASES, FILED],
     pool=WAREHOUSE_POOL,
     kinds={"parquet"},
-    description="Parquet copy of the served marts, switched in atomically. It runs only after the dbt "
-    "build of its marts succeeded, tests included: a failed check publishes nothing.",
+    description="Parquet copy of the served marts, switched in atomically. It ends every run that builds "
+    "them (daily load, billing, assurance, fraud scoring) and runs only after that run's dbt build succeeded, "
+    "tests included: a failed check publishes nothing and the dashboards keep the last good snapshot.",
 )
 def serving_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.connect(read_only=True) as con:
         manifest = publish(con, warehouse.paths)
-    context.log.info(f"published snapshot {manifest['version']}")
+    context.log.info(f"published snapshot {manifest['version']} ({len(manifest['rows'])} tables)")
     return dg.MaterializeResult(metadata={"version": manifest["version"], **manifest["rows"]})

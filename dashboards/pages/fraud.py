@@ -1,0 +1,97 @@
+"""Fraud: the alert queue, most exposed first; the reasons and drivers of an alert; the account's traffic
+around it; confirm or dismiss (the labels of the next model training)."""
+
+from datetime import timedelta
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from dashboards.app_state import money, page
+from dashboards.queries import fraud
+from dashboards.roles import current_user
+from orchestration import cases
+
+snapshot, role, paths = page("Fraud", "fct_fraud_alerts", "fct_fraud_account_hours",
+                             needs="score the calls (`tollhouse fraud score`)")  # fmt: skip
+
+status = st.segmented_control("Alerts", ["open", "confirmed", "dismissed", "all"], default="open", key="fraud_status")
+everything = fraud.queue(snapshot, paths.cases)
+alerts = everything if status in (None, "all") else everything[everything["status"] == status]
+cols = st.columns(4)
+cols[0].metric("Open alerts", f"{(everything['status'] == 'open').sum():,}")
+cols[1].metric("Open exposure (EUR)", money(everything.loc[everything["status"] == "open", "exposure_eur"].sum()))
+cols[2].metric("Confirmed", f"{(everything['status'] == 'confirmed').sum():,}")
+cols[3].metric("Dismissed", f"{(everything['status'] == 'dismissed').sum():,}")
+
+st.dataframe(
+    alerts[["alert_id", "account_id", "raised_at", "exposure_eur", "calls", "model_score", "rules_hit", "status",
+            "decided_by"]],
+    hide_index=True, use_container_width=True, height=min(420, 38 + 35 * max(len(alerts), 1)),
+    column_config={"exposure_eur": st.column_config.NumberColumn("exposure (EUR)", format="%.2f"),
+                   "model_score": st.column_config.ProgressColumn("model score", min_value=0, max_value=1)},
+)  # fmt: skip
+if alerts.empty:
+    st.info("No alerts in this state.")
+    st.stop()
+
+labels = {
+    row.alert_id: f"{row.alert_id} · {row.account_id} · {money(row.exposure_eur, 'EUR')} · {row.status}"
+    for row in alerts.itertuples()
+}
+alert_id = st.selectbox("Open alert", list(labels), format_func=labels.get, key="fraud_alert")
+alert = alerts[alerts["alert_id"] == alert_id].iloc[0]
+raised_at = pd.Timestamp(alert["raised_at"]).to_pydatetime()
+
+st.subheader(f"Alert {alert_id} on {alert['account_id']}")
+left, right = st.columns(2)
+with left:
+    st.markdown("**Why it was raised**")
+    for reason in alert["reasons"] if alert["reasons"] is not None else []:
+        st.markdown(f"- {reason}")
+    if alert["model_score"] is not None and alert["model_score"] == alert["model_score"]:
+        st.markdown(f"- model score {alert['model_score']:.3f}")
+with right:
+    st.markdown("**What drove it** (features above the 99th percentile of every call's)")
+    for driver in alert["drivers"] if alert["drivers"] is not None else []:
+        st.markdown(f"- {driver}")
+features = alert["features_at_trigger"] or {}
+st.dataframe(pd.DataFrame([features]), hide_index=True, use_container_width=True)
+
+st.markdown(f"**Traffic of {alert['account_id']} per hour around the alert (UTC)**")
+hours = fraud.timeline(snapshot, alert["account_id"], raised_at)
+if hours.empty:
+    st.info("No traffic in the window.")
+else:
+    long = hours.melt(id_vars="hour_at", value_vars=["calls", "high_risk_calls", "exposure_eur"], var_name="measure")
+    lines = (
+        alt.Chart(long)
+        .mark_line(point=False)
+        .encode(x=alt.X("hour_at:T", title=None), y=alt.Y("value:Q", title=None), color="measure:N")
+    )
+    marker = alt.Chart(pd.DataFrame({"at": [raised_at]})).mark_rule(color="red", strokeDash=[4, 4]).encode(x="at:T")
+    st.altair_chart(lines + marker, use_container_width=True)
+    st.caption(f"Red line: the alert, {raised_at:%Y-%m-%d %H:%M} UTC. Window: {fraud.TIMELINE_BEFORE.days} days "
+               f"before to {fraud.TIMELINE_AFTER // timedelta(hours=1)} hours after.")  # fmt: skip
+
+st.markdown(f"**Decision** (now: {alert['status']}{', by ' + alert['decided_by'] if alert['decided_by'] else ''})")
+with st.form("fraud_decision", clear_on_submit=True):
+    note = st.text_input("Note", placeholder="what you found")
+    cols = st.columns(3)
+    choice = None
+    if cols[0].form_submit_button("Confirm fraud", type="primary", disabled=alert["status"] == "confirmed"):
+        choice = "confirmed"
+    if cols[1].form_submit_button("Dismiss", disabled=alert["status"] == "dismissed"):
+        choice = "dismissed"
+    if cols[2].form_submit_button("Reopen", disabled=alert["status"] == "open"):
+        choice = "open"
+    if choice:
+        try:
+            cases.decide_alert(paths.cases, alert_id, choice, current_user(), note or None)
+        except cases.CaseError as error:
+            st.error(f"Not saved: {error}")
+        else:
+            st.session_state["fraud_saved"] = f"{alert_id}: {'reopened' if choice == 'open' else choice}."
+            st.rerun()
+if saved := st.session_state.pop("fraud_saved", None):
+    st.success(saved)

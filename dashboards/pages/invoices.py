@@ -1,0 +1,63 @@
+"""Invoices: search by number or customer, open one to see its lines and itemised calls, and download its PDF
+(the month-end document) or its calls."""
+
+import streamlit as st
+
+from dashboards.app_state import money, page
+from dashboards.queries import invoices, revenue
+
+snapshot, role, paths = page("Invoices", "fct_invoices", "fct_invoice_lines", "fct_invoice_calls",
+                             needs="bill a month (`tollhouse bill`)")  # fmt: skip
+
+cols = st.columns([3, 2, 2])
+text = cols[0].text_input("Search", placeholder="Invoice number, customer or account", key="invoice_search")
+month = cols[1].selectbox(
+    "Billing month",
+    [None, *revenue.months(snapshot)],
+    format_func=lambda m: "All months" if m is None else f"{m:%Y-%m}",
+    key="invoice_month",
+)
+chosen_statuses = cols[2].multiselect(
+    "Status", invoices.statuses(snapshot), placeholder="Any status", key="invoice_status"
+)
+found = invoices.search(snapshot, text, month, chosen_statuses)
+st.caption(f"{len(found):,} invoices")
+st.dataframe(found, hide_index=True, use_container_width=True, height=min(420, 38 + 35 * len(found)))
+if found.empty:
+    st.stop()
+
+number = st.selectbox("Open invoice", list(found["invoice_number"]), key="invoice_open")
+head = invoices.invoice(snapshot, number)
+st.subheader(f"{number}: {head['account_name']}, {head['billing_period']:%B %Y} ({head['status']})")
+cols = st.columns(5)
+cols[0].metric("Total", money(head["total"], head["currency"]))
+cols[1].metric("Subtotal", money(head["subtotal"], head["currency"]))
+cols[2].metric("Tax", money(head["tax_total"], head["currency"]))
+cols[3].metric("Calls", f"{head['call_count']:,}")
+cols[4].metric("Due", f"{head['due_date']:%Y-%m-%d}" if head["due_date"] else "–")
+
+st.markdown("**Lines**")
+st.dataframe(invoices.lines(snapshot, number), hide_index=True, use_container_width=True)
+
+calls = invoices.calls(snapshot, number, role.see_numbers)
+shown = f"the first {len(calls):,} of {head['call_count']:,}" if head["call_count"] > len(calls) else f"{len(calls):,}"
+st.markdown(f"**Itemised calls** ({shown})")
+st.dataframe(calls, hide_index=True, use_container_width=True)
+
+cols = st.columns(2)
+cols[0].download_button(
+    "Download PDF",
+    lambda: invoices.invoice_pdf(snapshot, number),
+    f"{number}.pdf",
+    "application/pdf",
+    key="invoice_pdf",
+    type="primary",
+    icon=":material/picture_as_pdf:",
+)
+cols[1].download_button(
+    "Download calls (CSV)",
+    lambda: invoices.calls(snapshot, number, role.see_numbers, limit=None).to_csv(index=False),
+    f"{number}-calls.csv",
+    "text/csv",
+    key="invoice_calls_csv",
+)

@@ -1,0 +1,122 @@
+"""Leakage: the controls' findings by control, area and value; drill from a finding to the calls that prove it;
+work its case (owner, status, note, recovered amount) and read the case's history."""
+
+from decimal import Decimal, InvalidOperation
+
+import streamlit as st
+
+from dashboards.app_state import money, page
+from dashboards.data import reporting_currency
+from dashboards.queries import leakage
+from dashboards.roles import current_user
+from orchestration import cases
+
+snapshot, role, paths = page("Leakage", "fct_leakage_findings", "rpt_leakage_kpis", "rpt_leakage_evidence",
+                             needs="bill a month and run the controls (`tollhouse assure`)")  # fmt: skip
+currency = reporting_currency(snapshot)
+periods = leakage.periods(snapshot)
+controls, areas = leakage.control_choices(snapshot)
+
+with st.container(border=True):
+    cols = st.columns([2, 3, 3, 3])
+    period = cols[0].selectbox("Billing month", [None, *periods], key="leakage_period",
+                               format_func=lambda m: "All months" if m is None else f"{m:%Y-%m}")  # fmt: skip
+    chosen_controls = cols[1].multiselect("Controls", controls, placeholder="All controls", key="leakage_controls")
+    chosen_areas = cols[2].multiselect("Leakage areas", areas, placeholder="All areas", key="leakage_areas")
+    directions = cols[3].multiselect("Direction", leakage.DIRECTIONS, placeholder="Any direction", key="leakage_dir")
+selection = dict(period=period, controls=chosen_controls, areas=chosen_areas, directions=directions)
+
+kpis = leakage.kpis(snapshot, period)
+cols = st.columns(5)
+cols[0].metric("Findings", f"{len(leakage.findings(snapshot, **selection)):,}")
+cols[1].metric(f"Under-billing ({currency})", money(kpis.get("under_billing")))
+cols[2].metric(f"Over-billing ({currency})", money(kpis.get("over_billing")))
+cols[3].metric(f"Recoverable ({currency})", money(kpis.get("recoverable")))
+pct = kpis.get("leakage_pct_of_billed")
+cols[4].metric("Leakage % of billed", "–" if pct is None or pct != pct else f"{pct:.3f} %")
+
+st.subheader(f"Value by area and type ({currency})")
+st.bar_chart(leakage.by_area_and_type(snapshot, **selection), x="leakage_area", y="leakage", color="finding_type",
+             horizontal=True)  # fmt: skip
+
+found = leakage.findings(snapshot, **selection)
+st.subheader("Findings, most valuable first")
+st.dataframe(found.drop(columns=["detail", "subject"]), hide_index=True, use_container_width=True, height=320)
+st.download_button("Download findings (CSV)", found.to_csv(index=False), "findings.csv", "text/csv")
+if found.empty:
+    st.stop()
+
+labels = {
+    row.finding_id: f"{row.finding_id} · {row.control_id} {row.finding_type} · {row.account_id or '-'} · "
+    f"{money(row.leakage_amount, row.currency or '')}"
+    for row in found.itertuples()
+}
+finding_id = st.selectbox("Open finding", list(labels), format_func=labels.get, key="leakage_finding")
+finding = found[found["finding_id"] == finding_id].iloc[0]
+st.subheader(f"Finding {finding_id}")
+st.markdown(f"**{finding['control_id']} {finding['control_name']}**: {finding['detail'] or finding['subject'] or ''}")
+cols = st.columns(4)
+cols[0].metric("Expected", money(finding["expected_amount"], finding["currency"] or ""))
+cols[1].metric("Billed", money(finding["billed_amount"], finding["currency"] or ""))
+cols[2].metric("Leakage", money(finding["leakage_amount"], finding["currency"] or ""))
+cols[3].metric("Direction", finding["direction"])
+evidence = leakage.evidence(snapshot, finding_id, role.see_numbers)
+st.markdown(f"**Evidence calls** ({len(evidence):,})")
+st.dataframe(evidence, hide_index=True, use_container_width=True)
+
+st.subheader("Case")
+case_id = cases.case_of_finding(paths.cases, finding_id)
+if case_id is None:
+    st.info("This finding is not filed in a case yet: the next assurance run files it.")
+    st.stop()
+detail = cases.get_case(paths.cases, case_id)
+case = detail.case
+cols = st.columns(4)
+cols[0].metric("Case", case.case_id)
+cols[1].metric("Status", case.status)
+cols[2].metric("Owner", case.owner or "unassigned")
+cols[3].metric("Recovered", money(case.recovered_amount, case.currency or "") if case.recovered_amount else "–")
+
+with st.form("case_work", clear_on_submit=True):
+    st.markdown(f"**Work {case.case_id}** as {current_user()}")
+    cols = st.columns(3)
+    owner = cols[0].text_input("Assign to", placeholder=case.owner or "owner")
+    allowed = cases.TRANSITIONS[case.status]
+    to_status = cols[1].selectbox("Move to", ["(keep)", *allowed], key="case_status")
+    recovered = cols[2].text_input("Recovered amount", placeholder=str(case.recovered_amount or "0.00"))
+    note = st.text_area("Note")
+    if st.form_submit_button("Save", type="primary"):
+        actor, done = current_user(), []
+        try:
+            amount = Decimal(recovered.strip()) if recovered.strip() else None
+            if owner.strip():
+                cases.assign(paths.cases, case.case_id, owner, actor)
+                done.append(f"assigned to {owner.strip()}")
+            if amount is not None and to_status != "recovered":
+                cases.set_recovered(paths.cases, case.case_id, amount, actor)
+                done.append(f"recovered {amount}")
+            if to_status != "(keep)":
+                cases.move(paths.cases, case.case_id, to_status, actor, note=note or None, recovered_amount=amount)
+                done.append(f"moved to {to_status}")
+            elif note.strip():
+                cases.add_note(paths.cases, case.case_id, note, actor)
+                done.append("note added")
+        except (cases.CaseError, InvalidOperation) as error:
+            saved = f" (saved before it: {', '.join(done)})" if done else ""
+            st.error(f"Not saved: {error}{saved}")
+        else:
+            if done:
+                st.session_state["case_saved"] = f"{case.case_id}: {', '.join(done)}."
+                st.rerun()
+if saved := st.session_state.pop("case_saved", None):
+    st.success(saved)
+
+st.markdown("**History**")
+st.dataframe(
+    [
+        {"at": e.at, "actor": e.actor, "action": e.action, "from": e.from_status, "to": e.to_status,
+         "note": e.note, "amount": e.amount}
+        for e in reversed(detail.events)
+    ],
+    hide_index=True, use_container_width=True,
+)  # fmt: skip

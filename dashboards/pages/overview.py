@@ -1,0 +1,68 @@
+"""Overview: the month's revenue, margin, billed revenue, leakage and fraud at a glance, against the month
+before, with their trends."""
+
+from datetime import datetime
+
+import streamlit as st
+
+from dashboards.app_state import delta_pct, money, page
+from dashboards.data import reporting_currency
+from dashboards.queries import fraud, leakage, revenue
+
+snapshot, role, paths = page("Overview", "rpt_usage_daily", needs="load and mediate a day (`tollhouse load`)")
+months = revenue.months(snapshot)
+month = st.selectbox(
+    "Month",
+    months,
+    index=revenue.default_month(snapshot, months),
+    format_func=lambda m: f"{m:%B %Y}",
+    key="overview_month",
+)
+previous = next((m for m in months if m < month), None)
+currency = reporting_currency(snapshot)
+
+usage, usage_before = revenue.usage_totals(snapshot, month), previous and revenue.usage_totals(snapshot, previous)
+st.subheader(f"Usage in {month:%B %Y} ({currency})")
+cols = st.columns(4)
+cols[0].metric(
+    "Revenue", money(usage["revenue"]), delta_pct(usage["revenue"], usage_before and usage_before["revenue"])
+)
+cols[1].metric("Margin", money(usage["margin"]), delta_pct(usage["margin"], usage_before and usage_before["margin"]))
+margin_pct = 100 * usage["margin"] / usage["revenue"] if usage["revenue"] else None
+cols[2].metric("Margin %", "–" if margin_pct is None else f"{margin_pct:.1f} %")
+cols[3].metric(
+    "Minutes", f"{usage['minutes']:,.0f}", delta_pct(usage["minutes"], usage_before and usage_before["minutes"])
+)
+
+if snapshot.has("rpt_leakage_kpis"):
+    st.subheader(f"Revenue assurance, {month:%B %Y} ({currency})")
+    ra = leakage.kpis(snapshot, month)
+    cols = st.columns(4)
+    cols[0].metric("Billed", money(ra.get("billed")))
+    cols[1].metric("Under-billing found", money(ra.get("under_billing")))
+    pct = ra.get("leakage_pct_of_billed")
+    cols[2].metric("Leakage % of billed", "–" if pct is None or pct != pct else f"{pct:.3f} %")
+    rate = ra.get("match_rate_pct")
+    cols[3].metric("CDR-to-bill match rate", "–" if rate is None or rate != rate else f"{rate:.2f} %")
+else:
+    st.info("No revenue-assurance KPIs yet: bill a month and run the controls (`tollhouse assure`).")
+
+if snapshot.has("fct_fraud_alerts"):
+    st.subheader(f"Fraud, {month:%B %Y}")
+    start = datetime(month.year, month.month, 1)
+    end = datetime(month.year + month.month // 12, month.month % 12 + 1, 1)
+    raised = fraud.totals(snapshot, start, end)
+    cols = st.columns(3)
+    cols[0].metric("Alerts raised", f"{raised['alerts']:,}")
+    cols[1].metric("Accounts alerted", f"{raised['accounts']:,}")
+    cols[2].metric("Exposure (EUR)", money(raised["exposure_eur"]))
+
+st.subheader("Trends")
+left, right = st.columns(2)
+with left:
+    st.caption(f"Revenue and margin per day of {month:%B %Y} ({currency})")
+    st.line_chart(revenue.daily_trend(snapshot, month), x="day", y=["revenue", "margin"])
+with right:
+    if snapshot.has("rpt_leakage_kpis"):
+        st.caption(f"Leakage found per billing month and direction ({currency})")
+        st.bar_chart(leakage.by_period(snapshot), x="billing_period", y="leakage", color="direction")

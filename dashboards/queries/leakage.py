@@ -1,0 +1,150 @@
+"""Revenue leakage: the controls' findings by control, area and value, their evidence calls, the KPIs and the
+coverage. The findings come from the snapshot; the cases analysts work are in the case store
+(orchestration.cases), read live, so an edit shows at once."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from dashboards.data import Snapshot, fx_join, in_reporting, query, reporting_currency, scalar_row, values
+
+DIRECTIONS = ("under_billing", "over_billing", "cost", "collection", "none")
+
+
+def periods(snapshot: Snapshot) -> list[date]:
+    frame = query(snapshot, "select distinct billing_period from f order by 1 desc", f="fct_leakage_findings")
+    return list(frame["billing_period"])
+
+
+def kpis(snapshot: Snapshot, period: date | None) -> dict:
+    """The period's KPIs in the reporting currency (all periods when None): billed, leakage by direction,
+    recoverable, leakage % of billed, match rate."""
+    return scalar_row(
+        query(
+            snapshot,
+            """select sum(billed_revenue_reporting) as billed, sum(under_billing_reporting) as under_billing,
+                      sum(over_billing_reporting) as over_billing, sum(cost_leakage_reporting) as cost_leakage,
+                      sum(collection_leakage_reporting) as collection_leakage,
+                      cast(sum(recoverable * fx_rate) as decimal(18, 2)) as recoverable,
+                      sum(findings)::bigint as findings,
+                      round(100 * sum(under_billing_reporting) / nullif(sum(billed_revenue_reporting), 0), 3)
+                          as leakage_pct_of_billed,
+                      round(100 * sum(matched_calls) / nullif(sum(expected_calls), 0), 2) as match_rate_pct
+               from k where $period is null or billing_period = $period""",
+            {"period": period},
+            k="rpt_leakage_kpis",
+        )
+    )
+
+
+def by_period(snapshot: Snapshot) -> pd.DataFrame:
+    """Leakage per period and direction in the reporting currency (the overview's trend)."""
+    return query(
+        snapshot,
+        """unpivot (select billing_period,
+                       cast(sum(under_billing_reporting) as double) as under_billing,
+                       cast(sum(over_billing_reporting) as double) as over_billing,
+                       cast(sum(cost_leakage_reporting) as double) as cost,
+                       cast(sum(collection_leakage_reporting) as double) as collection
+                    from k group by billing_period)
+           on under_billing, over_billing, cost, collection into name direction value leakage
+           order by billing_period, direction""",
+        k="rpt_leakage_kpis",
+    )
+
+
+FINDINGS_WHERE = """
+where ($period is null or f.billing_period = $period)
+  and ($controls is null or f.control_id in (select unnest($controls)))
+  and ($areas is null or f.leakage_area in (select unnest($areas)))
+  and ($directions is null or f.direction in (select unnest($directions)))
+  and ($min_value is null or f.leakage_amount >= $min_value)
+"""
+
+
+def _finding_params(snapshot, period, controls, areas, directions, min_value) -> dict:
+    return {
+        "period": period,
+        "controls": controls or None,
+        "areas": areas or None,
+        "directions": directions or None,
+        "min_value": min_value,
+        "reporting": reporting_currency(snapshot),
+    }
+
+
+def findings(
+    snapshot: Snapshot,
+    period: date | None = None,
+    controls: list[str] | None = None,
+    areas: list[str] | None = None,
+    directions: list[str] | None = None,
+    min_value: float | None = None,
+) -> pd.DataFrame:
+    """Findings, the most valuable first (by value in the reporting currency)."""
+    return query(
+        snapshot,
+        f"""select f.finding_id, f.control_id, f.control_name, f.leakage_area, f.finding_type, f.account_id,
+                   f.billing_period, f.direction, f.currency, f.expected_amount, f.billed_amount, f.leakage_amount,
+                   {in_reporting("f.leakage_amount", "f.currency")} as leakage_reporting,
+                   f.is_recoverable, f.evidence_calls, f.subject, f.detail, f.first_seen_on
+            from f {fx_join("f.currency", "last_day(f.billing_period)")}
+            {FINDINGS_WHERE}
+            order by leakage_reporting desc nulls last, f.finding_id""",
+        _finding_params(snapshot, period, controls, areas, directions, min_value),
+        f="fct_leakage_findings",
+        fx="int_fx_daily_rates",
+    )
+
+
+def by_area_and_type(
+    snapshot: Snapshot,
+    period: date | None = None,
+    controls: list[str] | None = None,
+    areas: list[str] | None = None,
+    directions: list[str] | None = None,
+    min_value: float | None = None,
+) -> pd.DataFrame:
+    """Findings and their value in the reporting currency per leakage area and finding type."""
+    return query(
+        snapshot,
+        f"""select f.leakage_area, f.finding_type, count(*) as findings,
+                   cast(sum({in_reporting("f.leakage_amount", "f.currency")}) as double) as leakage
+            from f {fx_join("f.currency", "last_day(f.billing_period)")}
+            {FINDINGS_WHERE}
+            group by all order by leakage desc nulls last""",
+        _finding_params(snapshot, period, controls, areas, directions, min_value),
+        f="fct_leakage_findings",
+        fx="int_fx_daily_rates",
+    )
+
+
+def control_choices(snapshot: Snapshot) -> tuple[list[str], list[str]]:
+    """The controls (id: name) and leakage areas the findings name."""
+    frame = query(
+        snapshot,
+        "select list(distinct control_id order by control_id) as controls, "
+        "list(distinct leakage_area order by leakage_area) as areas from f",
+        f="fct_leakage_findings",
+    )
+    return values(frame["controls"][0]), values(frame["areas"][0])
+
+
+def evidence(snapshot: Snapshot, finding_id: str, see_numbers: bool) -> pd.DataFrame:
+    """The calls that prove a finding, with what mediation and rating made of them."""
+    return query(
+        snapshot,
+        """select call_id, start_at, account_id, switch_id, masked(a_number, $see) as a_number,
+                  masked(b_number, $see) as b_number, destination_country, call_type, disposition,
+                  billable_seconds, rate_plan_id, matched_prefix, billed_seconds, rated_charge, currency,
+                  vendor_id, vendor_cost, margin, file_id, line_no
+           from e where finding_id = $finding order by start_at, call_id""",
+        {"finding": finding_id, "see": see_numbers},
+        e="rpt_leakage_evidence",
+    )
+
+
+def coverage(snapshot: Snapshot) -> pd.DataFrame:
+    return query(snapshot, "select * from c order by leakage_area, control_id", c="rpt_control_coverage")
