@@ -29,7 +29,7 @@ except RoleError as error:
 
 pages = {
     section: [
-        st.Page(f"pages/{stem}.py", title=title, icon=icon, url_path=stem)
+        st.Page(f"views/{stem}.py", title=title, icon=icon, url_path=stem)
         for stem, title, icon in entries
         if stem in role.pages
     ]

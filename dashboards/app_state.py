@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pandas as pd
 import streamlit as st
 
 from dashboards.data import Snapshot, current_snapshot
@@ -47,3 +48,22 @@ def delta_pct(now: object, before: object) -> str | None:
         return None
     change = (Decimal(str(now)) - Decimal(str(before))) / abs(Decimal(str(before))) * 100
     return f"{change:+.1f} % vs previous month"
+
+
+def table(frame: pd.DataFrame, download: str | None = None, **options) -> None:
+    """st.dataframe with every Decimal column shown at its own scale (money to the cent, per-call charges to
+    six places), and a CSV download of the whole frame when `download` names the file."""
+    config = {}
+    for column in frame.columns:
+        sample = frame[column].dropna()
+        if len(sample) and isinstance(sample.iloc[0], Decimal):
+            places = max(0, -sample.iloc[0].as_tuple().exponent)
+            config[column] = st.column_config.NumberColumn(column, format=f"%.{places}f")
+    st.dataframe(
+        frame, hide_index=True, width="stretch", column_config={**config, **options.pop("column_config", {})}, **options
+    )
+    if download:
+        st.download_button(
+            f"Download {download.replace('_', ' ')} (CSV)", frame.to_csv(index=False), f"{download}.csv", "text/csv",
+            key=f"download_{download}",
+        )  # fmt: skip

@@ -17,7 +17,7 @@ from dashboards.data import Snapshot, fx_join, in_reporting, query, reporting_cu
 
 # What a breakdown may group by: a fixed SQL expression per name, so no user text reaches the SQL.
 DIMENSIONS = {
-    "month": "date_trunc('month', u.call_date)::date",
+    "month": "strftime(u.call_date, '%Y-%m')",
     "day": "u.call_date",
     "product": "u.call_type",
     "destination country": "coalesce(u.destination_country, '(none)')",
@@ -116,7 +116,7 @@ def usage_by(snapshot: Snapshot, dimension: str, filters: UsageFilter, mode: str
                round(100 * {margin} / nullif({revenue}, 0), 1) as margin_pct
             from u left join a on a.account_id = u.account_id
             {USAGE_WHERE}
-            group by all order by revenue desc nulls last""",
+            group by all order by {"1, 2" if dimension in ("month", "day") else "revenue desc nulls last, 1"}""",
         {**filters.params(), **({"reporting": reporting_currency(snapshot)} if mode == "reporting" else {})},
         u="rpt_usage_daily",
         a="stg_crm__accounts",
@@ -124,12 +124,14 @@ def usage_by(snapshot: Snapshot, dimension: str, filters: UsageFilter, mode: str
 
 
 def usage_totals(snapshot: Snapshot, month: date) -> dict:
-    """One month's usage in the reporting currency: calls, minutes, revenue, margin (zeros when empty)."""
+    """One month's usage in the reporting currency: calls, minutes, revenue, margin (zeros when empty), and
+    the days with traffic."""
     row = scalar_row(
         query(
             snapshot,
             """select coalesce(sum(calls), 0)::bigint as calls, coalesce(sum(billed_seconds), 0) / 60 as minutes,
-                      coalesce(sum(revenue_reporting), 0) as revenue, coalesce(sum(margin_reporting), 0) as margin
+                      coalesce(sum(revenue_reporting), 0) as revenue, coalesce(sum(margin_reporting), 0) as margin,
+                      count(distinct call_date) as days
                from u where call_date >= $month and call_date < $month + interval 1 month""",
             {"month": month},
             u="rpt_usage_daily",

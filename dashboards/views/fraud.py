@@ -7,7 +7,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboards.app_state import money, page
+from dashboards.app_state import money, page, table
 from dashboards.queries import fraud
 from dashboards.roles import current_user
 from orchestration import cases
@@ -24,12 +24,13 @@ cols[1].metric("Open exposure (EUR)", money(everything.loc[everything["status"] 
 cols[2].metric("Confirmed", f"{(everything['status'] == 'confirmed').sum():,}")
 cols[3].metric("Dismissed", f"{(everything['status'] == 'dismissed').sum():,}")
 
-st.dataframe(
+table(
     alerts[["alert_id", "account_id", "raised_at", "exposure_eur", "calls", "model_score", "rules_hit", "status",
             "decided_by"]],
-    hide_index=True, use_container_width=True, height=min(420, 38 + 35 * max(len(alerts), 1)),
+    height=min(420, 38 + 35 * max(len(alerts), 1)),
     column_config={"exposure_eur": st.column_config.NumberColumn("exposure (EUR)", format="%.2f"),
-                   "model_score": st.column_config.ProgressColumn("model score", min_value=0, max_value=1)},
+                   "model_score": st.column_config.ProgressColumn("model score", format="%.3f", min_value=0,
+                                                                  max_value=1)},
 )  # fmt: skip
 if alerts.empty:
     st.info("No alerts in this state.")
@@ -56,7 +57,7 @@ with right:
     for driver in alert["drivers"] if alert["drivers"] is not None else []:
         st.markdown(f"- {driver}")
 features = alert["features_at_trigger"] or {}
-st.dataframe(pd.DataFrame([features]), hide_index=True, use_container_width=True)
+table(pd.DataFrame([features]))
 
 st.markdown(f"**Traffic of {alert['account_id']} per hour around the alert (UTC)**")
 hours = fraud.timeline(snapshot, alert["account_id"], raised_at)
@@ -70,7 +71,7 @@ else:
         .encode(x=alt.X("hour_at:T", title=None), y=alt.Y("value:Q", title=None), color="measure:N")
     )
     marker = alt.Chart(pd.DataFrame({"at": [raised_at]})).mark_rule(color="red", strokeDash=[4, 4]).encode(x="at:T")
-    st.altair_chart(lines + marker, use_container_width=True)
+    st.altair_chart(lines + marker, width="stretch")
     st.caption(f"Red line: the alert, {raised_at:%Y-%m-%d %H:%M} UTC. Window: {fraud.TIMELINE_BEFORE.days} days "
                f"before to {fraud.TIMELINE_AFTER // timedelta(hours=1)} hours after.")  # fmt: skip
 

@@ -21,18 +21,23 @@ month = st.selectbox(
 previous = next((m for m in months if m < month), None)
 currency = reporting_currency(snapshot)
 
-usage, usage_before = revenue.usage_totals(snapshot, month), previous and revenue.usage_totals(snapshot, previous)
+usage = revenue.usage_totals(snapshot, month)
+before = previous and revenue.usage_totals(snapshot, previous)
+if before and before["days"] < usage["days"]:  # a month that only began (or a first month) is no comparison
+    before = None
+
+
+def change(measure: str) -> str | None:
+    return delta_pct(usage[measure], before[measure]) if before else None
+
+
 st.subheader(f"Usage in {month:%B %Y} ({currency})")
 cols = st.columns(4)
-cols[0].metric(
-    "Revenue", money(usage["revenue"]), delta_pct(usage["revenue"], usage_before and usage_before["revenue"])
-)
-cols[1].metric("Margin", money(usage["margin"]), delta_pct(usage["margin"], usage_before and usage_before["margin"]))
+cols[0].metric("Revenue", money(usage["revenue"]), change("revenue"))
+cols[1].metric("Margin", money(usage["margin"]), change("margin"))
 margin_pct = 100 * usage["margin"] / usage["revenue"] if usage["revenue"] else None
 cols[2].metric("Margin %", "–" if margin_pct is None else f"{margin_pct:.1f} %")
-cols[3].metric(
-    "Minutes", f"{usage['minutes']:,.0f}", delta_pct(usage["minutes"], usage_before and usage_before["minutes"])
-)
+cols[3].metric("Minutes", f"{usage['minutes']:,.0f}", change("minutes"))
 
 if snapshot.has("rpt_leakage_kpis"):
     st.subheader(f"Revenue assurance, {month:%B %Y} ({currency})")

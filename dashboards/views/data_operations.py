@@ -3,7 +3,7 @@ per source, rejects and suspense by reason and age, freshness per source, and th
 
 import streamlit as st
 
-from dashboards.app_state import page
+from dashboards.app_state import page, table
 from dashboards.queries import operations
 
 snapshot, role, paths = page("Data operations", "rpt_ingestion_daily", "rpt_mediation_daily")
@@ -23,11 +23,10 @@ if stages.empty:
 else:
     measures = ["lines_landed", "calls_mediated", "calls_rated", "calls_billed"]
     st.line_chart(stages, x="delivery_date", y=measures)
-    st.dataframe(stages, hide_index=True, use_container_width=True, height=300)
-    st.download_button("Download stage totals (CSV)", stages.to_csv(index=False), "stage_totals.csv", "text/csv")
+    table(stages, "stage_totals", height=300)
 
 st.subheader("Freshness per source")
-st.dataframe(operations.freshness(snapshot), hide_index=True, use_container_width=True)
+table(operations.freshness(snapshot))
 
 st.subheader("Lines loaded per delivery day")
 chosen = st.multiselect("Sources", operations.sources(snapshot), default=[], placeholder="All sources",
@@ -36,12 +35,7 @@ daily = operations.ingestion_by_day(snapshot, chosen)
 st.bar_chart(daily, x="delivery_date", y="lines", color="source")
 st.markdown("**Days with rejects or quarantined files**")
 problems = daily[(daily.rejected_lines > 0) | (daily.files_quarantined > 0)]
-st.dataframe(
-    problems,
-    hide_index=True,
-    use_container_width=True,
-    column_config={"delivery_date": st.column_config.DateColumn("delivery day", format="YYYY-MM-DD")},
-)
+table(problems, column_config={"delivery_date": st.column_config.DateColumn("delivery day", format="YYYY-MM-DD")})
 st.download_button("Download daily loads (CSV)", daily.to_csv(index=False), "ingestion_daily.csv", "text/csv")
 
 st.subheader("Mediation: records to calls")
@@ -60,13 +54,13 @@ left, right = st.columns(2)
 with left:
     st.markdown("**Rejects by reason**")
     if snapshot.has("fct_mediation_rejects"):
-        st.dataframe(operations.rejects_by_reason(snapshot), hide_index=True, use_container_width=True)
+        table(operations.rejects_by_reason(snapshot))
 with right:
     st.markdown("**Suspense by reason and age**")
     suspense = operations.suspense_by_reason(snapshot)
     if len(suspense):
         st.bar_chart(suspense, x="reason", y="calls", color="age", horizontal=True)
-    st.dataframe(suspense, hide_index=True, use_container_width=True)
+    table(suspense)
 
 st.subheader("Last runs")
-st.dataframe(operations.last_runs(paths), hide_index=True, use_container_width=True)
+table(operations.last_runs(paths))

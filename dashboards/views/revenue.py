@@ -3,7 +3,7 @@ product; margin by route; receivables ageing. Every table downloads as CSV."""
 
 import streamlit as st
 
-from dashboards.app_state import page
+from dashboards.app_state import page, table
 from dashboards.data import reporting_currency
 from dashboards.queries import revenue
 
@@ -44,11 +44,6 @@ with st.container(border=True):
         key="revenue_currency",
     )
 filters = revenue.UsageFilter(first, last, products, countries, accounts)
-
-
-def table(frame, name: str) -> None:
-    st.dataframe(frame, hide_index=True, use_container_width=True)
-    st.download_button(f"Download {name} (CSV)", frame.to_csv(index=False), f"{name}.csv", "text/csv", key=f"dl_{name}")
 
 
 by_month = revenue.usage_by(snapshot, "month", filters, mode)

@@ -3,7 +3,7 @@
 
 import streamlit as st
 
-from dashboards.app_state import money, page
+from dashboards.app_state import money, page, table
 from dashboards.queries import invoices, revenue
 
 snapshot, role, paths = page("Invoices", "fct_invoices", "fct_invoice_lines", "fct_invoice_calls",
@@ -22,7 +22,7 @@ chosen_statuses = cols[2].multiselect(
 )
 found = invoices.search(snapshot, text, month, chosen_statuses)
 st.caption(f"{len(found):,} invoices")
-st.dataframe(found, hide_index=True, use_container_width=True, height=min(420, 38 + 35 * len(found)))
+table(found, height=min(420, 38 + 35 * len(found)))
 if found.empty:
     st.stop()
 
@@ -37,12 +37,12 @@ cols[3].metric("Calls", f"{head['call_count']:,}")
 cols[4].metric("Due", f"{head['due_date']:%Y-%m-%d}" if head["due_date"] else "–")
 
 st.markdown("**Lines**")
-st.dataframe(invoices.lines(snapshot, number), hide_index=True, use_container_width=True)
+table(invoices.lines(snapshot, number))
 
 calls = invoices.calls(snapshot, number, role.see_numbers)
 shown = f"the first {len(calls):,} of {head['call_count']:,}" if head["call_count"] > len(calls) else f"{len(calls):,}"
 st.markdown(f"**Itemised calls** ({shown})")
-st.dataframe(calls, hide_index=True, use_container_width=True)
+table(calls)
 
 cols = st.columns(2)
 cols[0].download_button(

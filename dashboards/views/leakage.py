@@ -5,7 +5,7 @@ from decimal import Decimal, InvalidOperation
 
 import streamlit as st
 
-from dashboards.app_state import money, page
+from dashboards.app_state import money, page, table
 from dashboards.data import reporting_currency
 from dashboards.queries import leakage
 from dashboards.roles import current_user
@@ -41,7 +41,7 @@ st.bar_chart(leakage.by_area_and_type(snapshot, **selection), x="leakage_area", 
 
 found = leakage.findings(snapshot, **selection)
 st.subheader("Findings, most valuable first")
-st.dataframe(found.drop(columns=["detail", "subject"]), hide_index=True, use_container_width=True, height=320)
+table(found.drop(columns=["detail", "subject"]), height=320)
 st.download_button("Download findings (CSV)", found.to_csv(index=False), "findings.csv", "text/csv")
 if found.empty:
     st.stop()
@@ -62,7 +62,7 @@ cols[2].metric("Leakage", money(finding["leakage_amount"], finding["currency"] o
 cols[3].metric("Direction", finding["direction"])
 evidence = leakage.evidence(snapshot, finding_id, role.see_numbers)
 st.markdown(f"**Evidence calls** ({len(evidence):,})")
-st.dataframe(evidence, hide_index=True, use_container_width=True)
+table(evidence)
 
 st.subheader("Case")
 case_id = cases.case_of_finding(paths.cases, finding_id)
@@ -118,5 +118,5 @@ st.dataframe(
          "note": e.note, "amount": e.amount}
         for e in reversed(detail.events)
     ],
-    hide_index=True, use_container_width=True,
+    hide_index=True, width="stretch",
 )  # fmt: skip
