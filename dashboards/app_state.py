@@ -34,12 +34,17 @@ def page(title: str, *tables: str, needs: str = "") -> tuple[Snapshot, Role, Pat
     return snapshot, current_role(), Paths.from_env()
 
 
-def money(amount: object, currency: str = "") -> str:
-    """An amount to the cent with thousands separators (Decimal, never float arithmetic)."""
-    if amount is None:
+def blank(value: object) -> object:
+    """None for a missing value, whatever shape pandas gave it (None, NaN, NaT, pd.NA)."""
+    return None if value is None or (not isinstance(value, str | list | tuple | dict) and pd.isna(value)) else value
+
+
+def money(amount: object, currency: object = "") -> str:
+    """An amount to the cent with thousands separators (Decimal, never float arithmetic); – when missing."""
+    if blank(amount) is None:
         return "–"
     value = Decimal(str(amount)).quantize(Decimal("0.01"))
-    return f"{value:,.2f} {currency}".strip()
+    return f"{value:,.2f} {blank(currency) or ''}".strip()
 
 
 def delta_pct(now: object, before: object) -> str | None:

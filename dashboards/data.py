@@ -81,7 +81,7 @@ def _cached(
         if as_records:
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-        return cursor.fetch_arrow_table().to_pandas()  # through Arrow: DECIMAL stays Decimal, never float
+        return cursor.to_arrow_table().to_pandas()  # through Arrow: DECIMAL stays Decimal, never float
     finally:
         con.close()
 

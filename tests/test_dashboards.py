@@ -1,20 +1,52 @@
-"""The dashboards read only the published snapshot: figures shown match the warehouse they came from, and a
-run whose dbt tests fail publishes nothing (the app keeps the last good snapshot)."""
+"""The dashboards against a small operator run through the whole pipeline (load, close, assurance, fraud),
+as the app sees it: every page rendered by Streamlit's AppTest and checked against figures read from the
+warehouse itself; the case and alert workflows written through to the case store; B-numbers masked for
+finance. Then the same app in Debian's Chromium driven by Playwright (screenshots in tests/artifacts/), and a
+pipeline run while a person browses.
+
+The small synthetic warehouse of conftest.published covers what happens before anything is published and
+when a dbt test fails."""
 
 from __future__ import annotations
 
-from datetime import date
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 import duckdb
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboards import data
-from orchestration.runner import build_models
-from orchestration.settings import REPO_ROOT
+from dashboards.queries import fraud, invoices, operations
+from dashboards.roles import RoleError, current_role, load_roles
+from orchestration import cases
+from orchestration.runner import assure, build_models, close_month, detect_fraud, landed_days, load_days
+from orchestration.settings import REPO_ROOT, Paths
+from orchestration.simulator import SimulationConfig, simulate
 
 pytestmark = pytest.mark.integration
 APP = str(REPO_ROOT / "dashboards" / "app.py")
+ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
+OCT = date(2026, 10, 1)
+ANALYST = "ra-tester"
+CENT = Decimal("0.01")
+PUBLISHED: dict[str, str | None] = {}  # the snapshot current after each of the operator's runs
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Before the first publish, and a failed check
 
 
 def test_app_shows_nothing_published_yet(paths):
@@ -23,30 +55,515 @@ def test_app_shows_nothing_published_yet(paths):
     assert "Nothing is published yet" in at.info[0].value
 
 
-def test_data_operations_page_shows_the_snapshot(published):
+def test_a_published_snapshot_shows_its_figures_and_a_failed_dbt_test_publishes_nothing(published, monkeypatch):
+    monkeypatch.setenv("TOLLHOUSE_ROLE", "engineering")
     snapshot = data.current_snapshot(published)
-    assert data.ingestion_totals(snapshot) == {
+    assert operations.ingestion_totals(snapshot) == {
         "files": 2, "lines": 3, "raw_rows": 2, "rejected_lines": 1, "files_quarantined": 0, "files_redelivered": 0,
     }  # fmt: skip
-    at = AppTest.from_file(APP, default_timeout=30).run()
+    at = AppTest.from_file(APP, default_timeout=30).run().switch_page("views/data_operations.py").run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Lines"] == "3" and metrics["Rejected lines"] == "1" and metrics["Files landed"] == "2"
     # no switch configuration was delivered: both records are rejected by mediation (unknown_switch)
-    assert data.mediation_totals(snapshot) == {
-        "records": 2, "calls": 0, "partials_merged": 0, "duplicates": 0, "rejected": 2, "suspended": 0,
-        "unaccounted": 0,
-    }  # fmt: skip
     assert metrics["Rejected records"] == "2" and metrics["Records unaccounted"] == "0"
-    at.multiselect[0].select("freeswitch").run()
-    assert not at.exception
-    assert list(at.dataframe[0].value["source"]) == []  # the freeswitch day had no problems
 
-
-def test_failed_dbt_test_publishes_nothing(published):
-    before = data.current_snapshot(published).version
+    before = snapshot.version
     with duckdb.connect(str(published.warehouse)) as con:  # a raw row lost after the load; the audit is intact
         con.execute("delete from raw.asterisk__cdr where line_no = 1")
     result = build_models(published, date(2026, 10, 1), date(2026, 10, 2))
     assert not result.success
     assert data.current_snapshot(published).version == before
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Roles
+
+
+def test_roles_come_from_the_configuration_and_a_wrong_one_is_refused(tmp_path, monkeypatch):
+    roles, default = load_roles()
+    assert set(roles) == {"finance", "assurance", "engineering"} and default in roles
+    assert not roles["finance"].see_numbers and roles["assurance"].see_numbers
+    assert set(roles["finance"].pages) == {"overview", "revenue", "invoices"}
+    monkeypatch.setenv("TOLLHOUSE_ROLE", "auditor")
+    with pytest.raises(RoleError, match="auditor"):
+        current_role()
+    broken = tmp_path / "roles.toml"
+    broken.write_text('default_role = "x"\n[roles.x]\npages = ["overview", "billing"]\nsee_numbers = false\n')
+    with pytest.raises(RoleError, match="billing"):
+        load_roles(broken)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The operator
+
+
+@pytest.fixture(scope="module")
+def operator():
+    """One month of a small operator: every landed day loaded and mediated, October closed (its documents
+    rendered), the controls run and the cases filed, the fraud model trained and the alerts filed. Each run
+    published the snapshot."""
+    mp = pytest.MonkeyPatch()
+    shm = Path("/dev/shm")
+    folder = Path(tempfile.mkdtemp(prefix="tollhouse-dashboards-", dir=shm if shm.is_dir() else None))
+    mp.setenv("TOLLHOUSE_DATA_DIR", str(folder))
+    mp.setenv("DAGSTER_HOME", str(folder / "dagster"))
+    mp.setenv("TOLLHOUSE_USER", ANALYST)
+    try:
+        paths = Paths(folder)
+        simulate(SimulationConfig(seed=11, start=OCT, accounts=12, calls_per_day=150, out=folder))
+        days = landed_days(paths)
+        for step, run in (
+            ("load", lambda: load_days(paths, days[0], days[-1])),
+            ("mediation", lambda: build_models(paths, days[0], days[-1])),
+            ("close", lambda: close_month(paths, OCT, "dashboard-test", "month-end close")),
+            ("assurance", lambda: assure(paths)),
+            ("fraud", lambda: detect_fraud(paths, train=True)),
+        ):
+            assert run().success, step
+            snapshot = data.current_snapshot(paths)
+            PUBLISHED[step] = snapshot and snapshot.version
+        st.cache_data.clear()
+        yield paths
+    finally:
+        mp.undo()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def warehouse(paths: Paths, sql: str, params: list | None = None) -> list[tuple]:
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def cents(amount: Decimal) -> Decimal:
+    return Decimal(amount).quantize(CENT, ROUND_HALF_UP)
+
+
+def shown(amount: Decimal, currency: str = "") -> str:
+    """An amount as the pages write it: to the cent, thousands separated."""
+    return f"{cents(amount):,.2f} {currency}".strip()
+
+
+def app(monkeypatch, role: str, page: str | None = None) -> AppTest:
+    monkeypatch.setenv("TOLLHOUSE_ROLE", role)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    if page:
+        at.switch_page(f"views/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def frame_with(at: AppTest, column: str):
+    """The first dataframe on the page that has `column`."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def by_key(widgets, key: str):
+    return next(w for w in widgets if w.key == key)
+
+
+def by_label(widgets, label: str):
+    return next(w for w in widgets if w.label == label)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Publishing
+
+
+def test_every_run_published_a_snapshot_with_what_it_built(operator):
+    assert PUBLISHED["load"] is None  # loading alone publishes nothing: the marts are not built yet
+    versions = [PUBLISHED[step] for step in ("mediation", "close", "assurance", "fraud")]
+    assert None not in versions and len(set(versions)) == 4
+    snapshot = data.current_snapshot(operator)
+    served = ("rpt_usage_daily", "fct_invoices", "fct_invoice_calls", "fct_leakage_findings", "rpt_leakage_evidence",
+              "rpt_stage_totals_daily", "fct_fraud_alerts", "fct_fraud_account_hours")  # fmt: skip
+    for table in served:
+        assert snapshot.has(table), table
+        (rows,) = warehouse(operator, f"select count(*) from marts.{table}")[0]
+        assert data.query(snapshot, "select count(*) as n from t", t=table)["n"][0] == rows
+    assert snapshot.data_through.startswith("2026-1")
+    kept = sorted((operator.serving / "snapshots").iterdir())
+    assert len(kept) == 3 and kept[-1].name == snapshot.version  # the last three, for readers mid-switch
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Pages
+
+
+def test_overview_shows_the_closed_months_revenue_billing_and_fraud(operator, monkeypatch):
+    at = app(monkeypatch, "assurance")
+    assert by_key(at.selectbox, "overview_month").value == OCT  # the latest closed month
+    shown_metrics = metrics(at)
+    ((billed,),) = warehouse(
+        operator, "select sum(billed_revenue_reporting) from marts.rpt_leakage_kpis where billing_period = ?", [OCT]
+    )
+    assert shown_metrics["Billed"] == shown(billed)
+    ((alerts, exposure),) = warehouse(
+        operator,
+        "select count(*), sum(exposure_eur) from marts.fct_fraud_alerts where raised_at >= ? and raised_at < ?",
+        [datetime(2026, 10, 1), datetime(2026, 11, 1)],
+    )
+    assert alerts > 0
+    assert shown_metrics["Alerts raised"] == str(alerts) and shown_metrics["Exposure (EUR)"] == shown(exposure)
+    # the revenue in the reporting currency: every October call at its day's rate, summed from the calls
+    ((revenue,),) = warehouse(
+        operator,
+        """select sum(r.cost * case when r.currency = 'EUR' then 1 else fx.rate end)
+           from marts.fct_rated_calls r left join intermediate.int_fx_daily_rates fx
+             on fx.base_currency = r.currency and fx.quote_currency = 'EUR' and fx.rate_day = r.call_date
+           where r.call_date >= ? and r.call_date < ?""",
+        [OCT, date(2026, 11, 1)],
+    )
+    assert abs(Decimal(shown_metrics["Revenue"].replace(",", "")) - revenue) <= CENT  # rounded per day and account
+
+
+def test_revenue_by_currency_is_the_rated_calls_to_the_cent_and_a_customer_filter_narrows_it(operator, monkeypatch):
+    at = app(monkeypatch, "finance", "revenue")
+    by_key(at.radio, "revenue_currency").set_value("account").run()
+    assert not at.exception
+    by_currency = frame_with(at, "calls")  # the month table: currency per row in account currency
+    expected = {
+        currency: cents(revenue)
+        for currency, revenue in warehouse(operator, "select currency, sum(cost) from marts.fct_rated_calls group by 1")
+    }
+    page_totals = by_currency.groupby("currency")["revenue"].sum().to_dict()
+    assert {c: cents(v) for c, v in page_totals.items()} == expected
+    ((account, name, calls),) = warehouse(
+        operator,
+        """select r.account_id, a.account_name, count(*) from marts.fct_rated_calls r
+           join staging.stg_crm__accounts a using (account_id) group by all order by 3 desc, 1 limit 1""",
+    )
+    by_key(at.multiselect, "revenue_accounts").select(account).run()
+    assert not at.exception
+    assert frame_with(at, "calls")["calls"].sum() == calls
+    customers = frame_with(at, "customer") if any("customer" in d.value.columns for d in at.dataframe) else None
+    assert customers is None or set(customers["customer"]) == {name}
+
+
+def test_an_invoice_opens_with_its_lines_and_calls_and_its_pdf_is_the_issued_document(operator, monkeypatch):
+    ((number, account_name, total, currency, line_count, call_count),) = warehouse(
+        operator,
+        """select invoice_number, account_name, total, currency, line_count, call_count from marts.fct_invoices
+           where status = 'closed' and call_count > 0 order by call_count desc limit 1""",
+    )
+    at = app(monkeypatch, "finance", "invoices")
+    by_key(at.text_input, "invoice_search").input(account_name.split()[0]).run()
+    listed = frame_with(at, "invoice_number")
+    ((matching,),) = warehouse(
+        operator, "select count(*) from marts.fct_invoices where account_name ilike ?", [f"%{account_name.split()[0]}%"]
+    )
+    assert len(listed) == matching and number in set(listed["invoice_number"])
+    by_key(at.selectbox, "invoice_open").select(number).run()
+    assert not at.exception
+    assert metrics(at)["Total"] == shown(total, currency)
+    assert len(frame_with(at, "line_no")) == line_count
+    assert len(frame_with(at, "call_id")) == min(call_count, invoices.SHOWN_CALLS)
+    pdf = invoices.invoice_pdf(data.current_snapshot(operator), number)
+    assert pdf == (operator.invoices / "2026-10" / f"{number}.pdf").read_bytes()
+
+
+def test_finance_sees_b_numbers_masked_and_only_its_pages_assurance_sees_them_whole(operator, monkeypatch):
+    ((number,),) = warehouse(
+        operator, "select invoice_number from marts.fct_invoices where call_count > 0 order by 1 limit 1"
+    )
+    whole = {b for (b,) in warehouse(operator, "select b_number from marts.fct_invoice_calls where invoice_number = ?",
+                                     [number])}  # fmt: skip
+    for role, masked in (("finance", True), ("assurance", False)):
+        at = app(monkeypatch, role, "invoices")
+        by_key(at.selectbox, "invoice_open").select(number).run()
+        shown_numbers = set(frame_with(at, "call_id")["b_number"])
+        if masked:
+            assert all(re.fullmatch(r"•+\d{4}", b) for b in shown_numbers), shown_numbers
+            assert not shown_numbers & whole
+            assert {b[-4:] for b in shown_numbers} <= {b[-4:] for b in whole}
+        else:
+            assert shown_numbers <= whole
+    at = app(monkeypatch, "finance")
+    for page in ("leakage", "fraud", "data_operations"):
+        with pytest.raises(ValueError, match="Could not find a navigation page"):
+            at.switch_page(f"views/{page}.py")
+
+
+def test_leakage_drills_from_a_finding_to_its_evidence_calls(operator, monkeypatch):
+    at = app(monkeypatch, "assurance", "leakage")
+    ((findings,),) = warehouse(operator, "select count(*) from marts.fct_leakage_findings")
+    assert metrics(at)["Findings"] == f"{findings:,}"
+    ((finding_id, evidence),) = warehouse(
+        operator,
+        """select finding_id, evidence_call_ids from marts.fct_leakage_findings
+           where evidence_calls between 1 and 50 order by leakage_amount desc, finding_id limit 1""",
+    )
+    by_key(at.selectbox, "leakage_finding").select(finding_id).run()
+    assert not at.exception
+    assert set(frame_with(at, "rated_charge")["call_id"]) == set(evidence)
+    by_key(at.multiselect, "leakage_controls").select("RA-03").run()
+    assert set(frame_with(at, "finding_id")["control_id"]) == {"RA-03"}
+
+
+def test_a_case_is_worked_from_the_page_and_every_step_is_in_the_store(operator, monkeypatch):
+    ((finding_id, amount, currency),) = warehouse(
+        operator,
+        """select finding_id, leakage_amount, currency from marts.fct_leakage_findings
+           where finding_type = 'unbilled_usage' order by leakage_amount desc limit 1""",
+    )
+    case_id = cases.case_of_finding(operator.cases, finding_id)
+    assert cases.get_case(operator.cases, case_id).case.status == "open"
+    at = app(monkeypatch, "assurance", "leakage")
+
+    def save(owner: str = "", status: str = "(keep)", recovered: str = "", note: str = "") -> AppTest:
+        by_key(at.selectbox, "leakage_finding").select(finding_id).run()
+        by_label(at.text_input, "Assign to").input(owner)
+        by_key(at.selectbox, "case_status").select(status)
+        by_label(at.text_input, "Recovered amount").input(recovered)
+        by_label(at.text_area, "Note").input(note)
+        by_label(at.button, "Save").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    save(owner="alice", status="investigating", note="the CDRs are on no invoice")
+    assert metrics(at)["Status"] == "investigating" and metrics(at)["Owner"] == "alice"
+    case = cases.get_case(operator.cases, case_id)
+    assert (case.case.status, case.case.owner) == ("investigating", "alice")
+    moved = [e for e in case.events if e.action == "status_changed"][-1]
+    assert (moved.actor, moved.to_status, moved.note) == (ANALYST, "investigating", "the CDRs are on no invoice")
+
+    save(status="confirmed")
+    save(status="recovery_pending")
+    save(status="recovered")  # no amount yet: refused with the reason, nothing written
+    assert "recovered amount above zero" in at.error[0].value
+    assert cases.get_case(operator.cases, case_id).case.status == "recovery_pending"
+    save(status="recovered", recovered=str(cents(amount)))
+    case = cases.get_case(operator.cases, case_id).case
+    assert (case.status, case.recovered_amount) == ("recovered", cents(amount))
+    assert metrics(at)["Recovered"] == shown(amount, currency)
+    history = frame_with(at, "action")
+    assert list(history["action"][:4]) == ["status_changed"] * 4  # newest first: recovered ... investigating
+
+
+def test_the_fraud_queue_is_ordered_by_exposure_and_an_alert_is_confirmed_from_the_page(operator, monkeypatch):
+    at = app(monkeypatch, "assurance", "fraud")
+    ordered = [a for (a,) in warehouse(operator, "select alert_id from marts.fct_fraud_alerts "
+                                                 "order by exposure_eur desc, alert_id")]  # fmt: skip
+    assert list(frame_with(at, "alert_id")["alert_id"]) == ordered[: len(frame_with(at, "alert_id"))]
+    assert metrics(at)["Open alerts"] == str(len(ordered))
+    top = ordered[0]
+    ((account, raised_at, reasons),) = warehouse(
+        operator, "select account_id, raised_at, reasons from marts.fct_fraud_alerts where alert_id = ?", [top]
+    )
+    assert all(any(reason in m.value for m in at.markdown) for reason in reasons)  # the reasons, word for word
+    hours = fraud.timeline(data.current_snapshot(operator), account, raised_at)
+    ((in_window,),) = warehouse(
+        operator,
+        "select count(*) from marts.fct_fraud_account_hours where account_id = ? and hour_at >= ? and hour_at < ?",
+        [account, raised_at - timedelta(days=3), raised_at + timedelta(days=1)],
+    )
+    assert len(hours) == in_window > 0
+    assert len(at.get("vega_lite_chart")) >= 1  # the timeline is drawn
+
+    by_label(at.text_input, "Note").input("calls to a premium range at night, customer confirms")
+    by_label(at.button, "Confirm fraud").click().run()
+    assert not at.exception
+    (alert,) = cases.fraud_alerts(operator.cases, alert_id=top)
+    assert (alert.status, alert.decided_by) == ("confirmed", ANALYST)
+    assert metrics(at)["Confirmed"] == "1" and metrics(at)["Open alerts"] == str(len(ordered) - 1)
+
+
+def test_data_operations_shows_control_totals_per_stage_and_the_last_runs(operator, monkeypatch):
+    at = app(monkeypatch, "engineering", "data_operations")
+    ((lines, files),) = warehouse(  # data lines of the files loaded (not re-deliveries nor quarantined ones)
+        operator, "select sum(lines - header_lines) filter (where status = 'loaded'), count(*) from raw.load_audit"
+    )
+    assert metrics(at)["Lines"] == f"{lines:,}" and metrics(at)["Files landed"] == f"{files:,}"
+    stages = frame_with(at, "calls_billed")
+    ((billed,),) = warehouse(operator, "select count(distinct call_id) from marts.fct_invoice_calls")
+    ((rated,),) = warehouse(operator, "select count(*) from marts.fct_rated_calls")
+    assert stages["calls_billed"].sum() == billed and stages["calls_rated"].sum() == rated
+    runs = frame_with(at, "job")
+    assert len(runs) >= 5 and set(runs["status"]) <= {"SUCCESS", "FAILURE"}
+    suspense = frame_with(at, "age")
+    ((held,),) = warehouse(
+        operator, "select (select count(*) from marts.fct_suspense) + (select count(*) from marts.fct_rating_suspense)"
+    )
+    assert suspense["calls"].sum() == held
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# In a real browser
+
+
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run", "--disable-sync",
+]  # fmt: skip
+PAGES = {"overview": "", "revenue": "revenue", "invoices": "invoices", "leakage": "leakage", "fraud": "fraud",
+         "data_operations": "data_operations"}  # fmt: skip
+
+
+def chromium() -> str:
+    found = shutil.which("chromium")
+    if found:
+        return found
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip("Debian's chromium is not installed and cannot be installed here (needs root and apt-get)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True, timeout=600)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env, capture_output=True,
+                   timeout=900)  # fmt: skip
+    return shutil.which("chromium") or pytest.fail("apt-get installed chromium but it is not on PATH")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def app_url(operator):
+    """The app served by `streamlit run`, as `make dashboard` starts it, on the operator's snapshot."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", APP, "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        env={**os.environ, "TOLLHOUSE_DATA_DIR": str(operator.data), "TOLLHOUSE_ROLE": "assurance"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("the Streamlit app did not start within 60 s")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
+        yield launched.new_page(viewport={"width": 1400, "height": 2400}, accept_downloads=True)
+        launched.close()
+
+
+def settle(page) -> None:
+    """Wait until the app has rendered and its script has stopped running."""
+    page.wait_for_selector('[data-testid="stApp"]')
+    page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=60_000)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
+        timeout=60_000,
+    )
+    page.wait_for_timeout(800)
+
+
+def errors_shown(page) -> list[str]:
+    return [e.inner_text() for e in page.query_selector_all('[data-testid="stException"], .stAlert-error')]
+
+
+def visit(page, url: str, name: str) -> None:
+    page.goto(f"{url}/{PAGES[name]}")
+    settle(page)
+    assert errors_shown(page) == [], name
+    assert "Page not found" not in page.inner_text("body"), name
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick `option` in the selectbox or multiselect labelled `label`, as a person types it."""
+    widget = page.locator('[data-testid="stSelectbox"], [data-testid="stMultiSelect"]').filter(has_text=label)
+    widget.locator("input").first.click()
+    page.keyboard.type(option)
+    page.locator('[role="option"]').filter(has_text=option).first.click()
+    page.keyboard.press("Escape")
+    settle(page)
+
+
+def test_every_page_in_a_real_browser_with_a_filter_an_invoice_and_a_finding(operator, app_url, browser):
+    page = browser
+    for name in PAGES:
+        visit(page, app_url, name)
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    assert "Revenue" in page.inner_text('[data-testid="stSidebarNav"]')
+
+    visit(page, app_url, "revenue")  # a filter: one customer
+    ((name, calls),) = warehouse(
+        operator, "select a.account_name, count(*) from marts.fct_rated_calls r join staging.stg_crm__accounts a "
+        "using (account_id) group by 1 order by 1 limit 1",
+    )  # fmt: skip
+    choose(page, "Customers", name)
+    assert errors_shown(page) == []
+    assert name in page.locator('[data-testid="stMultiSelect"]').filter(has_text="Customers").inner_text()
+    assert f"{calls:,} calls" in page.inner_text('[data-testid="stMainBlockContainer"]')
+    page.screenshot(path=str(ARTIFACTS / "revenue_filtered.png"))
+
+    ((number, total, currency),) = warehouse(
+        operator, "select invoice_number, total, currency from marts.fct_invoices where status = 'closed' "
+        "and call_count > 0 order by invoice_number limit 1",
+    )  # fmt: skip
+    visit(page, app_url, "invoices")
+    page.get_by_placeholder("Invoice number, customer or account").fill(number)
+    page.keyboard.press("Enter")
+    settle(page)
+    choose(page, "Open invoice", number)
+    assert shown(total, currency) in page.inner_text('[data-testid="stMainBlockContainer"]')
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download PDF").click()
+    pdf = Path(download.value.path()).read_bytes()
+    assert pdf == (operator.invoices / "2026-10" / f"{number}.pdf").read_bytes()
+    page.screenshot(path=str(ARTIFACTS / "invoice_opened.png"))
+    assert errors_shown(page) == []
+
+    ((finding_id, evidence),) = warehouse(
+        operator, "select finding_id, evidence_calls from marts.fct_leakage_findings where evidence_calls > 0 "
+        "order by finding_id limit 1",
+    )  # fmt: skip
+    visit(page, app_url, "leakage")
+    choose(page, "Open finding", finding_id)
+    text = page.inner_text('[data-testid="stMainBlockContainer"]')
+    assert f"Finding {finding_id}" in text and f"Evidence calls ({evidence:,})" in text
+    page.screenshot(path=str(ARTIFACTS / "finding_opened.png"))
+    assert errors_shown(page) == []
+    for name in PAGES:
+        assert (ARTIFACTS / f"{name}.png").stat().st_size > 20_000, name
+
+
+def test_browsing_while_a_pipeline_run_publishes_a_new_snapshot(operator, app_url, browser):
+    """The controls and the fraud scoring run again (each publishes) while a person goes from page to page:
+    no page shows an error, and the last page shows the new snapshot."""
+    before = data.current_snapshot(operator).version
+    outcome = {}
+
+    def pipeline() -> None:
+        outcome["assure"] = assure(operator).success
+        outcome["fraud"] = detect_fraud(operator, train=False).success
+
+    run = threading.Thread(target=pipeline)
+    run.start()
+    page, visits = browser, 0
+    while run.is_alive() or visits < len(PAGES):
+        name = list(PAGES)[visits % len(PAGES)]
+        visit(page, app_url, name)
+        visits += 1
+    run.join()
+    assert outcome == {"assure": True, "fraud": True}
+    after = data.current_snapshot(operator).version
+    assert after != before
+    visit(page, app_url, "overview")
+    assert f"published {data.current_snapshot(operator).published_at.replace('T', ' ')}" in page.inner_text("body")
+    page.screenshot(path=str(ARTIFACTS / "after_concurrent_run.png"))
+    assert visits >= len(PAGES)

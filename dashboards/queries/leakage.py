@@ -136,7 +136,7 @@ def evidence(snapshot: Snapshot, finding_id: str, see_numbers: bool) -> pd.DataF
     """The calls that prove a finding, with what mediation and rating made of them."""
     return query(
         snapshot,
-        """select call_id, start_at, account_id, switch_id, masked(a_number, $see) as a_number,
+        """select call_id, call_state, start_at, account_id, switch_id, masked(a_number, $see) as a_number,
                   masked(b_number, $see) as b_number, destination_country, call_type, disposition,
                   billable_seconds, rate_plan_id, matched_prefix, billed_seconds, rated_charge, currency,
                   vendor_id, vendor_cost, margin, file_id, line_no

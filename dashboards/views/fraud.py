@@ -7,7 +7,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboards.app_state import money, page, table
+from dashboards.app_state import blank, money, page, table
 from dashboards.queries import fraud
 from dashboards.roles import current_user
 from orchestration import cases
@@ -50,12 +50,15 @@ with left:
     st.markdown("**Why it was raised**")
     for reason in alert["reasons"] if alert["reasons"] is not None else []:
         st.markdown(f"- {reason}")
-    if alert["model_score"] is not None and alert["model_score"] == alert["model_score"]:
+    if blank(alert["model_score"]) is not None:
         st.markdown(f"- model score {alert['model_score']:.3f}")
 with right:
     st.markdown("**What drove it** (features above the 99th percentile of every call's)")
-    for driver in alert["drivers"] if alert["drivers"] is not None else []:
+    drivers = list(alert["drivers"]) if alert["drivers"] is not None else []
+    for driver in drivers:
         st.markdown(f"- {driver}")
+    if not drivers:
+        st.markdown("- none: no feature was unusual against every call's; the rules or the score raised it")
 features = alert["features_at_trigger"] or {}
 table(pd.DataFrame([features]))
 
@@ -75,7 +78,8 @@ else:
     st.caption(f"Red line: the alert, {raised_at:%Y-%m-%d %H:%M} UTC. Window: {fraud.TIMELINE_BEFORE.days} days "
                f"before to {fraud.TIMELINE_AFTER // timedelta(hours=1)} hours after.")  # fmt: skip
 
-st.markdown(f"**Decision** (now: {alert['status']}{', by ' + alert['decided_by'] if alert['decided_by'] else ''})")
+decided_by = blank(alert["decided_by"])
+st.markdown(f"**Decision** (now: {alert['status']}{', by ' + decided_by if decided_by else ''})")
 with st.form("fraud_decision", clear_on_submit=True):
     note = st.text_input("Note", placeholder="what you found")
     cols = st.columns(3)

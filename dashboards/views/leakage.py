@@ -5,7 +5,7 @@ from decimal import Decimal, InvalidOperation
 
 import streamlit as st
 
-from dashboards.app_state import money, page, table
+from dashboards.app_state import blank, money, page, table
 from dashboards.data import reporting_currency
 from dashboards.queries import leakage
 from dashboards.roles import current_user
@@ -47,18 +47,19 @@ if found.empty:
     st.stop()
 
 labels = {
-    row.finding_id: f"{row.finding_id} · {row.control_id} {row.finding_type} · {row.account_id or '-'} · "
-    f"{money(row.leakage_amount, row.currency or '')}"
+    row.finding_id: f"{row.finding_id} · {row.control_id} {row.finding_type} · {blank(row.account_id) or '-'} · "
+    f"{money(row.leakage_amount, row.currency)}"
     for row in found.itertuples()
 }
 finding_id = st.selectbox("Open finding", list(labels), format_func=labels.get, key="leakage_finding")
 finding = found[found["finding_id"] == finding_id].iloc[0]
 st.subheader(f"Finding {finding_id}")
-st.markdown(f"**{finding['control_id']} {finding['control_name']}**: {finding['detail'] or finding['subject'] or ''}")
+explained = blank(finding["detail"]) or blank(finding["subject"]) or ""
+st.markdown(f"**{finding['control_id']} {finding['control_name']}**: {explained}")
 cols = st.columns(4)
-cols[0].metric("Expected", money(finding["expected_amount"], finding["currency"] or ""))
-cols[1].metric("Billed", money(finding["billed_amount"], finding["currency"] or ""))
-cols[2].metric("Leakage", money(finding["leakage_amount"], finding["currency"] or ""))
+cols[0].metric("Expected", money(finding["expected_amount"], finding["currency"]))
+cols[1].metric("Billed", money(finding["billed_amount"], finding["currency"]))
+cols[2].metric("Leakage", money(finding["leakage_amount"], finding["currency"]))
 cols[3].metric("Direction", finding["direction"])
 evidence = leakage.evidence(snapshot, finding_id, role.see_numbers)
 st.markdown(f"**Evidence calls** ({len(evidence):,})")

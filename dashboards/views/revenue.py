@@ -47,6 +47,10 @@ filters = revenue.UsageFilter(first, last, products, countries, accounts)
 
 
 by_month = revenue.usage_by(snapshot, "month", filters, mode)
+st.caption(
+    f"{by_month['calls'].sum():,} calls, {by_month['minutes'].sum():,.0f} minutes rated in the selection"
+    + (f", revenue {by_month['revenue'].sum():,.2f} {currency}" if mode == "reporting" else "")
+)
 st.subheader("Usage revenue by month")
 chart = by_month.assign(revenue=by_month["revenue"].astype(float), margin=by_month["margin"].astype(float))
 st.bar_chart(chart, x="month", y=["revenue", "margin"], stack=False)
