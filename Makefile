@@ -40,8 +40,11 @@ ui: setup manifest
 	@$(BIN)/python -m orchestration.instance >/dev/null
 	$(BIN)/dagster dev -m orchestration.definitions
 
+# The Streamlit app on the last published snapshot (`make run` publishes one), as ROLE (finance, assurance or
+# engineering; dashboards/roles.toml). Headless: no first-run prompt; open the URL it prints.
+ROLE ?=
 dashboard: setup
-	$(BIN)/streamlit run dashboards/app.py
+	TOLLHOUSE_ROLE=$(ROLE) $(BIN)/streamlit run dashboards/app.py --server.headless true --browser.gatherUsageStats false
 
 lint: setup
 	$(BIN)/ruff check .
