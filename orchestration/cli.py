@@ -306,6 +306,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print()
     cmd_summary(args)
     _say(f"invoice documents: {paths.invoices}")
+    published = (paths.serving / "CURRENT").read_text().strip() if (paths.serving / "CURRENT").exists() else None
+    _say(f"dashboards: snapshot {published} published; `make dashboard` opens it" if published
+         else "dashboards: nothing published (a run's checks failed); see the failed checks above")  # fmt: skip
     return status
 
 

@@ -11,8 +11,10 @@ from dashboards.queries import leakage
 from dashboards.roles import current_user
 from orchestration import cases
 
-snapshot, role, paths = page("Leakage", "fct_leakage_findings", "rpt_leakage_kpis", "rpt_leakage_evidence",
-                             needs="bill a month and run the controls (`tollhouse assure`)")  # fmt: skip
+snapshot, role, paths = page(
+    "Leakage", "fct_leakage_findings", "rpt_leakage_kpis", "rpt_leakage_evidence", "rpt_control_coverage",
+    needs="bill a month and run the controls (`tollhouse assure`)",
+)  # fmt: skip
 currency = reporting_currency(snapshot)
 periods = leakage.periods(snapshot)
 controls, areas = leakage.control_choices(snapshot)
@@ -38,6 +40,9 @@ cols[4].metric("Leakage % of billed", "–" if pct is None or pct != pct else f"
 st.subheader(f"Value by area and type ({currency})")
 st.bar_chart(leakage.by_area_and_type(snapshot, **selection), x="leakage_area", y="leakage", color="finding_type",
              horizontal=True)  # fmt: skip
+
+with st.expander("Controls: what each checked and found, by leakage area"):
+    table(leakage.coverage(snapshot), "control_coverage")
 
 found = leakage.findings(snapshot, **selection)
 st.subheader("Findings, most valuable first")
