@@ -43,14 +43,14 @@ def by_period(snapshot: Snapshot) -> pd.DataFrame:
     """Leakage per period and direction in the reporting currency (the overview's trend)."""
     return query(
         snapshot,
-        """unpivot (select billing_period,
+        """unpivot (select strftime(billing_period, '%Y-%m') as month,
                        cast(sum(under_billing_reporting) as double) as under_billing,
                        cast(sum(over_billing_reporting) as double) as over_billing,
                        cast(sum(cost_leakage_reporting) as double) as cost,
                        cast(sum(collection_leakage_reporting) as double) as collection
-                    from k group by billing_period)
+                    from k group by 1)
            on under_billing, over_billing, cost, collection into name direction value leakage
-           order by billing_period, direction""",
+           order by month, direction""",
         k="rpt_leakage_kpis",
     )
 

@@ -34,8 +34,8 @@ cols[0].metric("Findings", f"{len(leakage.findings(snapshot, **selection)):,}")
 cols[1].metric(f"Under-billing ({currency})", money(kpis.get("under_billing")))
 cols[2].metric(f"Over-billing ({currency})", money(kpis.get("over_billing")))
 cols[3].metric(f"Recoverable ({currency})", money(kpis.get("recoverable")))
-pct = kpis.get("leakage_pct_of_billed")
-cols[4].metric("Leakage % of billed", "–" if pct is None or pct != pct else f"{pct:.3f} %")
+pct = blank(kpis.get("leakage_pct_of_billed"))
+cols[4].metric("Leakage % of billed", "–" if pct is None else f"{pct:.3f} %")
 
 st.subheader(f"Value by area and type ({currency})")
 st.bar_chart(leakage.by_area_and_type(snapshot, **selection), x="leakage_area", y="leakage", color="finding_type",

@@ -5,7 +5,7 @@ from datetime import datetime
 
 import streamlit as st
 
-from dashboards.app_state import delta_pct, money, page
+from dashboards.app_state import blank, delta_pct, money, page
 from dashboards.data import reporting_currency
 from dashboards.queries import fraud, leakage, revenue
 
@@ -45,10 +45,9 @@ if snapshot.has("rpt_leakage_kpis"):
     cols = st.columns(4)
     cols[0].metric("Billed", money(ra.get("billed")))
     cols[1].metric("Under-billing found", money(ra.get("under_billing")))
-    pct = ra.get("leakage_pct_of_billed")
-    cols[2].metric("Leakage % of billed", "–" if pct is None or pct != pct else f"{pct:.3f} %")
-    rate = ra.get("match_rate_pct")
-    cols[3].metric("CDR-to-bill match rate", "–" if rate is None or rate != rate else f"{rate:.2f} %")
+    pct, rate = blank(ra.get("leakage_pct_of_billed")), blank(ra.get("match_rate_pct"))
+    cols[2].metric("Leakage % of billed", "–" if pct is None else f"{pct:.3f} %")
+    cols[3].metric("CDR-to-bill match rate", "–" if rate is None else f"{rate:.2f} %")
 else:
     st.info("No revenue-assurance KPIs yet: bill a month and run the controls (`tollhouse assure`).")
 
@@ -70,4 +69,4 @@ with left:
 with right:
     if snapshot.has("rpt_leakage_kpis"):
         st.caption(f"Leakage found per billing month and direction ({currency})")
-        st.bar_chart(leakage.by_period(snapshot), x="billing_period", y="leakage", color="direction")
+        st.bar_chart(leakage.by_period(snapshot), x="month", y="leakage", color="direction")
