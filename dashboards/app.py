@@ -15,6 +15,7 @@ SECTIONS = {  # section -> (page file stem, title, icon)
     "Finance": [("revenue", "Revenue", ":material/payments:"), ("invoices", "Invoices", ":material/receipt_long:")],
     "Revenue assurance": [
         ("leakage", "Leakage", ":material/water_drop:"),
+        ("cases", "Cases", ":material/assignment:"),
         ("fraud", "Fraud", ":material/gpp_maybe:"),
     ],
     "Operations": [("data_operations", "Data operations", ":material/monitoring:")],

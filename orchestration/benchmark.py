@@ -930,7 +930,7 @@ def step_pandas_fraud(data: Path, calls: int) -> dict:
             "untimed_s": round(time.perf_counter() - checked, 1)}  # fmt: skip
 
 
-DASHBOARD_PAGES = ("overview", "revenue", "invoices", "leakage", "fraud", "data_operations")
+DASHBOARD_PAGES = ("overview", "revenue", "invoices", "leakage", "cases", "fraud", "data_operations")
 
 
 def step_dashboards(data: Path, calls: int) -> dict:

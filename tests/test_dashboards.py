@@ -234,7 +234,7 @@ def test_finance_sees_b_numbers_masked_and_only_its_pages_assurance_sees_them_wh
         else:
             assert shown_numbers <= whole
     at = app(monkeypatch, "finance")
-    for page in ("leakage", "fraud", "data_operations"):
+    for page in ("leakage", "cases", "fraud", "data_operations"):
         with pytest.raises(ValueError, match="Could not find a navigation page"):
             at.switch_page(f"views/{page}.py")
 
@@ -295,6 +295,36 @@ def test_a_case_is_worked_from_the_page_and_every_step_is_in_the_store(operator,
     assert list(history["action"][:4]) == ["status_changed"] * 4  # newest first: recovered ... investigating
 
 
+def test_the_cases_page_counts_the_store_and_works_a_case_from_the_queue(operator, monkeypatch):
+    import sqlite3
+
+    def store(sql: str) -> list[tuple]:
+        with sqlite3.connect(operator.cases) as con:
+            return con.execute(sql).fetchall()
+
+    at = app(monkeypatch, "assurance", "cases")
+    ((working,),) = store("select count(*) from cases where status in "
+                          "('open', 'investigating', 'confirmed', 'recovery_pending')")  # fmt: skip
+    ((recovered,),) = store("select count(*) from cases where status = 'recovered'")
+    assert metrics(at)["Cases being worked"] == f"{working:,}" and metrics(at)["Cases recovered"] == f"{recovered:,}"
+    listed = frame_with(at, "case_id")  # the default filter: the statuses still being worked
+    assert len(listed) == working and set(listed["status"]) <= {"open", "investigating", "confirmed",
+                                                                  "recovery_pending"}  # fmt: skip
+    amounts = [Decimal(a) for a in listed[listed["status"] == "open"]["leakage_amount"]]
+    assert amounts == sorted(amounts, reverse=True)  # the largest leakage first within a status
+    case_id = listed["case_id"][0]
+    by_key(at.selectbox, "cases_open").select(case_id).run()
+    by_label(at.text_input, "Assign to").input("bob")
+    by_label(at.text_area, "Note").input("asked billing for the customer's contract")
+    by_label(at.button, "Save").click().run()
+    assert not at.exception and not at.error
+    ((owner,),) = store(f"select owner from cases where case_id = '{case_id}'")
+    ((note, actor),) = store(f"select note, actor from case_events where case_id = '{case_id}' and action = 'note'")
+    assert (owner, note, actor) == ("bob", "asked billing for the customer's contract", ANALYST)
+    finding_ids = {f for (f,) in store(f"select finding_id from case_findings where case_id = '{case_id}'")}
+    assert set(frame_with(at, "evidence_calls")["finding_id"]) <= finding_ids
+
+
 def test_the_fraud_queue_is_ordered_by_exposure_and_an_alert_is_confirmed_from_the_page(operator, monkeypatch):
     at = app(monkeypatch, "assurance", "fraud")
     ordered = [a for (a,) in warehouse(operator, "select alert_id from marts.fct_fraud_alerts "
@@ -350,8 +380,8 @@ CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--no-first-run", "--disable-sync",
 ]  # fmt: skip
-PAGES = {"overview": "", "revenue": "revenue", "invoices": "invoices", "leakage": "leakage", "fraud": "fraud",
-         "data_operations": "data_operations"}  # fmt: skip
+PAGES = {"overview": "", "revenue": "revenue", "invoices": "invoices", "leakage": "leakage", "cases": "cases",
+         "fraud": "fraud", "data_operations": "data_operations"}  # fmt: skip
 
 
 def chromium() -> str:

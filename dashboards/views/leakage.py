@@ -1,14 +1,12 @@
 """Leakage: the controls' findings by control, area and value; drill from a finding to the calls that prove it;
 work its case (owner, status, note, recovered amount) and read the case's history."""
 
-from decimal import Decimal, InvalidOperation
-
 import streamlit as st
 
 from dashboards.app_state import blank, money, page, table
+from dashboards.case_work import work_case
 from dashboards.data import reporting_currency
 from dashboards.queries import leakage
-from dashboards.roles import current_user
 from orchestration import cases
 
 snapshot, role, paths = page(
@@ -75,54 +73,4 @@ case_id = cases.case_of_finding(paths.cases, finding_id)
 if case_id is None:
     st.info("This finding is not filed in a case yet: the next assurance run files it.")
     st.stop()
-detail = cases.get_case(paths.cases, case_id)
-case = detail.case
-cols = st.columns(4)
-cols[0].metric("Case", case.case_id)
-cols[1].metric("Status", case.status)
-cols[2].metric("Owner", case.owner or "unassigned")
-cols[3].metric("Recovered", money(case.recovered_amount, case.currency or "") if case.recovered_amount else "–")
-
-with st.form("case_work", clear_on_submit=True):
-    st.markdown(f"**Work {case.case_id}** as {current_user()}")
-    cols = st.columns(3)
-    owner = cols[0].text_input("Assign to", placeholder=case.owner or "owner")
-    allowed = cases.TRANSITIONS[case.status]
-    to_status = cols[1].selectbox("Move to", ["(keep)", *allowed], key="case_status")
-    recovered = cols[2].text_input("Recovered amount", placeholder=str(case.recovered_amount or "0.00"))
-    note = st.text_area("Note")
-    if st.form_submit_button("Save", type="primary"):
-        actor, done = current_user(), []
-        try:
-            amount = Decimal(recovered.strip()) if recovered.strip() else None
-            if owner.strip():
-                cases.assign(paths.cases, case.case_id, owner, actor)
-                done.append(f"assigned to {owner.strip()}")
-            if amount is not None and to_status != "recovered":
-                cases.set_recovered(paths.cases, case.case_id, amount, actor)
-                done.append(f"recovered {amount}")
-            if to_status != "(keep)":
-                cases.move(paths.cases, case.case_id, to_status, actor, note=note or None, recovered_amount=amount)
-                done.append(f"moved to {to_status}")
-            elif note.strip():
-                cases.add_note(paths.cases, case.case_id, note, actor)
-                done.append("note added")
-        except (cases.CaseError, InvalidOperation) as error:
-            saved = f" (saved before it: {', '.join(done)})" if done else ""
-            st.error(f"Not saved: {error}{saved}")
-        else:
-            if done:
-                st.session_state["case_saved"] = f"{case.case_id}: {', '.join(done)}."
-                st.rerun()
-if saved := st.session_state.pop("case_saved", None):
-    st.success(saved)
-
-st.markdown("**History**")
-st.dataframe(
-    [
-        {"at": e.at, "actor": e.actor, "action": e.action, "from": e.from_status, "to": e.to_status,
-         "note": e.note, "amount": e.amount}
-        for e in reversed(detail.events)
-    ],
-    hide_index=True, width="stretch",
-)  # fmt: skip
+work_case(paths.cases, case_id)
