@@ -243,6 +243,9 @@ def test_leakage_drills_from_a_finding_to_its_evidence_calls(operator, monkeypat
     at = app(monkeypatch, "assurance", "leakage")
     ((findings,),) = warehouse(operator, "select count(*) from marts.fct_leakage_findings")
     assert metrics(at)["Findings"] == f"{findings:,}"
+    recon = frame_with(at, "explained_by_findings")  # expected, billed, collected: every difference explained
+    ((accounts_periods,),) = warehouse(operator, "select count(*) from marts.rpt_revenue_reconciliation")
+    assert len(recon) == accounts_periods and (recon["unexplained"] == 0).all()
     ((finding_id, evidence),) = warehouse(
         operator,
         """select finding_id, evidence_call_ids from marts.fct_leakage_findings

@@ -148,3 +148,20 @@ def evidence(snapshot: Snapshot, finding_id: str, see_numbers: bool) -> pd.DataF
 
 def coverage(snapshot: Snapshot) -> pd.DataFrame:
     return query(snapshot, "select * from c order by leakage_area, control_id", c="rpt_control_coverage")
+
+
+def reconciliation(snapshot: Snapshot, period: date | None) -> pd.DataFrame:
+    """Expected, billed and collected revenue per account and period (account currency), the difference and
+    how much of it the findings explain."""
+    return query(
+        snapshot,
+        """select account_id, billing_period, currency, cast(expected as decimal(18, 2)) as expected,
+                  cast(billed as decimal(18, 2)) as billed, collected, outstanding,
+                  cast(difference as decimal(18, 2)) as difference,
+                  cast(explained_by_findings as decimal(18, 2)) as explained_by_findings,
+                  cast(unexplained as decimal(18, 2)) as unexplained, findings
+           from r where $period is null or billing_period = $period
+           order by abs(difference) desc, account_id, billing_period""",
+        {"period": period},
+        r="rpt_revenue_reconciliation",
+    )

@@ -10,9 +10,14 @@ from dashboards.queries import leakage
 from orchestration import cases
 
 snapshot, role, paths = page(
-    "Leakage", "fct_leakage_findings", "rpt_leakage_kpis", "rpt_leakage_evidence", "rpt_control_coverage",
+    "Leakage",
+    "fct_leakage_findings",
+    "rpt_leakage_kpis",
+    "rpt_leakage_evidence",
+    "rpt_control_coverage",
+    "rpt_revenue_reconciliation",
     needs="bill a month and run the controls (`tollhouse assure`)",
-)  # fmt: skip
+)
 currency = reporting_currency(snapshot)
 periods = leakage.periods(snapshot)
 controls, areas = leakage.control_choices(snapshot)
@@ -39,6 +44,8 @@ st.subheader(f"Value by area and type ({currency})")
 st.bar_chart(leakage.by_area_and_type(snapshot, **selection), x="leakage_area", y="leakage", color="finding_type",
              horizontal=True)  # fmt: skip
 
+with st.expander("Expected, billed and collected per account (account currency)"):
+    table(leakage.reconciliation(snapshot, period), "revenue_reconciliation")
 with st.expander("Controls: what each checked and found, by leakage area"):
     table(leakage.coverage(snapshot), "control_coverage")
 
