@@ -56,3 +56,14 @@ def timeline(snapshot: Snapshot, account_id: str, around: datetime) -> pd.DataFr
         {"account": account_id, "first": around - TIMELINE_BEFORE, "last": around + TIMELINE_AFTER},
         h="fct_fraud_account_hours",
     )
+
+
+def by_day(snapshot: Snapshot, first: datetime, last: datetime) -> pd.DataFrame:
+    """Alerts raised per day in [first, last) and their exposure in EUR (the overview's trend)."""
+    return query(
+        snapshot,
+        """select raised_on as day, count(*) as alerts, cast(sum(exposure_eur) as double) as exposure_eur
+           from a where raised_at >= $first and raised_at < $last group by 1 order by 1""",
+        {"first": first, "last": last},
+        a="fct_fraud_alerts",
+    )

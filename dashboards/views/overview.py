@@ -70,3 +70,6 @@ with right:
     if snapshot.has("rpt_leakage_kpis"):
         st.caption(f"Leakage found per billing month and direction ({currency})")
         st.bar_chart(leakage.by_period(snapshot), x="month", y="leakage", color="direction")
+if snapshot.has("fct_fraud_alerts"):
+    st.caption(f"Fraud alerts raised per day of {month:%B %Y} and their exposure (EUR)")
+    st.bar_chart(fraud.by_day(snapshot, start, end), x="day", y="exposure_eur", height=220)

@@ -82,7 +82,10 @@ with tabs[4]:
 
 st.subheader("Margin by route")
 negative_only = st.toggle("Only routes that lose money", key="revenue_negative")
-table(revenue.margin_by_route(snapshot, negative_only), "margin_by_route")
+routes = revenue.margin_by_route(snapshot, negative_only)
+worst = routes.head(15).assign(route=lambda f: f["carrier"].fillna("-") + " → " + f["destination"].fillna("-"))
+st.bar_chart(worst.assign(margin=worst["margin"].astype(float)), x="route", y="margin", horizontal=True, height=320)
+table(routes, "margin_by_route")
 
 st.subheader("Receivables ageing")
 if snapshot.has("rpt_receivables_ageing"):
