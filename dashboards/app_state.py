@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboards.data import Snapshot, current_snapshot
 from dashboards.roles import Role, current_role
+from orchestration.invoices import format_money
 from orchestration.settings import Paths
 
 
@@ -40,11 +41,10 @@ def blank(value: object) -> object:
 
 
 def money(amount: object, currency: object = "") -> str:
-    """An amount to the cent with thousands separators (Decimal, never float arithmetic); – when missing."""
+    """An amount as the invoices show it (to the cent, half-up, thousands separated); – when missing."""
     if blank(amount) is None:
         return "–"
-    value = Decimal(str(amount)).quantize(Decimal("0.01"))
-    return f"{value:,.2f} {blank(currency) or ''}".strip()
+    return f"{format_money(amount)} {blank(currency) or ''}".strip()
 
 
 def delta_pct(now: object, before: object) -> str | None:

@@ -94,12 +94,17 @@ def _dec(value: Any) -> Decimal | None:
     return Decimal(str(value))  # str() first: a float would carry its binary error into the Decimal
 
 
-def _money(value: Any, grouping: bool = True) -> str:
-    """Currency minor unit (2 decimals), half-up; the lines already are, this only fixes the display."""
+def cents(value: Any) -> Decimal | None:
+    """The amount in the currency's minor unit (2 decimals), half-up, as every document and page shows it."""
     amount = _dec(value)
+    return None if amount is None else amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def format_money(value: Any, grouping: bool = True) -> str:
+    """Currency minor unit (2 decimals), half-up; the lines already are, this only fixes the display."""
+    amount = cents(value)
     if amount is None:
         return ""
-    amount = amount.quantize(CENT, rounding=ROUND_HALF_UP)
     return f"{amount:,.2f}" if grouping else f"{amount:.2f}"
 
 
@@ -211,14 +216,11 @@ def _tax_rows(lines: Sequence[Mapping[str, Any]]) -> list[_TaxRow]:
             continue
         types = [t.strip() for t in (line.get("charge_type") or "").split(",") if t.strip()]
         known = [t for t in types if t in base_by_type]
-        base = _money(sum((base_by_type[t] for t in known), Decimal(0))) if known else ""
+        base = format_money(sum((base_by_type[t] for t in known), Decimal(0))) if known else ""
         name = line.get("tax_name") or line.get("description") or "Tax"
         rate = _percent(line.get("tax_rate"))
-        rows.append(
-            _TaxRow(
-                f"{name} {rate}".strip(), ", ".join(t.replace("_", "-") for t in types), base, _money(line["amount"])
-            )
-        )
+        applies_to = ", ".join(t.replace("_", "-") for t in types)
+        rows.append(_TaxRow(f"{name} {rate}".strip(), applies_to, base, format_money(line["amount"])))
     return rows
 
 
@@ -241,7 +243,7 @@ def _line_rows(lines: Sequence[Mapping[str, Any]]) -> list[tuple[str, ...]]:
                 line.get("reference") or "",
                 quantity,
                 _number(line.get("unit_price"), 2, 6),
-                _money(line["amount"]),
+                format_money(line["amount"]),
             )
         )
     return rows
@@ -334,7 +336,7 @@ def _document(
         ("Currency", currency),
         ("Status", "DRAFT" if is_draft else "Closed"),
     )
-    total = _money(invoice.get("total"))
+    total = format_money(invoice.get("total"))
     if is_draft:
         payment = "Draft for review: amounts can change until the period is closed. Do not pay this document."
     else:
@@ -350,7 +352,7 @@ def _document(
         billing_email=invoice.get("billing_email") or "",
         details=details,
         lines=_line_rows(lines),
-        subtotal=_money(invoice.get("subtotal")),
+        subtotal=format_money(invoice.get("subtotal")),
         taxes=_tax_rows(lines),
         total=total,
         payment=payment,
@@ -815,7 +817,7 @@ def _plain(value: Any) -> Any:
 
 def _export_row(line: Mapping[str, Any]) -> dict[str, Any]:
     row = {column: _plain(line.get(column)) for column in LINE_COLUMNS}
-    row["amount"] = _money(line.get("amount"), grouping=False) or None
+    row["amount"] = format_money(line.get("amount"), grouping=False) or None
     return row
 
 

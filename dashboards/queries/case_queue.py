@@ -4,15 +4,14 @@ and a case's findings as the snapshot has them."""
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
 
 from dashboards.data import Snapshot, query
 from orchestration import cases
+from orchestration.invoices import cents
 
-CENT = Decimal("0.01")
 OPEN_STATUSES = ("open", "investigating", "confirmed", "recovery_pending")  # still being worked
 COLUMNS = ["case_id", "status", "owner", "title", "control_id", "account_id", "billing_period", "currency",
            "leakage_amount", "recovered_amount", "updated_at"]  # fmt: skip
@@ -27,7 +26,7 @@ def queue(store: Path, statuses: list[str] | None = None, owner: str | None = No
             if not statuses or case.status in statuses]  # fmt: skip
     frame = pd.DataFrame(rows, columns=COLUMNS)
     for money in ("leakage_amount", "recovered_amount"):  # shown to the cent; the store keeps every place
-        frame[money] = [None if v is None else Decimal(v).quantize(CENT) for v in frame[money]]
+        frame[money] = [cents(v) for v in frame[money]]
     order = {status: i for i, status in enumerate(cases.STATUSES)}
     return frame.sort_values(
         ["status", "leakage_amount", "case_id"], key=lambda c: c.map(order) if c.name == "status" else c,

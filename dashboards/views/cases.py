@@ -9,8 +9,8 @@ import streamlit as st
 from dashboards.app_state import page, table
 from dashboards.case_work import work_case
 from dashboards.queries import case_queue
-from dashboards.queries.case_queue import CENT
 from orchestration import cases
+from orchestration.invoices import cents
 
 snapshot, role, paths = page("Cases", "fct_leakage_findings", needs="run the controls (`tollhouse assure`)")
 if not paths.cases.exists():
@@ -32,7 +32,7 @@ with right:
     st.markdown("**Leakage and recovered, by currency** (cases not cancelled)")
     recovery = pd.DataFrame(
         [
-            (currency, leaked.quantize(CENT), kpis.recovered.get(currency, Decimal(0)).quantize(CENT))
+            (currency, cents(leaked), cents(kpis.recovered.get(currency, Decimal(0))))
             for currency, leaked in kpis.leakage.items()
         ],
         columns=["currency", "leakage", "recovered"],
