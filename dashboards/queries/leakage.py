@@ -4,6 +4,7 @@ coverage. The findings come from the snapshot; the cases analysts work are in th
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date
 
 import pandas as pd
@@ -55,34 +56,34 @@ def by_period(snapshot: Snapshot) -> pd.DataFrame:
     )
 
 
+@dataclass(frozen=True)
+class FindingFilter:
+    """The leakage page's filters; None or empty means everything."""
+
+    period: date | None = None
+    controls: list[str] = field(default_factory=list)
+    areas: list[str] = field(default_factory=list)
+    directions: list[str] = field(default_factory=list)
+
+    def params(self, snapshot: Snapshot) -> dict:
+        return {
+            "period": self.period,
+            "controls": self.controls or None,
+            "areas": self.areas or None,
+            "directions": self.directions or None,
+            "reporting": reporting_currency(snapshot),
+        }
+
+
 FINDINGS_WHERE = """
 where ($period is null or f.billing_period = $period)
   and ($controls is null or f.control_id in (select unnest($controls)))
   and ($areas is null or f.leakage_area in (select unnest($areas)))
   and ($directions is null or f.direction in (select unnest($directions)))
-  and ($min_value is null or f.leakage_amount >= $min_value)
 """
 
 
-def _finding_params(snapshot, period, controls, areas, directions, min_value) -> dict:
-    return {
-        "period": period,
-        "controls": controls or None,
-        "areas": areas or None,
-        "directions": directions or None,
-        "min_value": min_value,
-        "reporting": reporting_currency(snapshot),
-    }
-
-
-def findings(
-    snapshot: Snapshot,
-    period: date | None = None,
-    controls: list[str] | None = None,
-    areas: list[str] | None = None,
-    directions: list[str] | None = None,
-    min_value: float | None = None,
-) -> pd.DataFrame:
+def findings(snapshot: Snapshot, filters: FindingFilter) -> pd.DataFrame:
     """Findings, the most valuable first (by value in the reporting currency)."""
     return query(
         snapshot,
@@ -93,20 +94,13 @@ def findings(
             from f {fx_join("f.currency", "last_day(f.billing_period)")}
             {FINDINGS_WHERE}
             order by leakage_reporting desc nulls last, f.finding_id""",
-        _finding_params(snapshot, period, controls, areas, directions, min_value),
+        filters.params(snapshot),
         f="fct_leakage_findings",
         fx="int_fx_daily_rates",
     )
 
 
-def by_area_and_type(
-    snapshot: Snapshot,
-    period: date | None = None,
-    controls: list[str] | None = None,
-    areas: list[str] | None = None,
-    directions: list[str] | None = None,
-    min_value: float | None = None,
-) -> pd.DataFrame:
+def by_area_and_type(snapshot: Snapshot, filters: FindingFilter) -> pd.DataFrame:
     """Findings and their value in the reporting currency per leakage area and finding type."""
     return query(
         snapshot,
@@ -115,7 +109,7 @@ def by_area_and_type(
             from f {fx_join("f.currency", "last_day(f.billing_period)")}
             {FINDINGS_WHERE}
             group by all order by leakage desc nulls last""",
-        _finding_params(snapshot, period, controls, areas, directions, min_value),
+        filters.params(snapshot),
         f="fct_leakage_findings",
         fx="int_fx_daily_rates",
     )

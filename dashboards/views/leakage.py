@@ -29,11 +29,12 @@ with st.container(border=True):
     chosen_controls = cols[1].multiselect("Controls", controls, placeholder="All controls", key="leakage_controls")
     chosen_areas = cols[2].multiselect("Leakage areas", areas, placeholder="All areas", key="leakage_areas")
     directions = cols[3].multiselect("Direction", leakage.DIRECTIONS, placeholder="Any direction", key="leakage_dir")
-selection = dict(period=period, controls=chosen_controls, areas=chosen_areas, directions=directions)
+filters = leakage.FindingFilter(period, chosen_controls, chosen_areas, directions)
+found = leakage.findings(snapshot, filters)
 
 kpis = leakage.kpis(snapshot, period)
 cols = st.columns(5)
-cols[0].metric("Findings", f"{len(leakage.findings(snapshot, **selection)):,}")
+cols[0].metric("Findings", f"{len(found):,}")
 cols[1].metric(f"Under-billing ({currency})", money(kpis.get("under_billing")))
 cols[2].metric(f"Over-billing ({currency})", money(kpis.get("over_billing")))
 cols[3].metric(f"Recoverable ({currency})", money(kpis.get("recoverable")))
@@ -41,7 +42,7 @@ pct = blank(kpis.get("leakage_pct_of_billed"))
 cols[4].metric("Leakage % of billed", "–" if pct is None else f"{pct:.3f} %")
 
 st.subheader(f"Value by area and type ({currency})")
-st.bar_chart(leakage.by_area_and_type(snapshot, **selection), x="leakage_area", y="leakage", color="finding_type",
+st.bar_chart(leakage.by_area_and_type(snapshot, filters), x="leakage_area", y="leakage", color="finding_type",
              horizontal=True)  # fmt: skip
 
 with st.expander("Expected, billed and collected per account (account currency)"):
@@ -49,7 +50,6 @@ with st.expander("Expected, billed and collected per account (account currency)"
 with st.expander("Controls: what each checked and found, by leakage area"):
     table(leakage.coverage(snapshot), "control_coverage")
 
-found = leakage.findings(snapshot, **selection)
 st.subheader("Findings, most valuable first")
 table(found.drop(columns=["detail", "subject"]), height=320)
 st.download_button("Download findings (CSV)", found.to_csv(index=False), "findings.csv", "text/csv")
