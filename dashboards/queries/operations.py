@@ -115,6 +115,8 @@ def last_runs(paths: Paths, limit: int = 15) -> pd.DataFrame:
     for record in records:
         run = record.dagster_run
         start, end = record.start_time, record.end_time
+        first = run.tags.get("dagster/asset_partition_range_start")
+        last = run.tags.get("dagster/asset_partition_range_end")
         rows.append(
             {
                 "run": run.run_id[:8],
@@ -122,16 +124,7 @@ def last_runs(paths: Paths, limit: int = 15) -> pd.DataFrame:
                 "status": run.status.value,
                 "started": datetime.fromtimestamp(start, UTC).replace(tzinfo=None) if start else None,
                 "minutes": round((end - start) / 60, 1) if start and end else None,
-                "partitions": " .. ".join(
-                    filter(
-                        None,
-                        (
-                            run.tags.get("dagster/asset_partition_range_start"),
-                            run.tags.get("dagster/asset_partition_range_end"),
-                        ),
-                    )
-                )
-                or run.tags.get("dagster/partition", ""),
+                "partitions": f"{first} .. {last}" if first else run.tags.get("dagster/partition", ""),
                 "trigger": run.tags.get("tollhouse/trigger", "dagster"),
             }
         )

@@ -160,22 +160,20 @@ def billed_by_product(snapshot: Snapshot, first_month: date | None, last_month: 
     currency = "$reporting" if mode == "reporting" else "l.currency"
     return query(
         snapshot,
-        f"""select l.billing_period, l.line_type as product, {currency} as currency, {amount} as amount
-            from l {fx_join("l.currency", "last_day(l.billing_period)")}
-            where l.line_type <> 'tax'
-              and ($first_month is null or l.billing_period >= $first_month)
-              and ($last_month is null or l.billing_period <= $last_month)
-            group by l.billing_period, l.line_type, l.currency, fx.rate
-            order by 1, 2""",
+        f"""with per_currency as (  -- converted per period and currency, as the assurance KPIs are
+                select l.billing_period, l.line_type as product, {currency} as currency, {amount} as amount
+                from l {fx_join("l.currency", "last_day(l.billing_period)")}
+                where l.line_type <> 'tax'
+                  and ($first_month is null or l.billing_period >= $first_month)
+                  and ($last_month is null or l.billing_period <= $last_month)
+                group by l.billing_period, l.line_type, l.currency, fx.rate
+            )
+            select billing_period, product, currency, sum(amount) as amount
+            from per_currency group by all order by 1, 2, 3""",
         {"first_month": first_month, "last_month": last_month, "reporting": reporting_currency(snapshot)},
         l="fct_invoice_lines",
         fx="int_fx_daily_rates",
-    ).pipe(_regroup, ["billing_period", "product", "currency"], "amount")
-
-
-def _regroup(frame: pd.DataFrame, keys: list[str], amount: str) -> pd.DataFrame:
-    """Rows converted at different rates summed again per key (the SQL groups by rate to convert)."""
-    return frame.groupby(keys, as_index=False, dropna=False)[amount].sum()
+    )
 
 
 def margin_by_route(snapshot: Snapshot, negative_only: bool = False) -> pd.DataFrame:
