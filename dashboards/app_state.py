@@ -72,3 +72,15 @@ def table(frame: pd.DataFrame, download: str | None = None, **options) -> None:
             f"Download {download.replace('_', ' ')} (CSV)", frame.to_csv(index=False), f"{download}.csv", "text/csv",
             key=f"download_{download}",
         )  # fmt: skip
+
+
+def metric_row(metrics: dict[str, str | tuple[str, str | None]]) -> None:
+    """One row of st.metric: label -> shown value, or (value, delta)."""
+    for column, (label, shown) in zip(st.columns(len(metrics)), metrics.items(), strict=True):
+        value, delta = shown if isinstance(shown, tuple) else (shown, None)
+        column.metric(label, value, delta)
+
+
+def percent(value: object, places: int) -> str:
+    """A percentage to `places` decimals; – when missing."""
+    return "–" if blank(value) is None else f"{value:.{places}f} %"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboards.app_state import money, table
+from dashboards.app_state import metric_row, money, table
 from dashboards.roles import current_user
 from orchestration import cases
 
@@ -18,11 +18,14 @@ from orchestration import cases
 def work_case(store: Path, case_id: str) -> None:
     detail = cases.get_case(store, case_id)
     case = detail.case
-    cols = st.columns(4)
-    cols[0].metric("Case", case.case_id)
-    cols[1].metric("Status", case.status)
-    cols[2].metric("Owner", case.owner or "unassigned")
-    cols[3].metric("Recovered", money(case.recovered_amount, case.currency) if case.recovered_amount else "–")
+    metric_row(
+        {
+            "Case": case.case_id,
+            "Status": case.status,
+            "Owner": case.owner or "unassigned",
+            "Recovered": money(case.recovered_amount, case.currency) if case.recovered_amount else "–",
+        }
+    )
     st.caption(f"{case.title}. Leakage {money(case.leakage_amount, case.currency)}, {len(detail.findings)} findings.")
 
     with st.form("case_work", clear_on_submit=True):

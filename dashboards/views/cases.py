@@ -6,7 +6,7 @@ from decimal import Decimal
 import pandas as pd
 import streamlit as st
 
-from dashboards.app_state import page, table
+from dashboards.app_state import metric_row, page, table
 from dashboards.case_work import work_case
 from dashboards.queries import case_queue
 from orchestration import cases
@@ -18,12 +18,15 @@ if not paths.cases.exists():
     st.stop()
 
 kpis = cases.case_kpis(paths.cases)
-cols = st.columns(4)
-cols[0].metric("Cases being worked", f"{sum(kpis.by_status[s] for s in case_queue.OPEN_STATUSES):,}")
-cols[1].metric("Cases recovered", f"{kpis.by_status['recovered']:,}")
-cols[2].metric("Closed or cancelled", f"{kpis.by_status['closed'] + kpis.by_status['cancelled']:,}")
 days = kpis.mean_days_to_recovery
-cols[3].metric("Mean days to recovery", "–" if days is None else f"{days:.1f}")
+metric_row(
+    {
+        "Cases being worked": f"{sum(kpis.by_status[s] for s in case_queue.OPEN_STATUSES):,}",
+        "Cases recovered": f"{kpis.by_status['recovered']:,}",
+        "Closed or cancelled": f"{kpis.by_status['closed'] + kpis.by_status['cancelled']:,}",
+        "Mean days to recovery": "–" if days is None else f"{days:.1f}",
+    }
+)
 left, right = st.columns(2)
 with left:
     st.markdown("**Cases by status**")

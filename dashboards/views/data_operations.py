@@ -3,18 +3,21 @@ per source, rejects and suspense by reason and age, freshness per source, and th
 
 import streamlit as st
 
-from dashboards.app_state import page, table
+from dashboards.app_state import metric_row, page, table
 from dashboards.queries import operations
 
 snapshot, role, paths = page("Data operations", "rpt_ingestion_daily", "rpt_mediation_daily")
 
 totals = operations.ingestion_totals(snapshot)
-cols = st.columns(5)
-cols[0].metric("Files landed", f"{totals['files']:,}")
-cols[1].metric("Lines", f"{totals['lines']:,}")
-cols[2].metric("Rejected lines", f"{totals['rejected_lines']:,}")
-cols[3].metric("Quarantined files", f"{totals['files_quarantined']:,}")
-cols[4].metric("Re-delivered files", f"{totals['files_redelivered']:,}")
+metric_row(
+    {
+        "Files landed": f"{totals['files']:,}",
+        "Lines": f"{totals['lines']:,}",
+        "Rejected lines": f"{totals['rejected_lines']:,}",
+        "Quarantined files": f"{totals['files_quarantined']:,}",
+        "Re-delivered files": f"{totals['files_redelivered']:,}",
+    }
+)
 
 st.subheader("Control totals per stage and delivery day")
 stages = operations.stage_totals(snapshot)
@@ -40,12 +43,15 @@ st.download_button("Download daily loads (CSV)", daily.to_csv(index=False), "ing
 
 st.subheader("Mediation: records to calls")
 mediation = operations.mediation_totals(snapshot)
-cols = st.columns(5)
-cols[0].metric("Calls", f"{mediation['calls']:,}")
-cols[1].metric("Duplicates", f"{mediation['duplicates']:,}")
-cols[2].metric("Rejected records", f"{mediation['rejected']:,}")
-cols[3].metric("In suspense", f"{mediation['suspended']:,}")
-cols[4].metric("Records unaccounted", f"{mediation['unaccounted']:,}")
+metric_row(
+    {
+        "Calls": f"{mediation['calls']:,}",
+        "Duplicates": f"{mediation['duplicates']:,}",
+        "Rejected records": f"{mediation['rejected']:,}",
+        "In suspense": f"{mediation['suspended']:,}",
+        "Records unaccounted": f"{mediation['unaccounted']:,}",
+    }
+)
 st.caption(
     f"{mediation['records']:,} records in = calls + {mediation['partials_merged']:,} partials merged into calls "
     "+ duplicates + rejected + in suspense."

@@ -7,7 +7,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboards.app_state import blank, money, page, table
+from dashboards.app_state import blank, metric_row, money, page, table
 from dashboards.queries import fraud
 from dashboards.roles import current_user
 from orchestration import cases
@@ -18,11 +18,14 @@ snapshot, role, paths = page("Fraud", "fct_fraud_alerts", "fct_fraud_account_hou
 status = st.segmented_control("Alerts", ["open", "confirmed", "dismissed", "all"], default="open", key="fraud_status")
 everything = fraud.queue(snapshot, paths.cases)
 alerts = everything if status in (None, "all") else everything[everything["status"] == status]
-cols = st.columns(4)
-cols[0].metric("Open alerts", f"{(everything['status'] == 'open').sum():,}")
-cols[1].metric("Open exposure (EUR)", money(everything.loc[everything["status"] == "open", "exposure_eur"].sum()))
-cols[2].metric("Confirmed", f"{(everything['status'] == 'confirmed').sum():,}")
-cols[3].metric("Dismissed", f"{(everything['status'] == 'dismissed').sum():,}")
+metric_row(
+    {
+        "Open alerts": f"{(everything['status'] == 'open').sum():,}",
+        "Open exposure (EUR)": money(everything.loc[everything["status"] == "open", "exposure_eur"].sum()),
+        "Confirmed": f"{(everything['status'] == 'confirmed').sum():,}",
+        "Dismissed": f"{(everything['status'] == 'dismissed').sum():,}",
+    }
+)
 
 table(
     alerts[["alert_id", "account_id", "raised_at", "exposure_eur", "calls", "model_score", "rules_hit", "status",

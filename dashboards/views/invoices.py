@@ -3,7 +3,7 @@
 
 import streamlit as st
 
-from dashboards.app_state import money, page, table
+from dashboards.app_state import metric_row, money, page, table
 from dashboards.queries import invoices, revenue
 
 snapshot, role, paths = page("Invoices", "fct_invoices", "fct_invoice_lines", "fct_invoice_calls",
@@ -29,12 +29,15 @@ if found.empty:
 number = st.selectbox("Open invoice", list(found["invoice_number"]), key="invoice_open")
 head = invoices.invoice(snapshot, number)
 st.subheader(f"{number}: {head['account_name']}, {head['billing_period']:%B %Y} ({head['status']})")
-cols = st.columns(5)
-cols[0].metric("Total", money(head["total"], head["currency"]))
-cols[1].metric("Subtotal", money(head["subtotal"], head["currency"]))
-cols[2].metric("Tax", money(head["tax_total"], head["currency"]))
-cols[3].metric("Calls", f"{head['call_count']:,}")
-cols[4].metric("Due", f"{head['due_date']:%Y-%m-%d}" if head["due_date"] else "–")
+metric_row(
+    {
+        "Total": money(head["total"], head["currency"]),
+        "Subtotal": money(head["subtotal"], head["currency"]),
+        "Tax": money(head["tax_total"], head["currency"]),
+        "Calls": f"{head['call_count']:,}",
+        "Due": f"{head['due_date']:%Y-%m-%d}" if head["due_date"] else "–",
+    }
+)
 
 st.markdown("**Lines**")
 table(invoices.lines(snapshot, number))

@@ -3,7 +3,7 @@ work its case (owner, status, note, recovered amount) and read the case's histor
 
 import streamlit as st
 
-from dashboards.app_state import blank, money, page, table
+from dashboards.app_state import blank, metric_row, money, page, percent, table
 from dashboards.case_work import work_case
 from dashboards.data import reporting_currency
 from dashboards.queries import leakage
@@ -33,13 +33,15 @@ filters = leakage.FindingFilter(period, chosen_controls, chosen_areas, direction
 found = leakage.findings(snapshot, filters)
 
 kpis = leakage.kpis(snapshot, period)
-cols = st.columns(5)
-cols[0].metric("Findings", f"{len(found):,}")
-cols[1].metric(f"Under-billing ({currency})", money(kpis.get("under_billing")))
-cols[2].metric(f"Over-billing ({currency})", money(kpis.get("over_billing")))
-cols[3].metric(f"Recoverable ({currency})", money(kpis.get("recoverable")))
-pct = blank(kpis.get("leakage_pct_of_billed"))
-cols[4].metric("Leakage % of billed", "–" if pct is None else f"{pct:.3f} %")
+metric_row(
+    {
+        "Findings": f"{len(found):,}",
+        f"Under-billing ({currency})": money(kpis.get("under_billing")),
+        f"Over-billing ({currency})": money(kpis.get("over_billing")),
+        f"Recoverable ({currency})": money(kpis.get("recoverable")),
+        "Leakage % of billed": percent(kpis.get("leakage_pct_of_billed"), 3),
+    }
+)
 
 st.subheader(f"Value by area and type ({currency})")
 st.bar_chart(leakage.by_area_and_type(snapshot, filters), x="leakage_area", y="leakage", color="finding_type",
@@ -66,11 +68,14 @@ finding = found[found["finding_id"] == finding_id].iloc[0]
 st.subheader(f"Finding {finding_id}")
 explained = blank(finding["detail"]) or blank(finding["subject"]) or ""
 st.markdown(f"**{finding['control_id']} {finding['control_name']}**: {explained}")
-cols = st.columns(4)
-cols[0].metric("Expected", money(finding["expected_amount"], finding["currency"]))
-cols[1].metric("Billed", money(finding["billed_amount"], finding["currency"]))
-cols[2].metric("Leakage", money(finding["leakage_amount"], finding["currency"]))
-cols[3].metric("Direction", finding["direction"])
+metric_row(
+    {
+        "Expected": money(finding["expected_amount"], finding["currency"]),
+        "Billed": money(finding["billed_amount"], finding["currency"]),
+        "Leakage": money(finding["leakage_amount"], finding["currency"]),
+        "Direction": finding["direction"],
+    }
+)
 evidence = leakage.evidence(snapshot, finding_id, role.see_numbers)
 st.markdown(f"**Evidence calls** ({len(evidence):,})")
 table(evidence)

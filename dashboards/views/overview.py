@@ -5,7 +5,7 @@ from datetime import datetime
 
 import streamlit as st
 
-from dashboards.app_state import blank, delta_pct, money, page
+from dashboards.app_state import delta_pct, metric_row, money, page, percent
 from dashboards.data import reporting_currency
 from dashboards.queries import fraud, leakage, revenue
 
@@ -32,22 +32,26 @@ def change(measure: str) -> str | None:
 
 
 st.subheader(f"Usage in {month:%B %Y} ({currency})")
-cols = st.columns(4)
-cols[0].metric("Revenue", money(usage["revenue"]), change("revenue"))
-cols[1].metric("Margin", money(usage["margin"]), change("margin"))
-margin_pct = 100 * usage["margin"] / usage["revenue"] if usage["revenue"] else None
-cols[2].metric("Margin %", "–" if margin_pct is None else f"{margin_pct:.1f} %")
-cols[3].metric("Minutes", f"{usage['minutes']:,.0f}", change("minutes"))
+metric_row(
+    {
+        "Revenue": (money(usage["revenue"]), change("revenue")),
+        "Margin": (money(usage["margin"]), change("margin")),
+        "Margin %": percent(100 * usage["margin"] / usage["revenue"] if usage["revenue"] else None, 1),
+        "Minutes": (f"{usage['minutes']:,.0f}", change("minutes")),
+    }
+)
 
 if snapshot.has("rpt_leakage_kpis"):
     st.subheader(f"Revenue assurance, {month:%B %Y} ({currency})")
     ra = leakage.kpis(snapshot, month)
-    cols = st.columns(4)
-    cols[0].metric("Billed", money(ra.get("billed")))
-    cols[1].metric("Under-billing found", money(ra.get("under_billing")))
-    pct, rate = blank(ra.get("leakage_pct_of_billed")), blank(ra.get("match_rate_pct"))
-    cols[2].metric("Leakage % of billed", "–" if pct is None else f"{pct:.3f} %")
-    cols[3].metric("CDR-to-bill match rate", "–" if rate is None else f"{rate:.2f} %")
+    metric_row(
+        {
+            "Billed": money(ra.get("billed")),
+            "Under-billing found": money(ra.get("under_billing")),
+            "Leakage % of billed": percent(ra.get("leakage_pct_of_billed"), 3),
+            "CDR-to-bill match rate": percent(ra.get("match_rate_pct"), 2),
+        }
+    )
 else:
     st.info("No revenue-assurance KPIs yet: bill a month and run the controls (`tollhouse assure`).")
 
@@ -56,10 +60,13 @@ if snapshot.has("fct_fraud_alerts"):
     start = datetime(month.year, month.month, 1)
     end = datetime(month.year + month.month // 12, month.month % 12 + 1, 1)
     raised = fraud.totals(snapshot, start, end)
-    cols = st.columns(3)
-    cols[0].metric("Alerts raised", f"{raised['alerts']:,}")
-    cols[1].metric("Accounts alerted", f"{raised['accounts']:,}")
-    cols[2].metric("Exposure (EUR)", money(raised["exposure_eur"]))
+    metric_row(
+        {
+            "Alerts raised": f"{raised['alerts']:,}",
+            "Accounts alerted": f"{raised['accounts']:,}",
+            "Exposure (EUR)": money(raised["exposure_eur"]),
+        }
+    )
 
 st.subheader("Trends")
 left, right = st.columns(2)
