@@ -67,3 +67,15 @@ def test_roles_come_from_the_configuration_and_a_wrong_one_is_refused(tmp_path, 
     broken.write_text('default_role = "x"\n[roles.x]\npages = ["overview", "billing"]\nsee_numbers = false\n')
     with pytest.raises(RoleError, match="billing"):
         load_roles(broken)
+
+
+@pytest.mark.parametrize("number", ["442071234567", "+4915112345678", "1234", "12", "", None, " 0044 "])
+def test_the_pages_mask_numbers_as_the_invoices_do(number):
+    """masked() in SQL (pages and CSV downloads) and mask_number (documents) are one rule written twice."""
+    from orchestration.invoices import mask_number
+
+    with duckdb.connect() as con:
+        con.execute(data.MASKED_MACRO)
+        masked, whole = con.execute("select masked($n, false), masked($n, true)", {"n": number}).fetchone()
+    assert masked == (None if number is None else mask_number(number))
+    assert whole == number
