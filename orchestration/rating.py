@@ -91,18 +91,34 @@ def _load_calls(con, calls_csv: Path) -> None:
             f"billable_seconds (missing: {', '.join(absent) or 'rate_plan_id or account_id'})"
         )
     columns = ", ".join(f'"{c}"' if c in header else f"null::varchar as {c}" for c in CALL_COLUMNS)
+    _store_requests(con, f"select {columns} from read_csv(?, header = true, all_varchar = true)", [str(calls_csv)])
+    _refuse_repeated_ids(con, calls_csv.name)
+
+
+def _load_call_table(con, calls: pa.Table) -> None:
+    """Requests already in memory, with the columns of a calls file (CALL_COLUMNS), taken as its text."""
+    con.register("call_table", calls)
+    columns = ", ".join(f"cast({c} as varchar) as {c}" for c in CALL_COLUMNS)
+    _store_requests(con, f"select {columns} from call_table")
+    con.unregister("call_table")
+    _refuse_repeated_ids(con, "the requests")
+
+
+def _store_requests(con, select: str, params: list | None = None) -> None:
     con.execute("create schema if not exists what_if")
     con.execute(
-        f"""create or replace table what_if.rating_requests as
-            select row_number() over () as request_no, {columns}
-            from read_csv(?, header = true, all_varchar = true)""",
-        [str(calls_csv)],
+        "create or replace table what_if.rating_requests as "
+        f"select row_number() over () as request_no, * from ({select})",
+        params or [],
     )
+
+
+def _refuse_repeated_ids(con, name: str) -> None:
     duplicates = con.execute(
         "select call_id from what_if.rating_requests group by 1 having count(*) > 1 order by 1 limit 5"
     ).fetchall()
     if duplicates:
-        raise RatingInputError(f"{calls_csv.name}: call_id repeated: {', '.join(d[0] for d in duplicates)}")
+        raise RatingInputError(f"{name}: call_id repeated: {', '.join(d[0] for d in duplicates)}")
 
 
 def _project_fingerprint() -> str:
@@ -157,7 +173,7 @@ def _build_rating_models(con, models: list[tuple[str, str, str]]) -> None:
 
 def rate_calls(tariff_dir: Path, calls_csv: Path) -> list[RatedCall]:
     """Every call of `calls_csv` priced against the tariff folder `tariff_dir`, in the file's order."""
-    rows = _rate(lambda paths: _land_tariffs(tariff_dir, paths), calls_csv).to_pylist()
+    rows = _rate(lambda paths: _land_tariffs(tariff_dir, paths), lambda con: _load_calls(con, calls_csv)).to_pylist()
     return [
         # the cost column keeps 6 decimals; show the plan's (the dropped digits are zeros: it was rounded)
         RatedCall(
@@ -172,15 +188,16 @@ def rate_calls(tariff_dir: Path, calls_csv: Path) -> list[RatedCall]:
     ]
 
 
-def rate_against_catalog(catalog_root: Path, calls_csv: Path) -> pa.Table:
-    """Every call of `calls_csv` priced against a landed catalog (`landing/catalog`: one folder per delivery
-    day, plan assignments included), in the file's order, as a table (call_id, cost DECIMAL(18,6) or null,
-    rounding_decimals, currency, matched_prefix, reason, rate_plan_id). The simulated billing system
-    prices with it: the published tariff semantics, not a second implementation of them."""
-    return _rate(lambda paths: _land_catalog(catalog_root, paths), calls_csv)
+def rate_against_catalog(catalog_root: Path, calls: pa.Table) -> pa.Table:
+    """Every call of `calls` (the columns of a calls file, CALL_COLUMNS) priced against a landed catalog
+    (`landing/catalog`: one folder per delivery day, plan assignments included), in the table's order, as a
+    table (call_id, cost DECIMAL(18,6) or null, rounding_decimals, currency, matched_prefix, reason,
+    rate_plan_id). The simulated billing system prices with it: the published tariff semantics, not a second
+    implementation of them."""
+    return _rate(lambda paths: _land_catalog(catalog_root, paths), lambda con: _load_call_table(con, calls))
 
 
-def _rate(land: Callable[[Paths], list[date]], calls_csv: Path) -> pa.Table:
+def _rate(land: Callable[[Paths], list[date]], load_calls: Callable) -> pa.Table:
     with tempfile.TemporaryDirectory(prefix="tollhouse-rate-") as tmp:
         paths = Paths(Path(tmp))
         days = land(paths)
@@ -190,7 +207,7 @@ def _rate(land: Callable[[Paths], list[date]], calls_csv: Path) -> pa.Table:
             problems = _ingestion_problems(con)
             if problems:
                 raise RatingInputError("tariff files could not be read:\n" + "\n".join(problems))
-            _load_calls(con, calls_csv)
+            load_calls(con)
             _build_rating_models(con, models)
             errors = con.execute(
                 "select file_name, file_line, rule, message from intermediate.int_tariff_errors order by 1, 2, 3"

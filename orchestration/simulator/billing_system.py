@@ -27,10 +27,9 @@ One export per issue day (the 1st after the period): billing_export/<day>/invoic
 
 from __future__ import annotations
 
-import tempfile
 import zoneinfo
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -42,7 +41,7 @@ from orchestration.layouts import LAYOUTS
 from orchestration.simulator.faults import fault_count
 from orchestration.simulator.finance import tax_rates
 from orchestration.simulator.numbering import HOME_COUNTRIES
-from orchestration.simulator.output import csv_bytes
+from orchestration.simulator.output import Landing
 from orchestration.simulator.reference import ACCOUNT_ZONES, CURRENCIES, SWITCHES, World
 from orchestration.simulator.tariffs import PRODUCTS
 from orchestration.simulator.timeline import add_months
@@ -133,21 +132,19 @@ def _period_index(world: World, calls: Calls, answer: np.ndarray, periods: list[
     return out
 
 
-def _rate(con: duckdb.DuckDBPyConnection, landing: Path, name: str) -> None:
-    """Price the requests table `name` against the landed catalog into table `<name>_rated`
-    (call_id, cost, rounding_decimals, rate_plan_id); calls the catalog cannot price are left out."""
+def _rate(con: duckdb.DuckDBPyConnection, catalog: Path) -> None:
+    """Price the table `requests` against the landed catalog into table `rated` (call_id, cost,
+    rounding_decimals, rate_plan_id); calls the catalog cannot price are left out. One rating run for
+    every request: the tariff tables are built once."""
     from orchestration.rating import rate_against_catalog  # the tariff contract's reference implementation
 
-    with tempfile.TemporaryDirectory(prefix="tollhouse-bss-") as tmp:
-        path = Path(tmp) / "requests.csv"
-        con.execute(f"copy {name} to '{path}' (header true)")
-        rated = rate_against_catalog(landing / "catalog", path)
-    con.register("rated", rated)
+    rated = rate_against_catalog(catalog, con.execute("select * from requests").to_arrow_table())
+    con.register("rated_requests", rated)
     con.execute(
-        f"""create table {name}_rated as
-            select call_id, cost, rounding_decimals, rate_plan_id from rated where cost is not null"""
+        """create table rated as select call_id, cost, rounding_decimals, rate_plan_id
+           from rated_requests where cost is not null"""
     )
-    con.unregister("rated")
+    con.unregister("rated_requests")
 
 
 def export_billing(
@@ -155,15 +152,15 @@ def export_billing(
     calls: Calls,
     call_keys: pa.Array,
     lost: np.ndarray,
-    landing: Path,
+    landing: Landing,
     periods: list[date],
     rng: np.random.Generator,
-) -> tuple[list[tuple[str, bytes]], list[Leak], dict[tuple[str, date], Decimal]]:
-    """The BSS's export files (landing path, bytes), the leakage injected, and each invoice's total (what
-    the customer was asked to pay) by (account_id, period). `lost` flags the true calls mediation never
-    passes on; `landing` holds the catalog already written."""
+) -> tuple[list[Leak], dict[tuple[str, date], Decimal]]:
+    """Write the BSS's export files to the landing zone (which holds the catalog already written); return
+    the leakage injected and each invoice's total (what the customer was asked to pay) by (account_id,
+    period). `lost` flags the true calls mediation never passes on."""
     if not periods:
-        return [], [], {}
+        return [], {}
     acc = world.accounts
     _, answer, end = calls.seconds()
     period = _period_index(world, calls, answer, periods)
@@ -188,16 +185,28 @@ def export_billing(
             }
         ),
     )
+    # wrong_plan: one business account's three days on the other plan of its currency, priced in the
+    # same run as every call at its own plan ('W' + call id)
+    wrong = _wrong_plan_account(world)
+    wrong_account, right_plan, wrong_plan = wrong or (None, None, None)
+    first = datetime.combine(periods[0] + timedelta(days=9), datetime.min.time(), tzinfo=UTC).timestamp()
     con.execute(
-        """create table requests as select cast(call_id as varchar) as call_id, null::varchar as rate_plan_id,
-           account_id, b_number, strftime(answer_at, '%Y-%m-%dT%H:%M:%SZ') as answer_at, billable_seconds
-           from truth order by call_id"""
-    )
-    _rate(con, landing, "requests")
+        """create table requests as
+           select cast(call_id as varchar) as call_id, null::varchar as rate_plan_id, account_id, b_number,
+                  strftime(answer_at, '%Y-%m-%dT%H:%M:%SZ') as answer_at, billable_seconds
+           from truth
+           union all
+           select 'W' || call_id, $wrong_plan, null, b_number, strftime(answer_at, '%Y-%m-%dT%H:%M:%SZ'),
+                  billable_seconds
+           from truth where account_id = $account and epoch(answer_at) between $from and $to""",
+        {"wrong_plan": wrong_plan, "account": wrong_account, "from": int(first),
+         "to": int(first) + WRONG_PLAN_DAYS * 86400},
+    )  # fmt: skip
+    _rate(con, landing.root / "catalog")
     con.execute(
         """create table usage as
            select t.*, r.cost, r.rounding_decimals, r.rate_plan_id
-           from truth t join requests_rated r on r.call_id = cast(t.call_id as varchar)
+           from truth t join rated r on r.call_id = cast(t.call_id as varchar)
            order by t.call_id"""
     )
     leaks: list[Leak] = []
@@ -205,36 +214,23 @@ def export_billing(
     repeated: set[int] = set()
     plan_of: dict[int, str] = {}
 
-    def usage_rows(where: str, params: list | None = None) -> list[tuple]:
+    def usage_rows(where: str, params: dict | None = None) -> list[tuple]:
         return con.execute(
-            "select call_id, account_id, period_no, currency, source, record_key, cost, rate_plan_id from usage "
-            f"where {where} order by call_id",
-            params or [],
+            "select call_id, account_id, period_no, currency, source, record_key, cost, rate_plan_id, "
+            f"rounding_decimals from usage where {where} order by call_id",
+            params or {},
         ).fetchall()
 
     def leak(kind: str, row: tuple, billed_amount: Decimal, detail: str) -> Leak:
-        call_id, account, p, currency, source, key, cost, _plan = row
+        call_id, account, p, currency, source, key, cost, _plan, _decimals = row
         return Leak(kind, account, periods[p], currency, cost, billed_amount, detail, source, key, call_id)
 
-    # wrong_plan: one business account's three days on the other plan of its currency
-    wrong = _wrong_plan_account(world)
-    if wrong is not None:
-        account, right_plan, wrong_plan = wrong
-        first = datetime.combine(periods[0] + timedelta(days=9), datetime.min.time()).timestamp()
-        window = [int(first), int(first) + WRONG_PLAN_DAYS * 86400]
-        con.execute(
-            """create table wrong_requests as
-               select 'W' || call_id as call_id, ? as rate_plan_id, null::varchar as account_id, b_number,
-                      strftime(answer_at, '%Y-%m-%dT%H:%M:%SZ') as answer_at, billable_seconds
-               from usage where account_id = ? and rate_plan_id = ? and epoch(answer_at) between ? and ?
-               order by call_id""",
-            [wrong_plan, account, right_plan, *window],
-        )
-        _rate(con, landing, "wrong_requests")
+    if wrong is not None:  # the account's calls in the window that its own plan priced
         wrong_costs = dict(
-            con.execute("select cast(substr(call_id, 2) as bigint), cost from wrong_requests_rated").fetchall()
+            con.execute("select cast(substr(call_id, 2) as bigint), cost from rated where call_id like 'W%'").fetchall()
         )
-        for row in usage_rows("call_id in (select cast(substr(call_id, 2) as bigint) from wrong_requests_rated)"):
+        for row in usage_rows("call_id in (select unnest($ids)) and rate_plan_id = $plan",
+                              {"ids": sorted(wrong_costs), "plan": right_plan}):  # fmt: skip
             cost = wrong_costs[row[0]]
             billed[row[0]], plan_of[row[0]] = cost, wrong_plan
             leaks.append(leak("wrong_plan", row, cost, f"billed at {wrong_plan}, the account's plan is {right_plan}"))
@@ -242,7 +238,6 @@ def export_billing(
     # per-call faults on calls with a price, none of them touched twice
     pool = con.execute("select call_id from usage where cost > 0 order by call_id").fetchnumpy()["call_id"]
     pool = pool[~np.isin(pool, np.fromiter(billed, np.int64, len(billed)))]
-    decimals = dict(con.execute("select call_id, rounding_decimals from usage").fetchall())
     picks = rng.permutation(pool)
     taken = 0
     for kind, base in CALL_FAULTS.items():
@@ -250,7 +245,7 @@ def export_billing(
         chosen = np.sort(picks[taken : taken + n])
         taken += n
         for row in usage_rows(f"call_id in ({', '.join(map(str, chosen.tolist())) or 'null'})"):
-            call_id, cost = row[0], row[6]
+            call_id, cost, decimals = row[0], row[6], row[8]
             match kind:
                 case "unbilled_call":
                     billed[call_id] = None
@@ -263,7 +258,7 @@ def export_billing(
                     leaks.append(leak(kind, row, 2 * cost, "billed twice"))
                 case "wrong_rate":
                     factor = WRONG_RATE_FACTORS[int(rng.integers(len(WRONG_RATE_FACTORS)))]
-                    unit = Decimal(1).scaleb(-decimals[call_id])
+                    unit = Decimal(1).scaleb(-decimals)
                     amount = (cost * factor).quantize(unit, ROUND_HALF_UP).quantize(cost)
                     if amount == cost:  # too small to show a 0.5 or 0.8 error at the plan's decimals
                         factor, amount = Decimal(2), 2 * cost
@@ -277,9 +272,11 @@ def export_billing(
         (account, periods[p]): total
         for account, p, total in con.execute("select account_id, period_no, total_amount from invoices").fetchall()
     }
-    files = [(path, _csv(con, table, p)) for p in range(len(periods)) for table, path in _paths(periods[p]).items()]
+    for p in range(len(periods)):
+        for table, path in _paths(periods[p]).items():
+            _write_csv(con, table, p, landing.claim(path))
     con.close()
-    return files, leaks, totals
+    return leaks, totals
 
 
 def _wrong_plan_account(world: World) -> tuple[str, str, str] | None:
@@ -470,19 +467,23 @@ def _paths(period: date) -> dict[str, str]:
     return {"invoices": f"billing_export/{day}/invoices.csv", "lines": f"billing_export/{day}/invoice_lines.csv"}
 
 
-def _csv(con: duckdb.DuckDBPyConnection, table: str, p: int) -> bytes:
-    """One period's headers or lines in the layout's columns, as the BSS writes them."""
+def _write_csv(con: duckdb.DuckDBPyConnection, table: str, p: int, path: Path) -> None:
+    """One period's headers or lines in the layout's columns, as the BSS writes them. DuckDB writes them
+    (the lines are one per billed call); every value as text and an empty one as NULL, so that only a value
+    with a comma or a quote in it is quoted, as Python's csv module does."""
     if table == "invoices":
         select = """select invoice_number, account_id, billing_period, currency,
                            strftime(billing_period + interval 1 month, '%Y-%m-%d') as issue_date,
                            net_amount, tax_amount, total_amount
-                    from invoices where period_no = ? order by invoice_number"""
+                    from invoices where period_no = $p order by invoice_number"""
         header = INVOICE_COLUMNS
     else:
         select = """select invoice_number, line_no as line_number, account_id, billing_period, line_type, source,
                            record_key,
                            rate_plan_id, subscription_id, product_id, quantity, amount, currency
-                    from lines where period_no = ? order by invoice_number, line_no"""
+                    from lines where period_no = $p order by invoice_number, line_no"""
         header = LINE_COLUMNS
-    rows = con.execute(select, [p]).fetchall()
-    return csv_bytes(header, ([("" if v is None else str(v)) for v in row] for row in rows))
+    names = ", ".join(f'"{c}"' for c in header)
+    text = ", ".join(f'nullif(cast("{c}" as varchar), \'\') as "{c}"' for c in header)
+    select = select.replace("$p", str(int(p)))  # COPY takes no parameters
+    con.execute(f"copy (select {text} from ({select}) as t({names})) to '{path}' (header true)")

@@ -68,14 +68,18 @@ class Landing:
         self.by_source: dict[str, int] = {}
 
     def write(self, rel_path: str, data: bytes | memoryview) -> None:
+        self.claim(rel_path).write_bytes(data)
+
+    def claim(self, rel_path: str) -> Path:
+        """The path a new landing file is written to (by `write`, or by DuckDB for the large ones), counted."""
         path = self.root / rel_path
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
             raise FileExistsError(f"landing file written twice: {rel_path}")
-        path.write_bytes(data)
         self.files += 1
         source = rel_path.split("/", 1)[0]
         self.by_source[source] = self.by_source.get(source, 0) + 1
+        return path
 
     def write_ref(self, ref: RefFile) -> None:
         self.write(ref.path, ref.to_bytes())

@@ -115,12 +115,10 @@ def simulate(config: SimulationConfig, progress: Callable[[str], None] | None = 
 
     say("billing system of record: pricing the calls it bills")
     periods = billable_periods(timeline, last_day)
-    exports, leaks, invoiced = export_billing(
-        world, calls, call_keys, _lost_calls(injection_rows, len(calls)), landing_dir, periods,
+    leaks, invoiced = export_billing(
+        world, calls, call_keys, _lost_calls(injection_rows, len(calls)), landing, periods,
         _stream(config.seed, "billing-system"),
     )  # fmt: skip
-    for path, data in exports:
-        landing.write(path, data)
     say(f"billing export: {len(invoiced)} invoices, {len(leaks)} leaks injected")
     never_pay = {world.accounts.ids[i.accounts[0]] for i in incidents if i.kind == "subscription_fraud"}
     payment_refs, payments = payment_files(
