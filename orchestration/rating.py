@@ -22,6 +22,7 @@ from decimal import Decimal
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 from orchestration.ingest import ingest_days
@@ -97,20 +98,21 @@ def _load_calls(con, calls_csv: Path) -> None:
 
 def _load_call_table(con, calls: pa.Table) -> None:
     """Requests already in memory, with the columns of a calls file (CALL_COLUMNS), taken as its text."""
-    con.register("call_table", calls)
+    numbered = calls.select(list(CALL_COLUMNS)).append_column("request_no", pa.array(np.arange(1, len(calls) + 1)))
+    con.register("call_table", numbered)
     columns = ", ".join(f"cast({c} as varchar) as {c}" for c in CALL_COLUMNS)
-    _store_requests(con, f"select {columns} from call_table")
+    _store_requests(con, f"select request_no, {columns} from call_table", numbered=True)
     con.unregister("call_table")
     _refuse_repeated_ids(con, "the requests")
 
 
-def _store_requests(con, select: str, params: list | None = None) -> None:
+def _store_requests(con, select: str, params: list | None = None, numbered: bool = False) -> None:
+    """what_if.rating_requests from `select`, numbered in `request_no` by it when `numbered` (a window over
+    every row, which numbers them otherwise, runs on one thread)."""
+    if not numbered:
+        select = f"select row_number() over () as request_no, * from ({select})"
     con.execute("create schema if not exists what_if")
-    con.execute(
-        "create or replace table what_if.rating_requests as "
-        f"select row_number() over () as request_no, * from ({select})",
-        params or [],
-    )
+    con.execute(f"create or replace table what_if.rating_requests as {select}", params or [])
 
 
 def _refuse_repeated_ids(con, name: str) -> None:
@@ -202,7 +204,7 @@ def _rate(land: Callable[[Paths], list[date]], load_calls: Callable) -> pa.Table
         paths = Paths(Path(tmp))
         days = land(paths)
         models = _compiled_rating_models(paths.data)
-        with connect(paths.warehouse) as con:
+        with connect(paths.warehouse, in_memory=True) as con:  # nothing of it outlives the command
             ingest_days(con, paths.landing, "catalog", days)
             problems = _ingestion_problems(con)
             if problems:

@@ -25,11 +25,18 @@ DEFAULT_SETTINGS = {
 
 
 @contextmanager
-def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(path: Path, read_only: bool = False, in_memory: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse at `path`; `in_memory`: a throwaway warehouse of the same name (the compiled models name
+    their catalog) held in memory, which writes tables about twice as fast as a file (measured, 7.5M rows)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # A new file gets the current storage format: with DuckDB 1.5 it writes raw text columns 25% faster than
     # the default 1.0-compatible format (measured, docs/ingestion.md). Every reader uses this DuckDB.
-    con = duckdb.connect(str(path), read_only=read_only, config={"storage_compatibility_version": "latest"})
+    if in_memory:
+        con = duckdb.connect(":memory:")
+        con.execute(f"attach ':memory:' as \"{path.stem}\"")
+        con.execute(f'use "{path.stem}"')
+    else:
+        con = duckdb.connect(str(path), read_only=read_only, config={"storage_compatibility_version": "latest"})
     try:
         for key, value in DEFAULT_SETTINGS.items():
             con.execute(f"set {key} = '{value}'" if isinstance(value, str) else f"set {key} = {value}")

@@ -10,6 +10,7 @@ import shutil
 import zlib
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
@@ -18,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from orchestration.simulator import faults as flt
-from orchestration.simulator.billing_system import Leak, export_billing
+from orchestration.simulator.billing_system import Leak, export_billing, price_calls
 from orchestration.simulator.config import SimulationConfig, SimulationResult
 from orchestration.simulator.finance import fx_files, tax_files
 from orchestration.simulator.fraud import add_fraud, incident_rows
@@ -110,15 +111,37 @@ def simulate(config: SimulationConfig, progress: Callable[[str], None] | None = 
     wanted = np.concatenate(
         [np.zeros(0, np.int64)] + [g.index for g in placed.injections] + [c[2] for c in ledger.copies]
     )
-    written, key_of, call_keys = _write_cdrs(config, timeline, world, calls, placed, landing, np.unique(wanted), say)
-    injection_rows = _injection_rows(placed, ledger, key_of)
-
-    say("billing system of record: pricing the calls it bills")
     periods = billable_periods(timeline, last_day)
-    leaks, invoiced = export_billing(
-        world, calls, call_keys, _lost_calls(injection_rows, len(calls)), landing, periods,
-        _stream(config.seed, "billing-system"),
-    )  # fmt: skip
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the two stages need each other's cores, not results
+        say("billing system of record: pricing the calls it bills, while the switch files are written")
+        pricing = pool.submit(price_calls, world, calls, periods, landing_dir / "catalog") if periods else None
+        written, key_of, call_keys = _write_cdrs(
+            config, timeline, world, calls, placed, landing, np.unique(wanted), say
+        )
+        priced = pricing.result() if pricing else None
+    injection_rows = _injection_rows(placed, ledger, key_of)
+    rec = placed.records
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the true calls (Parquet) are written while the BSS bills
+        calls_written = pool.submit(
+            write_calls,
+            truth_dir / "calls.parquet",
+            calls,
+            world,
+            call_keys,
+            np.bincount(rec.call[rec.kind == NORMAL], minlength=len(calls)),
+            placed.file_of[placed.first_position],
+            placed.files.paths(),
+            placed.line_no[placed.first_position],
+            fraud_of,
+        )
+        leaks, invoiced = (
+            export_billing(
+                priced, world, calls, call_keys, _lost_calls(injection_rows, len(calls)), landing, periods,
+                _stream(config.seed, "billing-system"),
+            )
+            if priced else ([], {})
+        )  # fmt: skip
+        calls_written.result()
     say(f"billing export: {len(invoiced)} invoices, {len(leaks)} leaks injected")
     never_pay = {world.accounts.ids[i.accounts[0]] for i in incidents if i.kind == "subscription_fraud"}
     payment_refs, payments = payment_files(
@@ -130,18 +153,6 @@ def simulate(config: SimulationConfig, progress: Callable[[str], None] | None = 
 
     say("ground truth")
     injections = write_injections(truth_dir / "injections.csv", injection_rows)
-    rec = placed.records
-    write_calls(
-        truth_dir / "calls.parquet",
-        calls,
-        world,
-        call_keys,
-        np.bincount(rec.call[rec.kind == NORMAL], minlength=len(calls)),
-        placed.file_of[placed.first_position],
-        placed.files.paths(),
-        placed.line_no[placed.first_position],
-        fraud_of,
-    )
     write_fraud_incidents(truth_dir / "fraud_incidents.csv", incident_rows(incidents, calls, fraud_of, world))
     write_payments(truth_dir / "payments.csv", payments)
     write_leakage(truth_dir / "leakage.csv", leaks)
