@@ -233,8 +233,7 @@ def export_billing(
     con.execute(
         """create table usage as
            select t.*, p.record_key, r.cost, r.rounding_decimals, r.rate_plan_id
-           from truth t join passed_on p using (call_id) join rated r on r.call_id = cast(t.call_id as varchar)
-           order by t.call_id"""
+           from truth t join passed_on p using (call_id) join rated r on r.call_id = cast(t.call_id as varchar)"""
     )
     leaks: list[Leak] = []
     billed: dict[int, Decimal | None] = {}  # call -> amount billed instead (None: not billed)
