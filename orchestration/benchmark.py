@@ -105,7 +105,8 @@ def _dbt_build(data: Path, *args: str) -> None:
 
 
 def step_mediate(data: Path, calls: int) -> dict:
-    """`dbt build` of every model and test on the ingested month but rating's and billing's, from scratch:
+    """`dbt build` of every model and test on the ingested month but rating's and what reads rated calls
+    (billing, assurance, fraud), from scratch:
     mediation is all but the ingestion control mart. Calls are the calls mediated plus the calls held in
     suspense."""
     from orchestration.warehouse import connect
@@ -1118,7 +1119,8 @@ Each step runs in its own process; peak memory is that process's maximum residen
         mediate = by_step["mediate"]
         parts.append(
             f"""
-- **mediate**: `dbt build` of every model and test but rating's and billing's (measured below) on the loaded
+- **mediate**: `dbt build` of every model and test but rating's and those that read rated calls (billing,
+  assurance, fraud; measured below) on the loaded
   month: {mediate["records"]:,} switch records became {mediate["items"] - mediate["suspended"]:,} calls and
   {mediate["suspended"]:,} calls in suspense, with {mediate["unaccounted"]:,} records unaccounted for.
   Wall time includes dbt's start (about 5 s). Target: at least 1 million calls/s on 2 cores.
