@@ -112,7 +112,7 @@ def simulate(config: SimulationConfig, progress: Callable[[str], None] | None = 
         [np.zeros(0, np.int64)] + [g.index for g in placed.injections] + [c[2] for c in ledger.copies]
     )
     periods = billable_periods(timeline, last_day)
-    with ThreadPoolExecutor(max_workers=1) as pool:  # the two stages need each other's cores, not results
+    with ThreadPoolExecutor(max_workers=1) as pool:  # pricing needs no switch file: it runs while they render
         say("billing system of record: pricing the calls it bills, while the switch files are written")
         pricing = pool.submit(price_calls, world, calls, periods, landing_dir / "catalog") if periods else None
         written, key_of, call_keys = _write_cdrs(
