@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import io
 import zlib
 from collections import Counter, defaultdict
 from datetime import date, datetime
@@ -302,3 +303,16 @@ def test_the_billing_system_export_adds_up_and_carries_each_leak_as_the_ground_t
             found = charges[leak["subscription_id"], leak["billing_period"]]
             assert sum((Decimal(x["amount"]) for x in found), Decimal(0)) == billed, leak
             assert (found == []) == (leak["kind"] == "subscription_not_billed"), leak
+
+
+def test_the_billing_system_export_is_written_as_pythons_csv_module_writes_it(world):
+    """DuckDB writes the export (one line per billed call): every file must be byte for byte what Python's csv
+    module writes for the same fields, so empty fields are bare (not `""`) and only values that need it are
+    quoted."""
+    for path in sorted((world / "landing" / "billing_export").rglob("*.csv")):
+        data = path.read_bytes()
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+        assert len(rows) > 1, path
+        again = io.StringIO()
+        csv.writer(again, lineterminator="\n").writerows(rows)
+        assert again.getvalue().encode("utf-8") == data, path
