@@ -216,9 +216,9 @@ def export_billing(
     periods: list[date],
     rng: np.random.Generator,
 ) -> tuple[list[Leak], dict[tuple[str, date], Decimal]]:
-    """Bill the priced calls but those mediation never passes on (`lost`, per true call): write the BSS's
-    export files to the landing zone; return the leakage injected and each invoice's total (what the
-    customer was asked to pay) by (account_id, period)."""
+    """Bill the priced calls of `periods` (the first months of those priced) but those mediation never passes
+    on (`lost`, per true call): write the BSS's export files to the landing zone; return the leakage injected
+    and each invoice's total (what the customer was asked to pay) by (account_id, period)."""
     con, ids, wrong = priced.con, priced.ids, priced.wrong
     passed = ~lost[ids]
     con.register(
@@ -233,7 +233,9 @@ def export_billing(
     con.execute(
         """create table usage as
            select t.*, p.record_key, r.cost, r.rounding_decimals, r.rate_plan_id
-           from truth t join passed_on p using (call_id) join rated r on r.call_id = cast(t.call_id as varchar)"""
+           from truth t join passed_on p using (call_id) join rated r on r.call_id = cast(t.call_id as varchar)
+           where t.period_no < $billed_periods""",
+        {"billed_periods": len(periods)},
     )
     leaks: list[Leak] = []
     billed: dict[int, Decimal | None] = {}  # call -> amount billed instead (None: not billed)

@@ -94,31 +94,35 @@ def simulate(config: SimulationConfig, progress: Callable[[str], None] | None = 
     say(f"traffic: {len(calls):,} calls from {timeline.start} to {timeline.end - timedelta(days=1)}")
     say(f"fraud ({config.fraud} mix): {len(incidents)} incidents, {int((fraud_of >= 0).sum()):,} calls")
     ledger = flt.Ledger()
-    placed = _place(config, timeline, world, calls, ledger)
-    say(f"records: {len(placed.records):,} in {len(placed.files):,} hourly switch files")
-
+    touched = (  # the last change to the true calls: every later stage only reads them
+        flt.inject_call_faults(calls, world, timeline, _stream(config.seed, "call-faults"), ledger)
+        if config.inject_faults
+        else np.zeros(len(calls), bool)
+    )
     for ref in reference:
         landing.write_ref(ref)
-    last_day = max(  # FX for every day anything is delivered
-        timeline.end - timedelta(days=1),
-        placed.files.delivered_day(int(np.argmax(placed.files.delivered))),
-        *(r.day for r in reference),
-        *placed.file_faults.redeliveries.values(),
-    )
-    for ref in fx_files(timeline.start, last_day, _stream(config.seed, "fx")):
-        landing.write_ref(ref)
-
-    wanted = np.concatenate(
-        [np.zeros(0, np.int64)] + [g.index for g in placed.injections] + [c[2] for c in ledger.copies]
-    )
-    periods = billable_periods(timeline, last_day)
-    with ThreadPoolExecutor(max_workers=1) as pool:  # pricing needs no switch file: it runs while they render
-        say("billing system of record: pricing the calls it bills, while the switch files are written")
-        pricing = pool.submit(price_calls, world, calls, periods, landing_dir / "catalog") if periods else None
+    with ThreadPoolExecutor(max_workers=1) as pool:  # pricing needs no switch file: it runs while they are made
+        say("billing system of record: pricing the calls it could bill, while the switch files are made")
+        # every month simulated: the months billed (`periods`, known once the files are placed) come first
+        pricing = pool.submit(price_calls, world, calls, timeline.month_starts, landing_dir / "catalog")
+        placed = _place(config, timeline, world, calls, touched, ledger)
+        say(f"records: {len(placed.records):,} in {len(placed.files):,} hourly switch files")
+        last_day = max(  # FX for every day anything is delivered
+            timeline.end - timedelta(days=1),
+            placed.files.delivered_day(int(np.argmax(placed.files.delivered))),
+            *(r.day for r in reference),
+            *placed.file_faults.redeliveries.values(),
+        )
+        for ref in fx_files(timeline.start, last_day, _stream(config.seed, "fx")):
+            landing.write_ref(ref)
+        wanted = np.concatenate(
+            [np.zeros(0, np.int64)] + [g.index for g in placed.injections] + [c[2] for c in ledger.copies]
+        )
+        periods = billable_periods(timeline, last_day)
         written, key_of, call_keys = _write_cdrs(
             config, timeline, world, calls, placed, landing, np.unique(wanted), say
         )
-        priced = pricing.result() if pricing else None
+        priced = pricing.result()
     injection_rows = _injection_rows(placed, ledger, key_of)
     rec = placed.records
     with ThreadPoolExecutor(max_workers=1) as pool:  # the true calls (Parquet) are written while the BSS bills
@@ -139,7 +143,7 @@ def simulate(config: SimulationConfig, progress: Callable[[str], None] | None = 
                 priced, world, calls, call_keys, _lost_calls(injection_rows, len(calls)), landing, periods,
                 _stream(config.seed, "billing-system"),
             )
-            if priced else ([], {})
+            if periods else ([], {})
         )  # fmt: skip
         calls_written.result()
     say(f"billing export: {len(invoiced)} invoices, {len(leaks)} leaks injected")
@@ -163,12 +167,12 @@ def simulate(config: SimulationConfig, progress: Callable[[str], None] | None = 
     return result
 
 
-def _place(config: SimulationConfig, timeline: Timeline, world: World, calls: Calls, ledger: flt.Ledger) -> _Placed:
-    """Records from calls, faults at every stage, and the sort into files and lines."""
+def _place(
+    config: SimulationConfig, timeline: Timeline, world: World, calls: Calls, touched: np.ndarray, ledger: flt.Ledger
+) -> _Placed:
+    """Records from calls (`touched`: those a call fault changed), faults at the record, line and file
+    stages, and the sort into files and lines."""
     seed, faulty = config.seed, config.inject_faults
-    touched = np.zeros(len(calls), bool)
-    if faulty:
-        touched = flt.inject_call_faults(calls, world, timeline, _stream(seed, "call-faults"), ledger)
     records = expand(calls)
     window = (timeline.start - timedelta(days=3), timeline.end + timedelta(days=3))
     clocks = {i: ZoneClock.build(SWITCHES[i].timezone, *window) for i in (0, 1)}  # the local-time switches
