@@ -931,14 +931,12 @@ def step_pandas_fraud(data: Path, calls: int) -> dict:
             "untimed_s": round(time.perf_counter() - checked, 1)}  # fmt: skip
 
 
-DASHBOARD_PAGES = ("overview", "revenue", "invoices", "leakage", "cases", "fraud", "data_operations")
-
-
 def step_dashboards(data: Path, calls: int) -> dict:
     """The dashboards on the month's snapshot: the served marts built and the snapshot published (timed
     apart), the findings and alerts filed into a case store, then every page rendered by Streamlit's AppTest
     as the assurance role (every page, numbers shown), once with an empty cache (the first look at a new
     snapshot) and once warm. The process is warmed first: imports are the server's, not a page's."""
+    from dashboards.roles import PAGES  # every page the app has
     from orchestration import cases
     from orchestration.publish import publish
     from orchestration.settings import Paths
@@ -964,10 +962,10 @@ def step_dashboards(data: Path, calls: int) -> dict:
     from streamlit.testing.v1 import AppTest
 
     app = str(REPO_ROOT / "dashboards" / "app.py")
-    for page in DASHBOARD_PAGES:  # warm the process: every page's imports, the Dagster instance
+    for page in PAGES:  # warm the process: every page's imports, the Dagster instance
         AppTest.from_file(app, default_timeout=300).run().switch_page(f"views/{page}.py").run()
     pages = {}
-    for page in DASHBOARD_PAGES:
+    for page in PAGES:
         at = AppTest.from_file(app, default_timeout=300).run()
         st.cache_data.clear()
         started = time.perf_counter()
