@@ -273,7 +273,7 @@ def export_billing(
         n = fault_count(base, len(calls))
         chosen = np.sort(picks[taken : taken + n])
         taken += n
-        for row in usage_rows(f"call_id in ({', '.join(map(str, chosen.tolist())) or 'null'})"):
+        for row in usage_rows("call_id in (select unnest($ids))", {"ids": chosen.tolist()}):
             call_id, cost, decimals = row[0], row[6], row[8]
             match kind:
                 case "unbilled_call":
@@ -510,21 +510,21 @@ def _paths(period: date) -> dict[str, str]:
 
 def _write_csv(con: duckdb.DuckDBPyConnection, table: str, p: int, path: Path) -> None:
     """One period's headers or lines in the layout's columns, as the BSS writes them. DuckDB writes them
-    (the lines are one per billed call); every value as text and an empty one as NULL, so that only a value
-    with a comma or a quote in it is quoted, as Python's csv module does."""
+    (the lines are one per billed call; the period is inline, as COPY takes no parameters); every value as
+    text and an empty one as NULL, so that only a value with a comma or a quote in it is quoted, as Python's
+    csv module does."""
     if table == "invoices":
-        select = """select invoice_number, account_id, billing_period, currency,
+        select = f"""select invoice_number, account_id, billing_period, currency,
                            strftime(billing_period + interval 1 month, '%Y-%m-%d') as issue_date,
                            net_amount, tax_amount, total_amount
-                    from invoices where period_no = $p order by invoice_number"""
+                    from invoices where period_no = {p} order by invoice_number"""
         header = INVOICE_COLUMNS
     else:
-        select = """select invoice_number, line_no as line_number, account_id, billing_period, line_type, source,
+        select = f"""select invoice_number, line_no as line_number, account_id, billing_period, line_type, source,
                            record_key,
                            rate_plan_id, subscription_id, product_id, quantity, amount, currency
-                    from lines where period_no = $p order by invoice_number, line_no"""
+                    from lines where period_no = {p} order by invoice_number, line_no"""
         header = LINE_COLUMNS
     names = ", ".join(f'"{c}"' for c in header)
     text = ", ".join(f'nullif(cast("{c}" as varchar), \'\') as "{c}"' for c in header)
-    select = select.replace("$p", str(int(p)))  # COPY takes no parameters
     con.execute(f"copy (select {text} from ({select}) as t({names})) to '{path}' (header true)")
