@@ -15,7 +15,8 @@ from dashboards.roles import current_user
 from orchestration import cases
 
 
-def work_case(store: Path, case_id: str) -> None:
+def work_case(store: Path, case_id: str) -> cases.CaseDetail:
+    """Show and work one case; return it as read before this run's edit (its findings, for the page)."""
     detail = cases.get_case(store, case_id)
     case = detail.case
     metric_row(
@@ -50,6 +51,7 @@ def work_case(store: Path, case_id: str) -> None:
             ]
         )
     )  # fmt: skip
+    return detail
 
 
 def _save(store: Path, case: cases.Case, owner: str, to_status: str, recovered: str, note: str) -> None:

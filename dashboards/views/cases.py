@@ -65,7 +65,6 @@ if listed.empty:
 titles = {row.case_id: f"{row.case_id} · {row.status} · {row.title}" for row in listed.itertuples()}
 case_id = st.selectbox("Open case", list(titles), format_func=titles.get, key="cases_open")
 st.subheader(f"Case {case_id}")
-work_case(paths.cases, case_id)
-detail = cases.get_case(paths.cases, case_id)
+detail = work_case(paths.cases, case_id)
 st.markdown("**Findings**")
 table(case_queue.findings_of(snapshot, [f.finding_id for f in detail.findings]))
