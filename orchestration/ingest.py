@@ -47,8 +47,12 @@ _DUCKDB_REASONS = {
     "MISSING COLUMNS": "wrong_column_count",
     "INVALID ENCODING": "encoding_error",
     "INVALID UNICODE": "encoding_error",
+    "LINE SIZE OVER MAXIMUM": "line_too_long",
 }
 _SNIFF_LINES = 200  # lines read to decide a headerless file's column count
+# The longest line loaded, in bytes, on both paths (DuckDB's max_line_size; its default is about this).
+MAX_LINE_BYTES = 2_000_000
+csv.field_size_limit(MAX_LINE_BYTES)  # the csv module's default (128 KB) would make a long field an error
 _BLANK_LINE = re.compile(rb"(?m)^\r?$")
 
 
@@ -68,7 +72,10 @@ class LandedFile:
     header_lines: int = 0
     n_fields: int | None = None
     crlf: bool = False
-    mixed_newlines: bool = False  # the fast reader would merge lines: such files take the exact path
+    # Why the fast reader's records may not be the file's physical lines (it would split a line at a stray \r,
+    # or merge lines): such files take the exact path whatever the reader's totals say.
+    exact_only: str | None = None
+    reject_texts: dict[int, bytes] | None = None  # rejected lines' bytes, read once when the scan is verified
     blank_lines: list[int] = field(default_factory=list)
     status: str = "loaded"
     reason: str | None = None
@@ -144,10 +151,10 @@ def inspect_file(path: Path, landing: Path, source: str, delivery_date: date) ->
     if landed.layout is None:
         landed.quarantine(f"unknown_layout: no {source} layout matches the file name {path.name!r}")
         return landed
-    if b"\x00" in raw:
-        landed.quarantine("unknown_layout: binary content (NUL bytes)")
-        return landed
     if landed.layout.json_document:
+        if b"\x00" in raw:
+            landed.quarantine("unknown_layout: binary content (NUL bytes)")
+            return landed
         # One document is one record: the audit counts it as one line, so lines = rows + rejects still holds.
         # An empty file holds no record (0 lines) and, like an empty CSV file, is never a copy of another.
         landed.lines, landed.n_fields = (1 if raw else 0), len(landed.layout.columns)
@@ -156,7 +163,13 @@ def inspect_file(path: Path, landing: Path, source: str, delivery_date: date) ->
         return landed
     landed.lines = raw.count(b"\n") + (1 if raw and not raw.endswith(b"\n") else 0)
     landed.crlf = b"\r\n" in raw
-    landed.mixed_newlines = landed.crlf and raw.count(b"\r\n") != raw.count(b"\n")
+    crlfs = raw.count(b"\r\n") if landed.crlf else 0
+    if raw.count(b"\r") != crlfs:
+        landed.exact_only = "stray carriage return"
+    elif landed.crlf and crlfs != raw.count(b"\n"):
+        landed.exact_only = "mixed line endings"
+    elif b"\x00" in raw:
+        landed.exact_only = "NUL bytes"
     if b"\n\n" in raw or b"\n\r\n" in raw or raw.startswith((b"\n", b"\r\n")):
         landed.blank_lines = [
             raw.count(b"\n", 0, m.start()) + 1 for m in _BLANK_LINE.finditer(raw) if m.start() < len(raw)
@@ -188,11 +201,21 @@ def _detect_variant(landed: LandedFile, data: bytes) -> None:
             return
         landed.header_lines, landed.n_fields = 1, len(layout.columns)
         return
+    # The width most sampled lines read as; a bad line (stray \r, NUL, broken quotes) is left out of the vote
+    # and becomes a reject. Only a file none of whose sampled lines reads as CSV is not this layout.
     sample = [line for line in _first_lines(data, _SNIFF_LINES) if line.strip()]
-    try:
-        widths = Counter(len(row) for row in csv.reader(sample))
-    except csv.Error as exc:  # bare \r line endings, a field over the csv module's limit: not this layout
-        landed.quarantine(f"unknown_layout: {exc}")
+    widths: Counter[int] = Counter()
+    errors: list[str] = []
+    for line in sample:
+        if "\x00" in line:
+            continue
+        try:
+            widths.update(len(row) for row in csv.reader([line]))
+        except csv.Error as exc:
+            errors.append(str(exc))
+    if sample and not widths:  # bare \r line endings, binary content
+        what = "binary content (NUL bytes)" if any("\x00" in line for line in sample) else errors[0]
+        landed.quarantine(f"unknown_layout: no line of the first {len(sample)} reads as CSV: {what}")
         return
     width = max(widths, key=lambda w: (widths[w], w)) if widths else len(layout.columns)
     if width not in layout.allowed_widths:
@@ -285,7 +308,7 @@ def _scan(con: duckdb.DuckDBPyConnection, group: list[LandedFile], tag: str) -> 
             f"""create or replace temp table {accepted} as select * from read_csv(
                 $files, columns = $columns, header = $header, delim = ',', quote = '"', escape = '"',
                 filename = true, auto_detect = false, strict_mode = true, null_padding = false,
-                store_rejects = true, rejects_table = '{rejects}', rejects_scan = '{scans}')""",
+                max_line_size = {MAX_LINE_BYTES}, store_rejects = true, rejects_table = '{rejects}', rejects_scan = '{scans}')""",
             {"files": list(by_path), **_reader_options(layout, width)},
         )
     except duckdb.Error:
@@ -309,6 +332,17 @@ def _scan(con: duckdb.DuckDBPyConnection, group: list[LandedFile], tag: str) -> 
     for path, f in by_path.items():  # a file whose counts do not add up goes the exact way
         accounted = counts.get(path, 0) + rejected_counts.get(path, 0) + len(f.blank_lines) + f.header_lines
         (fast if accounted == f.lines else odd).append(f)
+    # Counts can add up by accident; the lines the reader rejected must also be lines that are not rows on
+    # their own. A rejected line that is a valid row means the reader's records were not the physical lines.
+    rejected_at: dict[str, list[int]] = {}
+    for path, line_no in con.execute(f"select filename, line_no from {rejected} order by 1, 2").fetchall():
+        rejected_at.setdefault(path, []).append(line_no)
+    for f in [f for f in fast if str(f.path) in rejected_at]:
+        f.reject_texts = _line_bytes(f.content(), rejected_at[str(f.path)])
+        if any(_read_line(text, width)[0] is not None for text in f.reject_texts.values()):
+            f.reject_texts = None
+            fast.remove(f)
+            odd.append(f)
     return ([Scan(layout, width, fast, accepted, rejected)] if fast else []), odd
 
 
@@ -397,7 +431,28 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, batch: pa.Table) -> None
 
 def _line_bytes(data: bytes, line_nos: Iterable[int]) -> dict[int, bytes]:
     lines = data.split(b"\n")
-    return {n: lines[n - 1].rstrip(b"\r") for n in line_nos}
+    return {n: lines[n - 1].removesuffix(b"\r") for n in line_nos}
+
+
+def _read_line(raw_line: bytes, width: int) -> tuple[list[str | None] | None, str, str]:
+    """One physical line (its line ending removed) as a row of `width` fields, or (None, reason, detail)."""
+    if not raw_line:
+        return None, "blank_line", "empty line"
+    if len(raw_line) > MAX_LINE_BYTES:
+        return None, "line_too_long", f"{len(raw_line)} bytes, more than {MAX_LINE_BYTES}"
+    try:
+        text = raw_line.decode("utf-8").lstrip("\ufeff")
+    except UnicodeDecodeError as exc:
+        return None, "encoding_error", str(exc)[:200]
+    if "\x00" in text:  # valid UTF-8, but no switch writes NUL into a CDR: a damaged line
+        return None, "encoding_error", "NUL byte"
+    try:
+        fields = next(csv.reader([text], strict=True))
+    except csv.Error as exc:
+        return None, "unparseable_row", str(exc)[:200]
+    if len(fields) != width:
+        return None, *_root_cause(raw_line, "wrong_column_count", f"expected {width} columns, found {len(fields)}")
+    return [v if v != "" else None for v in fields], "", ""
 
 
 def _is_utf8(raw: bytes) -> bool:
@@ -423,7 +478,9 @@ def _store_rejects(con: duckdb.DuckDBPyConnection, rejects: list[tuple[LandedFil
         return
     texts: dict[str, dict[int, bytes]] = {}
     for f in {id(r[0]): r[0] for r in rejects}.values():
-        texts[f.file_id] = _line_bytes(f.content(), [r[1] for r in rejects if r[0] is f])
+        wanted = [r[1] for r in rejects if r[0] is f]
+        known = f.reject_texts or {}
+        texts[f.file_id] = known if all(n in known for n in wanted) else _line_bytes(f.content(), wanted)
     rows = []
     for f, n, reason, detail in rejects:
         raw = texts[f.file_id][n]
@@ -482,25 +539,12 @@ def _parse_exact(con: duckdb.DuckDBPyConnection, f: LandedFile) -> None:
     for line_no, raw_line in enumerate(raw_lines, start=1):
         if line_no <= f.header_lines:
             continue
-        raw_line = raw_line.rstrip(b"\r")
-        if not raw_line:  # as on the fast path: only an empty line is blank
-            rejects.append((f, line_no, "blank_line", "empty line"))
+        # one line ending removed; as on the fast path, only an empty line is blank
+        fields, reason, detail = _read_line(raw_line.removesuffix(b"\r"), width)
+        if fields is None:
+            rejects.append((f, line_no, reason, detail))
             continue
-        try:
-            text = raw_line.decode("utf-8").lstrip("\ufeff")
-        except UnicodeDecodeError as exc:
-            rejects.append((f, line_no, "encoding_error", str(exc)[:200]))
-            continue
-        try:
-            fields = next(csv.reader([text], strict=True))
-        except csv.Error as exc:
-            rejects.append((f, line_no, "unparseable_row", str(exc)[:200]))
-            continue
-        if len(fields) != width:
-            detail = f"expected {width} columns, found {len(fields)}"
-            rejects.append((f, line_no, *_root_cause(raw_line, "wrong_column_count", detail)))
-            continue
-        rows.append([v if v != "" else None for v in fields])
+        rows.append(fields)
         line_nos.append(line_no)
     _insert_rows(con, layout, width, [f.file_id] * len(rows), line_nos, rows)
     _store_rejects(con, rejects)
@@ -704,7 +748,7 @@ def _load_chunk(
             documents.append(f)
         elif not f.lines:
             f.parse_path = "fast"  # empty file: nothing to parse
-        elif f.mixed_newlines:
+        elif f.exact_only:
             odd.append(f)
         else:
             assert f.layout is not None
