@@ -17,6 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from orchestration.settings import Paths
+from orchestration.warehouse import sql_literal
 
 # A B-number as a role without see_numbers sees it: its last four digits, the rest masked, the length kept
 # (orchestration.invoices.mask_number, in SQL so a download of many rows is masked the same way).
@@ -75,7 +76,9 @@ def _cached(
     try:
         con.execute(MASKED_MACRO)
         for alias, table in tables:
-            con.execute(f"create view {alias} as select * from read_parquet('{Path(folder) / table}.parquet')")
+            # a view takes no parameters: the path is quoted (a data folder's name may hold quotes)
+            parquet = sql_literal(Path(folder) / f"{table}.parquet")
+            con.execute(f"create view {alias} as select * from read_parquet({parquet})")
         bound = {name: list(value) if isinstance(value, tuple) else value for name, value in params}
         cursor = con.execute(sql, bound)
         if as_records:

@@ -120,14 +120,16 @@ def evaluate(con: duckdb.DuckDBPyConnection, truth_dir: Path) -> list[DetectorRe
     Money lost: the exposure (vendor cost, EUR) of the incident's calls that ended before the alert.
     """
     con.execute(
-        f"create or replace temp table fraud_truth as select * from read_csv('{truth_dir}/fraud_incidents.csv')"
+        "create or replace temp table fraud_truth as select * from read_csv($incidents)",
+        {"incidents": str(truth_dir / "fraud_incidents.csv")},
     )
     con.execute(
-        f"""create or replace temp table fraud_truth_calls as
+        """create or replace temp table fraud_truth_calls as
         select truth.fraud_incident_id as incident_id, calls.call_id
-        from '{truth_dir}/calls.parquet' as truth
+        from read_parquet($calls) as truth
         inner join marts.fct_calls as calls on calls.source = truth.source and calls.record_key = truth.record_key
-        where truth.fraud_incident_id is not null"""
+        where truth.fraud_incident_id is not null""",
+        {"calls": str(truth_dir / "calls.parquet")},
     )
     matched = con.execute(
         """

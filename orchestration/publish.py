@@ -89,8 +89,9 @@ def publish(con: duckdb.DuckDBPyConnection, paths: Paths, served: tuple[Served, 
             continue
         name = table.relation.split(".")[-1]
         order = f" order by {table.order_by}" if table.order_by else ""
-        con.execute(f"copy (select * from {table.relation}{order}) to '{folder / name}.parquet' (format parquet)")
-        rows[name] = con.execute(f"select count(*) from read_parquet('{folder / name}.parquet')").fetchone()[0]
+        target = str(folder / f"{name}.parquet")  # bound: a data folder's name may hold quotes
+        con.execute(f"copy (select * from {table.relation}{order}) to $target (format parquet)", {"target": target})
+        rows[name] = con.execute("select count(*) from read_parquet($target)", {"target": target}).fetchone()[0]
     manifest = {
         "version": version,
         "published_at": now.isoformat(timespec="seconds"),

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.warehouse import sql_literal
+
 
 def ingestion_scorecard(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> list[tuple]:
     """(kind, expected effect, injected, found) for every injection raw ingestion is responsible for."""
@@ -59,12 +61,14 @@ MEDIATION_EFFECTS = (
 
 
 def _ground_truth_views(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> None:
+    # views take no parameters: the paths are quoted (a data folder's name may hold quotes)
     con.execute(
-        f"create or replace temp view gt_calls as select * from read_parquet('{ground_truth / 'calls.parquet'}')"
+        "create or replace temp view gt_calls as "
+        f"select * from read_parquet({sql_literal(ground_truth / 'calls.parquet')})"
     )
     con.execute(
         "create or replace temp view gt_injections as "
-        f"select * from read_csv('{ground_truth / 'injections.csv'}', header = true, all_varchar = true)"
+        f"select * from read_csv({sql_literal(ground_truth / 'injections.csv')}, header = true, all_varchar = true)"
     )
 
 
@@ -256,11 +260,11 @@ def leakage_scorecard(con: duckdb.DuckDBPyConnection, ground_truth: Path, suspen
     _ground_truth_views(con, ground_truth)
     con.execute(
         f"""create or replace temp view gt_leakage as
-            select * from read_csv('{ground_truth / "leakage.csv"}', header = true, all_varchar = true)"""
+            select * from read_csv({sql_literal(ground_truth / "leakage.csv")}, header = true, all_varchar = true)"""
     )
     con.execute(
         f"""create or replace temp view gt_payments as
-            select * from read_csv('{ground_truth / "payments.csv"}', header = true, all_varchar = true)"""
+            select * from read_csv({sql_literal(ground_truth / "payments.csv")}, header = true, all_varchar = true)"""
     )
     events = json.loads((ground_truth / "manifest.json").read_text())["events"]
     mispriced, vendor = events["mispriced_rate"], events["negative_margin"]

@@ -33,14 +33,14 @@ def connect(path: Path, read_only: bool = False, in_memory: bool = False) -> Ite
     # the default 1.0-compatible format (measured, docs/ingestion.md). Every reader uses this DuckDB.
     if in_memory:
         con = duckdb.connect(":memory:")
-        con.execute(f"attach ':memory:' as \"{path.stem}\"")
-        con.execute(f'use "{path.stem}"')
+        con.execute(f"attach ':memory:' as {sql_identifier(path.stem)}")
+        con.execute(f"use {sql_identifier(path.stem)}")
     else:
         con = duckdb.connect(str(path), read_only=read_only, config={"storage_compatibility_version": "latest"})
     try:
         for key, value in DEFAULT_SETTINGS.items():
-            con.execute(f"set {key} = '{value}'" if isinstance(value, str) else f"set {key} = {value}")
-        con.execute(f"set temp_directory = '{path.parent / 'tmp'}'")
+            con.execute(f"set {key} = ?", [value])
+        con.execute("set temp_directory = ?", [str(path.parent / "tmp")])
         yield con
     finally:
         con.close()
@@ -98,6 +98,17 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
 {cols}
 )"""
         )
+
+
+def sql_literal(text: str | os.PathLike[str]) -> str:
+    """`text` (a path, usually) as a SQL string literal, for the statements DuckDB binds no parameter in
+    (CREATE VIEW, ATTACH): doubling quotes is the whole escape, backslashes mean nothing in a SQL string."""
+    return "'" + os.fspath(text).replace("'", "''") + "'"
+
+
+def sql_identifier(name: str) -> str:
+    """`name` as a quoted SQL identifier (a catalog named after a file)."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def fetch_dicts(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:

@@ -510,7 +510,7 @@ def _paths(period: date) -> dict[str, str]:
 
 def _write_csv(con: duckdb.DuckDBPyConnection, table: str, p: int, path: Path) -> None:
     """One period's headers or lines in the layout's columns, as the BSS writes them. DuckDB writes them
-    (the lines are one per billed call; the period is inline, as COPY takes no parameters); every value as
+    (the lines are one per billed call; the period is inline, the path bound); every value as
     text and an empty one as NULL, so that only a value with a comma or a quote in it is quoted, as Python's
     csv module does."""
     if table == "invoices":
@@ -527,4 +527,4 @@ def _write_csv(con: duckdb.DuckDBPyConnection, table: str, p: int, path: Path) -
         header = LINE_COLUMNS
     names = ", ".join(f'"{c}"' for c in header)
     text = ", ".join(f'nullif(cast("{c}" as varchar), \'\') as "{c}"' for c in header)
-    con.execute(f"copy (select {text} from ({select}) as t({names})) to '{path}' (header true)")
+    con.execute(f"copy (select {text} from ({select}) as t({names})) to $path (header true)", {"path": str(path)})
