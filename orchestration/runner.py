@@ -11,7 +11,7 @@ from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.ingestion import raw_asset_key, raw_assets
 from orchestration.assets.serving import serving_snapshot
 from orchestration.ingest import landed_day_folders
-from orchestration.instance import get_instance
+from orchestration.instance import get_instance, recover_dead_runs, worker_tags
 from orchestration.layouts import SOURCES
 from orchestration.partitions import delivery_days
 from orchestration.resources import build_resources
@@ -19,6 +19,20 @@ from orchestration.settings import Paths
 
 # Dagster logs every step event at DEBUG; people running the CLI want the assets' own progress lines.
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
+
+def _instance(paths: Paths) -> dg.DagsterInstance:
+    """The instance, once runs whose process died are failed and their pool slots freed: a CLI run would
+    otherwise wait forever for the `warehouse` slot a killed run still holds."""
+    instance = get_instance(paths)
+    recover_dead_runs(instance)
+    return instance
+
+
+def _cli_tags(tags: dict[str, str]) -> dict[str, str]:
+    """A CLI run's tags: what triggered it, and which process runs it (in-process), so that run recovery can
+    tell it is alive."""
+    return {**tags, "tollhouse/trigger": "cli", **worker_tags()}
 
 
 def landed_days(paths: Paths) -> list[date]:
@@ -40,7 +54,6 @@ def _partition_range_tags(first: date, last: date) -> dict[str, str]:
     return {
         "dagster/asset_partition_range_start": first.isoformat(),
         "dagster/asset_partition_range_end": last.isoformat(),
-        "tollhouse/trigger": "cli",
     }
 
 
@@ -49,9 +62,9 @@ def load_days(paths: Paths, first: date, last: date, sources: Sequence[str] = SO
     return dg.materialize(
         raw_assets,
         selection=[raw_asset_key(s) for s in sources],
-        instance=get_instance(paths),
+        instance=_instance(paths),
         resources=build_resources(paths),
-        tags=_partition_range_tags(first, last),
+        tags=_cli_tags(_partition_range_tags(first, last)),
         run_config=QUIET_RUN_CONFIG,
     )
 
@@ -65,9 +78,9 @@ def build_models(paths: Paths, first: date, last: date, full_refresh: bool = Fal
     reference, daily_models, *_ = build_dbt_assets()
     return dg.materialize(
         [reference, daily_models, serving_snapshot],
-        instance=get_instance(paths),
+        instance=_instance(paths),
         resources=build_resources(paths),
-        tags=_partition_range_tags(first, last),
+        tags=_cli_tags(_partition_range_tags(first, last)),
         run_config={**QUIET_RUN_CONFIG, "ops": daily},
         raise_on_error=False,
     )
@@ -97,13 +110,11 @@ def _billing_run(
     return dg.materialize(
         [billing_models, *billing_assets, serving_snapshot],
         selection=monthly_close() if close else billing_run(),
-        instance=get_instance(paths),
+        instance=_instance(paths),
         resources=build_resources(paths),
-        tags={
-            "dagster/asset_partition_range_start": first_key,
-            "dagster/asset_partition_range_end": last_key,
-            "tollhouse/trigger": "cli",
-        },
+        tags=_cli_tags(
+            {"dagster/asset_partition_range_start": first_key, "dagster/asset_partition_range_end": last_key}
+        ),
         run_config={**QUIET_RUN_CONFIG, "ops": config},
         raise_on_error=False,
     )
@@ -128,9 +139,9 @@ def assure(paths: Paths) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [build_dbt_assets().assurance, *assurance_assets, serving_snapshot],
         selection=assurance_run(),
-        instance=get_instance(paths),
+        instance=_instance(paths),
         resources=build_resources(paths),
-        tags={"tollhouse/trigger": "cli"},
+        tags=_cli_tags({}),
         run_config=QUIET_RUN_CONFIG,
         raise_on_error=False,
     )
@@ -146,9 +157,9 @@ def detect_fraud(paths: Paths, train: bool, seed: int = 7) -> dg.ExecuteInProces
     return dg.materialize(
         [dbt.fraud_features, dbt.fraud_alerts, *fraud_assets, serving_snapshot],
         selection=selection,
-        instance=get_instance(paths),
+        instance=_instance(paths),
         resources=build_resources(paths),
-        tags={"tollhouse/trigger": "cli"},
+        tags=_cli_tags({}),
         run_config={**QUIET_RUN_CONFIG, "ops": {"fraud__model": {"config": TrainingConfig(seed=seed).model_dump()}}}
         if train
         else QUIET_RUN_CONFIG,

@@ -1,11 +1,15 @@
 """dbt models as Dagster assets (dagster-dbt); dbt tests become asset checks.
 
 The manifest is prepared by the build (`make manifest`), not parsed here: importing this module never runs
-dbt. dbt runs as a subprocess with the venv's own executable, and writes inside the `warehouse` pool.
+dbt. dbt runs as a subprocess with the venv's own executable, and writes inside the `warehouse` pool. It is
+started through orchestration/dbt_child.py so that it dies with the run's process (a run killed with
+`kill -9` must not leave dbt writing), and carries the run's id so that run recovery can find it.
 """
 
 import functools
 import json
+import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -14,8 +18,9 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.assets.ingestion import WAREHOUSE_POOL
+from orchestration.instance import RUN_ID_ENV
 from orchestration.partitions import billing_months, delivery_days
-from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR
+from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, REPO_ROOT
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
@@ -168,11 +173,33 @@ def build_dbt_assets() -> DbtAssets:
     return DbtAssets(tollhouse_dbt, tollhouse_dbt_daily, tollhouse_dbt_billing, assurance, fraud_features, fraud_alerts)
 
 
+# Starts the venv's dbt so that it dies with the process that started it (Linux PR_SET_PDEATHSIG).
+DBT_CHILD = REPO_ROOT / "orchestration" / "dbt_child.py"
+
+
+class TollhouseDbtResource(DbtCliResource):
+    """dagster-dbt's resource, whose dbt processes die with the run's process and carry the run's id."""
+
+    def cli(self, args, *, context=None, **kwargs):
+        # dagster-dbt passes this process's environment to dbt; the wrapper reads these.
+        os.environ.update(
+            {
+                "TOLLHOUSE_PYTHON": sys.executable,
+                "TOLLHOUSE_DBT": str(DBT_EXECUTABLE),
+                "TOLLHOUSE_DBT_PARENT": str(os.getpid()),
+                RUN_ID_ENV: context.run.run_id if context is not None else "",
+            }
+        )
+        return super().cli(args, context=context, **kwargs)
+
+
 def dbt_resource() -> DbtCliResource:
-    """dbt from this venv (the venv need not be activated). Its profile finds the warehouse through
-    TOLLHOUSE_DATA_DIR, the same variable the warehouse resource is built from."""
-    return DbtCliResource(
+    """dbt from this venv (the venv need not be activated), through the wrapper. Its profile finds the
+    warehouse through TOLLHOUSE_DATA_DIR, the same variable the warehouse resource is built from."""
+    os.environ.setdefault("TOLLHOUSE_PYTHON", sys.executable)  # for calls other than `cli` (`--version`)
+    os.environ.setdefault("TOLLHOUSE_DBT", str(DBT_EXECUTABLE))
+    return TollhouseDbtResource(
         project_dir=dbt_project,
         profiles_dir=str(DBT_PROJECT_DIR),
-        dbt_executable=str(DBT_EXECUTABLE),
+        dbt_executable=str(DBT_CHILD),
     )

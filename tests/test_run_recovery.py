@@ -1,0 +1,216 @@
+"""A run killed with `kill -9` must not wedge the warehouse: its pool slot is freed, the run is failed with a
+reason, no dbt process it started keeps writing, and the next load goes on. Real loads, in real subprocesses,
+really killed; a live run is never touched."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orchestration.instance import get_instance
+from orchestration.settings import REPO_ROOT, Paths
+from tests.conftest import land
+from tests.test_ingest import ast
+
+pytestmark = pytest.mark.integration
+DAY = date(2026, 10, 1)
+POOL = "warehouse"
+
+# A load whose asset, once its rows are in, stays in the step (holding the slot and the DuckDB file) as a
+# long load does, until it is killed.
+STUCK_LOAD = """
+import time
+from datetime import date
+import orchestration.assets.ingestion as ingestion
+from orchestration.runner import load_days
+from orchestration.settings import Paths
+
+real_ingest = ingestion.ingest_days
+
+def ingest_then_hang(*args, **kwargs):
+    loads = real_ingest(*args, **kwargs)
+    time.sleep(600)
+    return loads
+
+ingestion.ingest_days = ingest_then_hang
+load_days(Paths.from_env(), date(2026, 10, 1), date(2026, 10, 1), ["asterisk"])
+"""
+
+BUILD = """
+from datetime import date
+from orchestration.runner import build_models
+from orchestration.settings import Paths
+build_models(Paths.from_env(), date(2026, 10, 1), date(2026, 10, 1))
+"""
+
+
+def _spawn(paths: Paths, code: str) -> subprocess.Popen:
+    log = (paths.data / "child.log").open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)], cwd=REPO_ROOT, env=os.environ.copy(), stdout=log, stderr=log
+    )
+
+
+def _wait_for(what: str, check: Callable[[], object], child: subprocess.Popen, paths: Paths, timeout: float = 60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        if child.poll() is not None:
+            break
+        time.sleep(0.02)
+    child.kill()
+    log = (paths.data / "child.log").read_text(errors="replace")[-3000:]
+    pytest.fail(f"never saw {what} (child exit {child.poll()}):\n{log}")
+
+
+def _slot_holders(instance: dg.DagsterInstance) -> set[str]:
+    return {slot.run_id for slot in instance.event_log_storage.get_concurrency_info(POOL).claimed_slots}
+
+
+def _started_holder(instance: dg.DagsterInstance) -> str | None:
+    for run_id in _slot_holders(instance):
+        run = instance.get_run_by_id(run_id)
+        if run and run.status == dg.DagsterRunStatus.STARTED:
+            return run_id
+    return None
+
+
+def _failure_message(instance: dg.DagsterInstance, run_id: str) -> str:
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
+    assert len(records) == 1
+    return records[0].event_log_entry.dagster_event.message
+
+
+def _alive(pid: int) -> bool:
+    """A process that exists and is not a zombie (an orphan its new parent has not reaped yet is gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def _dbt_child(parent: int, warehouse: Path) -> int | None:
+    """The pid of the `dbt build` process `parent` started, once it has the warehouse file open."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            if ppid != parent or b"build" not in cmdline or not any(a.endswith(b"dbt") for a in cmdline[:3]):
+                continue
+            if any(os.readlink(fd) == str(warehouse) for fd in (proc / "fd").iterdir()):
+                return int(proc.name)
+        except (FileNotFoundError, ProcessLookupError, PermissionError, IndexError):
+            continue
+    return None
+
+
+@contextmanager
+def _deadline(seconds: int, what: str):
+    """Fail (instead of waiting forever) when `what` takes longer than `seconds`: a wedged load waits on its
+    pool slot indefinitely."""
+
+    def expire(signum, frame):
+        raise TimeoutError(f"{what} still waiting after {seconds} s: the warehouse is wedged")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _raw_counts(paths: Paths) -> tuple[int, int]:
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        rows = con.execute("select count(*) from raw.asterisk__cdr").fetchone()[0]
+        files = con.execute("select count(*) from raw.load_audit where status = 'loaded'").fetchone()[0]
+    return rows, files
+
+
+@pytest.mark.timeout(240)
+def test_killed_load_is_failed_its_slot_freed_and_the_next_load_runs(paths):
+    from orchestration.instance import recover_dead_runs
+
+    land(paths, "asterisk", DAY.isoformat(), "a_20261001T01Z.csv", f"{ast(uid='1')}\n{ast(uid='2')}\n".encode())
+    instance = get_instance(paths)
+    child = _spawn(paths, STUCK_LOAD)
+    try:
+        dead = _wait_for("the load holding the warehouse slot", lambda: _started_holder(instance), child, paths)
+        # alive: recovery leaves it alone, however often it is asked
+        assert recover_dead_runs(instance) == []
+        assert instance.get_run_by_id(dead).status == dg.DagsterRunStatus.STARTED
+        assert _slot_holders(instance) == {dead}
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+    finally:
+        child.kill()
+
+    from orchestration.runner import load_days
+
+    with _deadline(60, "the next load"):
+        assert load_days(paths, DAY, DAY, ["asterisk"]).success
+
+    assert instance.get_run_by_id(dead).status == dg.DagsterRunStatus.FAILURE
+    message = _failure_message(instance, dead)
+    assert f"pid {child.pid} on {socket.gethostname()}" in message
+    assert "no longer running" in message
+    assert _slot_holders(instance) == set()
+    # the killed load had committed its file; the next one found it loaded: 2 lines, 2 rows, 1 file, once
+    assert _raw_counts(paths) == (2, 1)
+    # nothing left to recover: a second pass changes nothing
+    assert recover_dead_runs(instance) == []
+
+
+@pytest.mark.timeout(300)
+def test_killed_build_leaves_no_dbt_process_and_the_next_load_runs(paths):
+    from orchestration.runner import load_days
+
+    land(paths, "asterisk", DAY.isoformat(), "a_20261001T01Z.csv", f"{ast(uid='1')}\n{ast(uid='2')}\n".encode())
+    assert load_days(paths, DAY, DAY, ["asterisk"]).success
+    instance = get_instance(paths)
+    child = _spawn(paths, BUILD)
+    try:
+        dbt = _wait_for(
+            "dbt building in the warehouse", lambda: _dbt_child(child.pid, paths.warehouse), child, paths, 150
+        )
+        dead = _started_holder(instance)
+        assert dead
+        # dbt frozen mid-build stands for a long model: it must not outlive the run that started it
+        os.kill(dbt, signal.SIGSTOP)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+    finally:
+        child.kill()
+
+    land(paths, "asterisk", "2026-10-02", "a_20261002T01Z.csv", f"{ast(uid='3')}\n".encode())
+    try:
+        with _deadline(60, "the next load"):
+            assert load_days(paths, DAY, date(2026, 10, 2), ["asterisk"]).success
+        assert not _alive(dbt), "the killed run's dbt process is still running"
+    finally:
+        if _alive(dbt):
+            os.kill(dbt, signal.SIGKILL)
+
+    assert instance.get_run_by_id(dead).status == dg.DagsterRunStatus.FAILURE
+    assert "no longer running" in _failure_message(instance, dead)
+    assert _slot_holders(instance) == set()
+    assert _raw_counts(paths) == (3, 2)
