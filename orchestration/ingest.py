@@ -38,8 +38,8 @@ from urllib.parse import unquote
 import duckdb
 import pyarrow as pa
 
-from orchestration.layouts import Layout, layouts_for, match_layout
-from orchestration.warehouse import ensure_raw_schema
+from orchestration.layouts import SOURCES, Layout, layouts_for, match_layout
+from orchestration.warehouse import RAW_AUDIT_DDL, ensure_raw_schema
 
 # DuckDB reject error types -> DESIGN.md reject reasons.
 _DUCKDB_REASONS = {
@@ -649,7 +649,9 @@ def _delete_day(con: duckdb.DuckDBPyConnection, source: str, day: date) -> None:
     ids = [
         row[0]
         for row in con.execute(
-            "select file_id from raw.load_audit where source = ? and delivery_date = ?", [source, day]
+            f"select file_id from raw.load_audit where source = $source and delivery_date = $day "
+            f"and not ({_PLACEMENT_FILTER})",
+            {"source": source, "day": day, "reasons": list(PLACEMENT_REASONS)},
         ).fetchall()
     ]
     if not ids:
@@ -691,6 +693,20 @@ def landed_files(landing: Path, source: str, day: date) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
 
 
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def day_folder_date(name: str) -> date | None:
+    """The day a delivery-day folder name says, only in the one form the landing contract has (YYYY-MM-DD):
+    Python reads `20261006` as a date too, but no loader would ever look in that folder."""
+    if not _ISO_DAY.fullmatch(name):
+        return None
+    try:
+        return date.fromisoformat(name)
+    except ValueError:
+        return None
+
+
 def landed_day_folders(landing: Path, source: str) -> tuple[list[date], list[Path]]:
     """The delivery-day folders of a source, and the folders whose name is not a YYYY-MM-DD date."""
     days, strays = [], []
@@ -698,11 +714,144 @@ def landed_day_folders(landing: Path, source: str) -> tuple[list[date], list[Pat
     for child in sorted(folder.iterdir()) if folder.is_dir() else []:
         if not child.is_dir():
             continue
-        try:
-            days.append(date.fromisoformat(child.name))
-        except ValueError:
+        day = day_folder_date(child.name)
+        if day is None:
             strays.append(child)
+        else:
+            days.append(day)
     return days, strays
+
+
+# Why a file under the landing area is not where any load looks (<source>/<YYYY-MM-DD>/<file>). Such files
+# are audited as `refused`, loading nothing; every load re-lists them all (see `refuse_strays`).
+PLACEMENT_REASONS = {
+    "not_in_a_source_folder": "in the landing area's root, not in a source folder",
+    "unknown_source": "no source of that name is loaded ({known})",
+    "not_in_a_day_folder": "in the source's folder, not in a YYYY-MM-DD delivery-day folder",
+    "day_folder_not_iso": "its day folder's name is not YYYY-MM-DD",
+    "nested_folder": "in a folder inside the delivery-day folder; files load only directly inside it",
+}
+NO_SOURCE = "(landing)"  # the audit's source for a file in the landing area's root
+_DATE_IN_NAME = re.compile(r"(?<!\d)(\d{4})(-?)(\d{2})\2(\d{2})(?!\d)")
+
+
+def _date_in(names: Sequence[str]) -> date | None:
+    """The first valid date (YYYY-MM-DD or YYYYMMDD) in these path parts."""
+    for name in names:
+        for m in _DATE_IN_NAME.finditer(name):
+            try:
+                return date(int(m[1]), int(m[3]), int(m[4]))
+            except ValueError:
+                continue
+    return None
+
+
+def _placement(parts: tuple[str, ...]) -> tuple[str, str, date | None] | None:
+    """(source, reason, delivery day if the path says it) of a misplaced file; None for a file in its place."""
+    if len(parts) == 1:
+        return NO_SOURCE, "not_in_a_source_folder", _date_in(parts)
+    source, below = parts[0], parts[1:]
+    if source not in SOURCES:
+        return source, "unknown_source", _date_in(below)
+    if len(below) == 1:
+        return source, "not_in_a_day_folder", _date_in(below)
+    day = day_folder_date(below[0])
+    if day is None:
+        return source, "day_folder_not_iso", _date_in(below)
+    return (source, "nested_folder", day) if len(below) > 2 else None
+
+
+def stray_files(landing: Path, known: dict[str, tuple[int, str, datetime]] | None = None) -> list[LandedFile]:
+    """Every file under the landing area that no load would read, as a refused LandedFile with its reason.
+    Its delivery day is the one its path names (day folder, a compact date folder, a date in the file
+    name), else the day (UTC) it was last modified. `known`: {path: (size, sha256, audited at)} of refusals
+    already audited, whose checksum is reused for a file unchanged since."""
+    known = known or {}
+    strays = []
+    for path in sorted(p for p in landing.rglob("*") if p.is_file()) if landing.is_dir() else []:
+        rel = path.relative_to(landing)
+        placement = _placement(rel.parts)
+        if placement is None:
+            continue
+        source, reason, day = placement
+        stat = path.stat()
+        modified = datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
+        size, sha, audited_at = known.get(rel.as_posix(), (-1, "", datetime.min))
+        if size != stat.st_size or audited_at <= modified:
+            with path.open("rb") as handle:
+                sha = hashlib.file_digest(handle, "sha256").hexdigest()
+        detail = PLACEMENT_REASONS[reason].format(known=", ".join(SOURCES))
+        if reason == "day_folder_not_iso":
+            detail = f"{rel.parts[1]!r}: {detail}"
+        stray = LandedFile(
+            path=path,
+            rel_path=rel.as_posix(),
+            source=source,
+            delivery_date=day or modified.date(),
+            size_bytes=stat.st_size,
+            sha256=sha,
+            compression="gzip" if path.name.endswith(".gz") else "none",
+        )
+        stray.status, stray.reason = "refused", f"{reason}: {detail}"
+        strays.append(stray)
+    return strays
+
+
+def _allow_refused(con: duckdb.DuckDBPyConnection) -> None:
+    """A warehouse created before `refused` existed has the old status check; DuckDB cannot alter a check,
+    so the audit table is rebuilt once under the current definition."""
+    (checks,) = con.execute(
+        "select string_agg(expression, ' ') from duckdb_constraints() where database_name = current_database() "
+        "and schema_name = 'raw' and table_name = 'load_audit' and constraint_type = 'CHECK'"
+    ).fetchone()
+    if checks is None or "refused" in checks:
+        return
+    ddl = re.search(r"create table if not exists raw\.load_audit \(.*?\n\);", RAW_AUDIT_DDL, re.S)
+    assert ddl is not None
+    con.execute("begin transaction")
+    try:
+        con.execute(ddl[0].replace("if not exists raw.load_audit", "raw.load_audit_rebuilt"))
+        con.execute("insert into raw.load_audit_rebuilt select * from raw.load_audit")
+        con.execute("drop table raw.load_audit")
+        con.execute("alter table raw.load_audit_rebuilt rename to load_audit")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+_PLACEMENT_FILTER = "status = 'refused' and split_part(reason, ':', 1) in (select unnest($reasons::varchar[]))"
+
+
+def refuse_strays(con: duckdb.DuckDBPyConnection, landing: Path, run_id: str) -> list[LandedFile]:
+    """Audit every misplaced file under the landing area as refused, replacing the previous list: a re-run
+    never duplicates a refusal, and a file moved into its place (or removed) loses its refusal. Every load
+    of any source runs this, so a file no source would read is still listed by the next load."""
+    reasons = list(PLACEMENT_REASONS)
+    known = {
+        path: (size, sha, at)
+        for path, size, sha, at in con.execute(
+            f"select path, size_bytes, sha256, loaded_at from raw.load_audit where {_PLACEMENT_FILTER}",
+            {"reasons": reasons},
+        ).fetchall()
+    }
+    strays = stray_files(landing, known)
+    con.execute("begin transaction")
+    try:
+        con.execute(f"delete from raw.load_audit where {_PLACEMENT_FILTER}", {"reasons": reasons})
+        if strays:
+            _write_audit(con, strays, run_id)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return strays
+
+
+class Loads(list):
+    """The DayLoads of a run, and `refused`: every misplaced file under the landing area (all sources)."""
+
+    refused: list[LandedFile]
 
 
 # A range is loaded in chunks of about this many decompressed bytes (~5 million CDR lines): large enough that
@@ -784,16 +933,17 @@ def ingest_days(
     days: Sequence[date],
     run_id: str | None = None,
     progress: Callable[[str], None] | None = None,
-) -> list[DayLoad]:
+) -> Loads:
     """Load (or re-load) every file of `source` delivered on each of `days`. Days are loaded in chunks
     (CHUNK_BYTES), each one transaction that replaces its days as a whole or not at all; re-running any
     range is idempotent. One scan per layout variant over a chunk's files keeps inserts large, so DuckDB
     writes them straight to compressed blocks rather than to the WAL and again at the checkpoint (several
     times faster than a transaction per day, measured)."""
     ensure_raw_schema(con)
+    _allow_refused(con)
     run_id = run_id or uuid.uuid4().hex
     chunks = _chunk_days(landing, source, days)
-    loads: list[DayLoad] = []
+    loads = Loads()
     for index, chunk in enumerate(chunks):
         # Sequential on purpose: on 2 cores, reading the next chunk while DuckDB loads this one was slower.
         files = _inspect_chunk(landing, source, chunk)
@@ -805,6 +955,7 @@ def ingest_days(
                 f"{source}: loaded {len(files)} files of {chunk_days[0]}..{chunk_days[-1]} "
                 f"({index + 1}/{len(chunks)} chunks)"
             )
+    loads.refused = refuse_strays(con, landing, run_id)
     return loads
 
 

@@ -62,8 +62,8 @@ create table if not exists raw.load_audit (
     n_fields      integer,              -- detected column count (layout variant)
     rows_loaded   bigint not null,
     rows_rejected bigint not null,
-    status        varchar not null check (status in ('loaded', 'redelivery', 'quarantined')),
-    reason        varchar,              -- why a file was quarantined
+    status        varchar not null check (status in ('loaded', 'redelivery', 'quarantined', 'refused')),
+    reason        varchar,              -- why a file was quarantined or refused (not in a delivery-day folder)
     duplicate_of  varchar,              -- file_id of the first delivery, for a redelivery
     parse_path    varchar,              -- fast (DuckDB reader) | exact (line by line, odd files) | json
     loaded_at     timestamp not null,

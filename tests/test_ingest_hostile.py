@@ -32,7 +32,7 @@ def write(paths, relative: str, content: bytes):
 
 def audit(con) -> list[tuple]:
     return con.execute(
-        "select source, delivery_date::varchar, path, status, split_part(reason, ':', 1), rows_loaded "
+        "select source, delivery_date::varchar, path, status, coalesce(split_part(reason, ':', 1), ''), rows_loaded "
         "from raw.load_audit order by path"
     ).fetchall()
 
@@ -62,14 +62,14 @@ def test_files_outside_a_day_folder_are_refused_once_with_a_reason(paths, con):
 
     loads = ingest_days(con, paths.landing, "asterisk", [DAY])
 
-    expected = [
-        ("(landing)", "2026-10-03", "manifest.txt", "refused", "not_in_a_source_folder", 0),
-        ("asterisk", "2026-10-06", "asterisk/20261006/a_20261006T01Z.csv", "refused", "day_folder_not_iso", 0),
+    expected = [  # in path order
         ("asterisk", D, "asterisk/2026-10-01/a_20261001T01Z.csv", "loaded", "", 2),
         ("asterisk", D, "asterisk/2026-10-01/retry/a_20261001T02Z.csv", "refused", "nested_folder", 0),
+        ("asterisk", "2026-10-06", "asterisk/20261006/a_20261006T01Z.csv", "refused", "day_folder_not_iso", 0),
         ("asterisk", "2026-10-02", "asterisk/a_20261002T05Z.csv", "refused", "not_in_a_day_folder", 0),
         ("asterisk", "2026-10-09", "asterisk/notes.txt", "refused", "not_in_a_day_folder", 0),
         ("asterix", D, f"asterix/{D}/a_20261001T01Z.csv", "refused", "unknown_source", 0),
+        ("(landing)", "2026-10-03", "manifest.txt", "refused", "not_in_a_source_folder", 0),
     ]
     assert audit(con) == expected
     assert sorted(f.rel_path for f in loads.refused) == sorted(row[2] for row in expected if row[3] == "refused")
@@ -89,7 +89,7 @@ def test_files_outside_a_day_folder_are_refused_once_with_a_reason(paths, con):
     assert not [row for row in audit(con) if "20261006/" in row[2]]
 
 
-def test_refusals_fail_the_quarantine_check_and_name_the_files(paths):
+def test_refusals_fail_the_quarantine_check_and_name_the_files(paths, capfd):
     from orchestration.runner import load_days
 
     land(paths, "asterisk", D, "a_20261001T01Z.csv", (ast(uid="1") + "\n").encode())
@@ -104,6 +104,8 @@ def test_refusals_fail_the_quarantine_check_and_name_the_files(paths):
     assert checks["lines_conserved"].passed
     (materialization,) = result.asset_materializations_for_node("raw__asterisk")
     assert materialization.metadata["refused"].value == 1
+    # the run's log, which the CLI prints, names the file and why
+    assert f"refused asterisk/{D}/sub/a_20261001T02Z.csv: nested_folder" in capfd.readouterr().err
 
 
 # --- defect 8: a bad line is a reject; only a file that cannot be read as its layout is quarantined ---------------

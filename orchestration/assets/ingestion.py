@@ -10,7 +10,7 @@ from datetime import date
 import dagster as dg
 import duckdb
 
-from orchestration.ingest import DayLoad, ingest_days
+from orchestration.ingest import DayLoad, LandedFile, ingest_days
 from orchestration.layouts import SOURCES, layouts_for
 from orchestration.partitions import delivery_days
 from orchestration.resources import WarehouseResource
@@ -53,8 +53,12 @@ def conservation_breaks(con: duckdb.DuckDBPyConnection, source: str, days: list[
     ]
 
 
-def _check_results(source: str, loads: list[DayLoad], breaks: list[dict]) -> list[dg.AssetCheckResult]:
+def _check_results(
+    source: str, loads: list[DayLoad], refused: list[LandedFile], breaks: list[dict]
+) -> list[dg.AssetCheckResult]:
+    """`refused`: the source's files outside its delivery-day folders (whatever day they name)."""
     quarantined = [f for load in loads for f in load.quarantined]
+    held_back = quarantined + refused
     return [
         dg.AssetCheckResult(
             check_name="lines_conserved",
@@ -63,13 +67,15 @@ def _check_results(source: str, loads: list[DayLoad], breaks: list[dict]) -> lis
         ),
         dg.AssetCheckResult(
             check_name="no_quarantined_files",
-            passed=not quarantined,
+            passed=not held_back,
             severity=dg.AssetCheckSeverity.ERROR,
             metadata={
                 "quarantined": len(quarantined),
-                "files": [f"{f.rel_path}: {f.reason}" for f in quarantined[:20]],
+                "refused": len(refused),
+                "files": [f"{f.rel_path}: {f.reason}" for f in held_back[:20]],
             },
-            description=f"{len(quarantined)} {source} file(s) could not be read and were quarantined",
+            description=f"{len(quarantined)} {source} file(s) could not be read and were quarantined, "
+            f"{len(refused)} lie outside a delivery-day folder and were refused",
         ),
     ]
 
@@ -94,7 +100,8 @@ def build_raw_asset(source: str) -> dg.AssetsDefinition:
             dg.AssetCheckSpec(
                 "no_quarantined_files",
                 asset=key,
-                description="no file of the day was unreadable (corrupt gzip, unknown layout)",
+                description="no file was unreadable (corrupt gzip, unknown layout) or refused "
+                "(outside <source>/<YYYY-MM-DD>/)",
             ),
         ],
     )
@@ -111,6 +118,17 @@ def build_raw_asset(source: str) -> dg.AssetsDefinition:
                     )
                 for f in load.quarantined:
                     context.log.error(f"quarantined {f.rel_path}: {f.reason}")
+            # Misplaced files: the source's own fail its check; those of no known source belong to no asset,
+            # so every load names them (and the audit lists them) until they are moved or removed.
+            refused = [f for f in loads.refused if f.source == source]
+            elsewhere = [f for f in loads.refused if f.source not in SOURCES]
+            for f in refused:
+                context.log.error(f"refused {f.rel_path}: {f.reason}")
+            if elsewhere:
+                context.log.warning(
+                    f"{len(elsewhere)} file(s) under the landing area belong to no source and load nowhere: "
+                    + "; ".join(f"{f.rel_path} ({f.reason.split(':')[0]})" for f in elsewhere[:20])
+                )
             breaks = conservation_breaks(con, source, days)
         return dg.MaterializeResult(
             metadata={
@@ -121,8 +139,11 @@ def build_raw_asset(source: str) -> dg.AssetsDefinition:
                 "rejects": sum(load.rejects for load in loads),
                 "redeliveries": sum(load.count("redelivery") for load in loads),
                 "quarantined": sum(len(load.quarantined) for load in loads),
+                "refused": len(refused),
+                "refused_files": [f"{f.rel_path}: {f.reason}" for f in refused[:20]],
+                "refused_outside_sources": [f"{f.rel_path}: {f.reason}" for f in elsewhere[:20]],
             },
-            check_results=_check_results(source, loads, breaks),
+            check_results=_check_results(source, loads, refused, breaks),
         )
 
     return _raw

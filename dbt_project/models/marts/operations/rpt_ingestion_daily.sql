@@ -1,7 +1,7 @@
 -- Control totals of the raw layer per source and delivery day: what landed, what loaded, what was rejected
 -- or held back. Rows and rejects are recounted from the raw tables, not taken from the audit's counters, so
 -- the two zero-columns below prove what they claim: every line of a loaded file is a raw row or a reject
--- (lines_unaccounted), and re-delivered or quarantined files left nothing behind (rows_of_unloaded_files).
+-- (lines_unaccounted), and re-delivered, quarantined or refused files left nothing behind (rows_of_unloaded_files).
 -- depends_on: {{ source('raw', 'load_audit') }}
 
 {%- set raw_tables = [] -%}
@@ -51,6 +51,8 @@ daily as (
         count(*) filter (where status = 'loaded') as files_loaded,
         count(*) filter (where status = 'redelivery') as files_redelivered,
         count(*) filter (where status = 'quarantined') as files_quarantined,
+        -- outside <source>/<YYYY-MM-DD>/: dated by the day their path names, else by when they landed
+        count(*) filter (where status = 'refused') as files_refused,
         count(*) filter (where parse_path = 'exact') as files_exact_parsed,
         sum(size_bytes) as bytes_landed,
         -- lines of loaded files, header lines excluded, and what became of them
