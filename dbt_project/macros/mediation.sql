@@ -29,3 +29,42 @@
 {% macro is_inbound_context(context) -%}
     ({{ context }} in ('{{ var("inbound_contexts") | join("', '") }}'))
 {%- endmacro %}
+
+{#- A count as the switches write it (Asterisk and FreeSWITCH durations, the carrier's seconds and part
+    numbers: none of the layouts writes a decimal): 1 to 9 ASCII digits, nothing else. try_cast would read
+    '10.5' as 11, '0x10' as 16, '1e1' and '1_0' as 10. -#}
+{% macro is_count(text) -%}
+    {{ return(adapter.dispatch('is_count')(text)) }}
+{%- endmacro %}
+{% macro default__is_count(text) -%}
+    regexp_full_match({{ text }}, '[0-9]{1,9}')
+{%- endmacro %}
+
+{% macro strict_count(text) -%}
+    case when {{ is_count(text) }} then cast({{ text }} as integer) end
+{%- endmacro %}
+
+{#- The first of the raw columns `fields` that holds something other than a count, as 'column=value'
+    (the reject's detail); null when all are counts or empty (an empty field is missing, not invalid). -#}
+{% macro number_fault(fields) -%}
+    case
+    {%- for field in fields %}
+        when {{ field }} <> '' and not {{ is_count(field) }} then '{{ field }}=' || {{ field }}
+    {%- endfor %}
+    end
+{%- endmacro %}
+
+{#- A signed whole number of at most 6 digits (a clock offset in seconds). -#}
+{% macro is_signed_integer(text) -%}
+    {{ return(adapter.dispatch('is_signed_integer')(text)) }}
+{%- endmacro %}
+{% macro default__is_signed_integer(text) -%}
+    regexp_full_match({{ text }}, '-?[0-9]{1,6}')
+{%- endmacro %}
+
+{#- What a record says about its call, as one hash: two copies of one record identity that differ in it
+    are a conflicting re-send. -#}
+{% macro record_content() -%}
+    hash(a_dialled, b_dialled, trunk_id, accountcode, route_id, start_at, answer_at, end_at, duration_s,
+         billable_s, is_last_partial, disposition, q850_cause)
+{%- endmacro %}

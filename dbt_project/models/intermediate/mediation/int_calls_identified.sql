@@ -10,11 +10,14 @@
 -- together (first part's start and answer, last part's end and cause, billable seconds summed). A partial
 -- call is complete when parts 1..n are all there and part n says it is the last. An incomplete one waits
 -- (`orphan_partial`) until it completes or goes stale: no part for `partial_stale_after_days` days of
--- deliveries, after which it is mediated from the parts that came.
+-- deliveries, after which it is mediated from the parts that came. An assembled call is never billed for
+-- more seconds than it lasted: billable seconds over the span of its parts (parts that overlap) reject
+-- it as `billsec_gt_duration` (status `rejected`, its records listed with the rejects).
 --
 -- Near-duplicates: the same call written twice under two record ids. Same switch, parties, duration and
 -- billable seconds, starts at most `near_duplicate_tolerance_s` apart; the first delivered is kept. A
--- run compares its calls with the calls of other days that share those keys.
+-- run compares its calls with the calls of other days that share those keys. A withheld caller is a
+-- party too: calls without a calling number are compared on '' (an equality join, not `or ... is null`).
 -- Owner: the trunk's assignment, else the Asterisk accountcode's, else the DID's (the called number on
 -- calls in, the calling number on calls out), each effective at the call's start.
 {{ config(materialized=by_delivery_day(), incremental_strategy='delete+insert', unique_key='call_id') }}
@@ -48,7 +51,8 @@ complete_records as (
         trunk_id, accountcode, context_direction, a_dialled, b_dialled, a_number, b_number, home_country,
         start_at, answer_at, end_at, duration_s, billable_s, clock_offset_s, disposition, q850_cause, route_id,
         1 as record_count,
-        'complete' as assembly
+        'complete' as assembly,
+        cast(null as varchar) as call_reject
     from records
     where record_type = 'complete'
 ),
@@ -101,7 +105,11 @@ partial_calls as (
                 <= (select delivery_date from latest_delivery) - {{ var('partial_stale_after_days') }}
                 then 'stale_incomplete'
             else 'waiting'
-        end as assembly
+        end as assembly,
+        case
+            when sum(billable_s) > {{ epoch_seconds('max(end_at)') }} - {{ epoch_seconds('min(start_at)') }}
+                then 'billsec_gt_duration'
+        end as call_reject
     from parts
     group by call_id
 ),
@@ -113,40 +121,42 @@ calls as (
 ),
 
 candidates as (
-    select call_id, switch_id, a_number, b_number, duration_s, billable_s, start_at, delivery_order, line_no
-    from calls where assembly <> 'waiting' and a_number is not null
+    select call_id, switch_id, coalesce(a_number, '') as a_key, b_number, duration_s, billable_s, start_at,
+        delivery_order, line_no
+    from calls where assembly <> 'waiting' and call_reject is null
     {% if is_incremental() %}
     union all
     -- calls of other days with the same parties and lengths: this run's calls may copy them, or be copied
     select
-        other.call_id, other.switch_id, other.a_number, other.b_number, other.duration_seconds,
+        other.call_id, other.switch_id, coalesce(other.a_number, ''), other.b_number, other.duration_seconds,
         other.billable_seconds, other.start_at, other.delivery_order, other.line_no
     from {{ this }} as other
     inner join (
-        select distinct switch_id, a_number, b_number, duration_s, billable_s from calls
+        select distinct switch_id, coalesce(a_number, '') as a_key, b_number, duration_s, billable_s from calls
     ) as run_keys
-        on run_keys.switch_id = other.switch_id and run_keys.a_number = other.a_number
+        on run_keys.switch_id = other.switch_id and run_keys.a_key = coalesce(other.a_number, '')
         and run_keys.b_number = other.b_number and run_keys.duration_s = other.duration_seconds
         and run_keys.billable_s = other.billable_seconds
-    where other.assembly <> 'waiting' and other.call_id not in (select call_id from run_call_ids)
+    where other.assembly <> 'waiting' and other.status <> 'rejected'
+        and other.call_id not in (select call_id from run_call_ids)
     {% endif %}
 ),
 
 repeated_keys as (
-    select switch_id, a_number, b_number, duration_s, billable_s
+    select switch_id, a_key, b_number, duration_s, billable_s
     from candidates
-    group by switch_id, a_number, b_number, duration_s, billable_s
+    group by switch_id, a_key, b_number, duration_s, billable_s
     having count(*) > 1
 ),
 
 repeated as (
     select candidates.*,
         lag(start_at) over (
-            partition by switch_id, a_number, b_number, duration_s, billable_s
+            partition by switch_id, a_key, b_number, duration_s, billable_s
             order by start_at, delivery_order, line_no
         ) as previous_start_at
     from candidates
-    inner join repeated_keys using (switch_id, a_number, b_number, duration_s, billable_s)
+    inner join repeated_keys using (switch_id, a_key, b_number, duration_s, billable_s)
 ),
 
 clustered as (
@@ -156,7 +166,7 @@ clustered as (
                 or start_at > previous_start_at + {{ seconds(var('near_duplicate_tolerance_s')) }} then 1
             else 0
         end) over (
-            partition by switch_id, a_number, b_number, duration_s, billable_s
+            partition by switch_id, a_key, b_number, duration_s, billable_s
             order by start_at, delivery_order, line_no
             rows between unbounded preceding and current row
         ) as cluster_no
@@ -168,7 +178,7 @@ near_duplicates as (
     from (
         select call_id,
             first_value(call_id) over (
-                partition by switch_id, a_number, b_number, duration_s, billable_s, cluster_no
+                partition by switch_id, a_key, b_number, duration_s, billable_s, cluster_no
                 order by delivery_order, line_no
             ) as kept_call_id
         from clustered
@@ -299,12 +309,14 @@ select
     duplicate_of,
     case
         when assembly = 'waiting' then 'suspended'
+        when call_reject is not null then 'rejected'
         when duplicate_of is not null then 'duplicate'
         when account_matched_by is null then 'suspended'
         else 'mediated'
     end as status,
     case
         when assembly = 'waiting' then 'orphan_partial'
+        when call_reject is not null then call_reject
         when duplicate_of is not null then 'near_duplicate'
         when account_matched_by is null then 'unknown_account'
     end as reason

@@ -25,6 +25,8 @@ parsed as (
     select
         records.*,
         files.switch_id,
+        files.configurations,
+        files.config_date,
         files.delivery_date,
         files.delivery_order,
         files.file_hour,
@@ -101,7 +103,7 @@ classified as (
             when 'asterisk' then case upper(disposition_text)
                 when 'ANSWERED' then 16 when 'BUSY' then 17 when 'NO ANSWER' then 19
             end
-            else coalesce(cause.q850_cause, try_cast(cause_text as integer))
+            else coalesce(cause.q850_cause, {{ strict_count('cause_text') }})
         end as q850_cause,
         case
             when source = 'carrier' then null
@@ -111,8 +113,9 @@ classified as (
     from corrected
     -- an equality join only: a condition on the left side alone makes DuckDB loop over every pair
     left join causes as cause on cause.cause_key = corrected.cause_text
-)
+),
 
+ruled as (
 select
     file_id,
     line_no,
@@ -142,9 +145,14 @@ select
     disposition,
     q850_cause,
     route_id,
+    number_fault,
+    configurations,
+    config_date,
     case
         when record_key is null or record_key = '' then 'missing_call_id'
+        when switch_id is not null and configurations > 1 then 'ambiguous_switch_config'
         when switch_id is null or timezone is null then 'unknown_switch'
+        when number_fault is not null then 'invalid_number_field'
         when start_local is null or end_local is null or (answer_text <> '' and answer_local is null)
             then 'bad_timestamp'
         -- a negative local span is a DST change only when it is the duration less the hour repeated
@@ -158,5 +166,24 @@ select
             or (record_type = 'partial' and (call_ref is null or partial_seq is null or partial_seq < 1))
             then 'invalid_partial'
         when disposition is null then 'unknown_disposition'
+        -- a clock years off, or a file held back for months: not a call to bill on this file's day
+        when end_at - {{ seconds('duration_s') }}
+                < cast(delivery_date as timestamp) - {{ seconds(var('call_window_days_before') * 86400) }}
+            or end_at - {{ seconds('duration_s') }}
+                >= cast(delivery_date as timestamp) + {{ seconds((var('call_window_days_after') + 1) * 86400) }}
+            then 'start_out_of_window'
     end as reject_reason
 from classified
+)
+
+select
+    * exclude (number_fault, configurations, config_date),
+    case reject_reason
+        when 'invalid_number_field' then number_fault
+        when 'ambiguous_switch_config' then
+            switch_id || ' has ' || configurations || ' configurations on ' || cast(config_date as varchar)
+            || ' (stg_network__reference_errors)'
+        when 'start_out_of_window' then
+            'start=' || cast(start_at as varchar) || ' delivered=' || cast(delivery_date as varchar)
+    end as reject_detail
+from ruled

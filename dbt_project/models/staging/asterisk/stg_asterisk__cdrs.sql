@@ -27,13 +27,15 @@ select
     "start" as start_text,
     answer as answer_text,
     "end" as end_text,
-    try_cast(duration as integer) as duration_s,
-    try_cast(billsec as integer) as billable_s,
+    {{ strict_count('duration') }} as duration_s,
+    {{ strict_count('billsec') }} as billable_s,
     disposition as disposition_text,
     cast(null as varchar) as cause_text,
     -- the route is the peer of the other channel: the vendor's on calls out, the carrier's on calls in
     regexp_extract(
         case when {{ is_inbound_context('dcontext') }} then channel else dstchannel end,
         '^[^/]+/(.+)-[0-9a-fA-F]+$', 1
-    ) as route_id
+    ) as route_id,
+    -- a count field that holds something else (mediation rejects the record: invalid_number_field)
+    {{ number_fault(['duration', 'billsec']) }} as number_fault
 from {{ source('raw', 'asterisk__cdr') }}

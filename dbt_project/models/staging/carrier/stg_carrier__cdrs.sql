@@ -7,7 +7,7 @@ select
     record_id as record_key,
     record_type,
     nullif(call_ref, '') as call_ref,
-    try_cast(partial_seq as integer) as partial_seq,
+    {{ strict_count('partial_seq') }} as partial_seq,
     is_last_partial = '1' as is_last_partial,
     cast(null as varchar) as context,
     nullif(trunk_id, '') as trunk_id,
@@ -18,9 +18,13 @@ select
     start_time_utc as start_text,
     answer_time_utc as answer_text,
     end_time_utc as end_text,
-    try_cast(duration_s as integer) as duration_s,
-    try_cast(billable_s as integer) as billable_s,
+    {{ strict_count('duration_s') }} as duration_s,
+    {{ strict_count('billable_s') }} as billable_s,
     cast(null as varchar) as disposition_text,
     release_cause as cause_text,
-    nullif(route_id, '') as route_id
+    nullif(route_id, '') as route_id,
+    coalesce(
+        {{ number_fault(['duration_s', 'billable_s', 'partial_seq', 'release_cause']) }},
+        case when is_last_partial not in ('0', '1') then 'is_last_partial=' || is_last_partial end
+    ) as number_fault
 from {{ source('raw', 'carrier__cdr') }}

@@ -18,9 +18,10 @@ select
     start_stamp as start_text,
     answer_stamp as answer_text,
     end_stamp as end_text,
-    try_cast(duration as integer) as duration_s,
-    try_cast(billsec as integer) as billable_s,
+    {{ strict_count('duration') }} as duration_s,
+    {{ strict_count('billsec') }} as billable_s,
     cast(null as varchar) as disposition_text,
     hangup_cause as cause_text,
-    cast(null as varchar) as route_id
+    cast(null as varchar) as route_id,
+    {{ number_fault(['duration', 'billsec']) }} as number_fault
 from {{ source('raw', 'freeswitch__cdr') }}
