@@ -22,7 +22,7 @@ from orchestration.schedules import (
     monthly_close_job,
     monthly_close_schedule,
 )
-from orchestration.sensors import landing_sensor
+from orchestration.sensors import landing_sensor, run_recovery_sensor
 from orchestration.settings import Paths
 
 defs = dg.Definitions(
@@ -36,6 +36,6 @@ defs = dg.Definitions(
         fraud_training_job,
     ],
     schedules=[daily_load_schedule, monthly_close_schedule, assurance_schedule, fraud_training_schedule],
-    sensors=[landing_sensor, fraud_after_load],
+    sensors=[landing_sensor, fraud_after_load, run_recovery_sensor],
     resources=build_resources(Paths.from_env()),
 )

@@ -229,5 +229,19 @@ def recover_dead_runs(instance: dg.DagsterInstance, log: logging.Logger | None =
     return failed
 
 
+def recover_in_tick(context: dg.SensorEvaluationContext | dg.ScheduleEvaluationContext) -> list[str]:
+    """`recover_dead_runs` in a sensor's or schedule's evaluation (the daemon of `dagster dev`), so the run it
+    requests does not queue behind a dead run's slot. Never fails the tick: loading must go on."""
+    try:
+        instance = context.instance
+    except dg.DagsterInvariantViolationError:  # a context built without an instance (tests)
+        return []
+    try:
+        return recover_dead_runs(instance, context.log)
+    except Exception as error:
+        context.log.error(f"run recovery failed: {error!r}")
+        return []
+
+
 if __name__ == "__main__":  # `make ui`: prepare the instance folder before `dagster dev` reads it
     print(ensure_dagster_home(Paths.from_env()))

@@ -10,6 +10,7 @@ from orchestration.assets.billing import INVOICE_DOCUMENTS, PERIOD_CLOSE
 from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.fraud import FILED, MODEL, SCORES
 from orchestration.assets.serving import SERVING
+from orchestration.instance import recover_in_tick
 
 
 def after_load() -> list[dg.AssetKey]:
@@ -34,6 +35,7 @@ daily_load_job = dg.define_asset_job(
     "load and mediate that day (yesterday's partition; today's is still filling).",
 )
 def daily_load_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    recover_in_tick(context)  # a dead run's slot would hold the requested run back forever
     day = (context.scheduled_execution_time - timedelta(days=1)).date().isoformat()
     return dg.RunRequest(partition_key=day, run_key=f"daily_load:{day}")
 
@@ -87,6 +89,7 @@ assurance_job = dg.define_asset_job(
     "last days have arrived (later ones are billed as adjustments in the next month).",
 )
 def monthly_close_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    recover_in_tick(context)  # a dead run's slot would hold the requested run back forever
     month = (context.scheduled_execution_time.replace(day=1) - timedelta(days=1)).replace(day=1).date()
     return dg.RunRequest(partition_key=month.isoformat(), run_key=f"monthly_close:{month:%Y-%m}")
 
@@ -99,6 +102,7 @@ def monthly_close_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunReque
     "so far, so the morning's findings and cases include yesterday's deliveries.",
 )
 def assurance_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    recover_in_tick(context)  # a dead run's slot would hold the requested run back forever
     return dg.RunRequest(run_key=f"revenue_assurance:{context.scheduled_execution_time:%Y-%m-%d}")
 
 
@@ -144,4 +148,5 @@ def fraud_after_load(context: dg.RunStatusSensorContext) -> dg.RunRequest:
     description="Monthly, after the close: retrain the fraud model with the month's traffic and decisions.",
 )
 def fraud_training_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    recover_in_tick(context)  # a dead run's slot would hold the requested run back forever
     return dg.RunRequest(run_key=f"fraud_training:{context.scheduled_execution_time:%Y-%m}")

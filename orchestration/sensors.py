@@ -7,6 +7,7 @@ import dagster as dg
 
 from orchestration.assets.ingestion import raw_asset_key
 from orchestration.ingest import landed_day_folders
+from orchestration.instance import recover_in_tick
 from orchestration.layouts import SOURCES
 from orchestration.partitions import delivery_days
 from orchestration.resources import WarehouseResource
@@ -40,6 +41,7 @@ def landing_fingerprints(warehouse: WarehouseResource, log=None) -> dict[str, st
     description="Starts a load and mediation for each delivery day whose landing folders gained or changed files.",
 )
 def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+    recover_in_tick(context)  # a dead run's slot would hold every load it requests back forever
     seen = json.loads(context.cursor) if context.cursor else {}
     current = landing_fingerprints(warehouse, context.log)
     changed = {key: fp for key, fp in current.items() if seen.get(key) != fp}
@@ -59,3 +61,15 @@ def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
         for day, sources in sorted(by_day.items())
     ]
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(current, sort_keys=True))
+
+
+@dg.sensor(
+    name="run_recovery_sensor",
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Fails runs whose process died (killed, crashed) and frees the `warehouse` pool slot they "
+    "held, so loads, billing and the UI's materializations do not wait for them forever.",
+)
+def run_recovery_sensor(context: dg.SensorEvaluationContext):
+    failed = recover_in_tick(context)
+    return dg.SkipReason(f"failed {len(failed)} dead run(s): {', '.join(failed)}" if failed else "no dead runs")

@@ -65,7 +65,7 @@ def test_definitions_load_with_every_asset_check_schedule_and_sensor():
         "assurance_schedule",
         "fraud_training_schedule",
     ]
-    assert [s.name for s in defs.sensors] == ["landing_sensor", "fraud_after_load"]
+    assert [s.name for s in defs.sensors] == ["landing_sensor", "fraud_after_load", "run_recovery_sensor"]
 
 
 def test_the_monthly_close_schedule_closes_the_month_before():

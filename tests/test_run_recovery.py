@@ -11,16 +11,18 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
+from dagster._core.storage.dagster_run import DagsterRun
 
-from orchestration.instance import get_instance
+from orchestration.instance import RUN_ID_ENV, WORKER_TAG, get_instance, worker_identity
 from orchestration.settings import REPO_ROOT, Paths
 from tests.conftest import land
 from tests.test_ingest import ast
@@ -33,7 +35,8 @@ POOL = "warehouse"
 # long load does, until it is killed.
 STUCK_LOAD = """
 import time
-from datetime import date
+import uuid
+from datetime import date, datetime
 import orchestration.assets.ingestion as ingestion
 from orchestration.runner import load_days
 from orchestration.settings import Paths
@@ -50,7 +53,7 @@ load_days(Paths.from_env(), date(2026, 10, 1), date(2026, 10, 1), ["asterisk"])
 """
 
 BUILD = """
-from datetime import date
+from datetime import date, datetime
 from orchestration.runner import build_models
 from orchestration.settings import Paths
 build_models(Paths.from_env(), date(2026, 10, 1), date(2026, 10, 1))
@@ -200,6 +203,10 @@ def test_killed_build_leaves_no_dbt_process_and_the_next_load_runs(paths):
         child.wait(10)
     finally:
         child.kill()
+    # it dies with its parent, before anything else happens (recovery would kill it too, later)
+    deadline = time.monotonic() + 10
+    while _alive(dbt) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
     land(paths, "asterisk", "2026-10-02", "a_20261002T01Z.csv", f"{ast(uid='3')}\n".encode())
     try:
@@ -214,3 +221,68 @@ def test_killed_build_leaves_no_dbt_process_and_the_next_load_runs(paths):
     assert "no longer running" in _failure_message(instance, dead)
     assert _slot_holders(instance) == set()
     assert _raw_counts(paths) == (3, 2)
+
+
+def _run(instance: dg.DagsterInstance, worker: str, status=dg.DagsterRunStatus.STARTED, slot: bool = True) -> str:
+    """A run as a CLI run records it (its process in the worker tag), holding a `warehouse` slot."""
+    run = instance.add_run(
+        DagsterRun(job_name="__ephemeral_asset_job__", run_id=str(uuid.uuid4()), status=status,
+                   tags={WORKER_TAG: worker})
+    )  # fmt: skip
+    if slot:
+        assert instance.event_log_storage.claim_concurrency_slot(POOL, run.run_id, "raw__asterisk").is_claimed
+    return run.run_id
+
+
+def _gone_process() -> str:
+    """The identity of a process that ran and has exited."""
+    proc = subprocess.Popen(["sleep", "600"])
+    identity = worker_identity(proc.pid)
+    proc.kill()
+    proc.wait()
+    return identity
+
+
+def test_recovery_fails_only_runs_whose_process_is_gone_and_kills_what_they_left(paths):
+    from orchestration.schedules import daily_load_schedule
+    from orchestration.sensors import run_recovery_sensor
+
+    instance = get_instance(paths)
+    instance.event_log_storage.set_concurrency_slots(POOL, 5)
+    host, boot, me, ticks = worker_identity().split()
+    dead = _run(instance, _gone_process())
+    reused = _run(instance, f"{host} {boot} {me} {int(ticks) + 1}")  # a live pid, but another process now
+    alive = _run(instance, worker_identity())
+    elsewhere = _run(instance, f"other-{host} {boot} 1 1")  # cannot be checked from here: left alone
+    over = _run(instance, worker_identity(), status=dg.DagsterRunStatus.SUCCESS)  # finished, slot never freed
+    # a dbt the dead run started, still running: found by the run id in its environment
+    orphan = subprocess.Popen(["sleep", "600"], env={**os.environ, RUN_ID_ENV: dead})
+    try:
+        with dg.build_sensor_context(instance=instance) as context:
+            result = run_recovery_sensor(context)
+        assert isinstance(result, dg.SkipReason)
+        assert result.skip_message.startswith("failed 2 dead run(s): ")
+        assert orphan.wait(5) == -signal.SIGKILL
+    finally:
+        orphan.kill()
+
+    status = {run_id: instance.get_run_by_id(run_id).status for run_id in (dead, reused, alive, elsewhere, over)}
+    assert status == {
+        dead: dg.DagsterRunStatus.FAILURE,
+        reused: dg.DagsterRunStatus.FAILURE,
+        alive: dg.DagsterRunStatus.STARTED,
+        elsewhere: dg.DagsterRunStatus.STARTED,
+        over: dg.DagsterRunStatus.SUCCESS,
+    }
+    message = _failure_message(instance, dead)
+    assert "is no longer running" in message
+    assert f"processes it left running were killed (pids {orphan.pid})" in message
+    assert f"pid {me} on {host}" in _failure_message(instance, reused)
+    assert _slot_holders(instance) == {alive, elsewhere}
+
+    # the schedules recover too, before they ask for their run
+    later = _run(instance, _gone_process(), slot=False)
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime(2026, 10, 2, 2, 30)) as ctx:
+        assert daily_load_schedule(ctx).partition_key == "2026-10-01"
+    assert instance.get_run_by_id(later).status == dg.DagsterRunStatus.FAILURE
+    assert _slot_holders(instance) == {alive, elsewhere}
