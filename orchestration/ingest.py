@@ -38,6 +38,7 @@ from urllib.parse import unquote
 import duckdb
 import pyarrow as pa
 
+from orchestration.layout_sniff import HEAD_BYTES, unsupported_layout
 from orchestration.layouts import SOURCES, Layout, layouts_for, match_layout
 from orchestration.warehouse import RAW_AUDIT_DDL, ensure_raw_schema
 
@@ -875,9 +876,24 @@ def _chunk_days(landing: Path, source: str, days: Sequence[date]) -> list[list[t
     return chunks
 
 
+def _name_unsupported_layout(f: LandedFile) -> LandedFile:
+    """A file no layout reads, or a headerless one whose column count fits by chance, that carries the signature
+    of a known format tollhouse does not load is quarantined naming that format (orchestration/layout_sniff.py)."""
+    unreadable = f.status == "quarantined" and (f.reason or "").startswith("unknown_layout")
+    fits = f.status == "loaded" and f.layout is not None and not (f.layout.has_header or f.layout.json_document)
+    if not (unreadable or (fits and f.lines)):
+        return f
+    with gzip.open(f.path) if f.compression == "gzip" else f.path.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    name = unsupported_layout(head, fits=fits)
+    if name:
+        f.quarantine(f"unsupported_layout: {name}")
+    return f
+
+
 def _inspect_chunk(landing: Path, source: str, chunk: list[tuple[date, list[Path]]]) -> list[LandedFile]:
     with ThreadPoolExecutor(max_workers=2) as pool:  # hashing and gunzip release the GIL
-        return list(pool.map(lambda item: inspect_file(item[1], landing, source, item[0]),
+        return list(pool.map(lambda item: _name_unsupported_layout(inspect_file(item[1], landing, source, item[0])),
                              [(day, p) for day, paths in chunk for p in paths]))  # fmt: skip
 
 
