@@ -20,11 +20,7 @@ import pytest
 from orchestration.layout_sniff import HEAD_BYTES, unsupported_layout
 from tests.conftest import REALDATA
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.realdata,
-    pytest.mark.skipif(not REALDATA.is_dir(), reason="../shared/realdata is absent"),
-]
+pytestmark = pytest.mark.integration
 
 DAY = date(2026, 10, 1)
 SWITCH = {"asterisk": "ast-lab", "freeswitch": "fs-lab", "carrier": "carrier-lab"}
@@ -152,6 +148,8 @@ def outcomes(tmp_path_factory):
         mp.undo()
 
 
+@pytest.mark.realdata
+@pytest.mark.skipif(not REALDATA.is_dir(), reason="../shared/realdata is absent")
 def test_every_sample_is_landed_and_the_run_accounts_for_all_records(outcomes):
     assert SAMPLES, "no sample found"
     assert outcomes["load"].success and outcomes["build"].success
@@ -160,6 +158,8 @@ def test_every_sample_is_landed_and_the_run_accounts_for_all_records(outcomes):
     assert outcomes["unaccounted"] == 0
 
 
+@pytest.mark.realdata
+@pytest.mark.skipif(not REALDATA.is_dir(), reason="../shared/realdata is absent")
 @pytest.mark.parametrize("sample", SAMPLES, ids=sample_id)
 def test_sample_is_loaded_or_refused_naming_its_layout(outcomes, sample):
     file_id, status, reason, data_lines, rows, rejected, reject_rows = outcomes["audit"][
@@ -180,6 +180,84 @@ def test_sample_is_loaded_or_refused_naming_its_layout(outcomes, sample):
         assert reason == f"unsupported_layout: {unsupported_layout(sample.read_bytes()[:HEAD_BYTES])}"
 
 
+@pytest.mark.realdata
+@pytest.mark.skipif(not REALDATA.is_dir(), reason="../shared/realdata is absent")
 def test_every_known_sample_is_still_there():
     """A sample listed above that disappeared from the folder would silently shrink what is tested."""
     assert set(EXPECTED) - {sample_id(s) for s in SAMPLES} == set()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The signatures on hand-made files (these run without the samples)
+
+AST_LINE = (
+    '"ACC1","02071234567","00493012345678","from-trunk","""Ann"" <02071234567>","SIP/tr1-0000001a",'
+    '"SIP/rt1-0000001b","Dial","SIP/rt1/00493012345678","2026-10-01 12:00:00","2026-10-01 12:00:03",'
+    '"2026-10-01 12:00:08",8,5,"ANSWERED","DOCUMENTATION","1.0",""'
+)  # 18 columns, like an acc CSV export
+ACC_LINE = (
+    '"41","BYE","a1b2","c3d4","77@10.0.0.1","200","OK","2026-10-01 12:00:08","100","100@10.0.0.1","10.0.0.1",'
+    '"10.0.0.2",,"200","200","local","1","x"'
+)
+SIGNED = {
+    "OpenSIPS acc flatstore": "INVITE|a1b2|c3d4|77@10.0.0.1|486|Busy Here|1759320000|100|200\n"
+    "BYE|a1b2|c3d4|78@10.0.0.1|200|OK|1759320060|||\n",
+    "OpenSIPS acc CSV export": f"{ACC_LINE}\n",
+    "BroadWorks XML": '<?xml version="1.0"?>\n<broadWorksCDR version="21.0">\n  <cdrData>\n',
+    "asterisk CEL (Channel Event Logging)": '"HANGUP","2026-10-01 12:00:08","Ann","100","","","","200","default",'
+    '"SIP/a-1","","","3","","1759320000.1","1759320000.1","","","",""\n',
+    "asterisk CDR table with a header row (cdr_csv files have none)": "accountcode,src,dst,dcontext,clid,channel,"
+    "dstchannel,lastapp,lastdata,start,answer,end,duration,billsec,disposition\n",
+    "mobile subscriber CDR (bandicoot style: one row per party, no call id)": "interaction,direction,"
+    "correspondent_id,datetime,call_duration,antenna_id\ncall,out,x7,2014-03-02 07:13:30,120,1\n",
+    "headerless carrier CSV with partial/complete records": "+441,+442,2026-10-01T12:00:00Z,60,partial\n"
+    "+441,+442,2026-10-01T12:01:00Z,30,complete\n",
+    "fixed-width": f"HDR0001 CARRIER{' ' * 40}\n"
+    + "".join(f"CDR{n:07d} 0044207{n:07d}   20261001120000 0000060 ANSWERED  \n" for n in range(5)),
+}
+
+
+@pytest.mark.parametrize("name", SIGNED)
+def test_a_signature_names_its_format(name):
+    assert unsupported_layout(SIGNED[name].encode()) == name
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"{AST_LINE}\n",
+        "Ann,100,200,default,2026-10-01 12:00:00,2026-10-01 12:00:03,2026-10-01 12:00:08,8,5,NORMAL_CLEARING,"
+        "u1,u2,ACC1\n",  # FreeSWITCH mod_cdr_csv
+        "record_id,record_type,call_ref,partial_seq,is_last_partial,trunk_id\n",  # our carrier header
+        "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n",
+        "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 20,
+        "",
+    ],
+    ids=["asterisk", "freeswitch", "carrier", "html", "binary", "empty"],
+)
+def test_supported_and_unknown_files_match_no_signature(text):
+    assert unsupported_layout(text.encode("latin-1", "replace")) is None
+
+
+def test_a_format_whose_column_count_fits_by_chance_is_refused_not_loaded(paths, con):
+    """An acc export has Asterisk's 18 columns: quarantined naming it, while a real 18-column Asterisk file of
+    the same day loads; a CEL file arriving gzipped and an OpenSIPS flatstore file under FreeSWITCH are named too."""
+    import gzip
+
+    from orchestration.ingest import ingest_day
+    from tests.conftest import land
+
+    land(paths, "asterisk", DAY.isoformat(), "a_20261001T01Z.csv", f"{ACC_LINE}\n{ACC_LINE}\n".encode())
+    land(paths, "asterisk", DAY.isoformat(), "b_20261001T01Z.csv", f"{AST_LINE}\n".encode())
+    cel = SIGNED["asterisk CEL (Channel Event Logging)"].encode()
+    land(paths, "asterisk", DAY.isoformat(), "c_20261001T01Z.csv.gz", gzip.compress(cel))
+    land(paths, "freeswitch", DAY.isoformat(), "acc_20261001.txt", SIGNED["OpenSIPS acc flatstore"].encode())
+    asterisk = ingest_day(con, paths.landing, "asterisk", DAY)
+    freeswitch = ingest_day(con, paths.landing, "freeswitch", DAY)
+    assert [(f.path.name, f.status, f.reason, f.rows_loaded) for f in asterisk.files + freeswitch.files] == [
+        ("a_20261001T01Z.csv", "quarantined", "unsupported_layout: OpenSIPS acc CSV export", 0),
+        ("b_20261001T01Z.csv", "loaded", None, 1),
+        ("c_20261001T01Z.csv.gz", "quarantined", "unsupported_layout: asterisk CEL (Channel Event Logging)", 0),
+        ("acc_20261001.txt", "quarantined", "unsupported_layout: OpenSIPS acc flatstore", 0),
+    ]
+    assert con.execute("select count(*) from raw.asterisk__cdr").fetchone() == (1,)
