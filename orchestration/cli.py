@@ -123,6 +123,14 @@ def _read_warehouse(paths: Paths, read: Callable[[Any], T]) -> T | None:
         return None
 
 
+def cmd_recover(args: argparse.Namespace) -> int:
+    from orchestration.instance import get_instance, recover_dead_runs
+
+    failed = recover_dead_runs(get_instance(Paths.from_env()))
+    _say(f"failed {len(failed)} run(s) whose process was gone: {', '.join(failed)}" if failed else "no dead runs")
+    return 0
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     from orchestration import run_summary
 
@@ -495,6 +503,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read the warehouse and print the run summary.",
     )
     p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser(
+        "recover",
+        help="fail runs whose process died and free the warehouse slot they hold",
+        description="A run killed with kill -9 (or crashed, or on a machine that rebooted) stays STARTED and "
+        "holds the warehouse pool slot, so every later run would wait for it. Fail such runs (only those whose "
+        "recorded process is gone from this machine), kill the dbt processes they left and free their slots. "
+        "Every load, the sensors and the schedules do this first; this command does it alone.",
+    )
+    p.set_defaults(func=cmd_recover)
 
     p = sub.add_parser(
         "rate",

@@ -122,7 +122,7 @@ def _launched_worker(instance: dg.DagsterInstance, run: dg.DagsterRun) -> tuple[
     if not grpc or (grpc.get("host") or "localhost") not in {"localhost", "127.0.0.1", "::1", socket.gethostname()}:
         return None
     records = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT).records
-    for record in records:
+    for record in reversed(records):  # the latest worker, should the run have been resumed
         entry = record.event_log_entry
         if entry.dagster_event and entry.dagster_event.message.startswith("Started process for run (pid: "):
             metadata = entry.dagster_event.engine_event_data.metadata

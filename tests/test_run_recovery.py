@@ -243,7 +243,7 @@ def _gone_process() -> str:
     return identity
 
 
-def test_recovery_fails_only_runs_whose_process_is_gone_and_kills_what_they_left(paths):
+def test_recovery_fails_only_runs_whose_process_is_gone_and_kills_what_they_left(paths, capsys):
     from orchestration.schedules import daily_load_schedule
     from orchestration.sensors import run_recovery_sensor
 
@@ -286,3 +286,8 @@ def test_recovery_fails_only_runs_whose_process_is_gone_and_kills_what_they_left
         assert daily_load_schedule(ctx).partition_key == "2026-10-01"
     assert instance.get_run_by_id(later).status == dg.DagsterRunStatus.FAILURE
     assert _slot_holders(instance) == {alive, elsewhere}
+    # and so does `tollhouse recover`; nothing is left to do
+    from orchestration.cli import main
+
+    assert main(["recover"]) == 0
+    assert capsys.readouterr().out == "[tollhouse] no dead runs\n"
