@@ -309,7 +309,8 @@ def _scan(con: duckdb.DuckDBPyConnection, group: list[LandedFile], tag: str) -> 
             f"""create or replace temp table {accepted} as select * from read_csv(
                 $files, columns = $columns, header = $header, delim = ',', quote = '"', escape = '"',
                 filename = true, auto_detect = false, strict_mode = true, null_padding = false,
-                max_line_size = {MAX_LINE_BYTES}, store_rejects = true, rejects_table = '{rejects}', rejects_scan = '{scans}')""",
+                max_line_size = {MAX_LINE_BYTES}, store_rejects = true, rejects_table = '{rejects}',
+                rejects_scan = '{scans}')""",
             {"files": list(by_path), **_reader_options(layout, width)},
         )
     except duckdb.Error:
@@ -451,6 +452,8 @@ def _read_line(raw_line: bytes, width: int) -> tuple[list[str | None] | None, st
         fields = next(csv.reader([text], strict=True))
     except csv.Error as exc:
         return None, "unparseable_row", str(exc)[:200]
+    while len(fields) > width and fields[-1] == "":  # a trailing delimiter: as DuckDB's reader, no extra field
+        fields.pop()
     if len(fields) != width:
         return None, *_root_cause(raw_line, "wrong_column_count", f"expected {width} columns, found {len(fields)}")
     return [v if v != "" else None for v in fields], "", ""

@@ -36,7 +36,10 @@ def rejects_by_reason(con: duckdb.DuckDBPyConnection) -> list[tuple]:
 
 
 def quarantined_files(con: duckdb.DuckDBPyConnection) -> list[tuple]:
-    return con.execute("select path, reason from raw.load_audit where status = 'quarantined' order by path").fetchall()
+    """Files that loaded nothing: unreadable (quarantined) or outside a delivery-day folder (refused)."""
+    return con.execute(
+        "select path, status, reason from raw.load_audit where status in ('quarantined', 'refused') order by path"
+    ).fetchall()
 
 
 def mediation_by_source(con: duckdb.DuckDBPyConnection) -> list[tuple]:
@@ -309,7 +312,7 @@ def render(con: duckdb.DuckDBPyConnection, ground_truth: Path | None = None, doc
         parts += ["", "Rejected lines by reason", format_table(("source", "reason", "lines"), rejects)]
     quarantined = quarantined_files(con)
     if quarantined:
-        parts += ["", "Quarantined files", format_table(("file", "reason"), quarantined)]
+        parts += ["", "Quarantined or refused files", format_table(("file", "status", "reason"), quarantined)]
     parts += [
         "",
         "Mediation (records in = calls + partials merged + duplicates + rejected + suspended)",

@@ -179,3 +179,23 @@ def test_stray_cr_and_quoted_newline_do_not_shift_line_numbers(paths, con, crlf)
     texts = dict(con.execute("select line_no, raw_line from raw.rejects").fetchall())
     assert texts[205] == lines[204]
     assert texts[208].startswith('al","SIP/rt1/')
+
+
+# --- found by tests/test_ingest_fuzz.py: both paths read a trailing delimiter alike ----------------------------
+
+
+def test_empty_fields_past_the_width_are_trailing_delimiters_on_both_paths(paths, con):
+    trailing = ast(uid="2") + ',"",'  # 18 columns, then two empty ones
+    fast = f"{ast(uid='1')}\n{trailing}\n{ast(uid='3')},x\n{ast(uid='4')}\n"
+    land(paths, "asterisk", D, "a_20261001T01Z.csv", fast.encode())
+    land(paths, "asterisk", D, "b_20261001T01Z.csv", fast.replace(",x\n", ",x\r\n").encode())  # mixed: exact path
+    (load,) = ingest_days(con, paths.landing, "asterisk", [DAY])
+    assert [(f.parse_path, f.rows_loaded, f.rows_rejected) for f in load.files] == [("fast", 3, 1), ("exact", 3, 1)]
+    assert con.execute(
+        "select a.path, r.line_no, r.uniqueid, r.userfield from raw.asterisk__cdr r join raw.load_audit a "
+        "using (file_id) where r.line_no = 2 order by 1"
+    ).fetchall() == [
+        (f"asterisk/{D}/a_20261001T01Z.csv", 2, "2", None),
+        (f"asterisk/{D}/b_20261001T01Z.csv", 2, "2", None),
+    ]
+    assert con.execute("select distinct line_no, reason from raw.rejects").fetchall() == [(3, "wrong_column_count")]
