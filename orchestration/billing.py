@@ -3,7 +3,9 @@
 dbt drafts every open period's invoices (models/intermediate/billing). Closing a period copies its drafted
 invoices, lines and itemised calls into the `billing` archive in one transaction and logs the act; from
 then on the marts read that period from the archive, so no later run, re-rating or full refresh changes a
-closed invoice, and a call that arrives late for it is billed as an adjustment in the next open period.
+closed invoice; a call that arrives late for it, or a billed call that changes later (re-assembled,
+re-rated, dropped), is billed as an adjustment in the next open period (int_billing_late_calls), which the
+next close freezes in turn.
 Re-opening is explicit: it needs a reason, is logged with the totals it discards, and removes the period
 from the archive so that the next close freezes it anew. The archive tables are created by dbt's
 on-run-start hook (macros/billing.sql); a close runs after a billing build, so they exist.

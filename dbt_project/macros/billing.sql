@@ -22,7 +22,9 @@
     appended. Without a range the table is rebuilt. -#}
 {% macro billing_period_config() -%}
     {%- if billing_range_given() -%}
+        {#- a column added by an upgrade is added to the kept periods' table too (null in their rows) -#}
         {{ return({'materialized': 'incremental', 'incremental_strategy': 'append',
+                   'on_schema_change': 'append_new_columns',
                    'pre_hook': "{% if is_incremental() %}delete from {{ this }} where "
                                ~ in_billing_range('billing_period') ~ "{% endif %}"}) }}
     {%- else -%}
@@ -95,13 +97,40 @@ create table if not exists billing.closed_invoice_lines (
     original_period date,
     primary key (invoice_number, line_no)
 );
-create table if not exists billing.closed_invoice_calls (
+{{ closed_invoice_calls_table('billing.closed_invoice_calls') }}
+{{ migrate_closed_invoice_calls() }}
+{%- endmacro %}
+
+{#- A call is on one invoice of its own period (usage, or a late call's adjustment), and on one more invoice
+    for each later change of what it should be charged (an adjustment of the difference): the key is the
+    invoice and the call. `rated_charge` is the call's rated cost in the account's currency (before bundles
+    and tiers) that the row billed against, what the next change is measured from. -#}
+{% macro closed_invoice_calls_table(name) -%}
+create table if not exists {{ name }} (
     invoice_number varchar not null, account_id varchar not null, billing_period date not null,
-    call_id varchar not null primary key,  -- a call is billed once, on one invoice
+    call_id varchar not null,
     answer_at timestamp, b_number varchar, destination varchar, call_type varchar,
     billable_seconds integer, billed_seconds integer, covered_seconds integer,
-    charge decimal(18, 6), currency varchar, line_type varchar not null, original_period date
+    charge decimal(18, 6), currency varchar, line_type varchar not null, original_period date,
+    rated_charge decimal(18, 6),
+    primary key (invoice_number, call_id)
 );
+{%- endmacro %}
+
+{#- An archive created before adjustments of billed calls keyed its calls by call_id alone and had no
+    rated_charge: rebuilt once with the new key, its rows kept (their rated_charge unknown, null). -#}
+{% macro migrate_closed_invoice_calls() -%}
+    {%- if execute -%}
+        {%- set old = run_query("select count(*) from duckdb_constraints() where schema_name = 'billing'
+            and table_name = 'closed_invoice_calls' and constraint_type = 'PRIMARY KEY'
+            and constraint_column_names = ['call_id']") -%}
+        {%- if old.rows[0][0] > 0 %}
+alter table billing.closed_invoice_calls rename to closed_invoice_calls_by_call;
+{{ closed_invoice_calls_table('billing.closed_invoice_calls') }}
+insert into billing.closed_invoice_calls by name select * from billing.closed_invoice_calls_by_call;
+drop table billing.closed_invoice_calls_by_call;
+        {%- endif -%}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- `amount / divisor` (a DECIMAL over a positive integer, which DuckDB would divide as a double) exactly,

@@ -176,7 +176,11 @@ select
     charged.plan_charge,
     charged.currency,
     case when charged.plan_currency = charged.currency then charged.plan_charge
-        else {{ round_call_amount('charged.plan_charge * fx.rate') }} end as charge
+        else {{ round_call_amount('charged.plan_charge * fx.rate') }} end as charge,
+    -- the whole rated cost in the account's currency: what a later change of the call is measured from
+    -- once the period is closed (int_billing_late_calls)
+    case when charged.plan_currency = charged.currency then charged.cost
+        else {{ round_call_amount('charged.cost * fx.rate') }} end as rated_charge
 from charged
 left join {{ ref('int_fx_daily_rates') }} as fx
     on fx.rate_day = charged.period_end_date

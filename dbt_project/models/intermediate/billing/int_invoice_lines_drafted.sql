@@ -4,7 +4,8 @@
 --   one_time           one per subscription activated in the period
 --   usage              one per call type and destination: the sum of its calls' charges (int_billing_calls)
 --   tier               one per volume tier reached (int_billing_tier_charges)
---   adjustment         one per late call of a closed period (int_billing_late_calls)
+--   adjustment         one per late or changed call of a closed period (int_billing_late_calls): the
+--                      difference between its charge now and what closed invoices charged for it
 --   discount           one per promotion (int_billing_discounts), negative
 --   tax                one per tax of the account's jurisdiction valid on the period's last day: the rate
 --                      times the sum of the lines of the charge types it taxes, rounded per tax line
@@ -82,10 +83,17 @@ adjustment_lines as (
         account_id, billing_period,
         'adjustment' as line_type,
         'usage' as charge_type,
-        'Late call of ' || strftime(original_period, '%Y-%m') || ': ' || coalesce(destination, 'Other')
-            || ', answered ' || strftime(answer_at, '%Y-%m-%d %H:%M') || ' UTC' as description,
+        case when billed_charge is null then 'Late call of ' else 'Change to a call of ' end
+            || strftime(original_period, '%Y-%m') || coalesce(' billed on ' || original_invoice, '') || ': '
+            || coalesce(destination, 'Other') || ', answered ' || strftime(answer_at, '%Y-%m-%d %H:%M') || ' UTC'
+            || case when billed_charge is null then ''
+                else ', ' || coalesce(billed_seconds_before, 0) || ' s billed, now ' || billed_seconds || ' s' end
+            as description,
         call_id as reference,
-        {{ divide_to_call_amount('billed_seconds', 60) }} as quantity,
+        -- the minutes billed now less those billed before (negative when the call became shorter)
+        cast(sign(billed_seconds - coalesce(billed_seconds_before, 0))
+            * {{ divide_to_call_amount('abs(billed_seconds - coalesce(billed_seconds_before, 0))', 60) }}
+            as decimal(18, 6)) as quantity,
         'minutes' as unit,
         cast(null as decimal(18, 6)) as unit_price,
         {{ round_money('charge', 'currency') }} as amount,
