@@ -8,6 +8,7 @@
 -- or unrated (a late tariff, plan or route releases it); int_calls_rated keeps the other days' prices.
 -- Without days, or with a full refresh, every call is priced again.
 {{ config(materialized='table') }}
+-- depends_on: {{ ref('int_cdr_records_deduplicated') }}
 {%- set rated = adapter.get_relation(database=this.database, schema=this.schema, identifier='int_calls_rated') %}
 
 with assignments as (
@@ -46,6 +47,11 @@ given as (
     {%- if delivery_range_given() and rated is not none %}
     -- not a ref: int_calls_rated is built from this model; this reads what it held before the run
     where {{ in_delivery_range('delivery_date') }}
+        -- a call another of whose records the run's days delivered (a partial's late part re-assembles it
+        -- with new seconds; the call keeps its first part's delivery day): mediation decided it again
+        or call_id in (
+            select call_id from {{ ref('int_cdr_records_deduplicated') }} where {{ in_delivery_range('delivery_date') }}
+        )
         or call_id in (select call_id from {{ rated }} where rating_error is not null)
         or call_id not in (select call_id from {{ rated }} where deck = 'customer')
     {%- endif %}
