@@ -173,9 +173,10 @@ def test_fraud_evaluation_reads_a_ground_truth_folder_named_with_quotes(odd_fold
 # ---------------------------------------------------------------------------------------------------------------
 # No path is formatted into SQL anymore
 
-# A quote opening right before a Python format field, after a path-taking SQL word: `read_csv('{`, `to '{`,
-# `from '{`, `= '{` in a SET. sql_literal and bound parameters leave no such text.
-_PASTED_PATH = re.compile(r"""(read_\w+\(\s*|\b(to|from|attach|directory\s*=)\s+)'\{""", re.IGNORECASE)
+# A quote opening right before a Python format field or a string concatenation, after a path-taking SQL word:
+# `read_csv('{`, `to '{`, `from '{`, `= '{` in a SET, `from "{` (DuckDB reads a quoted name as a file too),
+# `read_parquet('" + str(...)`. sql_literal and bound parameters leave no such text.
+_PASTED_PATH = re.compile(r"""(read_\w+\(\s*|\b(to|from|attach|directory\s*=)\s+)('\{|\\?"\{|'"\s*\+)""", re.IGNORECASE)
 
 
 def test_no_python_file_formats_a_path_into_sql():
