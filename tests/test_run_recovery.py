@@ -207,6 +207,7 @@ def test_killed_build_leaves_no_dbt_process_and_the_next_load_runs(paths):
     deadline = time.monotonic() + 10
     while _alive(dbt) and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert not _alive(dbt), "dbt outlived the process of the run that started it"
 
     land(paths, "asterisk", "2026-10-02", "a_20261002T01Z.csv", f"{ast(uid='3')}\n".encode())
     try:
