@@ -8,9 +8,10 @@ import gzip
 import os
 from datetime import UTC, date, datetime
 
+import duckdb
 import pytest
 
-from orchestration.ingest import ingest_days
+from orchestration.ingest import PLACEMENT_REASONS, ingest_days
 from tests.conftest import land
 from tests.test_ingest import ast
 
@@ -199,3 +200,26 @@ def test_empty_fields_past_the_width_are_trailing_delimiters_on_both_paths(paths
         (f"asterisk/{D}/b_20261001T01Z.csv", 2, "2", None),
     ]
     assert con.execute("select distinct line_no, reason from raw.rejects").fetchall() == [(3, "wrong_column_count")]
+
+
+def test_a_warehouse_from_before_refusals_gets_its_audit_check_widened(paths, con):
+    from orchestration.warehouse import RAW_AUDIT_DDL, ensure_raw_schema
+
+    old_ddl = RAW_AUDIT_DDL.replace("'quarantined', 'refused'", "'quarantined'")
+    assert old_ddl != RAW_AUDIT_DDL
+    con.execute(old_ddl)
+    ensure_raw_schema(con)
+    con.execute(  # what an earlier load audited
+        "insert into raw.load_audit (file_id, source, delivery_date, path, size_bytes, sha256, compression, "
+        "rows_loaded, rows_rejected, status, reason, loaded_at) values ('f0', 'asterisk', '2026-09-30', "
+        "'asterisk/2026-09-30/old.csv', 9, 'abc', 'none', 0, 0, 'quarantined', 'corrupt_gzip', now())"
+    )
+    write(paths, "asterisk/stray.csv", (ast(uid="2") + "\n").encode())
+    loads = ingest_days(con, paths.landing, "asterisk", [DAY])
+    assert [f.rel_path for f in loads.refused] == ["asterisk/stray.csv"]
+    assert con.execute("select path, status, reason from raw.load_audit order by path").fetchall() == [
+        ("asterisk/2026-09-30/old.csv", "quarantined", "corrupt_gzip"),
+        ("asterisk/stray.csv", "refused", "not_in_a_day_folder: " + PLACEMENT_REASONS["not_in_a_day_folder"]),
+    ]
+    with pytest.raises(duckdb.ConstraintException):  # the check is still there, one status wider
+        con.execute("update raw.load_audit set status = 'lost'")
