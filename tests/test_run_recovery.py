@@ -35,8 +35,7 @@ POOL = "warehouse"
 # long load does, until it is killed.
 STUCK_LOAD = """
 import time
-import uuid
-from datetime import date, datetime
+from datetime import date
 import orchestration.assets.ingestion as ingestion
 from orchestration.runner import load_days
 from orchestration.settings import Paths
@@ -53,7 +52,7 @@ load_days(Paths.from_env(), date(2026, 10, 1), date(2026, 10, 1), ["asterisk"])
 """
 
 BUILD = """
-from datetime import date, datetime
+from datetime import date
 from orchestration.runner import build_models
 from orchestration.settings import Paths
 build_models(Paths.from_env(), date(2026, 10, 1), date(2026, 10, 1))
