@@ -291,6 +291,27 @@ def test_a_partial_call_completed_after_its_month_closed_is_adjusted_in_the_next
         [NOV, p1],
     )
     assert lines == [("adjustment", "usage", p1, USD("10.000000"), USD("0.14"), OCT)]  # 600 billed s more
+    # November by hand: 2 channels x 10.00 = 20.00; usage, 3 calls of 5 November billed 66, 72, 78 s:
+    # 0.0251 + 0.0264 + 0.0278 = 0.0793 -> 0.08; adjustments: P1 0.14 and the late file's two calls (66 and
+    # 72 s billed, 0.0251 -> 0.03 and 0.0264 -> 0.03); USF 4.5 % of 0.08 + 0.20 = 0.0126 -> 0.01; sales tax
+    # 4 % of 20.00 = 0.80. Total 20.00 + 0.08 + 0.20 + 0.01 + 0.80 = 21.09.
+    nov = query(
+        paths,
+        "select line_type, amount from marts.fct_invoice_lines where billing_period = ? order by line_no",
+        [NOV],
+    )
+    assert nov == [
+        ("recurring", USD("20.00")),
+        ("usage", USD("0.08")),
+        ("adjustment", USD("0.14")),
+        ("adjustment", USD("0.03")),
+        ("adjustment", USD("0.03")),
+        ("tax", USD("0.01")),
+        ("tax", USD("0.80")),
+    ]
+    assert query(paths, "select status, total from marts.fct_invoices where billing_period = ?", [NOV]) == [
+        ("draft", USD("21.09"))
+    ]
     # October's closed invoice is as it was at the close
     assert invoice_tables(paths, [OCT]) == daily_run["oct_frozen"]
     assert daily_run["rerun"] == daily_run["snapshot"]
