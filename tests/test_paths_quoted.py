@@ -45,12 +45,14 @@ def odd_paths(tmp_path_factory):
 # The one quoting helper
 
 
+_MEMORY = duckdb.connect()  # one in-memory connection for every example: connecting is the slow part
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")))
 def test_a_quoted_literal_reads_back_as_the_same_text(text):
-    with duckdb.connect() as con:
-        assert con.execute(f"select {sql_literal(text)}").fetchone() == (text,)
-        assert con.execute(f"select 1 as {sql_identifier(text or 'x')}").description[0][0] == (text or "x")
+    assert _MEMORY.execute(f"select {sql_literal(text)}").fetchone() == (text,)
+    assert _MEMORY.execute(f"select 1 as {sql_identifier(text or 'x')}").description[0][0] == (text or "x")
 
 
 def test_an_odd_folder_name_is_quoted_where_duckdb_binds_no_parameter(tmp_path):
