@@ -290,9 +290,12 @@ DIGITS = re.compile(r"[0-9]+")
 def staging_copy(hostile, tmp_path_factory):
     """A copy of the warehouse whose raw Asterisk table the property test writes into."""
     paths, _ = hostile
-    target = tmp_path_factory.mktemp("copy") / paths.warehouse.name  # views name their catalog by it
+    target = tmp_path_factory.mktemp("copy") / "warehouse.duckdb"
     shutil.copy(paths.warehouse, target)
-    with duckdb.connect(str(target)) as con:
+    with duckdb.connect() as con:
+        # dbt's views name the warehouse's catalog: attach the copy under that name
+        con.execute(f"attach '{target}' as {paths.warehouse.stem}")
+        con.execute(f"use {paths.warehouse.stem}")
         yield con
 
 
