@@ -31,13 +31,15 @@
 {%- endmacro %}
 
 {#- A count as the switches write it (Asterisk and FreeSWITCH durations, the carrier's seconds and part
-    numbers: none of the layouts writes a decimal): 1 to 9 ASCII digits, nothing else. try_cast would read
-    '10.5' as 11, '0x10' as 16, '1e1' and '1_0' as 10. -#}
+    numbers: none of the layouts writes a decimal): 1 to 9 ASCII digits. A minus sign in front is read as
+    the negative number it is, for the rules that reject negatives (negative_or_absurd_duration,
+    invalid_partial); anything else is not a number (invalid_number_field). try_cast would read '10.5' as
+    11, '0x10' as 16, '1e1' and '1_0' as 10. -#}
 {% macro is_count(text) -%}
     {{ return(adapter.dispatch('is_count')(text)) }}
 {%- endmacro %}
 {% macro default__is_count(text) -%}
-    regexp_full_match({{ text }}, '[0-9]{1,9}')
+    regexp_full_match({{ text }}, '-?[0-9]{1,9}')
 {%- endmacro %}
 
 {% macro strict_count(text) -%}
