@@ -291,3 +291,58 @@ def test_recovery_fails_only_runs_whose_process_is_gone_and_kills_what_they_left
 
     assert main(["recover"]) == 0
     assert capsys.readouterr().out == "[tollhouse] no dead runs\n"
+
+
+def _launched(instance: dg.DagsterInstance, pid: int | None, said_at: float | None = None, host="localhost") -> str:
+    """A run `dagster dev` launched (on `host`): its run worker reports its pid in an engine event, at
+    `said_at` (default: now)."""
+    from dagster._core.events import DagsterEvent, DagsterEventType, EngineEventData
+    from dagster._core.events.log import EventLogEntry
+
+    run = instance.add_run(
+        DagsterRun(job_name="daily_load", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED,
+                   tags={"dagster/grpc_info": f'{{"host": "{host}", "port": 4266}}'})
+    )  # fmt: skip
+    if pid is not None:
+        message = f"Started process for run (pid: {pid})."
+        event = DagsterEvent(
+            event_type_value=DagsterEventType.ENGINE_EVENT.value,
+            job_name=run.job_name,
+            message=message,
+            event_specific_data=EngineEventData.in_process(pid),
+        )
+        instance.handle_new_event(
+            EventLogEntry(error_info=None, level=20, user_message=message, run_id=run.run_id,
+                          timestamp=said_at or time.time(), dagster_event=event)
+        )  # fmt: skip
+    return run.run_id
+
+
+def test_runs_launched_by_dagster_dev_are_judged_by_their_run_worker(paths):
+    from orchestration.instance import recover_dead_runs
+
+    instance = get_instance(paths)
+    gone = subprocess.Popen(["sleep", "600"])
+    gone.kill()
+    gone.wait()
+    dead = _launched(instance, gone.pid)
+    alive = _launched(instance, os.getpid())
+    not_yet = _launched(instance, None)  # its worker has not said which process it is: left alone
+    elsewhere = _launched(instance, gone.pid, host="10.9.8.7")  # launched on another machine: left alone
+    newcomer = subprocess.Popen(["sleep", "600"])
+    try:
+        # the worker said it was this pid an hour ago; the process with that pid now started since: reused
+        reused = _launched(instance, newcomer.pid, said_at=time.time() - 3600)
+        assert sorted(recover_dead_runs(instance)) == sorted([dead, reused])
+    finally:
+        newcomer.kill()
+        newcomer.wait()
+    status = {run_id: instance.get_run_by_id(run_id).status for run_id in (dead, alive, not_yet, elsewhere, reused)}
+    assert status == {
+        dead: dg.DagsterRunStatus.FAILURE,
+        alive: dg.DagsterRunStatus.STARTED,
+        not_yet: dg.DagsterRunStatus.STARTED,
+        elsewhere: dg.DagsterRunStatus.STARTED,
+        reused: dg.DagsterRunStatus.FAILURE,
+    }
+    assert f"pid {gone.pid} on {socket.gethostname()}" in _failure_message(instance, dead)
