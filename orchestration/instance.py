@@ -35,7 +35,7 @@ telemetry:
   enabled: false
 """
 
-# "host boot_id pid start_ticks" of the process that runs a run, set when the run is created (CLI runs).
+# "host boot_id pid_namespace pid start_ticks" of the process that runs a run, set when it is created (CLI runs).
 WORKER_TAG = "tollhouse/worker"
 # In the environment of every dbt process a run starts: how recovery finds them once that run is dead.
 RUN_ID_ENV = "TOLLHOUSE_RUN_ID"
@@ -92,11 +92,20 @@ def _boot_time() -> float:
     raise OSError("no btime in /proc/stat")
 
 
+def _pid_namespace() -> str:
+    """Containers on one machine share its boot_id but not their pids: the pid namespace tells them apart."""
+    try:
+        return os.readlink("/proc/self/ns/pid").removeprefix("pid:")
+    except OSError:
+        return "-"
+
+
 def worker_identity(pid: int | None = None) -> str:
-    """This process (or `pid`) as "host boot_id pid start_ticks": a reused pid has another start time."""
+    """This process (or `pid`) as "host boot_id pid_namespace pid start_ticks": a reused pid has another
+    start time."""
     pid = pid or os.getpid()
     stat = _proc_stat(pid)
-    return f"{socket.gethostname()} {_boot_id() or '-'} {pid} {stat[1] if stat else '-'}"
+    return f"{socket.gethostname()} {_boot_id() or '-'} {_pid_namespace()} {pid} {stat[1] if stat else '-'}"
 
 
 def worker_tags() -> dict[str, str]:
@@ -104,13 +113,18 @@ def worker_tags() -> dict[str, str]:
 
 
 def worker_alive(identity: str) -> bool | None:
-    """Whether the process `worker_identity` named is still running: None when this machine cannot tell
-    (another host, no /proc): such a run is never failed from here."""
-    host, boot, pid, ticks = identity.split()
-    if host != socket.gethostname() or boot == "-" or ticks == "-" or not _boot_id():
+    """Whether the process `worker_identity` named is still running: None when this process cannot tell
+    (another host or container, no /proc, a tag it does not understand): such a run is never failed here."""
+    fields = identity.split()
+    if len(fields) != 5 or "-" in fields or not fields[3].isdigit() or not fields[4].isdigit():
+        return None
+    host, boot, namespace, pid, ticks = fields
+    if host != socket.gethostname() or not _boot_id():
         return None
     if boot != _boot_id():
-        return False
+        return False  # the machine restarted since: every process of that boot is gone
+    if namespace != _pid_namespace():
+        return None
     stat = _proc_stat(int(pid))
     return stat is not None and stat[0] != "Z" and stat[1] == int(ticks)
 
@@ -145,8 +159,9 @@ def _started_before(pid: int, timestamp: float) -> bool | None:
 def _run_process(instance: dg.DagsterInstance, run: dg.DagsterRun) -> tuple[str, bool | None]:
     """(a description of the process that runs `run`, whether it is alive; None: unknown)."""
     if WORKER_TAG in run.tags:
-        host, _, pid, _ = run.tags[WORKER_TAG].split()
-        return f"pid {pid} on {host}", worker_alive(run.tags[WORKER_TAG])
+        fields = run.tags[WORKER_TAG].split()
+        described = f"pid {fields[3]} on {fields[0]}" if len(fields) == 5 else run.tags[WORKER_TAG]
+        return described, worker_alive(run.tags[WORKER_TAG])
     launched = _launched_worker(instance, run)
     if launched and Path("/proc").is_dir():
         pid, said_at = launched

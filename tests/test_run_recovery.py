@@ -248,12 +248,15 @@ def test_recovery_fails_only_runs_whose_process_is_gone_and_kills_what_they_left
     from orchestration.sensors import run_recovery_sensor
 
     instance = get_instance(paths)
-    instance.event_log_storage.set_concurrency_slots(POOL, 5)
-    host, boot, me, ticks = worker_identity().split()
+    instance.event_log_storage.set_concurrency_slots(POOL, 8)
+    host, boot, namespace, me, ticks = worker_identity().split()
     dead = _run(instance, _gone_process())
-    reused = _run(instance, f"{host} {boot} {me} {int(ticks) + 1}")  # a live pid, but another process now
+    reused = _run(instance, f"{host} {boot} {namespace} {me} {int(ticks) + 1}")  # a live pid, another process
     alive = _run(instance, worker_identity())
-    elsewhere = _run(instance, f"other-{host} {boot} 1 1")  # cannot be checked from here: left alone
+    elsewhere = _run(instance, f"other-{host} {boot} {namespace} 1 1")  # cannot be checked here: left alone
+    container = _run(instance, f"{host} {boot} 1 1 1")  # another pid namespace on this machine: left alone
+    rebooted = _run(instance, f"{host} not-this-boot {namespace} {me} {ticks}")  # gone with its boot
+    garbled = _run(instance, "not a process")  # a tag it cannot read: left alone
     over = _run(instance, worker_identity(), status=dg.DagsterRunStatus.SUCCESS)  # finished, slot never freed
     # a dbt the dead run started, still running: found by the run id in its environment
     orphan = subprocess.Popen(["sleep", "600"], env={**os.environ, RUN_ID_ENV: dead})
@@ -261,31 +264,34 @@ def test_recovery_fails_only_runs_whose_process_is_gone_and_kills_what_they_left
         with dg.build_sensor_context(instance=instance) as context:
             result = run_recovery_sensor(context)
         assert isinstance(result, dg.SkipReason)
-        assert result.skip_message.startswith("failed 2 dead run(s): ")
+        assert result.skip_message.startswith("failed 3 dead run(s): ")
         assert orphan.wait(5) == -signal.SIGKILL
     finally:
         orphan.kill()
 
-    status = {run_id: instance.get_run_by_id(run_id).status for run_id in (dead, reused, alive, elsewhere, over)}
-    assert status == {
+    runs = (dead, reused, rebooted, alive, elsewhere, container, garbled, over)
+    assert {run_id: instance.get_run_by_id(run_id).status for run_id in runs} == {
         dead: dg.DagsterRunStatus.FAILURE,
         reused: dg.DagsterRunStatus.FAILURE,
+        rebooted: dg.DagsterRunStatus.FAILURE,
         alive: dg.DagsterRunStatus.STARTED,
         elsewhere: dg.DagsterRunStatus.STARTED,
+        container: dg.DagsterRunStatus.STARTED,
+        garbled: dg.DagsterRunStatus.STARTED,
         over: dg.DagsterRunStatus.SUCCESS,
     }
     message = _failure_message(instance, dead)
     assert "is no longer running" in message
     assert f"processes it left running were killed (pids {orphan.pid})" in message
     assert f"pid {me} on {host}" in _failure_message(instance, reused)
-    assert _slot_holders(instance) == {alive, elsewhere}
+    assert _slot_holders(instance) == {alive, elsewhere, container, garbled}
 
     # the schedules recover too, before they ask for their run
     later = _run(instance, _gone_process(), slot=False)
     with dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime(2026, 10, 2, 2, 30)) as ctx:
         assert daily_load_schedule(ctx).partition_key == "2026-10-01"
     assert instance.get_run_by_id(later).status == dg.DagsterRunStatus.FAILURE
-    assert _slot_holders(instance) == {alive, elsewhere}
+    assert _slot_holders(instance) == {alive, elsewhere, container, garbled}
     # and so does `tollhouse recover`; nothing is left to do
     from orchestration.cli import main
 
