@@ -24,6 +24,7 @@ import csv
 import gzip
 import hashlib
 import json
+import os
 import re
 import uuid
 import zlib
@@ -772,10 +773,17 @@ def stray_files(landing: Path, known: dict[str, tuple[int, str, datetime]] | Non
     name), else the day (UTC) it was last modified. `known`: {path: (size, sha256, audited at)} of refusals
     already audited, whose checksum is reused for a file unchanged since."""
     known = known or {}
+    misplaced = []
+    # os.walk reads file types from the directory listing: a year of well-placed files costs no stat each
+    for folder, _, names in os.walk(landing):
+        parts = Path(folder).relative_to(landing).parts
+        if len(parts) == 2 and parts[0] in SOURCES and day_folder_date(parts[1]) is not None:
+            continue  # a delivery-day folder: its files load; its subfolders are walked on
+        misplaced += [(*parts, name) for name in names]
     strays = []
-    for path in sorted(p for p in landing.rglob("*") if p.is_file()) if landing.is_dir() else []:
-        rel = path.relative_to(landing)
-        placement = _placement(rel.parts)
+    for rel_parts in sorted(misplaced):
+        rel, path = Path(*rel_parts), landing.joinpath(*rel_parts)
+        placement = _placement(rel_parts)
         if placement is None:
             continue
         source, reason, day = placement
