@@ -5,14 +5,16 @@ Every physical line of a readable file ends up either as a row of `raw.<source>_
 bytes another file of the source delivered first is a re-delivery and loads nothing; a file that cannot be
 read as its layout (corrupt gzip, binary, wrong header, unknown column count) is quarantined while the rest
 of the day loads. Days load in chunks of about 1 GB; each chunk first removes what earlier loads of its days
-wrote, in the same transaction: re-running is idempotent.
+wrote, in the same transaction: re-running is idempotent. Every load then lists each file under the landing
+area that is not directly in a `<source>/<YYYY-MM-DD>/` folder as `refused`, with the reason (`refuse_strays`).
 
 How lines are parsed (chosen by measurement, see docs/ingestion.md): DuckDB's parallel CSV reader with
 `store_rejects` reads all files of one layout variant in one scan. It reports exact line numbers for
 rejected lines, skips blank lines silently and has no line-number column, so accepted rows are mapped to
 line numbers as the complement of rejected and blank lines, in scan order (insertion order is preserved).
-A file whose counts do not add up (a quoted newline), that mixes line endings, or that the reader refuses
-is parsed line by line in Python instead: slow, exact, and only for such files.
+A file with a stray carriage return, mixed line endings or a NUL byte (decided from its bytes), or whose
+counts do not add up (a quoted newline), that the reader refuses, or one of whose rejected lines is a valid
+row on its own, is parsed line by line in Python instead: slow, exact, and only for such files.
 
 A FreeSWITCH mod_json_cdr file holds one CDR as one JSON document: it is parsed in Python (`parse_path = json`),
 counts as one line in the audit, and becomes one 15-column row of the mod_cdr_csv table or one reject.
