@@ -68,7 +68,10 @@ DAMAGE = (
     "invalid_utf8",
     "long_field",
     "blank",
+    "spaces",
+    "twice",
 )
+BYTE_DAMAGE = {"nul": b"\x00", "stray_cr": b"\r", "unbalanced_quote": b'"', "invalid_utf8": b"\xff"}
 
 
 def render(fields: list[str], quoted: list[bool]) -> bytes:
@@ -98,6 +101,12 @@ def damaged(draw, fields: list[str], quoted: list[bool]) -> bytes:
         return line[:at] + draw(st.sampled_from([b"\xff", b"\xc3(", b"\xe2\x82", b"\x80"])) + line[at:]
     if kind == "blank":
         return b""
+    if kind == "spaces":
+        return b" " * draw(st.integers(1, 3))
+    if kind == "twice":  # a second byte of damage somewhere in an already damaged line
+        once = draw(damaged(fields, quoted))
+        again = draw(st.integers(0, len(once)))
+        return once[:again] + BYTE_DAMAGE[draw(st.sampled_from(sorted(BYTE_DAMAGE)))] + once[again:]
     if kind == "missing_field":
         return render(fields[:k] + fields[k + 1 :], quoted[:k] + quoted[k + 1 :])
     if kind == "extra_field":
@@ -127,6 +136,8 @@ def cdr_file(draw, shape: Shape) -> tuple[bytes, bool]:
         lines = [",".join(shape.columns).encode(), *lines]
     eol = draw(st.sampled_from([b"\n", b"\r\n"]))
     text = eol.join(lines)
+    if lines[0] and draw(st.booleans()):  # a UTF-8 byte order mark, as Windows tools write one
+        text = b"\xef\xbb\xbf" + text
     ending = draw(st.sampled_from(["newline", "none", "truncated"]))
     if ending == "newline":
         text += eol
@@ -137,7 +148,8 @@ def cdr_file(draw, shape: Shape) -> tuple[bytes, bool]:
 
 
 def read_line(raw: bytes, width: int) -> list[str | None] | None:
-    """The model: a physical line (its line ending removed) as a row of `width` fields, or None."""
+    """The model: a physical line (its line ending removed; a file's byte order mark is not part of its first
+    line) as a row of `width` fields, or None."""
     if not raw or b"\x00" in raw:
         return None
     try:
@@ -184,6 +196,9 @@ def load_and_check(warehouse, shape: Shape, files: list[tuple[bytes, bool]]) -> 
         if text.endswith(b"\n"):
             physical.pop()
         physical = [line.removesuffix(b"\r") for line in physical]
+        texts = list(physical)  # rejects keep the bytes as delivered, a byte order mark included
+        if physical:
+            physical[0] = physical[0].removeprefix(b"\xef\xbb\xbf")
         sha = hashlib.sha256(content).hexdigest()
         header = 1 if shape.header else 0
         if sha in first_seen:  # the same bytes twice in one day: the second is a re-delivery
@@ -215,10 +230,10 @@ def load_and_check(warehouse, shape: Shape, files: list[tuple[bytes, bool]]) -> 
                 continue
             assert line_no in rejects and line_no not in rows, (line_no, raw[:200], rows.get(line_no))
             reason, kept = rejects[line_no]
-            assert kept == raw.decode("utf-8", "backslashreplace"), line_no
+            assert kept == texts[line_no - 1].decode("utf-8", "backslashreplace"), line_no
             if not raw:
                 assert reason == "blank_line"
-            elif b"\x00" in raw or kept != raw.decode("utf-8", "replace"):
+            elif b"\x00" in raw or kept != texts[line_no - 1].decode("utf-8", "replace"):
                 assert reason == "encoding_error", (line_no, raw[:200], reason)
             else:
                 assert reason in ("unparseable_row", "wrong_column_count"), (line_no, raw[:200], reason)
