@@ -8,7 +8,9 @@
 -- or unrated (a late tariff, plan or route releases it); int_calls_rated keeps the other days' prices.
 -- Without days, or with a full refresh, every call is priced again.
 {{ config(materialized='table') }}
+{%- if var('rating_requests', 'calls') != 'what_if' %}
 -- depends_on: {{ ref('int_cdr_records_deduplicated') }}
+{%- endif %}
 {%- set rated = adapter.get_relation(database=this.database, schema=this.schema, identifier='int_calls_rated') %}
 
 with assignments as (
