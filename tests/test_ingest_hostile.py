@@ -223,3 +223,38 @@ def test_a_warehouse_from_before_refusals_gets_its_audit_check_widened(paths, co
     ]
     with pytest.raises(duckdb.ConstraintException):  # the check is still there, one status wider
         con.execute("update raw.load_audit set status = 'lost'")
+
+
+# --- a refused file is leakage to work, and its date bounds nothing ----------------------------------------------
+
+
+def test_a_refused_file_is_an_ra01_finding_and_moves_no_as_of_date(paths, con):
+    """A stray dated by its modification time (Christmas) must not become the warehouse's latest day: the
+    receivables' as-of date and the time-zone table's span follow loaded deliveries only. The stray itself is
+    usage that never reached mediation, so RA-01 lists it."""
+    from orchestration.settings import run_dbt
+    from tests.test_mediation import SWITCHES
+
+    land(paths, "network", D, "switches.csv", SWITCHES.encode())
+    ingest_days(con, paths.landing, "network", [DAY])
+    land(paths, "asterisk", D, "a_20261001T01Z.csv", ("\n".join(numbered(2)) + "\n").encode())
+    stray = write(paths, "asterisk/misplaced.csv", ("\n".join(numbered(2)) + "\n").encode())
+    os.utime(stray, (datetime(2026, 12, 25, 9, tzinfo=UTC).timestamp(),) * 2)
+    ingest_days(con, paths.landing, "asterisk", [DAY])
+    assert con.execute("select max(delivery_date)::varchar from raw.load_audit").fetchone()[0] == "2026-12-25"
+    con.close()
+
+    done = run_dbt(paths.data, "build", "--select", "+int_ra_completeness", "+int_zone_offsets_tabulated",
+                   "--exclude", "test_type:unit")  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:]
+    with duckdb.connect(str(paths.warehouse), read_only=True) as built:
+        span = built.execute(
+            "select min(local_at)::date::varchar, max(local_at)::date::varchar "
+            "from intermediate.int_zone_offsets_tabulated"
+        ).fetchone()
+        findings = built.execute(
+            "select finding_type, subject from intermediate.int_ra_completeness where finding_type = 'file_refused'"
+        ).fetchall()
+    # the span is the loaded day less 62 days to it plus 3, not to Christmas
+    assert span[1] is not None and span[1] <= "2026-10-04", span
+    assert findings == [("file_refused", "asterisk/misplaced.csv")], findings

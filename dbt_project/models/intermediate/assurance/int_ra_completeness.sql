@@ -19,8 +19,10 @@ inner join {{ source('raw', 'load_audit') }} as audit using (file_id)
 union all
 
 select
-    {{ ra_finding('RA-01', "'file_quarantined'", 'null', "date_trunc('month', delivery_date)", 'null', 'path',
+    {{ ra_finding('RA-01', "case status when 'refused' then 'file_refused' else 'file_quarantined' end", 'null',
+                  "date_trunc('month', delivery_date)", 'null', 'path',
                   'null', 'null', '0', "'none'", '[]::varchar[]', '0',
-                  "source || ' file quarantined unread: ' || coalesce(reason, 'no reason')") }}
+                  "source || ' file ' || status || ' unread: ' || coalesce(reason, 'no reason')") }}
 from {{ source('raw', 'load_audit') }}
-where status = 'quarantined' and source in ('asterisk', 'freeswitch', 'carrier')
+-- a refused file (outside <source>/<day>/, or of no known source) may hold any switch's calls
+where (status = 'quarantined' and source in ('asterisk', 'freeswitch', 'carrier')) or status = 'refused'

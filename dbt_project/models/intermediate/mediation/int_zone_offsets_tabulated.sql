@@ -13,6 +13,7 @@ span as (
         cast(min(delivery_date) - interval 62 day as timestamp) as first_at,
         cast(max(delivery_date) + interval 3 day as timestamp) as last_at
     from {{ source('raw', 'load_audit') }}
+    where status <> 'refused'  -- a refused stray's day comes from its path or mtime: it bounds nothing
 ),
 
 steps as (

@@ -6,6 +6,7 @@ with as_of as (
     select {% if var('as_of', none) %}cast('{{ var("as_of") }}' as date){% else %}max(delivery_date){% endif %}
         as as_of_date
     from {{ source('raw', 'load_audit') }}
+    where status = 'loaded'  -- a refused stray is dated by its path or mtime, not by a delivery
 ),
 
 paid as (
