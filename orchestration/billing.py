@@ -1,4 +1,4 @@
-"""Closing and re-opening billing periods: the acts that freeze a period's invoices (DESIGN.md section 6).
+"""Closing and re-opening billing periods: the acts that freeze a period's invoices (docs/billing.md).
 
 dbt drafts every open period's invoices (models/intermediate/billing). Closing a period copies its drafted
 invoices, lines and itemised calls into the `billing` archive in one transaction and logs the act; from

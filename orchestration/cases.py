@@ -1,4 +1,4 @@
-"""Revenue-assurance cases: the analysts' side of the leakage findings (DESIGN.md section 7).
+"""Revenue-assurance cases: the analysts' side of the leakage findings (docs/assurance.md).
 
 The controls' findings (marts.fct_leakage_findings) are rebuilt on every pipeline run; the work done on
 them is not. Cases, their owners, statuses, notes and recovered amounts live in a small SQLite database

@@ -519,7 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="price a CSV of calls against a tariff folder (what-if pricing, checking published cases)",
         description="Rate CALLS (call_id, rate_plan_id or account_id, b_number, answer_at in ISO 8601 with an "
         "offset, billable_seconds) against TARIFF_DIR (rate_plans.csv, rates.csv, time_bands.csv, and "
-        "holidays.csv, plan_assignments.csv when used; DESIGN.md section 5) with the warehouse's rating SQL "
+        "holidays.csv, plan_assignments.csv when used; docs/rating.md) with the warehouse's rating SQL "
         "on a temporary warehouse. Prints or writes call_id, cost, currency, matched_prefix and the reason "
         "a call could not be rated. A tariff that breaks a rule is reported by file, line and rule (exit 2).",
     )
@@ -610,7 +610,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "fraud",
         help="fraud detection: train, score, work the alert queue, evaluate",
-        description="Fraud detection (DESIGN.md section 8): rules and an Isolation Forest over per-call "
+        description="Fraud detection (docs/fraud.md): rules and an Isolation Forest over per-call "
         "trailing windows of each account; alerts filed in the case store for analysts to confirm or dismiss.",
     )
     fraud_sub = p.add_subparsers(dest="fraud_command", required=True, metavar="ACTION")

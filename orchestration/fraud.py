@@ -1,5 +1,5 @@
 """Fraud detection around the model: train it on the warehouse's features, score them, and evaluate the
-detectors against a simulation's ground truth (DESIGN.md section 8).
+detectors against a simulation's ground truth (docs/fraud.md).
 
 The features, rules and alerts are dbt models (models/*/fraud); the model is models/fraud.py. Scores go to
 `fraud.model_scores`, with the analysts' decisions copied from the case store to `fraud.alert_decisions`,

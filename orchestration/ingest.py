@@ -45,7 +45,7 @@ from orchestration.layout_sniff import HEAD_BYTES, unsupported_layout
 from orchestration.layouts import SOURCES, Layout, layouts_for, match_layout
 from orchestration.warehouse import RAW_AUDIT_DDL, ensure_raw_schema
 
-# DuckDB reject error types -> DESIGN.md reject reasons.
+# DuckDB reject error types -> our reject reasons (docs/ingestion.md).
 _DUCKDB_REASONS = {
     "TOO MANY COLUMNS": "wrong_column_count",
     "MISSING COLUMNS": "wrong_column_count",

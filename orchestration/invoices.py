@@ -1,4 +1,4 @@
-"""Invoice documents and ERP exports (DESIGN.md §6): each invoice as HTML and PDF with its itemised calls, and the
+"""Invoice documents and ERP exports (docs/billing.md): each invoice as HTML and PDF with its itemised calls, and the
 invoice lines of a period as CSV and JSON.
 
 Reads marts.fct_invoices, marts.fct_invoice_lines and marts.fct_invoice_calls. Everything here is deterministic:

@@ -110,7 +110,7 @@ def _csv(source: str, entity: str, columns: str) -> Layout:
     return Layout(source, entity, f"{entity}*.csv", tuple(columns.split()), has_header=True)
 
 
-# Tariff files: one format for customer rate plans (catalog) and vendor cost decks (DESIGN.md section 5).
+# Tariff files: one format for customer rate plans (catalog) and vendor cost decks (docs/rating.md).
 TARIFF_FILES = {
     "rate_plans": "rate_plan_id currency timezone rounding_method rounding_decimals band_mode",
     "rates": "rate_plan_id prefix destination band valid_from valid_to connect_fee "
@@ -148,7 +148,7 @@ LAYOUTS: tuple[Layout, ...] = (
         "crm", "subscriptions", "subscription_id order_id account_id product_id quantity start_date end_date order_date"
     ),
     _csv("crm", "service_assignments", "identifier_type identifier switch_id account_id valid_from valid_to"),
-    # catalog: products, prices and customer tariffs (DESIGN.md section 5)
+    # catalog: products, prices and customer tariffs (docs/rating.md)
     _csv("catalog", "products", "product_id product_name charge_type unit"),
     _csv("catalog", "prices", "product_id currency unit_price valid_from valid_to"),
     _csv("catalog", "bundles", "product_id included_seconds call_type"),
@@ -171,8 +171,8 @@ LAYOUTS: tuple[Layout, ...] = (
     # payments: the "collected" side. invoice_number is INV-<YYYYMM>-<account_id> (orchestration/billing_ids.py),
     # or empty for a payment on account, which billing applies to the account's oldest open invoice.
     _csv("payments", "payments", "payment_id account_id invoice_number amount currency received_date method"),
-    # billing_export: what the billing system of record invoiced, revenue assurance's "billed" side (DESIGN.md
-    # section 7): invoice headers, and their lines: a usage line per call by its CDR identity (source,
+    # billing_export: what the billing system of record invoiced, revenue assurance's "billed" side
+    # (docs/assurance.md): invoice headers, and their lines: a usage line per call by its CDR identity (source,
     # record_key), a charge line per subscription and month.
     _csv(
         "billing_export",

@@ -1,4 +1,4 @@
-"""`tollhouse rate TARIFF_DIR CALLS.csv`: price a file of calls against a tariff folder (DESIGN.md section 5)
+"""`tollhouse rate TARIFF_DIR CALLS.csv`: price a file of calls against a tariff folder (docs/rating.md)
 with the warehouse's own rating SQL, on a temporary warehouse. The what-if tool for pricing changes, and the
 way anyone can check rating against published cases.
 

@@ -73,7 +73,7 @@ create table if not exists raw.rejects (
     file_id  varchar not null,
     source   varchar not null,
     line_no  bigint not null,
-    reason   varchar not null,     -- DESIGN.md reject reasons: unparseable_row, wrong_column_count, ...
+    reason   varchar not null,     -- docs/ingestion.md reject reasons: unparseable_row, wrong_column_count, ...
     detail   varchar,
     raw_line varchar               -- the original text (invalid bytes backslash-escaped)
 );

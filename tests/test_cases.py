@@ -1,4 +1,4 @@
-"""Revenue-assurance cases (orchestration/cases.py, DESIGN.md section 7): the workflow, sync of the
+"""Revenue-assurance cases (orchestration/cases.py, docs/assurance.md): the workflow, sync of the
 controls' findings into cases, analysts' edits surviving pipeline runs, exact money, concurrent writers and
 the `tollhouse case` commands. Real SQLite files in tmp_path, no mocks.
 """

@@ -1,4 +1,4 @@
-"""The operator's month ends on a small simulated operator: billing periods (DESIGN.md sections 6 and 9) and
+"""The operator's month ends on a small simulated operator: billing periods (docs/billing.md) and
 then revenue assurance over them (section 7). Real DuckDB, real Dagster runs through the runner and the CLI,
 a real SQLite case store, no mocks. One module: both build on the same expensive warehouse.
 
@@ -607,7 +607,7 @@ def test_reopen_of_a_month_on_a_warehouse_never_billed_is_refused_with_a_message
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# 6. Revenue assurance over the billed months (DESIGN.md section 7)
+# 6. Revenue assurance over the billed months (docs/assurance.md)
 
 BILLING_CONTROLS = ("RA-03", "RA-04", "RA-05", "RA-07", "RA-08", "RA-09")
 

@@ -1,4 +1,4 @@
-"""Rating cases worked out by hand (DESIGN.md section 5), checked through `tollhouse rate`.
+"""Rating cases worked out by hand (docs/rating.md), checked through `tollhouse rate`.
 
 Every expected cost below was computed by hand with the contract's algorithm; the comment beside each case shows
 the arithmetic. Billing position p starts at 0; for each piece [a, b) of the call (cut at band changes and slot

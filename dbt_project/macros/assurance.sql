@@ -1,4 +1,4 @@
-{#- Revenue assurance (DESIGN.md section 7): the shape every control's findings share. -#}
+{#- Revenue assurance (docs/assurance.md): the shape every control's findings share. -#}
 
 {#- A finding's id: stable across runs for the same control, type, account, period and subject, so the
     cases analysts work (orchestration/cases.py) stay attached to it. -#}

@@ -1,4 +1,4 @@
-{#- Daily partitions (DESIGN.md section 9). Dagster passes the delivery days a run covers as the vars
+{#- Daily partitions (docs/mediation.md, "Daily partitions"). Dagster passes the delivery days a run covers as the vars
     `delivered_from` and `delivered_to` (inclusive ISO dates). Without them, `dbt build` mediates every
     delivered record from scratch. -#}
 

@@ -1,4 +1,4 @@
-{#- A dialled number as E.164 digits, with the switch's dial plan (DESIGN.md section 4): '+' or the
+{#- A dialled number as E.164 digits, with the switch's dial plan (docs/mediation.md): '+' or the
     international prefix means the country code follows; the national prefix stands for the switch's
     country code; a number with neither is national without its prefix. -#}
 {% macro e164(dialled, calling_code, national_prefix, international_prefix) -%}
@@ -19,7 +19,7 @@
      and try_cast({{ number }} as ubigint) is not null and not starts_with({{ number }}, '0'))
 {%- endmacro %}
 
-{#- Effective dating: valid_from inclusive, valid_to exclusive or open (DESIGN.md section 3).
+{#- Effective dating: valid_from inclusive, valid_to exclusive or open (docs/ingestion.md).
     No OR in a join condition: DuckDB turns `valid_to is null or ...` into a nested-loop join (20x slower). -#}
 {% macro effective_at(alias, at) -%}
     ({{ at }} >= {{ alias }}.valid_from and {{ at }} < coalesce({{ alias }}.valid_to, date '9999-12-31'))

@@ -1,5 +1,5 @@
 {#-
-  DuckDB-only SQL lives here, behind adapter.dispatch (DESIGN.md section 10): a distributed engine
+  DuckDB-only SQL lives here, behind adapter.dispatch (docs/mediation.md#portability): a distributed engine
   (dbt-spark) supplies its own `<adapter>__<macro>`. The default implementations are DuckDB's; an
   adapter that cannot run them fails at compile time with the macro's name, not at run time.
 -#}

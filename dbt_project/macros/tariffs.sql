@@ -1,4 +1,4 @@
-{#- Tariff files have one format for customer plans (catalog) and vendor decks (DESIGN.md section 5):
+{#- Tariff files have one format for customer plans (catalog) and vendor decks (docs/rating.md):
     one staging body per file, used by both sources. Values are cast with try_cast, so a bad number is
     a null here and a row in int_tariff_errors (naming file, line and rule), not a failed build. -#}
 {#- The columns among `columns` (name, type) whose text is there but does not cast: a list, empty when all do. -#}
@@ -113,7 +113,7 @@ from ({{ latest_version(source_name ~ '__holidays', ['rate_plan_id', '"date"']) 
     )
 {%- endmacro %}
 
-{#- The carried round-up (DESIGN.md section 5): the seconds a piece ending at `piece_end` bills when
+{#- The carried round-up (docs/rating.md): the seconds a piece ending at `piece_end` bills when
     `position` seconds are billed already: whole increments up to its end, or nothing when the earlier
     round-up covered it. -#}
 {%- macro carried_bill(position, piece_end, increment) -%}

@@ -1,4 +1,4 @@
-"""The cases revenue-assurance analysts work, kept in step with the controls' findings (DESIGN.md section 7).
+"""The cases revenue-assurance analysts work, kept in step with the controls' findings (docs/assurance.md).
 
 After the controls (the dbt `assurance` models) rebuild `marts/fct_leakage_findings`, `assurance/cases`
 files every finding into the case store beside the warehouse (orchestration/cases.py): a new finding joins

@@ -1,4 +1,4 @@
-"""Billing-period assets beside the dbt billing models (DESIGN.md sections 6 and 9), partitioned by month.
+"""Billing-period assets beside the dbt billing models (docs/billing.md), partitioned by month.
 
 `billing/period_close` is the period close: materializing a month freezes its drafted invoices
 (orchestration/billing.py), so only the monthly close job and `tollhouse close` select it; a re-run or a

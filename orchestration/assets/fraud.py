@@ -1,4 +1,4 @@
-"""Fraud detection in Dagster (DESIGN.md section 8): the model trained on the dbt features, every feature row
+"""Fraud detection in Dagster (docs/fraud.md): the model trained on the dbt features, every feature row
 scored, and the alerts filed into the analysts' store.
 
 Order: dbt fraud features (tag fraud) -> fraud/model (training; monthly, or on demand) -> fraud/scores ->

@@ -1,6 +1,6 @@
 """The billing system of record: what the operator's BSS actually invoiced, with leakage injected.
 
-Revenue assurance compares three figures (DESIGN.md section 7): expected (tollhouse's own rating and the
+Revenue assurance compares three figures (docs/assurance.md): expected (tollhouse's own rating and the
 order inventory), billed (this export) and collected (payments). The BSS bills what mediation hands it:
 - every answered call of an account with billable seconds (outbound, and inbound to its toll-free numbers)
   except those mediation never passes on (a line rejected, a call held in suspense), on the invoice of the
@@ -8,7 +8,7 @@ order inventory), billed (this export) and collected (payments). The BSS bills w
   tollhouse's `rate` tool on the landed catalog: the simulator uses the tariff contract's reference
   implementation rather than a second one, and prices the true calls, not tollhouse's mediated ones;
 - every subscription's charge per month: recurring and bundle products prorated by active days, one-time
-  products in the month they start (DESIGN.md section 6), to 6 decimals, then cents.
+  products in the month they start (docs/billing.md), to 6 decimals, then cents.
 The lines carry list charges: bundle allowances, volume tiers and promotions are not in the export; the
 header adds tax per charge type at the jurisdiction's rates.
 
@@ -331,7 +331,7 @@ def _subscription_versions(world: World) -> tuple[dict[str, tuple], dict[str, tu
 
 
 def _charge(charge_type: str, amount: Decimal, start: date, end: date | None, period: date) -> Decimal | None:
-    """A subscription's charge for `period` as DESIGN.md section 6 bills it (to 6 decimals, then cents);
+    """A subscription's charge for `period` as docs/billing.md bills it (to 6 decimals, then cents);
     None when the subscription is not charged in it. `amount` is quantity x unit price."""
     following = add_months(period, 1)
     if charge_type == "one_time":

@@ -1,6 +1,6 @@
 """Fraud incidents, added to the true calls before the switches write them.
 
-Five kinds, as operators meet them (CFCA; DESIGN.md section 8):
+Five kinds, as operators meet them (CFCA; docs/fraud.md):
 - irsf: a compromised PBX sends a night burst of calls to international premium ranges (revenue share fraud);
 - pbx_hacking: a hacked PBX runs many simultaneous long international calls outside business hours;
 - wangiri_callback: after missed calls from premium numbers, customers of several accounts call them back;

@@ -1,4 +1,4 @@
--- Every rating request priced to the exact decimal (DESIGN.md section 5), with what priced it: plan,
+-- Every rating request priced to the exact decimal (docs/rating.md), with what priced it: plan,
 -- matched prefix, and the pieces (band, slot, rate version, seconds billed), so any charge can be
 -- explained in a dispute. Unrated requests keep a reason and no cost, never a cost of zero.
 --

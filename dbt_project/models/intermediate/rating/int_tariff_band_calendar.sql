@@ -1,6 +1,6 @@
 -- Each plan's time bands laid out in UTC over the days its calls span: consecutive stretches of one band
 -- merged into one interval [from_at, to_at), numbered in order, holidays taking the whole local day.
--- A call is then split where it crosses from one interval into the next (DESIGN.md section 5).
+-- A call is then split where it crosses from one interval into the next (docs/rating.md).
 {{ config(materialized='table') }}
 
 with span as (

@@ -1,4 +1,4 @@
--- Every rule a tariff file breaks (DESIGN.md section 5), with the file, the line (the header is line 1)
+-- Every rule a tariff file breaks (docs/rating.md), with the file, the line (the header is line 1)
 -- and a message a pricing analyst can act on. A plan with any error is not used to rate: its calls are
 -- unrated (`invalid_rate_plan`), never priced from half a tariff.
 with plans as ({{ tariff_rows('rate_plans') }}),

@@ -1,4 +1,4 @@
--- Every revenue-assurance finding (DESIGN.md section 7), one row per leak: the control that found it, its
+-- Every revenue-assurance finding (docs/assurance.md), one row per leak: the control that found it, its
 -- TM Forum leakage area, type, account and period, expected, billed and leakage amount (in the account's or
 -- plan's currency), direction (under_billing is lost revenue, over_billing customer harm, cost a margin
 -- loss, collection money not received), the calls that prove it, and the day it was first seen.

@@ -1,4 +1,4 @@
--- Expected, billed and collected revenue per account and period under assurance (DESIGN.md section 7):
+-- Expected, billed and collected revenue per account and period under assurance (docs/assurance.md):
 -- expected is tollhouse's rating of the calls plus the order inventory's charges; billed the billing system
 -- of record's usage and charge lines (list charges, before allowances, promotions and tax); collected the
 -- payments towards its invoice. expected - billed is explained, to the cent and below, by the findings

@@ -1,5 +1,5 @@
 {{ config(materialized="view") }}  -- a join of tables already written; writing 10M rows again costs seconds
--- Every mediated call priced at its account's plan (DESIGN.md section 5), with what priced it: plan,
+-- Every mediated call priced at its account's plan (docs/rating.md), with what priced it: plan,
 -- matched prefix and destination, the band it was answered in, and the pieces (band, slot, rate version,
 -- seconds billed). Calls that could not be priced are in fct_rating_suspense, never here at zero.
 -- An outbound call also carries its cost at the deck of the vendor whose route carried it, that cost in

@@ -1,5 +1,5 @@
 {{ config(materialized="view") }}
--- Mediated calls rating could not price, with why and for how long (DESIGN.md section 5): no prefix of
+-- Mediated calls rating could not price, with why and for how long (docs/rating.md): no prefix of
 -- the plan matches (`unknown_destination`), no plan for the account at the call's start
 -- (`unknown_account`), a plan that is missing or breaks a tariff rule (`unknown_rate_plan`,
 -- `invalid_rate_plan`), or no rate for the band the call was in (`no_rate_for_band`). Rebuilt with every

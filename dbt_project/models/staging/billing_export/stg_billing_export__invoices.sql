@@ -1,5 +1,5 @@
--- Invoices as the billing system of record issued them (revenue assurance's "billed" side, DESIGN.md
--- section 7): the latest export of each invoice number.
+-- Invoices as the billing system of record issued them (revenue assurance's "billed" side,
+-- docs/assurance.md): the latest export of each invoice number.
 select
     invoice_number,
     account_id,

@@ -1,2 +1,2 @@
--- Customer plans' holidays (DESIGN.md section 5).
+-- Customer plans' holidays (docs/rating.md).
 {{ stg_holidays('catalog') }}

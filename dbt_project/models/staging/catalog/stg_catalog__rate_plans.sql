@@ -1,2 +1,2 @@
--- Customer rate plans (DESIGN.md section 5).
+-- Customer rate plans (docs/rating.md).
 {{ stg_rate_plans('catalog') }}

@@ -1,2 +1,2 @@
--- Customer rate slots (DESIGN.md section 5).
+-- Customer rate slots (docs/rating.md).
 {{ stg_rates('catalog') }}

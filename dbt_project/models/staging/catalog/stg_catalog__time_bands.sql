@@ -1,2 +1,2 @@
--- Customer plans' time bands (DESIGN.md section 5).
+-- Customer plans' time bands (docs/rating.md).
 {{ stg_time_bands('catalog') }}

@@ -1,2 +1,2 @@
--- Vendor decks' holidays (DESIGN.md section 5).
+-- Vendor decks' holidays (docs/rating.md).
 {{ stg_holidays('vendor') }}

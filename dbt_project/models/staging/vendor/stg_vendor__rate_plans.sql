@@ -1,2 +1,2 @@
--- Vendor cost decks (DESIGN.md section 5).
+-- Vendor cost decks (docs/rating.md).
 {{ stg_rate_plans('vendor') }}

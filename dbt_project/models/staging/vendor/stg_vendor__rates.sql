@@ -1,2 +1,2 @@
--- Vendor rate slots (DESIGN.md section 5).
+-- Vendor rate slots (docs/rating.md).
 {{ stg_rates('vendor') }}

@@ -1,2 +1,2 @@
--- Vendor decks' time bands (DESIGN.md section 5).
+-- Vendor decks' time bands (docs/rating.md).
 {{ stg_time_bands('vendor') }}
