@@ -13,5 +13,6 @@ delivery_days = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, end_of
 # month's first day; end_offset=1 so the month in progress can be drafted.
 billing_months = dg.MonthlyPartitionsDefinition(start_date=PARTITIONS_START[:8] + "01", end_offset=1)
 
-# BackfillPolicy.single_run() is still labelled beta; a range of partitions is one run on purpose (docs/mediation.md, "Daily partitions").
+# BackfillPolicy.single_run() is still labelled beta; a range of partitions is one run on purpose
+# (docs/mediation.md, "Daily partitions").
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
