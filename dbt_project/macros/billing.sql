@@ -1,4 +1,4 @@
-{#- Monthly billing periods (DESIGN.md sections 6 and 9). Dagster passes the months a run bills as the vars
+{#- Monthly billing periods (docs/billing.md). Dagster passes the months a run bills as the vars
     `billing_from` and `billing_to` (first days, inclusive). Without them, every period is billed. -#}
 {% macro billing_range_given() -%}
     {%- set first, last = var('billing_from', none), var('billing_to', none) -%}
@@ -50,7 +50,7 @@
     {%- endif %}
 {%- endmacro %}
 
-{#- A per-call amount: 6 decimals, half-up (DESIGN.md section 6). -#}
+{#- A per-call amount: 6 decimals, half-up (docs/billing.md). -#}
 {% macro round_call_amount(amount) -%}
     cast(round({{ amount }}, 6) as decimal(18, 6))
 {%- endmacro %}
@@ -65,7 +65,7 @@
     greatest(0, date_diff('day', greatest({{ from_date }}, {{ lo }}), least({{ to_date }}, {{ hi }})))
 {%- endmacro %}
 
-{#- The archive of closed periods (DESIGN.md section 6: a closed period never changes). Python writes it
+{#- The archive of closed periods (docs/billing.md: a closed period never changes). Python writes it
     (orchestration/billing.py: close and re-open, each logged in period_log); dbt only reads it, so no
     dbt run, full refresh included, can touch a closed invoice. Created before any model reads it (an
     on-run-start hook); the columns are those of the drafted models, which the close copies by name. -#}

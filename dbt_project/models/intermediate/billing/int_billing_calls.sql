@@ -1,5 +1,5 @@
 -- Every rated call with billable seconds, in the billing period of its account it was answered in
--- (DESIGN.md sections 5 and 6), and what the invoice charges for it:
+-- (docs/rating.md and docs/billing.md), and what the invoice charges for it:
 -- 1. Free-minute bundles: an account's bundles of a call type pool their included seconds for the period
 --    (prorated by the days the subscription is active in it, rounded down). Calls of that type consume them
 --    in answer-time order, by billed seconds (the seconds rating billed, increments included). A call

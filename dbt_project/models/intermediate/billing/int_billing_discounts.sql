@@ -1,4 +1,4 @@
--- Promotions (DESIGN.md section 6): a percentage off an account's charges of one charge type, for the
+-- Promotions (docs/billing.md): a percentage off an account's charges of one charge type, for the
 -- part of the period the promotion is valid ([valid_from, valid_to), days in the account's calendar).
 -- recurring and bundle: the charge of the days a subscription is active and the promotion valid;
 -- one_time: a charge whose subscription starts while it is valid; usage: the per-call charges of calls

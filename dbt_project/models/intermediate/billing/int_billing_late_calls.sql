@@ -1,4 +1,4 @@
--- Late information about the calls of closed billing periods (DESIGN.md section 6), one row per call and
+-- Late information about the calls of closed billing periods (docs/billing.md), one row per call and
 -- account whose charge the closed invoices do not carry as it should be now:
 --   a late call     rated, answered in a closed period, on none of its account's frozen invoices (it arrived
 --                   after the close): charged its rated cost (the closed period's bundles are spent)

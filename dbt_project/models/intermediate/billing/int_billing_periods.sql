@@ -1,5 +1,5 @@
--- One row per account and billing period: a calendar month in the account's time zone (DESIGN.md
--- section 6), with its UTC bounds [period_start_at, period_end_at) for the calls answered in it, its
+-- One row per account and billing period: a calendar month in the account's time zone
+-- (docs/billing.md), with its UTC bounds [period_start_at, period_end_at) for the calls answered in it, its
 -- jurisdiction and currency, and whether the period is closed: the months of the rated calls and the run's
 -- billing months (vars billing_from, billing_to), from the account's creation on. Billing models keep the
 -- run's periods (in_billing_range).

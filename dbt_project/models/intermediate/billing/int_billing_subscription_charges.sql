@@ -1,4 +1,4 @@
--- Charges from the order inventory per subscription and period (DESIGN.md section 6), in the account's
+-- Charges from the order inventory per subscription and period (docs/billing.md), in the account's
 -- currency at the product's price valid on the first day charged:
 -- recurring and bundle products: quantity x monthly price, prorated by the days the subscription is
 -- active in the period ([start_date, end_date), end exclusive) over the period's days;

@@ -1,4 +1,4 @@
--- Volume tiers per account, period and tiered call type (DESIGN.md section 5 item 7): the uncovered billed
+-- Volume tiers per account, period and tiered call type (docs/billing.md, volume tiers): the uncovered billed
 -- seconds of the period's calls of that type (int_billing_calls), in minutes, priced by the account's tier
 -- plan valid on the period's last day.
 -- graduated: each tier prices the minutes that fall in it and adds its flat amount when usage reaches it;

@@ -1,5 +1,5 @@
 -- The calls itemised on the drafted invoices: the period's calls as usage, and late calls and changed
--- calls of closed periods as adjustments (DESIGN.md section 6). `charge` is what the invoice charges for
+-- calls of closed periods as adjustments (docs/billing.md). `charge` is what the invoice charges for
 -- the call in the account's currency (for a changed call, the difference); null for a call priced by a
 -- volume tier (the tier lines price it). `rated_charge` is the call's whole rated cost in that currency,
 -- from which a later change is measured once the invoice is closed.

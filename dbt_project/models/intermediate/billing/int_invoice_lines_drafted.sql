@@ -1,4 +1,4 @@
--- The invoice lines of every account and billing period the run bills (DESIGN.md section 6), in the
+-- The invoice lines of every account and billing period the run bills (docs/billing.md), in the
 -- account's currency, each rounded once to the currency's minor unit (half-up):
 --   recurring, bundle  one per subscription, prorated by day (int_billing_subscription_charges)
 --   one_time           one per subscription activated in the period

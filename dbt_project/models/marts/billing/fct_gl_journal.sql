@@ -1,4 +1,4 @@
--- The general-ledger journal of issued (closed) invoices, for an ERP (DESIGN.md section 6): per invoice, a
+-- The general-ledger journal of issued (closed) invoices, for an ERP (docs/billing.md): per invoice, a
 -- debit to receivables for its total, credits to revenue by charge type (usage lines, volume tiers and
 -- late-call adjustments are usage revenue), a debit to discounts for promotions, and a credit to tax payable
 -- per tax. GL account codes are configuration (var gl_accounts). Each invoice's entries balance (tested).

@@ -1,4 +1,4 @@
--- Payments applied to issued (closed) invoices (DESIGN.md section 6): a payment that names an invoice pays
+-- Payments applied to issued (closed) invoices (docs/billing.md): a payment that names an invoice pays
 -- it first; what it pays beyond that invoice's total, and every payment on account (no invoice, or one
 -- that was never issued), pays the account's oldest open invoices (by due date, then number), first come
 -- first applied. Both steps lay payments and invoices end to end as amount intervals and apply the overlaps
