@@ -63,8 +63,14 @@ REFERENCE = {
         "subscription_id,order_id,account_id,product_id,quantity,start_date,end_date,order_date\n"
         "SUB-1,ORD-1,ACC-3,SIP-CHANNEL,2,2024-01-01,,2024-01-01\n"
     ),
-    ("catalog", "products.csv"): "product_id,product_name,charge_type,unit\nSIP-CHANNEL,SIP channel,recurring,channel\n",
-    ("catalog", "prices.csv"): "product_id,currency,unit_price,valid_from,valid_to\nSIP-CHANNEL,USD,10.00,2024-01-01,\n",
+    (
+        "catalog",
+        "products.csv",
+    ): "product_id,product_name,charge_type,unit\nSIP-CHANNEL,SIP channel,recurring,channel\n",
+    (
+        "catalog",
+        "prices.csv",
+    ): "product_id,currency,unit_price,valid_from,valid_to\nSIP-CHANNEL,USD,10.00,2024-01-01,\n",
     ("catalog", "bundles.csv"): "product_id,included_seconds,call_type\n",
     ("catalog", "volume_tiers.csv"): (
         "tier_plan_id,call_type,tier_mode,tier_from_units,tier_to_units,unit_price,flat_amount,currency,unit\n"
@@ -80,11 +86,17 @@ REFERENCE = {
         "increment_s,max_cost\n"
         "US-T-USD,1,United States,*,2024-01-01,,0.0100,0,0.0137,60,6,\n"
     ),
-    ("catalog", "time_bands.csv"): "rate_plan_id,band,weekdays,start_time,end_time\nUS-T-USD,all,1-7,00:00:00,24:00:00\n",
+    (
+        "catalog",
+        "time_bands.csv",
+    ): "rate_plan_id,band,weekdays,start_time,end_time\nUS-T-USD,all,1-7,00:00:00,24:00:00\n",
     ("catalog", "holidays.csv"): "rate_plan_id,date,band\n",
     ("catalog", "plan_assignments.csv"): "account_id,rate_plan_id,valid_from,valid_to\nACC-3,US-T-USD,2024-01-01,\n",
     ("vendor", "vendors.csv"): "vendor_id,vendor_name,currency,rate_plan_id\nVND-A,Atlas,USD,AT-USD\n",
-    ("vendor", "routes.csv"): "route_id,vendor_id,switch_id,valid_from,valid_to\nnyc-atlas,VND-A,car-nyc1,2024-01-01,\n",
+    (
+        "vendor",
+        "routes.csv",
+    ): "route_id,vendor_id,switch_id,valid_from,valid_to\nnyc-atlas,VND-A,car-nyc1,2024-01-01,\n",
     ("vendor", "rate_plans.csv"): (
         "rate_plan_id,currency,timezone,rounding_method,rounding_decimals,band_mode\nAT-USD,USD,UTC,half_up,6,start\n"
     ),
