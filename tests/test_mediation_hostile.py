@@ -6,6 +6,7 @@ and switches so they do not interfere. Expected values are worked out by hand.""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from datetime import date
@@ -96,7 +97,15 @@ DAY1_ASTERISK = [
     ast("o.2", "2026-08-03 12:00:00", "2026-08-03 12:01:00", 60, 60, "07700900703"),  # 59 days before
     ast("e.2", "2026-10-03 00:30:00", "2026-10-03 00:31:00", 60, 60, "07700900704"),  # 2026-10-02 23:30 UTC
     ast("e.3", "2026-10-03 01:30:00", "2026-10-03 01:31:00", 60, 60, "07700900705"),  # 2026-10-03 00:30 UTC
+    # a clock three days ahead (2026-10-04 11:00 UTC recorded): held until the NOC's correction of day 2 lands
+    ast("c.1", "2026-10-04 12:00:00", "2026-10-04 12:01:00", 60, 60, "07700900706"),
 ]  # fmt: skip
+
+# the NOC reports on day 2 that ast-lon1's clock ran three days (259,200 s) ahead for two hours of 1 October
+CLOCK_CORRECTIONS = (
+    "switch_id,valid_from_utc,valid_to_utc,offset_seconds,note\n"
+    "ast-lon1,2026-10-01T10:00:00Z,2026-10-01T12:00:00Z,259200,clock three days ahead\n"
+)
 
 DAY1_CARRIER = [
     # defect 2: a 905 s call in two partials (600 + 300 billable); its part 1 is re-sent on day 2
@@ -141,6 +150,11 @@ def land_scenarios(paths: Paths, switches: str = SWITCHES_HOSTILE) -> None:
     )
     land(paths, "carrier", DAY2, "car-nyc1_20261001T10Z_resent.csv",
          (CARRIER_HEADER + "\n".join(DAY2_CARRIER) + "\n").encode())  # fmt: skip
+    land(paths, "network", DAY2, "clock_corrections.csv", CLOCK_CORRECTIONS.encode())
+
+
+# what fct_suspense held after each day's run (the module's fixture fills it)
+HELD: dict[str, list] = {}
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +174,9 @@ def hostile(tmp_path_factory):
             failures = [str(e.event_specific_data)[:2000] for e in built.all_events if e.is_step_failure]
             assert built.success, (failed_checks(built), failures)
             checks.append(failed_checks(built))
+            HELD[day] = query(
+                paths, "select call_id, reason, age_days from marts.fct_suspense order by call_id"
+            )
         yield paths, checks
 
 
@@ -242,21 +259,53 @@ def test_withheld_caller_written_twice_is_a_near_duplicate(hostile):
     assert rejects(paths)["w.2"] == ("deduplication", "near_duplicate", "", "ast-lon1:w.1")
 
 
-def test_calls_dated_far_from_their_delivery_day_are_rejected(hostile):
+def test_calls_dated_far_from_their_delivery_day_are_held_in_suspense_not_priced(hostile):
     paths, _ = hostile
+    held = ("ast-lon1:e.3", "ast-lon1:f.1", "ast-lon1:o.1")
+    # day 1: the far future, the far past, just after the window, and the call of the clock a year ahead
+    assert HELD[DAY1] == [(c, "start_out_of_window", 0) for c in ("ast-lon1:c.1", *held)]
+    # day 2 re-evaluates them: still held, a delivery day older
+    assert HELD[DAY2] == [(c, "start_out_of_window", 1) for c in held]
+    assert query(
+        paths,
+        "select call_id, start_at::varchar, held_since::varchar from marts.fct_suspense order by call_id",
+    ) == [
+        ("ast-lon1:e.3", "2026-10-03 00:30:00", "2026-10-01"),
+        ("ast-lon1:f.1", "2099-10-01 11:00:00", "2026-10-01"),
+        ("ast-lon1:o.1", "2026-07-01 11:00:00", "2026-10-01"),
+    ]
     found = rejects(paths)
-    assert {k: found[k][:2] for k in ("f.1", "o.1", "e.3")} == {
-        k: ("validation", "start_out_of_window") for k in ("f.1", "o.1", "e.3")
-    }
-    assert found["f.1"][2] == "start=2099-10-01 11:00:00 delivered=2026-10-01"
+    assert not {"f.1", "o.1", "e.3", "c.1"} & found.keys()
+    assert not set(held) & calls(paths).keys()
+    priced = query(paths, "select count(*) from marts.fct_rated_calls where call_id in " + str(held))
+    assert priced == [(0,)]
+    conserved = query(
+        paths,
+        "select sum(c.suspended), sum(c.rejected) from marts.rpt_mediation_conservation as c "
+        "join raw.load_audit as a using (file_id) where a.path = 'asterisk/2026-10-01/ast-lon1_20261001T11Z.csv'",
+    )
+    assert conserved == [(3, 4)]  # n.1 to n.4 are the file's only rejects
     accepted = query(
         paths,
         "select call_id, start_at::varchar from marts.fct_calls where call_id in ('ast-lon1:o.2', 'ast-lon1:e.2') "
         "order by call_id",
     )
     assert accepted == [("ast-lon1:e.2", "2026-10-02 23:30:00"), ("ast-lon1:o.2", "2026-08-03 11:00:00")]
-    # the snapshot's "data through" is the latest call's start
+    # the snapshot's "data through" is the latest mediated call's start, never a held one's
     assert query(paths, "select max(start_at)::varchar from marts.fct_calls") == [("2026-10-02 23:30:00",)]
+    current = (paths.serving / "CURRENT").read_text()
+    manifest = json.loads((paths.serving / "snapshots" / current / "manifest.json").read_text())
+    assert manifest["data_through"] == "2026-10-02 23:30"
+
+
+def test_clock_correction_delivered_later_releases_a_call_held_for_its_time(hostile):
+    paths, _ = hostile
+    assert query(
+        paths,
+        "select call_id, start_at::varchar, is_clock_corrected, delivery_date::varchar, mediated_on::varchar, "
+        "billable_seconds from marts.fct_calls where call_id = 'ast-lon1:c.1'",
+    ) == [("ast-lon1:c.1", "2026-10-01 11:00:00", True, "2026-10-01", "2026-10-02", 60)]
+    assert query(paths, "select count(*) from marts.fct_suspense where call_id = 'ast-lon1:c.1'") == [(0,)]
 
 
 def test_overlapping_switch_configurations_are_named_and_only_that_switch_waits(hostile):
@@ -280,7 +329,7 @@ def test_every_record_is_accounted_for(hostile):
         paths,
         "select sum(records_in), sum(calls_out), sum(partials_merged), sum(duplicates), sum(rejected), "
         "sum(suspended), sum(records_unaccounted), sum(calls_unmatched) from marts.rpt_mediation_conservation",
-    ) == [(29, 10, 2, 4, 13, 0, 0, 0)]
+    ) == [(30, 11, 2, 4, 10, 3, 0, 0)]
 
 
 # digits, or a minus and digits: a number (negatives are then rejected as negative_or_absurd_duration)

@@ -1,5 +1,5 @@
 -- Every call with its fate: mediated (an owner was found), a near-duplicate of a call delivered earlier,
--- or held in suspense (`orphan_partial`, `unknown_account`), plus its owner, direction, destination
+-- or held in suspense (`orphan_partial`, `start_out_of_window`, `unknown_account`), plus its owner, direction, destination
 -- country and call type.
 --
 -- Partitioned by delivery day. A run mediates the calls of its days' records, and re-evaluates every call
@@ -32,13 +32,50 @@ with run_call_ids as (
     {% endif %}
 ),
 
-records as (
+stored_records as (
     -- every kept record of those calls, whichever day delivered it (the parts of a partial call)
     select * from {{ ref('int_cdr_records_deduplicated') }}
     where reject_reason is null and duplicate_of is null
     {% if delivery_range_given() %}
         and call_id in (select call_id from run_call_ids)
     {% endif %}
+),
+
+records as (
+    -- A held call's records keep the clock correction of the day they were mediated: take the NOC's
+    -- corrections as they are now (recorded time = stored time + the offset taken off then), so one
+    -- delivered later moves the call. The same times for records mediated in this run. Then whether the
+    -- record starts in the plausible window around its file's day (a clock years off, a file held back
+    -- for months): the vars apply on every run, so widening them releases held calls.
+    select
+        shifted.*,
+        shifted.start_at < cast(shifted.delivery_date as timestamp)
+                - {{ seconds(var('call_window_days_before') * 86400) }}
+            or shifted.start_at >= cast(shifted.delivery_date as timestamp)
+                + {{ seconds((var('call_window_days_after') + 1) * 86400) }}
+            as out_of_window
+    from (
+        select
+            stored.* replace (
+                stored.start_at + {{ seconds('coalesce(stored.clock_offset_s, 0) - coalesce(fault.offset_seconds, 0)') }}
+                    as start_at,
+                stored.answer_at + {{ seconds('coalesce(stored.clock_offset_s, 0) - coalesce(fault.offset_seconds, 0)') }}
+                    as answer_at,
+                stored.end_at + {{ seconds('coalesce(stored.clock_offset_s, 0) - coalesce(fault.offset_seconds, 0)') }}
+                    as end_at,
+                fault.offset_seconds as clock_offset_s
+            ),
+            fault.delivery_date as clock_known_on
+        from stored_records as stored
+        -- equality on the switch plus a range, like int_cdr_records_normalised's: the recorded start less
+        -- the offset falls in the fault's window
+        left join {{ ref('stg_network__clock_corrections') }} as fault
+            on fault.switch_id = stored.switch_id
+            and stored.start_at + {{ seconds('coalesce(stored.clock_offset_s, 0) - fault.offset_seconds') }}
+                >= fault.valid_from
+            and stored.start_at + {{ seconds('coalesce(stored.clock_offset_s, 0) - fault.offset_seconds') }}
+                < fault.valid_to
+    ) as shifted
 ),
 
 latest_delivery as (
@@ -49,7 +86,8 @@ complete_records as (
     select
         call_id, source, switch_id, record_key, file_id, line_no, delivery_date, delivery_order,
         trunk_id, accountcode, context_direction, a_dialled, b_dialled, a_number, b_number, home_country,
-        start_at, answer_at, end_at, duration_s, billable_s, clock_offset_s, disposition, q850_cause, route_id,
+        start_at, answer_at, end_at, duration_s, billable_s, clock_offset_s, clock_known_on, out_of_window,
+        disposition, q850_cause, route_id,
         1 as record_count,
         'complete' as assembly,
         cast(null as varchar) as call_reject
@@ -94,6 +132,8 @@ partial_calls as (
         cast({{ epoch_seconds('max(end_at)') }} - {{ epoch_seconds('min(start_at)') }} as integer) as duration_s,
         cast(sum(billable_s) as integer) as billable_s,
         max(clock_offset_s) as clock_offset_s,
+        max(clock_known_on) as clock_known_on,
+        bool_or(out_of_window) as out_of_window,
         arg_max(disposition, partial_seq) as disposition,
         arg_max(q850_cause, partial_seq) as q850_cause,
         arg_min(route_id, partial_seq) as route_id,
@@ -123,7 +163,7 @@ calls as (
 candidates as (
     select call_id, switch_id, coalesce(a_number, '') as a_key, b_number, duration_s, billable_s, start_at,
         delivery_order, line_no
-    from calls where assembly <> 'waiting' and call_reject is null
+    from calls where assembly <> 'waiting' and not out_of_window and call_reject is null
     {% if is_incremental() %}
     union all
     -- calls of other days with the same parties and lengths: this run's calls may copy them, or be copied
@@ -305,10 +345,12 @@ select
     line_no,
     delivery_date,
     delivery_order,
-    greatest(delivery_date, account_known_on) as mediated_on,
+    -- the day its owner, or the clock correction that gave it its time, was known, if after its file
+    greatest(delivery_date, account_known_on, clock_known_on) as mediated_on,
     duplicate_of,
     case
         when assembly = 'waiting' then 'suspended'
+        when out_of_window then 'suspended'
         when call_reject is not null then 'rejected'
         when duplicate_of is not null then 'duplicate'
         when account_matched_by is null then 'suspended'
@@ -316,6 +358,7 @@ select
     end as status,
     case
         when assembly = 'waiting' then 'orphan_partial'
+        when out_of_window then 'start_out_of_window'
         when call_reject is not null then call_reject
         when duplicate_of is not null then 'near_duplicate'
         when account_matched_by is null then 'unknown_account'

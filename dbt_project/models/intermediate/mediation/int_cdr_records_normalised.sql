@@ -166,12 +166,8 @@ select
             or (record_type = 'partial' and (call_ref is null or partial_seq is null or partial_seq < 1))
             then 'invalid_partial'
         when disposition is null then 'unknown_disposition'
-        -- a clock years off, or a file held back for months: not a call to bill on this file's day
-        when end_at - {{ seconds('duration_s') }}
-                < cast(delivery_date as timestamp) - {{ seconds(var('call_window_days_before') * 86400) }}
-            or end_at - {{ seconds('duration_s') }}
-                >= cast(delivery_date as timestamp) + {{ seconds((var('call_window_days_after') + 1) * 86400) }}
-            then 'start_out_of_window'
+        -- a start far from the file's day is not a reject: int_calls_identified holds the call in suspense
+        -- (start_out_of_window) until a clock correction or a wider window makes it plausible
     end as reject_reason
 from classified
 )
@@ -183,7 +179,5 @@ select
         when 'ambiguous_switch_config' then
             switch_id || ' has ' || configurations || ' configurations on ' || cast(config_date as varchar)
             || ' (stg_network__reference_errors)'
-        when 'start_out_of_window' then
-            'start=' || cast(start_at as varchar) || ' delivered=' || cast(delivery_date as varchar)
     end as reject_detail
 from ruled
