@@ -2,8 +2,8 @@
 -- Calls mediation holds back, with why and for how long: no owner at the call's start (`unknown_account`),
 -- a partial call still missing parts (`orphan_partial`), or a start implausibly far from its file's
 -- delivery day (`start_out_of_window`: a clock off until the NOC corrects it). Rebuilt on every run, so a
--- call leaves suspense as soon as what it waited for has been delivered. Age is in delivery days: the latest day any
--- switch file was delivered, less the day this call's (first) record was.
+-- call leaves suspense as soon as what it waited for has been delivered. Age is in delivery days: the
+-- latest day any switch file was delivered, less the day this call's (first) record was.
 select
     calls.call_id,
     calls.reason,
