@@ -1,5 +1,5 @@
 -- Every switch record, whatever its dialect, in one shape: E.164 numbers, UTC times, one disposition
--- vocabulary, and the first rule it breaks (DESIGN.md section 4), if any.
+-- vocabulary, and the first rule it breaks (docs/mediation.md), if any.
 --
 -- Times: a record's local end time is read in the switch's zone. In the hour clocks go back, the file's
 -- UTC hour (files are per hour of the record's end) says which occurrence it was. Start and answer are

@@ -1,5 +1,5 @@
 {{ config(materialized="view") }}  -- a filter of int_calls_identified: writing 10M calls again would cost 12 s
--- The unified call model (DESIGN.md section 4): one row per real call, owned by an account, with UTC
+-- The unified call model (docs/mediation.md): one row per real call, owned by an account, with UTC
 -- times, E.164 numbers and lineage to the file and line of its (first) record.
 select
     call_id,

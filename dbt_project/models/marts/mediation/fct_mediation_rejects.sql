@@ -1,5 +1,5 @@
 -- Every switch line or record that did not become (part of) a call or wait in suspense, one row each,
--- with the reason (DESIGN.md section 4) and the stage that decided it:
+-- with the reason (docs/mediation.md) and the stage that decided it:
 -- - ingestion: lines raw ingestion could not read as their layout (raw.rejects);
 -- - validation: records that break a rule (bad_timestamp, end_before_start, invalid_number, ...), and
 --   every record of an assembled call that breaks one (billsec_gt_duration);

@@ -1,4 +1,4 @@
--- Conservation per switch file (DESIGN.md section 4): every record of a loaded file is the (first) record
+-- Conservation per switch file (docs/mediation.md): every record of a loaded file is the (first) record
 -- of a call, a partial merged into a call, a duplicate, a reject or held in suspense. Records are counted
 -- from the raw tables' staging, outcomes from the marts, so `records_unaccounted` = 0 proves nothing was
 -- lost or counted twice; its test fails the build otherwise.
