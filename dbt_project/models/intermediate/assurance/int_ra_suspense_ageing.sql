@@ -1,5 +1,5 @@
--- RA-11 Suspense ageing: calls held in mediation suspense (no owner, incomplete, or a start far from its delivery day) or rating suspense (no
--- price) for more than var ra_suspense_age_days delivery days. Unbilled while held; their price is not
+-- RA-11 Suspense ageing: calls held in mediation suspense (no owner, incomplete, or a start far from its
+-- delivery day) or rating suspense (no price) for more than var ra_suspense_age_days delivery days. Unbilled while held; their price is not
 -- known: leakage 0, the call as evidence.
 select
     {{ ra_finding('RA-11', "'suspense_aged'", 'null', "date_trunc('month', coalesce(start_at, held_since))", 'null',
