@@ -491,7 +491,10 @@ def test_every_page_in_a_real_browser_with_a_filter_an_invoice_and_a_finding(ope
     choose(page, "Customers", name)
     assert errors_shown(page) == []
     assert name in page.locator('[data-testid="stMultiSelect"]').filter(has_text="Customers").inner_text()
-    assert f"{calls:,} calls" in page.inner_text('[data-testid="stMainBlockContainer"]')
+    # the filter's rerun may start after settle() looked (a loaded machine): wait for its figure, don't race it
+    from playwright.sync_api import expect
+
+    expect(page.locator('[data-testid="stMainBlockContainer"]')).to_contain_text(f"{calls:,} calls", timeout=60_000)
     page.screenshot(path=str(ARTIFACTS / "revenue_filtered.png"))
 
     ((number, total, currency),) = warehouse(
