@@ -69,6 +69,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             deck_prefixes=getattr(args, "deck_prefixes", 0),  # simulate only: the demo keeps its own deck
             split_bands=getattr(args, "split_bands", False),
             fraud=getattr(args, "fraud", "training"),
+            leakage=getattr(args, "leakage", "training") if not args.no_faults else "none",
         )
     except ValueError as exc:  # the config's own checks say what is wrong
         _say(f"cannot simulate: {exc}")
@@ -475,6 +476,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("none", "training", "holdout"),
         default="training",
         help="fraud incidents to add: the demo's training mix, the held-out mix kept for `fraud evaluate`, or none",
+    )
+    p.add_argument(
+        "--leakage",
+        choices=("none", "training", "holdout", "all"),
+        default="training",
+        help="leakage families to inject into the landed files: the demo's training mix, the held-out mix kept "
+        "for `report score --mix holdout`, both, or none",
     )
     p.set_defaults(func=cmd_simulate)
 

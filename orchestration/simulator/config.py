@@ -21,6 +21,7 @@ class SimulationConfig:
     deck_prefixes: int = 0  # above the demo deck's size: nested sub-ranges up to this many prefixes per plan
     split_bands: bool = False  # every plan with bands splits calls at band changes (band_mode split)
     fraud: str = "training"  # fraud mix (simulator/fraud.py): none | training | holdout (evaluation only)
+    leakage: str = "none"  # leakage families (simulator/leak_families.py): none | training | holdout | all
 
     def __post_init__(self) -> None:
         if self.start.day != 1:
@@ -31,6 +32,8 @@ class SimulationConfig:
             raise ValueError(f"accounts must be at least {MIN_ACCOUNTS}")
         if self.fraud not in ("none", "training", "holdout"):
             raise ValueError(f"fraud must be none, training or holdout, got {self.fraud!r}")
+        if self.leakage not in ("none", "training", "holdout", "all"):
+            raise ValueError(f"leakage must be none, training, holdout or all, got {self.leakage!r}")
         if self.calls_per_day < 100:
             raise ValueError("calls_per_day must be at least 100")
 

@@ -31,6 +31,7 @@ from orchestration.simulator.groundtruth import (
     write_manifest,
     write_payments,
 )
+from orchestration.simulator.leak_families import apply_families
 from orchestration.simulator.numbering import RATE_PREFIXES
 from orchestration.simulator.output import Landing
 from orchestration.simulator.payments import Payment, billable_periods, payment_files
@@ -160,6 +161,8 @@ def simulate(config: SimulationConfig, progress: Callable[[str], None] | None = 
     write_fraud_incidents(truth_dir / "fraud_incidents.csv", incident_rows(incidents, calls, fraud_of, world))
     write_payments(truth_dir / "payments.csv", payments)
     write_leakage(truth_dir / "leakage.csv", leaks)
+    # last: the families change what was written above, as a fault in the field would
+    apply_families(config.leakage, landing_dir, truth_dir, world, timeline, lambda s: _stream(config.seed, s))
     result = SimulationResult(landing_dir, truth_dir, len(calls), landing.files, written, len(injections))
     manifest = _manifest(config, timeline, result, landing, injections, payments, leaks, incidents)
     write_manifest(truth_dir / "manifest.json", manifest)
