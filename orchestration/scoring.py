@@ -252,11 +252,21 @@ SCORE_COLUMNS = (
 )  # fmt: skip
 
 
-def leakage_scorecard(con: duckdb.DuckDBPyConnection, ground_truth: Path, suspense_age_days: int) -> list[dict]:
-    """Per control and injected kind: injected and found (count, and value where the simulator knows the
-    money: the sum of the injected leakage and of the matching findings' leakage, in account currencies),
-    and the control's findings that match no injection (a volume spike on a day of fraud calls is explained
-    by the fraud). One row per control with findings but no injections (unmatched by definition)."""
+def _exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    query = "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
+    return con.execute(query, [schema, name]).fetchone()[0] > 0
+
+
+def _legacy_ground_truth(ground_truth: Path) -> bool:
+    """The billing system's leaks, payment faults, injections and manifest the per-kind scorecard reads."""
+    names = ("leakage.csv", "payments.csv", "injections.csv", "manifest.json", "calls.parquet")
+    return all((ground_truth / name).exists() for name in names)
+
+
+def _legacy_matches(con: duckdb.DuckDBPyConnection, ground_truth: Path, suspense_age_days: int) -> None:
+    """Temp tables for the simulator's original kinds (leakage.csv, payments.csv, injections.csv, the
+    manifest's rates): ra_legacy_findings (every finding with the key it is matched on), ra_legacy_scored
+    (every injection with the finding that found it, if any) and ra_legacy_matched (finding ids that match one)."""
     _ground_truth_views(con, ground_truth)
     con.execute(
         f"""create or replace temp view gt_leakage as
@@ -269,8 +279,28 @@ def leakage_scorecard(con: duckdb.DuckDBPyConnection, ground_truth: Path, suspen
     events = json.loads((ground_truth / "manifest.json").read_text())["events"]
     mispriced, vendor = events["mispriced_rate"], events["negative_margin"]
     expected = ", ".join(f"('{kind}', '{c}', '{t}')" for kind, (c, t) in LEAKAGE_EXPECTED.items())
-    rows = con.execute(
+    con.execute(
+        """create or replace temp table ra_legacy_findings as
+        select f.finding_id, f.control_id, f.finding_type, f.leakage_amount,
+               case
+                   when f.control_id in ('RA-03', 'RA-04', 'RA-05', 'RA-09') then r.source || '|' || r.record_key
+                   when f.control_id in ('RA-07', 'RA-08') then f.subject || '|' || f.billing_period
+                   when f.control_id = 'RA-11' then coalesce(s.source || '|' || s.record_key,
+                                                              c.source || '|' || c.record_key)
+                   when f.control_id = 'RA-10' then a.path
+                   else f.subject
+               end as match_key
+        from marts.fct_leakage_findings f
+        left join intermediate.int_ra_usage_reconciled r
+            on f.control_id in ('RA-03', 'RA-04', 'RA-05', 'RA-09')
+            and coalesce(r.call_id, r.source || ':' || r.record_key) = f.subject
+        left join marts.fct_suspense s on f.control_id = 'RA-11' and s.call_id = f.subject
+        left join marts.fct_calls c on f.control_id in ('RA-10', 'RA-11') and c.call_id = f.subject
+        left join raw.load_audit a on f.control_id = 'RA-10' and a.file_id = c.file_id"""
+    )
+    con.execute(
         f"""
+        create or replace temp table ra_legacy_scored as
         with expected(kind, control_id, finding_type) as (values {expected}),
         truth as (
             select l.kind, e.control_id, e.finding_type, l.source || '|' || l.record_key as match_key,
@@ -319,60 +349,224 @@ def leakage_scorecard(con: duckdb.DuckDBPyConnection, ground_truth: Path, suspen
             select 'mispriced_rate', 'RA-12', 'negative_margin', '{mispriced["rate_plan_id"]}|{mispriced["prefix"]}|%'
             union all
             select 'negative_margin', 'RA-12', 'negative_margin', '%|{vendor["vendor_id"]}|{vendor["prefix"]}'
+        )
+        select t.control_id, t.kind, t.finding_type, t.match_key, t.value, f.finding_id, f.leakage_amount
+        from truth t
+        left join ra_legacy_findings f on f.finding_type = t.finding_type and f.match_key = t.match_key
+        union all
+        select t.control_id, t.kind, t.finding_type, t.match_key, null, f.finding_id, null
+        from truth_other t
+        left join ra_legacy_findings f on f.finding_type = t.finding_type
+            and (f.match_key = t.match_key or (t.control_id = 'RA-12' and f.match_key like t.match_key))
+        """
+    )
+    con.execute(
+        """
+        create or replace temp table ra_legacy_matched as
+        -- a fraud incident is real traffic: a switch-day its calls push over the volume band is explained by
+        -- it (the simulator cannot know which do, so they are not counted as injected)
+        with fraud_days as (
+            select distinct f.switch_id || ':' || f.call_date as match_key
+            from gt_calls g join marts.fct_calls f on f.source = g.source::varchar and f.record_key = g.record_key
+            where g.fraud_incident_id is not null
+        )
+        select distinct finding_id from ra_legacy_scored where finding_id is not null
+        union
+        select finding_id from ra_legacy_findings
+        where control_id = 'RA-14' and finding_type = 'volume_spike' and match_key in (select * from fraud_days)
+        """
+    )
+
+
+def leak_matches(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> None:
+    """Match the findings against ground_truth/leaks.csv (any leakage family, including ones written later or
+    by someone else): temp tables ra_leaks (one row per leak, its value as a decimal) and ra_leak_matches
+    (leak_id, finding_id) for every finding that covers a leak.
+
+    A finding covers a leak when it is about the same account (or the leak names none) and period (or the
+    leak names none), its direction is compatible (the same, or either is `none`: a control that values
+    nothing, or a leak that costs nothing), and
+    - it names the leak's subject: finding.subject = leak.subject, or the subject appears in it as a whole
+      token (`<switch>|<hour>` in a longer key, a landed path), not for call leaks: a true call id is no
+      warehouse key; or
+    - it names one of the leak's calls: a true call (call_ids, or the subject of a call leak) is mapped to
+      the call mediation made of it through calls.parquet's source and record key (fct_calls, or
+      fct_suspense while held) and matches the finding's subject, its `source:record_key` subject, or one of
+      its evidence call ids; or
+    - the leak is about an account and the finding is account-level: same account and period, its subject
+      empty or the account id.
+    """
+    leaks = ground_truth / "leaks.csv"
+    con.execute(
+        "create or replace temp table ra_leaks (leak_id varchar, family varchar, mix varchar, area varchar, "
+        "account_id varchar, billing_period date, currency varchar, subject_kind varchar, subject varchar, "
+        "call_ids varchar, value decimal(18, 6), direction varchar, is_estimate boolean)"
+    )
+    con.execute("create or replace temp table ra_leak_matches (leak_id varchar, finding_id varchar)")
+    if not leaks.exists() or not leaks.read_text(encoding="utf-8").strip():
+        return
+    con.execute(
+        f"""insert into ra_leaks
+            select leak_id, family, mix, area, nullif(account_id, ''), try_cast(nullif(billing_period, '') as date),
+                   nullif(currency, ''), subject_kind, subject, coalesce(call_ids, ''),
+                   cast(coalesce(nullif(leakage_amount, ''), '0') as decimal(18, 6)), coalesce(direction, 'none'),
+                   coalesce(is_estimate, 'false') = 'true'
+            from read_csv({sql_literal(leaks)}, header = true, all_varchar = true)"""
+    )
+    # the calls mediation made of each leak's true calls (no ground-truth calls: no call can match)
+    true_calls = ground_truth / "calls.parquet"
+    mediated = ["select null::varchar as source, null::varchar as record_key, null::varchar as call_id where false"]
+    if true_calls.exists():
+        for table in ("fct_calls", "fct_suspense"):
+            if _exists(con, "marts", table):
+                mediated.append(f"select source, record_key, call_id from marts.{table}")
+    con.execute(
+        f"""
+        create or replace temp table ra_leak_keys as
+        with leak_calls as (
+            select leak_id, try_cast(trim(unnest(string_split(call_ids, ';'))) as bigint) as true_call_id
+            from ra_leaks where call_ids <> ''
+            union
+            select leak_id, try_cast(subject as bigint) from ra_leaks where subject_kind = 'call'
         ),
-        findings as (
-            select f.finding_id, f.control_id, f.finding_type, f.leakage_amount,
-                   case
-                       when f.control_id in ('RA-03', 'RA-04', 'RA-05', 'RA-09') then r.source || '|' || r.record_key
-                       when f.control_id in ('RA-07', 'RA-08') then f.subject || '|' || f.billing_period
-                       when f.control_id = 'RA-11' then coalesce(s.source || '|' || s.record_key,
-                                                                  c.source || '|' || c.record_key)
-                       when f.control_id = 'RA-10' then a.path
-                       else f.subject
-                   end as match_key
-            from marts.fct_leakage_findings f
-            left join intermediate.int_ra_usage_reconciled r
-                on f.control_id in ('RA-03', 'RA-04', 'RA-05', 'RA-09')
-                and coalesce(r.call_id, r.source || ':' || r.record_key) = f.subject
-            left join marts.fct_suspense s on f.control_id = 'RA-11' and s.call_id = f.subject
-            left join marts.fct_calls c on f.control_id in ('RA-10', 'RA-11') and c.call_id = f.subject
-            left join raw.load_audit a on f.control_id = 'RA-10' and a.file_id = c.file_id
+        mediated as ({" union all ".join(mediated)}),
+        truth as (
+            {"select call_id, source::varchar as source, record_key from read_parquet(" + sql_literal(true_calls) + ")"
+             if true_calls.exists() else
+             "select null::bigint as call_id, null::varchar as source, null::varchar as record_key where false"}
+        )
+        select distinct c.leak_id, unnest([m.call_id, m.source || ':' || m.record_key]) as key, true as is_call
+        from leak_calls c
+        join truth t on t.call_id = c.true_call_id
+        join mediated m on m.source = t.source and m.record_key = t.record_key
+        union all
+        select leak_id, subject, false from ra_leaks where subject_kind <> 'call' and coalesce(subject, '') <> ''
+        """
+    )
+    con.execute(
+        """
+        insert into ra_leak_matches
+        with candidates as (
+            select l.leak_id, l.subject_kind, l.account_id as leak_account, f.finding_id, f.account_id,
+                   coalesce(f.subject, '') as subject, coalesce(f.evidence_call_ids, []) as evidence
+            from ra_leaks l
+            join marts.fct_leakage_findings f
+                on (l.account_id is null or f.account_id = l.account_id)
+                and (l.billing_period is null or f.billing_period = l.billing_period)
+                and (f.direction = l.direction or 'none' in (f.direction, l.direction))
+        )
+        select distinct c.leak_id, c.finding_id
+        from candidates c
+        where (c.subject_kind = 'account' and c.subject in ('', c.account_id))
+           or exists (
+               select 1 from ra_leak_keys k
+               where k.leak_id = c.leak_id
+                 and (c.subject = k.key
+                      or (k.is_call and list_contains(c.evidence, k.key))
+                      or (not k.is_call and regexp_matches(
+                              c.subject, '(^|[^A-Za-z0-9])' || regexp_escape(k.key) || '($|[^A-Za-z0-9])')))
+           )
+        """
+    )
+
+
+def _matched_findings(con: duckdb.DuckDBPyConnection, ground_truth: Path, suspense_age_days: int) -> None:
+    """Temp table ra_matched(finding_id): the findings that match an injection of any ground truth."""
+    legacy = _legacy_ground_truth(ground_truth)
+    if legacy:
+        _legacy_matches(con, ground_truth, suspense_age_days)
+    else:  # a ground truth with leaks.csv only: no per-kind rows
+        con.execute(
+            "create or replace temp table ra_legacy_scored (control_id varchar, kind varchar, finding_type varchar, "
+            "match_key varchar, value decimal(18, 6), finding_id varchar, leakage_amount decimal(18, 6))"
+        )
+    leak_matches(con, ground_truth)
+    con.execute(
+        "create or replace temp table ra_matched as select finding_id from ra_leak_matches"
+        + (" union select finding_id from ra_legacy_matched" if legacy else "")
+    )
+
+
+FAMILY_COLUMNS = (
+    "family", "mix", "area", "leaks", "found", "injected_value", "found_value", "estimated",
+    "findings", "findings_leakage",
+)  # fmt: skip
+
+
+def family_scorecard(con: duckdb.DuckDBPyConnection, ground_truth: Path, mix: str | None = None) -> list[dict]:
+    """Per leakage family of ground_truth/leaks.csv (of `mix` when given): leaks injected and found, the
+    injected value and the value found (a found leak counts its own injected value, in its currency), the
+    leaks whose value is an estimate, and the distinct findings that cover its leaks with their leakage."""
+    leak_matches(con, ground_truth)
+    rows = con.execute(
+        """
+        with per_leak as (
+            select l.leak_id, l.family, l.mix, l.area, l.value, l.is_estimate,
+                   exists (select 1 from ra_leak_matches m where m.leak_id = l.leak_id) as found
+            from ra_leaks l where ?::varchar is null or l.mix = ?
         ),
-        scored_truth as (
-            select t.control_id, t.kind, t.finding_type, t.match_key, t.value, f.finding_id, f.leakage_amount
-            from truth t
-            left join findings f on f.finding_type = t.finding_type and f.match_key = t.match_key
-            union all
-            select t.control_id, t.kind, t.finding_type, t.match_key, null, f.finding_id, null
-            from truth_other t
-            left join findings f on f.finding_type = t.finding_type
-                and (f.match_key = t.match_key or (t.control_id = 'RA-12' and f.match_key like t.match_key))
+        per_family as (
+            select family, mix, area, count(*) as leaks, count(*) filter (where found) as found,
+                   sum(value) as injected_value, coalesce(sum(value) filter (where found), 0) as found_value,
+                   count(*) filter (where is_estimate) as estimated
+            from per_leak group by all
         ),
-        per_kind as (
+        family_findings as (
+            select distinct l.family, f.finding_id, f.leakage_amount
+            from per_leak l join ra_leak_matches m using (leak_id)
+            join marts.fct_leakage_findings f using (finding_id)
+        )
+        select p.family, p.mix, p.area, p.leaks, p.found, p.injected_value, p.found_value, p.estimated,
+               count(ff.finding_id), coalesce(sum(ff.leakage_amount), 0)
+        from per_family p left join family_findings ff using (family)
+        group by all order by p.area, p.family
+        """,
+        [mix, mix],
+    ).fetchall()
+    return [dict(zip(FAMILY_COLUMNS, row, strict=True)) for row in rows]
+
+
+def spurious_findings(con: duckdb.DuckDBPyConnection, ground_truth: Path, suspense_age_days: int) -> list[dict]:
+    """Per control: its findings and those that match no injection of any ground truth (leaks.csv, the
+    billing system's leakage.csv, payments.csv, injections.csv and the manifest's rates), with the ids of
+    the first few unmatched for whoever looks into them."""
+    _matched_findings(con, ground_truth, suspense_age_days)
+    rows = con.execute(
+        """
+        select f.control_id, count(*) as findings,
+               count(*) filter (where m.finding_id is null) as spurious,
+               coalesce(sum(f.leakage_amount) filter (where m.finding_id is null), 0) as spurious_leakage,
+               list(f.finding_id order by f.finding_id) filter (where m.finding_id is null)[1:5] as examples
+        from marts.fct_leakage_findings f
+        left join (select distinct finding_id from ra_matched) m using (finding_id)
+        group by f.control_id order by f.control_id
+        """
+    ).fetchall()
+    names = ("control_id", "findings", "spurious", "spurious_leakage", "examples")
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def leakage_scorecard(con: duckdb.DuckDBPyConnection, ground_truth: Path, suspense_age_days: int) -> list[dict]:
+    """Per control and injected kind of the simulator's billing system, payment and ingestion faults:
+    injected and found (count, and value where the simulator knows the money: the sum of the injected
+    leakage and of the matching findings' leakage, in account currencies), and the control's findings that
+    match no injection (of these kinds nor of leaks.csv's families; a volume spike on a day of fraud calls is
+    explained by the fraud). One row per control with findings but no injections (unmatched by definition)."""
+    _matched_findings(con, ground_truth, suspense_age_days)
+    rows = con.execute(
+        """
+        with per_kind as (
             select control_id, kind, finding_type,
                    count(distinct match_key) as injected,
                    count(distinct match_key) filter (where finding_id is not null) as found,
                    sum(value) as injected_value,
                    sum(leakage_amount) as found_value
-            from scored_truth group by all
-        ),
-        -- a fraud incident is real traffic: a switch-day its calls push over the volume band is explained by
-        -- it (the simulator cannot know which do, so they are not counted as injected)
-        fraud_days as (
-            select distinct f.switch_id || ':' || f.call_date as match_key
-            from gt_calls g join marts.fct_calls f on f.source = g.source::varchar and f.record_key = g.record_key
-            where g.fraud_incident_id is not null
-        ),
-        matched as (
-            select distinct finding_id from scored_truth where finding_id is not null
-            union
-            select finding_id from findings
-            where control_id = 'RA-14' and finding_type = 'volume_spike' and match_key in (select * from fraud_days)
+            from ra_legacy_scored group by all
         ),
         per_control as (
             select control_id, count(*) as findings,
-                   count(*) filter (where finding_id not in (select finding_id from matched)) as unmatched
-            from findings group by control_id
+                   count(*) filter (where finding_id not in (select finding_id from ra_matched)) as unmatched
+            from marts.fct_leakage_findings group by control_id
         )
         select coalesce(k.control_id, c.control_id) as control_id, k.kind, k.finding_type,
                coalesce(k.injected, 0), coalesce(k.found, 0), k.injected_value, k.found_value,

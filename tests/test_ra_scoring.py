@@ -1,0 +1,200 @@
+"""Scoring any leakage family against the controls' findings (orchestration/scoring.py: leak_matches,
+family_scorecard, spurious_findings), the score report (orchestration/assurance_score.py) and the
+revenue-assurance KPIs in one place (orchestration/ra_kpis.py). Hand-made warehouse tables and ground truth
+in tmp: no simulation.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from orchestration.scoring import family_scorecard, leak_matches, spurious_findings
+from orchestration.simulator.leak_families import LEAK_COLUMNS
+
+SEP, OCT = date(2026, 9, 1), date(2026, 10, 1)
+SUSPENSE_AGE = 3
+
+# True calls (ground_truth/calls.parquet) and what mediation made of them: call 5 is held in suspense.
+TRUE_CALLS = [(1, "asterisk", "r1"), (2, "asterisk", "r2"), (3, "asterisk", "r3"), (4, "freeswitch", "r4"),
+              (5, "carrier", "r5"), (6, "carrier", "r6")]  # fmt: skip
+MEDIATED = [("ast-lon1:r1", "asterisk", "r1"), ("ast-lon1:r2", "asterisk", "r2"), ("ast-lon1:r3", "asterisk", "r3"),
+            ("fs-1:r4", "freeswitch", "r4"), ("car-1:r6", "carrier", "r6")]  # fmt: skip
+SUSPENDED = [("car-1:r5", "carrier", "r5")]
+
+FILE = "asterisk/2026-09-02/ast-lon1_20260902T05Z.csv"
+
+
+def leak(leak_id, family, mix, area, account, period, kind, subject, calls, value, direction, estimate=False):
+    return {
+        "leak_id": leak_id, "family": family, "mix": mix, "area": area, "account_id": account,
+        "billing_period": period, "currency": "EUR" if account else "", "subject_kind": kind, "subject": subject,
+        "call_ids": calls, "expected_amount": value, "billed_amount": "0", "leakage_amount": value,
+        "direction": direction, "is_estimate": str(estimate).lower(), "detail": "hand-made",
+    }  # fmt: skip
+
+
+LEAKS = [
+    leak("LK-1", "drop_file", "holdout", "usage_capture", "", "", "file", FILE, "1;2", "3.50", "under_billing", True),
+    leak("LK-2", "repoint_line", "training", "billing", "ACC-0001", "2026-09-01", "call", "3", "3", "1.23",
+         "under_billing"),
+    leak("LK-3", "repoint_line", "training", "billing", "ACC-0002", "2026-09-01", "call", "4", "4", "0.80",
+         "under_billing"),
+    leak("LK-4", "switch_hour_gap", "holdout", "usage_capture", "", "", "switch_hour", "ast-lon1|2026-09-03T04", "",
+         "2.00", "under_billing", True),
+    leak("LK-5", "never_invoiced", "training", "order_to_bill", "ACC-0003", "2026-09-01", "account", "ACC-0003", "",
+         "20.00", "under_billing"),
+    leak("LK-6", "payment_misapplied", "holdout", "collection", "ACC-0004", "2026-09-01", "payment", "PAY-000123",
+         "", "50.00", "collection"),
+    leak("LK-7", "held_call", "training", "mediation", "ACC-0005", "2026-09-01", "call", "5", "5", "0.75",
+         "under_billing"),
+]  # fmt: skip
+
+FINDING_COLUMNS = ("finding_id", "control_id", "finding_type", "account_id", "billing_period", "currency", "subject",
+                   "leakage_amount", "direction", "evidence_call_ids")  # fmt: skip
+FINDINGS = [
+    # LK-1: the same landed path
+    ("F-A", "RA-16", "file_missing", None, SEP, None, FILE, "3.40", "under_billing", []),
+    # LK-2: its true call 3 is mediated as ast-lon1:r3, the finding's evidence
+    ("F-B", "RA-03", "unbilled_usage", "ACC-0001", SEP, "EUR", "ast-lon1:r3", "1.23", "under_billing",
+     ["ast-lon1:r3"]),
+    # LK-3's call, but October: another period, matches nothing
+    ("F-C", "RA-03", "unbilled_usage", "ACC-0002", OCT, "EUR", "fs-1:r4", "0.80", "under_billing", ["fs-1:r4"]),
+    # LK-4: the switch hour is a whole token of the finding's subject
+    ("F-D", "RA-17", "hour_gap", None, SEP, None, "ast-lon1|2026-09-03T04|gap", "1.90", "under_billing", []),
+    # ... this one only contains it inside a longer name: matches nothing
+    ("F-E", "RA-17", "hour_gap", None, SEP, None, "xast-lon1|2026-09-03T04", "1.00", "under_billing", []),
+    # LK-5: an account-level finding (no subject) of the account and period
+    ("F-F", "RA-18", "account_not_invoiced", "ACC-0003", SEP, "EUR", None, "20.00", "under_billing", []),
+    # LK-7: a call held in suspense, found by a control that values nothing (direction none)
+    ("F-G", "RA-11", "suspense_aged", "ACC-0005", SEP, None, "car-1:r5", "0", "none", ["car-1:r5"]),
+    # LK-2's call again, but over-billing: an incompatible direction, matches nothing
+    ("F-H", "RA-04", "rating_discrepancy", "ACC-0001", SEP, "EUR", "ast-lon1:r3", "0.50", "over_billing",
+     ["ast-lon1:r3"]),
+]  # fmt: skip
+
+
+def write_ground_truth(folder: Path, leaks: list[dict]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "leaks.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=LEAK_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(leaks)
+    ids, sources, keys = zip(*TRUE_CALLS, strict=True)
+    pq.write_table(
+        pa.table({"call_id": pa.array(ids, pa.int64()), "source": pa.array(sources).dictionary_encode(),
+                  "record_key": list(keys)}),
+        folder / "calls.parquet",
+    )  # fmt: skip
+    return folder
+
+
+def warehouse(findings: list[tuple]) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.fct_leakage_findings (finding_id varchar, control_id varchar, finding_type varchar, "
+        "account_id varchar, billing_period date, currency varchar, subject varchar, leakage_amount decimal(18, 6), "
+        "direction varchar, evidence_call_ids varchar[])"
+    )
+    con.executemany("insert into marts.fct_leakage_findings values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", findings)
+    for table, rows in (("fct_calls", MEDIATED), ("fct_suspense", SUSPENDED)):
+        con.execute(f"create table marts.{table} (call_id varchar, source varchar, record_key varchar)")
+        con.executemany(f"insert into marts.{table} values (?, ?, ?)", rows)
+    return con
+
+
+@pytest.fixture(scope="module")
+def ground_truth(tmp_path_factory) -> Path:
+    return write_ground_truth(tmp_path_factory.mktemp("scoring") / "ground_truth", LEAKS)
+
+
+def test_each_leak_is_found_by_the_finding_that_names_it_or_its_calls(ground_truth):
+    con = warehouse(FINDINGS)
+    leak_matches(con, ground_truth)
+    matches = con.execute("select leak_id, finding_id from ra_leak_matches order by 1, 2").fetchall()
+    assert matches == [("LK-1", "F-A"), ("LK-2", "F-B"), ("LK-4", "F-D"), ("LK-5", "F-F"), ("LK-7", "F-G")]
+
+
+def test_the_family_scorecard_counts_found_missed_and_value_exactly(ground_truth):
+    rows = {r["family"]: r for r in family_scorecard(warehouse(FINDINGS), ground_truth)}
+    got = {
+        family: (r["leaks"], r["found"], r["injected_value"], r["found_value"], r["estimated"], r["findings"],
+                 r["findings_leakage"])
+        for family, r in rows.items()
+    }  # fmt: skip
+    d = Decimal
+    assert got == {
+        "drop_file": (1, 1, d("3.50"), d("3.50"), 1, 1, d("3.40")),  # found: the leak's value, not the finding's
+        "repoint_line": (2, 1, d("2.03"), d("1.23"), 0, 1, d("1.23")),  # LK-3's finding is of October
+        "switch_hour_gap": (1, 1, d("2.00"), d("2.00"), 1, 1, d("1.90")),
+        "never_invoiced": (1, 1, d("20.00"), d("20.00"), 0, 1, d("20.00")),
+        "payment_misapplied": (1, 0, d("50.00"), d(0), 0, 0, d(0)),
+        "held_call": (1, 1, d("0.75"), d("0.75"), 0, 1, d(0)),
+    }
+    assert rows["drop_file"]["mix"] == "holdout" and rows["repoint_line"]["area"] == "billing"
+    holdout = family_scorecard(warehouse(FINDINGS), ground_truth, mix="holdout")
+    assert sorted(r["family"] for r in holdout) == ["drop_file", "payment_misapplied", "switch_hour_gap"]
+
+
+def test_spurious_findings_are_those_matching_no_injection_per_control(ground_truth):
+    rows = {r["control_id"]: r for r in spurious_findings(warehouse(FINDINGS), ground_truth, SUSPENSE_AGE)}
+    assert {c: (r["findings"], r["spurious"]) for c, r in rows.items()} == {
+        "RA-03": (2, 1), "RA-04": (1, 1), "RA-11": (1, 0), "RA-16": (1, 0), "RA-17": (2, 1), "RA-18": (1, 0),
+    }  # fmt: skip
+    assert rows["RA-03"]["examples"] == ["F-C"] and rows["RA-17"]["examples"] == ["F-E"]
+    assert rows["RA-03"]["spurious_leakage"] == Decimal("0.80")
+
+
+def test_a_ground_truth_without_leaks_scores_every_finding_spurious(tmp_path):
+    folder = tmp_path / "gt"
+    folder.mkdir()
+    (folder / "leaks.csv").write_text(",".join(LEAK_COLUMNS) + "\n")
+    con = warehouse(FINDINGS)
+    assert family_scorecard(con, folder) == []
+    assert sum(r["spurious"] for r in spurious_findings(con, folder, SUSPENSE_AGE)) == len(FINDINGS)
+
+
+ACCOUNTS = st.sampled_from([None, "ACC-0001", "ACC-0002", "ACC-0003", "ACC-0004", "ACC-0005"])
+SUBJECTS = st.sampled_from([None, FILE, "ast-lon1:r3", "fs-1:r4", "car-1:r5", "ast-lon1|2026-09-03T04", "ACC-0003",
+                            "PAY-000123", "PAY-0001234", "x" + FILE])  # fmt: skip
+EVIDENCE = st.lists(st.sampled_from(["ast-lon1:r1", "ast-lon1:r3", "fs-1:r4", "car-1:r5", "car-1:r6"]), max_size=3)
+EXTRA = st.tuples(
+    st.sampled_from(["RA-03", "RA-16", "RA-90"]), ACCOUNTS, st.sampled_from([SEP, OCT]), SUBJECTS,
+    st.sampled_from(["under_billing", "over_billing", "collection", "none"]), EVIDENCE,
+)  # fmt: skip
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(extra=st.lists(EXTRA, min_size=1, max_size=4))
+def test_adding_findings_never_lowers_recall(ground_truth, extra):
+    before = {r["family"]: (r["found"], r["found_value"]) for r in family_scorecard(warehouse(FINDINGS), ground_truth)}
+    added = [(f"F-X{i}", control, "t", account, period, None, subject, "1", direction, evidence)
+             for i, (control, account, period, subject, direction, evidence) in enumerate(extra)]  # fmt: skip
+    after = {
+        r["family"]: (r["found"], r["found_value"]) for r in family_scorecard(warehouse(FINDINGS + added), ground_truth)
+    }
+    assert set(after) == set(before)
+    for family, (found, value) in before.items():
+        assert after[family][0] >= found and after[family][1] >= value
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(extra=EXTRA, token=st.text("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789", min_size=6, max_size=10))
+def test_a_finding_matching_nothing_is_spurious_exactly_once(ground_truth, extra, token):
+    control, account, period, _, direction, _ = extra
+    lonely = ("F-LONELY", "RA-99", "t", account, period, "EUR", f"NOTHING-{token}", "2.50", direction, [])
+    before = spurious_findings(warehouse(FINDINGS), ground_truth, SUSPENSE_AGE)
+    after = {r["control_id"]: r for r in spurious_findings(warehouse(FINDINGS + [lonely]), ground_truth, SUSPENSE_AGE)}
+    assert (after["RA-99"]["findings"], after["RA-99"]["spurious"]) == (1, 1)
+    assert after["RA-99"]["examples"] == ["F-LONELY"]
+    assert sum(r["spurious"] for r in after.values()) == sum(r["spurious"] for r in before) + 1
