@@ -17,12 +17,24 @@ from pathlib import Path
 
 import yaml
 
-from orchestration.scoring import COLLECTION_CONTROL, LEAKAGE_EXPECTED, leakage_scorecard
+from orchestration.scoring import (
+    COLLECTION_CONTROL,
+    LEAKAGE_EXPECTED,
+    family_scorecard,
+    leakage_scorecard,
+    spurious_findings,
+)
 from orchestration.settings import DBT_PROJECT_DIR, Paths
 from orchestration.warehouse import connect
 
 # The controls whose findings carry money the simulator knows: the billing export's leaks and collection.
 MONEY_CONTROLS = tuple(sorted({control for control, _ in LEAKAGE_EXPECTED.values()} | {COLLECTION_CONTROL}))
+
+# The acceptance of a held-out score: the share of held-out leaks found by count and by value, and the most
+# findings that may match no injection.
+ACCEPT_RECALL_PCT = Decimal(95)
+ACCEPT_SPURIOUS_PCT = Decimal(2)
+SCORE_FILES = {"training": "docs/assurance-score.md", "holdout": "docs/assurance-score-holdout.md"}
 
 
 def assurance_settings() -> tuple[int]:
@@ -98,6 +110,85 @@ def render_markdown(rows: list[dict], summary: dict, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def family_summary(families: list[dict], spurious: list[dict]) -> dict:
+    """The leakage families' totals (recall by count and by value, the covering findings' leakage against
+    the injected value), the spurious findings over all controls and the acceptance verdict."""
+    leaks = sum(r["leaks"] for r in families)
+    found = sum(r["found"] for r in families)
+    injected_value = sum((r["injected_value"] or Decimal(0) for r in families), Decimal(0))
+    found_value = sum((r["found_value"] or Decimal(0) for r in families), Decimal(0))
+    findings = sum(r["findings"] for r in spurious)
+    unmatched = sum(r["spurious"] for r in spurious)
+    recall_count = Decimal(100) * found / leaks if leaks else None
+    recall_value = Decimal(100) * found_value / injected_value if injected_value else None
+    spurious_pct = Decimal(100) * unmatched / findings if findings else Decimal(0)
+    return {
+        "leaks": leaks,
+        "found": found,
+        "recall_count_pct": recall_count,
+        "injected_value": injected_value,
+        "found_value": found_value,
+        "recall_value_pct": recall_value,
+        "findings_leakage": sum((r["findings_leakage"] for r in families), Decimal(0)),
+        "findings": findings,
+        "spurious": unmatched,
+        "spurious_pct": spurious_pct,
+        "accepted": bool(leaks)
+        and recall_count is not None
+        and recall_count >= ACCEPT_RECALL_PCT
+        and (recall_value is None or recall_value >= ACCEPT_RECALL_PCT)
+        and spurious_pct < ACCEPT_SPURIOUS_PCT,
+    }
+
+
+def render_families(mix: str, families: list[dict], spurious: list[dict], summary: dict) -> list[str]:
+    """The leakage families' section: per family recall by count and value, spurious findings per control."""
+    verdict = "met" if summary["accepted"] else "NOT met"
+    lines = [
+        f"## Leakage families ({mix} mix, ground_truth/leaks.csv)",
+        "",
+        "A leak is found when a finding of the same account (or the leak names none) and period (or none), of a",
+        "compatible direction, names its subject, one of its calls (mapped to the mediated call), or its account.",
+        "A found leak counts its own injected value; the covering findings' own leakage is shown beside it.",
+        "",
+        f"- Leaks found: **{summary['found']} of {summary['leaks']} ({_pct(summary['recall_count_pct'])})**, by value "
+        f"**{summary['found_value']:.2f} of {summary['injected_value']:.2f} ({_pct(summary['recall_value_pct'])})**.",
+        f"- Leakage of the findings that cover them: {summary['findings_leakage']:.2f} against "
+        f"{summary['injected_value']:.2f} injected.",
+        f"- Findings that match no injection of any ground truth: **{summary['spurious']} of {summary['findings']} "
+        f"({_pct(summary['spurious_pct'])})**.",
+        f"- Acceptance (at least {ACCEPT_RECALL_PCT}% by count and by value, under {ACCEPT_SPURIOUS_PCT}% spurious): "
+        f"**{verdict}**.",
+        "",
+        "| family | area | leaks | found | recall | injected value | found value | value recall | estimated "
+        "| findings | findings' leakage |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    if not families:
+        lines.append("| (no leak of this mix was injected) | | | | | | | | | | |")
+    for r in families:
+        recall = _pct(100 * r["found"] / r["leaks"]) if r["leaks"] else ""
+        value_recall = _pct(100 * r["found_value"] / r["injected_value"]) if r["injected_value"] else ""
+        lines.append(
+            f"| {r['family']} | {r['area']} | {r['leaks']} | {r['found']} | {recall} | {r['injected_value']:.2f} "
+            f"| {r['found_value']:.2f} | {value_recall} | {r['estimated']} | {r['findings']} "
+            f"| {r['findings_leakage']:.2f} |"
+        )
+    lines += [
+        "",
+        "### Findings that match no injection, per control",
+        "",
+        "| control | findings | spurious | spurious leakage | first ids |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for r in spurious:
+        examples = " ".join(r["examples"] or [])
+        lines.append(
+            f"| {r['control_id']} | {r['findings']} | {r['spurious']} | {r['spurious_leakage']:.2f} | {examples} |"
+        )
+    return lines
+
+
 def score(paths: Paths) -> tuple[list[dict], dict]:
     with connect(paths.warehouse, read_only=True) as con:
         rows = leakage_scorecard(con, paths.ground_truth, *assurance_settings())
@@ -108,31 +199,50 @@ def score(paths: Paths) -> tuple[list[dict], dict]:
     return rows, summarize(rows, found_leakage)
 
 
+def score_families(paths: Paths, mix: str) -> tuple[list[dict], list[dict], dict]:
+    """The leakage families of `mix` and the spurious findings per control, with their summary."""
+    with connect(paths.warehouse, read_only=True) as con:
+        families = family_scorecard(con, paths.ground_truth, mix)
+        spurious = spurious_findings(con, paths.ground_truth, *assurance_settings())
+    return families, spurious, family_summary(families, spurious)
+
+
 def score_quarter(
     args: argparse.Namespace,
     say: Callable[[str], None],
     operate: Callable[[Paths], int],
     simulate: Callable[[argparse.Namespace], int],
 ) -> int:
-    data = Path(args.data or Paths.from_env().data / "score").resolve()
+    mix = getattr(args, "mix", "training")
+    data = Path(args.data or Paths.from_env().data / ("score" if mix == "training" else f"score-{mix}")).resolve()
     os.environ["TOLLHOUSE_DATA_DIR"] = str(data)  # dbt and Dagster run against the scored folder
     os.environ["DAGSTER_HOME"] = str(data / "dagster")
     paths = Paths(data)
     if not args.skip_simulate:
-        args.out, args.no_faults = str(data), False
+        args.out, args.no_faults, args.leakage = str(data), False, mix
         if simulate(args):
             return 1
         status = operate(paths)
         if status:
             say("the run failed; scoring what it wrote")
-    rows, summary = score(paths)
+    families, spurious, family_figures = score_families(paths, mix)
     command = (
-        f"tollhouse report score --seed {args.seed} --start {args.start:%Y-%m-%d} --months {args.months} "
-        f"--accounts {args.accounts} --calls-per-day {args.calls_per_day}"
+        f"tollhouse report score --mix {mix} --seed {args.seed} --start {args.start:%Y-%m-%d} "
+        f"--months {args.months} --accounts {args.accounts} --calls-per-day {args.calls_per_day}"
     )
-    text = render_markdown(rows, summary, command)
+    sections = render_families(mix, families, spurious, family_figures)
+    if (paths.ground_truth / "leakage.csv").exists():
+        rows, summary = score(paths)
+        legacy = render_markdown(rows, summary, command).splitlines()[4:]  # below the title and command
+        sections += ["", "## The simulated billing system's leaks, payment and ingestion faults", *legacy]
+    title = "Revenue-assurance controls scored against the ground truth" + (
+        "" if mix == "training" else f" ({mix} leakage families)"
+    )
+    text = "\n".join([f"# {title}", "", f"Produced by `{command}` (orchestration/assurance_score.py); do not "
+                      "edit by hand.", "", *sections]) + "\n"  # fmt: skip
     print(text)
-    if args.write:
-        Path(args.write).write_text(text, encoding="utf-8")
-        say(f"wrote {args.write}")
+    target = SCORE_FILES.get(mix, "") if args.write is None else args.write
+    if target:
+        Path(target).write_text(text, encoding="utf-8")
+        say(f"wrote {target}")
     return 0

@@ -667,16 +667,27 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_report_leakage)
     r = report_sub.add_parser(
         "score",
-        help="score the controls against a simulated quarter's ground truth",
-        description="Simulate a quarter of the demo operator into DATA (default data/score), run it "
-        "through the month ends and revenue assurance, and score every control against the ground truth: "
-        "recall by count and by value, leakage found against injected, findings that match no injection. "
-        "Writes the table as Markdown.",
+        help="score the controls against a simulated month's ground truth",
+        description="Simulate the demo operator with a mix of leakage families into DATA (default "
+        "data/score, data/score-holdout), run it through the month ends and revenue assurance, and score "
+        "every control against the ground truth: recall per leakage family by count and by value, findings "
+        "that match no injection per control, the acceptance line. Writes the tables as Markdown.",
     )
-    add_simulation_options(r, months=False, start=date(2026, 7, 1))  # delivered before the partitions end
-    r.add_argument("--months", type=int, default=3, help="months to simulate (default: 3, a quarter)")
-    r.add_argument("--data", default="", help="data folder for the scored run (default: data/score)")
-    r.add_argument("--write", default="docs/assurance-score.md", help="Markdown file to write ('' to print only)")
+    add_simulation_options(r, months=False, start=date(2026, 9, 1))  # delivered before the partitions end
+    r.add_argument("--months", type=int, default=1, help="months to simulate (default: 1, minutes to run)")
+    r.add_argument(
+        "--mix",
+        choices=("training", "holdout"),
+        default="training",
+        help="leakage families to inject and score: the training mix (default) or the held-out one",
+    )
+    r.add_argument("--data", default="", help="data folder for the scored run (default: data/score[-holdout])")
+    r.add_argument(
+        "--write",
+        default=None,
+        help="Markdown file to write (default: docs/assurance-score.md, or docs/assurance-score-holdout.md for "
+        "the held-out mix; '' to print only)",
+    )
     r.add_argument("--skip-simulate", action="store_true", help="score the run already in the data folder")
     r.set_defaults(func=cmd_report_score)
 

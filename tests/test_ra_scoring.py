@@ -98,8 +98,8 @@ def write_ground_truth(folder: Path, leaks: list[dict]) -> Path:
     return folder
 
 
-def warehouse(findings: list[tuple]) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
+def warehouse(findings: list[tuple], path: Path | None = None) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(path) if path else ":memory:")
     con.execute("create schema marts")
     con.execute(
         "create table marts.fct_leakage_findings (finding_id varchar, control_id varchar, finding_type varchar, "
@@ -191,10 +191,58 @@ def test_adding_findings_never_lowers_recall(ground_truth, extra):
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(extra=EXTRA, token=st.text("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789", min_size=6, max_size=10))
 def test_a_finding_matching_nothing_is_spurious_exactly_once(ground_truth, extra, token):
-    control, account, period, _, direction, _ = extra
+    _, account, period, _, direction, _ = extra
     lonely = ("F-LONELY", "RA-99", "t", account, period, "EUR", f"NOTHING-{token}", "2.50", direction, [])
     before = spurious_findings(warehouse(FINDINGS), ground_truth, SUSPENSE_AGE)
-    after = {r["control_id"]: r for r in spurious_findings(warehouse(FINDINGS + [lonely]), ground_truth, SUSPENSE_AGE)}
+    after = {r["control_id"]: r for r in spurious_findings(warehouse([*FINDINGS, lonely]), ground_truth, SUSPENSE_AGE)}
     assert (after["RA-99"]["findings"], after["RA-99"]["spurious"]) == (1, 1)
     assert after["RA-99"]["examples"] == ["F-LONELY"]
     assert sum(r["spurious"] for r in after.values()) == sum(r["spurious"] for r in before) + 1
+
+
+# --- the score report -------------------------------------------------------------------------------------
+
+
+def family(leaks: int, found: int, injected: str, value: str) -> dict:
+    return {"family": "f", "mix": "holdout", "area": "billing", "leaks": leaks, "found": found,
+            "injected_value": Decimal(injected), "found_value": Decimal(value), "estimated": 0, "findings": found,
+            "findings_leakage": Decimal(value)}  # fmt: skip
+
+
+def test_the_acceptance_line_needs_95_percent_by_count_and_value_and_under_2_percent_spurious():
+    from orchestration.assurance_score import family_summary
+
+    def verdict(families, findings, spurious):
+        return family_summary(families, [{"control_id": "RA-03", "findings": findings, "spurious": spurious}])
+
+    exact = verdict([family(19, 19, "10", "10"), family(1, 0, "0.50", "0")], 100, 1)
+    assert (exact["found"], exact["leaks"], exact["recall_count_pct"]) == (19, 20, Decimal(95))
+    assert exact["recall_value_pct"] == Decimal(100) * Decimal(10) / Decimal("10.50")  # 95.238...
+    assert exact["accepted"]
+    assert not verdict([family(19, 19, "10", "10"), family(1, 0, "0.50", "0")], 100, 2)["accepted"]  # 2 % spurious
+    assert not verdict([family(20, 20, "10", "9.49"), family(1, 1, "0", "0")], 100, 0)["accepted"]  # value 94.9 %
+    assert not verdict([], 10, 0)["accepted"]  # nothing injected proves nothing
+
+
+def test_report_score_writes_the_families_spurious_findings_and_verdict(tmp_path, ground_truth, monkeypatch):
+    import argparse
+    import shutil
+
+    from orchestration.assurance_score import score_quarter
+
+    data = tmp_path / "data"
+    shutil.copytree(ground_truth, data / "ground_truth")
+    (data / "warehouse").mkdir(parents=True)
+    con = warehouse(FINDINGS, data / "warehouse" / "tollhouse.duckdb")
+    con.close()
+    args = argparse.Namespace(mix="holdout", data=str(data), skip_simulate=True, seed=7, start=SEP, months=1,
+                              accounts=30, calls_per_day=20000, write=str(tmp_path / "score.md"))  # fmt: skip
+    assert score_quarter(args, print, lambda paths: 1, lambda args: 1) == 0
+    text = (tmp_path / "score.md").read_text()
+    assert "`tollhouse report score --mix holdout --seed 7 --start 2026-09-01 --months 1" in text
+    assert "Leaks found: **2 of 3 (66.67%)**, by value **5.50 of 55.50 (9.91%)**" in text
+    assert "Findings that match no injection of any ground truth: **3 of 8 (37.50%)**" in text
+    assert "under 2% spurious): **NOT met**" in text
+    assert "| payment_misapplied | collection | 1 | 0 | 0.00% | 50.00 | 0.00 |" in text
+    assert "| RA-17 | 2 | 1 | 1.00 | F-E |" in text
+    assert "repoint_line" not in text  # a training family is not in the held-out score
