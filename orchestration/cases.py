@@ -7,11 +7,13 @@ an analyst's edit must survive every run. SQLite also lets an analyst write whil
 DuckDB file.
 
 After each run `sync_findings` attaches the current findings to cases. A finding keeps its case for life;
-a new finding joins the one open case of its group (control, type, account, period, currency) or starts
-one. Sync writes only what the pipeline owns (which findings a case has, their amounts, whether the last
-run still produced them); status, owner, notes and recovered amounts are the analysts' and only their
-operations change them. Every change is one transaction and leaves an event in the case's history,
-which is append-only.
+a new finding joins the one open case of its group (control, account, period, currency: every finding
+type of the control) or starts one, unless the group's new findings all carry money and add up to less
+than the materiality threshold in the reporting currency: then they are filed below materiality, and a
+case opens when later findings of the group take it over the threshold. Sync writes only what the pipeline
+owns (which findings a case has, their amounts, whether the last run still produced them); status, owner,
+notes and recovered amounts are the analysts' and only their operations change them. Every change is one
+transaction and leaves an event in the case's history, which is append-only.
 
 Money is Decimal, stored as text: SQLite's numbers are floats, and 0.1 + 0.2 must stay 0.3.
 """
@@ -31,7 +33,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import duckdb
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_S = 10.0  # a writer waits this long for another's transaction before giving up
 SYNC_ACTOR = "pipeline"  # the actor of the events sync writes
 
@@ -50,7 +52,8 @@ STATUSES = tuple(TRANSITIONS)
 TERMINAL = tuple(status for status, following in TRANSITIONS.items() if not following)
 
 # Migrations: MIGRATIONS[n] brings a store from version n to n + 1. Version 1 is the case store; later
-# versions add tables beside it (version 2: fraud alerts and their labels), never by editing these statements.
+# versions add tables beside it (version 2: fraud alerts and their labels; version 3: cases roll up by control,
+# account, period and currency, findings below materiality), never by editing these statements.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         "create table schema_version (version integer not null)",
@@ -132,6 +135,34 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """create trigger fraud_alert_events_no_delete before delete on fraud_alert_events
             begin select raise(abort, 'alert history is append-only'); end""",
     ),
+    (  # version 3: one case per control, account, period and currency (every finding type of the control),
+        # a finding's direction (recovered revenue counts under-billing and collection only), and the findings
+        # filed below materiality. An open case of the old grouping keeps its findings; where two open cases
+        # now share a group, the oldest takes the group's new findings and the others keep a key of their own.
+        "alter table case_findings add column direction text",  # null: filed before version 3
+        "alter table case_findings add column finding_type text",  # null: filed before version 3
+        "update cases set group_key = json_array(control_id, account_id, billing_period, currency) || '#' || case_id",
+        "update cases set group_key = json_array(control_id, account_id, billing_period, currency) "
+        "where case_id in (select min(case_id) from cases "
+        f"where status not in ({', '.join(repr(status) for status in TERMINAL)}) "
+        "group by control_id, account_id, billing_period, currency)",
+        """create table findings_below_materiality (
+            finding_id        text primary key,  -- filed, no case opened: its group is below the threshold
+            group_key         text not null,     -- as a case's
+            control_id        text not null,
+            finding_type      text not null,
+            account_id        text,
+            billing_period    text not null,
+            currency          text,
+            direction         text not null,
+            leakage_amount    text not null,     -- decimal as text, as last produced
+            leakage_reporting text,              -- the same in the reporting currency (null: no rate known)
+            filed_at          text not null,
+            last_seen_at      text not null,
+            present           integer not null check (present in (0, 1))
+        )""",
+        "create index findings_below_materiality_group on findings_below_materiality (group_key)",
+    ),
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
@@ -157,6 +188,7 @@ class Finding:
     direction: str  # under_billing | over_billing | cost | collection | none
     evidence_call_ids: tuple[str, ...] = ()
     detail: str | None = None
+    leakage_reporting: Decimal | None = None  # in the reporting currency; None when no rate is known
 
 
 @dataclass(frozen=True)
@@ -164,7 +196,7 @@ class Case:
     case_id: str
     title: str
     control_id: str
-    finding_type: str
+    finding_type: str  # the finding types of its findings, sorted, '|'-separated
     account_id: str | None
     billing_period: date
     currency: str | None
@@ -212,6 +244,26 @@ class SyncResult:
     new_cases: int
     findings_attached: int  # findings seen for the first time
     findings_gone: int  # findings present before this sync and not produced now
+    below_materiality: int = 0  # findings of this sync filed below materiality (no case)
+
+
+@dataclass(frozen=True)
+class BelowMateriality:
+    """A finding filed without a case: its group's findings outside any case add up to less than the
+    materiality threshold."""
+
+    finding_id: str
+    control_id: str
+    finding_type: str
+    account_id: str | None
+    billing_period: date
+    currency: str | None
+    direction: str
+    leakage_amount: Decimal
+    leakage_reporting: Decimal | None
+    filed_at: datetime
+    last_seen_at: datetime
+    present: bool
 
 
 @dataclass(frozen=True)
@@ -219,8 +271,12 @@ class CaseKpis:
     cases: int
     by_status: dict[str, int]  # every status, zero included
     leakage: dict[str, Decimal]  # currency -> leakage of the cases not cancelled
-    recovered: dict[str, Decimal]  # currency -> recovered amount of the cases not cancelled
+    # currency -> recovered amount of the cases not cancelled that are about revenue (under-billing or
+    # collection findings, or filed before findings had a direction); a refund of over-billing is no recovery
+    recovered: dict[str, Decimal]
     mean_days_to_recovery: float | None  # created -> recovered, over the cases that reached recovered
+    refunded: dict[str, Decimal] | None = None  # currency -> "recovered" amounts of over-billing-only cases
+    below_materiality: int = 0  # present findings filed without a case
 
 
 # --- the store -----------------------------------------------------------------------------------------
@@ -336,20 +392,27 @@ def _who(actor: str) -> str:
 
 def _group_key(finding: Finding) -> str:
     # JSON keeps a null account apart from an empty one. Currency is part of the key so that a case's
-    # leakage never adds two currencies (an account bills in one; switch-level findings may not).
+    # leakage never adds two currencies (an account bills in one; switch-level findings may not). Written as
+    # SQLite's json_array writes it (the version 3 migration computes the keys of existing cases in SQL).
     return json.dumps(
-        [
-            finding.control_id,
-            finding.finding_type,
-            finding.account_id,
-            finding.billing_period.isoformat(),
-            finding.currency,
-        ]
+        [finding.control_id, finding.account_id, finding.billing_period.isoformat(), finding.currency],
+        separators=(",", ":"),
+        ensure_ascii=False,
     )
 
 
-def _title(finding: Finding) -> str:
-    return f"{finding.finding_type}: {finding.account_id or 'switch level'} {finding.billing_period:%Y-%m}"
+def _title(control_id: str, types: str, account_id: str | None, period: date) -> str:
+    return f"{control_id} {types.replace('|', ', ')}: {account_id or 'switch level'} {period:%Y-%m}"
+
+
+MONEY_DIRECTIONS = ("under_billing", "over_billing", "collection", "cost")
+REVENUE_DIRECTIONS = ("under_billing", "collection")  # what a recovery brings back from the customer
+
+
+def _carries_money(finding: Finding) -> bool:
+    """A finding valued in a currency; the others (a file, a switch-day, a call in suspense) are signals whose
+    money is unknown, and materiality cannot judge them."""
+    return finding.currency is not None and finding.direction in MONEY_DIRECTIONS
 
 
 CASE_COLUMNS = (
@@ -408,21 +471,63 @@ def _event(
 # --- sync ----------------------------------------------------------------------------------------------
 
 
-def read_findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
+def ra_settings() -> dict:
+    """The dbt project's vars the case side reads: the reporting currency and the case materiality."""
+    import yaml
+
+    from orchestration.settings import DBT_PROJECT_DIR
+
+    variables = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
+    return {
+        "reporting_currency": str(variables.get("reporting_currency", "EUR")),
+        "ra_case_materiality": Decimal(str(variables.get("ra_case_materiality", 0))),
+    }
+
+
+def read_findings(con: duckdb.DuckDBPyConnection, reporting_currency: str | None = None) -> list[Finding]:
     """The current findings from the warehouse's marts.fct_leakage_findings, without their evidence (sync
-    does not need it; the mart keeps it)."""
+    does not need it; the mart keeps it), each with its leakage in the reporting currency at the FX rate of
+    its period's last day (intermediate.int_fx_daily_rates; None when no rate is known)."""
+    reporting = reporting_currency or ra_settings()["reporting_currency"]
+    (has_fx,) = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'intermediate' "
+        "and table_name = 'int_fx_daily_rates'"
+    ).fetchone()
+    fx_join = (
+        "left join intermediate.int_fx_daily_rates fx on fx.base_currency = f.currency "
+        "and fx.quote_currency = $reporting and fx.rate_day = last_day(f.billing_period)"
+        if has_fx
+        else "left join (select null::decimal(18, 6) as rate) fx on false"
+    )
     rows = con.execute(
-        "select finding_id, control_id, leakage_area, finding_type, account_id, billing_period, currency, "
-        "expected_amount, billed_amount, leakage_amount, direction, detail "
-        "from marts.fct_leakage_findings order by finding_id"
+        f"""select f.finding_id, f.control_id, f.leakage_area, f.finding_type, f.account_id, f.billing_period,
+                   f.currency, f.expected_amount, f.billed_amount, f.leakage_amount, f.direction, f.detail,
+                   case when f.currency = $reporting then f.leakage_amount
+                        else cast(f.leakage_amount * fx.rate as decimal(18, 6)) end
+            from marts.fct_leakage_findings f {fx_join}
+            order by f.finding_id""",
+        {"reporting": reporting},
     ).fetchall()
-    return [Finding(*row[:11], detail=row[11]) for row in rows]
+    return [Finding(*row[:11], detail=row[11], leakage_reporting=row[12]) for row in rows]
 
 
-def sync_findings(store_path: Path, findings: Iterable[Finding], now: datetime | None = None) -> SyncResult:
+def sync_findings(
+    store_path: Path,
+    findings: Iterable[Finding],
+    now: datetime | None = None,
+    materiality: Decimal | int | str = 0,
+) -> SyncResult:
     """Attach every current finding to a case, in one transaction; call it after each pipeline run with all
     the findings the run produced. Idempotent: the same findings again change no case and write no event
-    (only the findings' last_seen_at moves to `now`)."""
+    (only the findings' last_seen_at moves to `now`).
+
+    A new finding joins the open case of its group (control, account, period, currency). A group without
+    one opens a case for its new findings unless they all carry money and their leakage in the reporting
+    currency adds up to less than `materiality`: then they are filed below materiality, without a case, until
+    a later run's findings of the group reach the threshold and open one (taking them along)."""
+    threshold = _money(materiality, "the materiality threshold")
+    if threshold < 0:
+        raise CaseError(f"the materiality threshold cannot be negative ({threshold})")
     current: dict[str, Finding] = {}
     amounts: dict[str, Decimal] = {}
     for finding in findings:
@@ -431,9 +536,11 @@ def sync_findings(store_path: Path, findings: Iterable[Finding], now: datetime |
         amount = _money(finding.leakage_amount, f"the leakage amount of finding {finding.finding_id}")
         if amount < 0:
             raise CaseError(f"finding {finding.finding_id} has a negative leakage amount ({amount})")
+        if finding.leakage_reporting is not None:
+            _money(finding.leakage_reporting, f"the reporting-currency leakage of finding {finding.finding_id}")
         current[finding.finding_id], amounts[finding.finding_id] = finding, amount
     at = _stamp(now)
-    new_cases = attached = gone = 0
+    new_cases = attached = gone = filed_below = 0
     with _transaction(store_path, write=True) as con:
         known = {
             finding_id: (case_id, Decimal(amount), present)
@@ -449,49 +556,100 @@ def sync_findings(store_path: Path, findings: Iterable[Finding], now: datetime |
         before = dict(con.execute("select case_id, sum(present) from case_findings group by case_id").fetchall())
         touched: set[str] = set()
         created: set[str] = set()
-        # Sorted so that case ids are given out in the same order for the same findings.
-        for finding in sorted(current.values(), key=lambda f: (_group_key(f), f.finding_id)):
-            amount = _text(amounts[finding.finding_id])
-            if finding.finding_id in known:  # attached for life; the pipeline's figures are refreshed
-                case_id, previous, present = known[finding.finding_id]
-                if amounts[finding.finding_id] != previous or not present:
-                    touched.add(case_id)
-                else:
-                    amount = _text(previous)  # the same number: keep its text, so that nothing changes
-                con.execute(
-                    "update case_findings set leakage_amount = ?, present = 1, last_seen_at = ? where finding_id = ?",
-                    [amount, at, finding.finding_id],
-                )
+        new: dict[str, list[Finding]] = {}
+        for finding in current.values():
+            if finding.finding_id not in known:
+                new.setdefault(_group_key(finding), []).append(finding)
                 continue
-            key = _group_key(finding)
+            # attached for life; the pipeline's figures are refreshed
+            amount = _text(amounts[finding.finding_id])
+            case_id, previous, present = known[finding.finding_id]
+            if amounts[finding.finding_id] != previous or not present:
+                touched.add(case_id)
+            else:
+                amount = _text(previous)  # the same number: keep its text, so that nothing changes
+            con.execute(
+                "update case_findings set leakage_amount = ?, present = 1, last_seen_at = ?, "
+                "direction = coalesce(direction, ?), finding_type = coalesce(finding_type, ?) where finding_id = ?",
+                [amount, at, finding.direction, finding.finding_type, finding.finding_id],
+            )
+        # Sorted so that case ids are given out in the same order for the same findings.
+        for key in sorted(new):
+            group = sorted(new[key], key=lambda f: f.finding_id)
             case_id = open_cases.get(key)
+            if case_id is None and _below(group, threshold):
+                for finding in group:
+                    _file_below(con, finding, key, amounts[finding.finding_id], at)
+                filed_below += len(group)
+                continue
             if case_id is None:
-                case_id = _new_case(con, finding, key, at)
+                case_id = _new_case(con, group[0], key, at)
                 open_cases[key] = case_id
                 created.add(case_id)
                 new_cases += 1
-            con.execute(
-                "insert into case_findings values (?, ?, ?, ?, ?, 1)", [finding.finding_id, case_id, at, amount, at]
-            )
-            _event(
-                con,
-                case_id,
-                at,
-                SYNC_ACTOR,
-                "finding_attached",
-                note=finding.finding_id,
-                amount=amounts[finding.finding_id],
-            )
+            for finding in group:
+                con.execute("delete from findings_below_materiality where finding_id = ?", [finding.finding_id])
+                con.execute(
+                    "insert into case_findings (finding_id, case_id, attached_at, leakage_amount, last_seen_at, "
+                    "present, direction, finding_type) values (?, ?, ?, ?, ?, 1, ?, ?)",
+                    [finding.finding_id, case_id, at, _text(amounts[finding.finding_id]), at, finding.direction,
+                     finding.finding_type],
+                )  # fmt: skip
+                _event(con, case_id, at, SYNC_ACTOR, "finding_attached", note=finding.finding_id,
+                       amount=amounts[finding.finding_id])  # fmt: skip
+                _add_type(con, case_id, finding.finding_type)
+                attached += 1
             touched.add(case_id)
-            attached += 1
         for finding_id, (case_id, _, present) in known.items():
             if present and finding_id not in current:
                 con.execute("update case_findings set present = 0 where finding_id = ?", [finding_id])
                 touched.add(case_id)
                 gone += 1
+        for (finding_id,) in con.execute(
+            "select finding_id from findings_below_materiality where present = 1"
+        ).fetchall():
+            if finding_id not in current:
+                con.execute("update findings_below_materiality set present = 0 where finding_id = ?", [finding_id])
         for case_id in sorted(touched):
             _refresh_leakage(con, case_id, at, before.get(case_id, 0), case_id in created)
-    return SyncResult(new_cases, attached, gone)
+    return SyncResult(new_cases, attached, gone, filed_below)
+
+
+def _below(group: list[Finding], threshold: Decimal) -> bool:
+    """A group's new findings stay below materiality when they all carry money, their value in the
+    reporting currency is known and adds up to less than the threshold (0: every group opens a case)."""
+    if threshold <= 0 or not all(_carries_money(f) for f in group):
+        return False
+    values = [f.leakage_reporting for f in group]
+    return all(v is not None for v in values) and sum(values, Decimal(0)) < threshold
+
+
+def _file_below(con: sqlite3.Connection, finding: Finding, key: str, amount: Decimal, at: str) -> None:
+    reporting = None if finding.leakage_reporting is None else _text(Decimal(finding.leakage_reporting))
+    con.execute(
+        """insert into findings_below_materiality (finding_id, group_key, control_id, finding_type, account_id,
+               billing_period, currency, direction, leakage_amount, leakage_reporting, filed_at, last_seen_at, present)
+           values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+           on conflict (finding_id) do update set leakage_amount = excluded.leakage_amount,
+               leakage_reporting = excluded.leakage_reporting, last_seen_at = excluded.last_seen_at, present = 1""",
+        [finding.finding_id, key, finding.control_id, finding.finding_type, finding.account_id,
+         finding.billing_period.isoformat(), finding.currency, finding.direction, _text(amount), reporting, at, at],
+    )  # fmt: skip
+
+
+def _add_type(con: sqlite3.Connection, case_id: str, finding_type: str) -> None:
+    """A case names every finding type of its findings (sorted); its title follows."""
+    control, types, account, period = con.execute(
+        "select control_id, finding_type, account_id, billing_period from cases where case_id = ?", [case_id]
+    ).fetchone()
+    known = set(types.split("|"))
+    if finding_type in known:
+        return
+    types = "|".join(sorted(known | {finding_type}))
+    con.execute(
+        "update cases set finding_type = ?, title = ? where case_id = ?",
+        [types, _title(control, types, account, date.fromisoformat(period)), case_id],
+    )
 
 
 def _new_case(con: sqlite3.Connection, finding: Finding, key: str, at: str) -> str:
@@ -504,7 +662,7 @@ def _new_case(con: sqlite3.Connection, finding: Finding, key: str, at: str) -> s
         [
             case_id,
             key,
-            _title(finding),
+            _title(finding.control_id, finding.finding_type, finding.account_id, finding.billing_period),
             finding.control_id,
             finding.finding_type,
             finding.account_id,
@@ -698,21 +856,61 @@ def case_of_finding(store_path: Path, finding_id: str) -> str | None:
 
 def case_kpis(store_path: Path, period: date | None = None) -> CaseKpis:
     """Counts by status, leakage and recovered totals by currency (cancelled cases left out: they were not
-    leakage) and mean days from a case's creation to its recovery, for one billing month or all."""
+    leakage) and mean days from a case's creation to its recovery, for one billing month or all. Recovered
+    counts the cases about revenue (an under-billing or collection finding, or one filed before findings had a
+    direction); what an over-billing case "recovers" is a refund to the customer and is counted apart."""
     cases = list_cases(store_path, period=period)
+    with _transaction(store_path, write=False) as con:
+        directions: dict[str, set] = {}
+        for case_id, direction in con.execute("select case_id, direction from case_findings"):
+            directions.setdefault(case_id, set()).add(direction)
+        (below,) = con.execute(
+            "select count(*) from findings_below_materiality where present = 1 "
+            "and (? is null or substr(billing_period, 1, 7) = ?)",
+            [period and f"{period:%Y-%m}", period and f"{period:%Y-%m}"],
+        ).fetchone()
     by_status = dict.fromkeys(STATUSES, 0)
     leakage: dict[str, Decimal] = {}
     recovered: dict[str, Decimal] = {}
+    refunded: dict[str, Decimal] = {}
     days = []
     for case in cases:
         by_status[case.status] += 1
         if case.status == "cancelled" or case.currency is None:  # no money: counted by status only
             continue
         leakage[case.currency] = leakage.get(case.currency, Decimal(0)) + case.leakage_amount
-        recovered[case.currency] = recovered.get(case.currency, Decimal(0)) + (case.recovered_amount or 0)
+        seen = directions.get(case.case_id, {None})
+        revenue = None in seen or bool(seen & set(REVENUE_DIRECTIONS))
+        into = recovered if revenue else refunded
+        into[case.currency] = into.get(case.currency, Decimal(0)) + (case.recovered_amount or 0)
+        if revenue:
+            refunded.setdefault(case.currency, Decimal(0))
+        else:
+            recovered.setdefault(case.currency, Decimal(0))
         if case.recovered_at is not None:
             days.append((case.recovered_at - case.created_at).total_seconds() / 86400)
-    return CaseKpis(len(cases), by_status, leakage, recovered, sum(days) / len(days) if days else None)
+    return CaseKpis(len(cases), by_status, leakage, recovered, sum(days) / len(days) if days else None, refunded,
+                    below)  # fmt: skip
+
+
+def below_materiality(
+    store_path: Path, period: date | None = None, present_only: bool = True
+) -> list[BelowMateriality]:
+    """The findings filed without a case (below materiality), largest first, for one billing month or all."""
+    month = period and f"{period:%Y-%m}"
+    with _transaction(store_path, write=False) as con:
+        rows = con.execute(
+            "select finding_id, control_id, finding_type, account_id, billing_period, currency, direction, "
+            "leakage_amount, leakage_reporting, filed_at, last_seen_at, present from findings_below_materiality "
+            "where (? is null or substr(billing_period, 1, 7) = ?) and (present = 1 or not ?)",
+            [month, month, present_only],
+        ).fetchall()
+    found = [
+        BelowMateriality(r[0], r[1], r[2], r[3], date.fromisoformat(r[4]), r[5], r[6], Decimal(r[7]), _decimal(r[8]),
+                         _time(r[9]), _time(r[10]), bool(r[11]))
+        for r in rows
+    ]  # fmt: skip
+    return sorted(found, key=lambda b: (-(b.leakage_reporting or b.leakage_amount), b.finding_id))
 
 
 # --- fraud alerts --------------------------------------------------------------------------------------

@@ -99,7 +99,10 @@ def test_the_store_is_created_once_beside_the_warehouse(tmp_path, store):
         tables = {name for (name,) in con.execute("select name from sqlite_master where type = 'table'")}
         assert {"schema_version", "cases", "case_findings", "case_events"} <= tables
         with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
-            con.execute("insert into case_findings values ('F9', 'CASE-999999', 'x', '1', 'x', 1)")
+            con.execute(
+                "insert into case_findings (finding_id, case_id, attached_at, leakage_amount, last_seen_at, present) "
+                "values ('F9', 'CASE-999999', 'x', '1', 'x', 1)"
+            )
     finally:
         con.close()
 
@@ -249,39 +252,41 @@ def test_unknown_cases_and_missing_actors_are_refused(store):
 # --- sync ----------------------------------------------------------------------------------------------
 
 
-def test_sync_groups_findings_by_control_type_account_and_period(store):
+def test_sync_groups_findings_by_control_account_and_period(store):
     result = cases.sync_findings(
         store,
         [
             finding("F1", "1.50"),
             finding("F2", "2.50"),  # same group as F1
             finding("F3", "3", account="ACC-0002"),
-            finding("F4", "4.5", kind="zero_rated_usage"),
+            finding("F4", "4.5", kind="zero_rated_usage"),  # another type of the same control: F1's case too
             finding("F5", "5", account=None),  # switch level
             finding("F6", "6", period=OCT),
             finding("F7", "7", control="RA-08"),
         ],
         now=T0,
     )
-    assert result == cases.SyncResult(new_cases=6, findings_attached=7, findings_gone=0)
+    assert result == cases.SyncResult(new_cases=5, findings_attached=7, findings_gone=0)
     found = cases.list_cases(store)
-    assert [c.case_id for c in found] == [f"CASE-{n:06d}" for n in range(1, 7)]
+    assert [c.case_id for c in found] == [f"CASE-{n:06d}" for n in range(1, 6)]
     assert {c.title for c in found} == {
-        "unbilled_usage: ACC-0001 2026-09",
-        "unbilled_usage: ACC-0002 2026-09",
-        "zero_rated_usage: ACC-0001 2026-09",
-        "unbilled_usage: switch level 2026-09",
-        "unbilled_usage: ACC-0001 2026-10",
+        "RA-07 unbilled_usage, zero_rated_usage: ACC-0001 2026-09",
+        "RA-07 unbilled_usage: ACC-0002 2026-09",
+        "RA-07 unbilled_usage: switch level 2026-09",
+        "RA-07 unbilled_usage: ACC-0001 2026-10",
+        "RA-08 unbilled_usage: ACC-0001 2026-09",
     }
     assert all((c.status, c.owner, c.recovered_amount, c.created_at) == ("open", None, None, T0) for c in found)
-    (pair,) = [c for c in found if c.leakage_amount == Decimal("4.00")]
-    detail = cases.get_case(store, pair.case_id)
-    assert (pair.control_id, pair.account_id, pair.billing_period) == ("RA-07", "ACC-0001", SEP)
-    assert [f.finding_id for f in detail.findings] == ["F1", "F2"]
+    (rolled,) = [c for c in found if c.leakage_amount == Decimal("8.50")]  # 1.50 + 2.50 + 4.5
+    detail = cases.get_case(store, rolled.case_id)
+    assert (rolled.control_id, rolled.account_id, rolled.billing_period) == ("RA-07", "ACC-0001", SEP)
+    assert rolled.finding_type == "unbilled_usage|zero_rated_usage"
+    assert [f.finding_id for f in detail.findings] == ["F1", "F2", "F4"]
     assert [(e.actor, e.action, e.note) for e in detail.events] == [
         ("pipeline", "created", "control RA-07"),
         ("pipeline", "finding_attached", "F1"),
         ("pipeline", "finding_attached", "F2"),
+        ("pipeline", "finding_attached", "F4"),
     ]
 
 
@@ -458,6 +463,7 @@ def test_read_findings_from_the_warehouse_mart(store):
         Decimal(0),
         Decimal("0.1"),
         "under_billing",
+        leakage_reporting=Decimal("0.1"),  # EUR is the reporting currency
     )
     assert (findings[1].account_id, findings[1].detail) == (None, "switch level")
     assert cases.sync_findings(store, findings, now=T0) == cases.SyncResult(2, 2, 0)
@@ -605,3 +611,170 @@ def test_the_case_commands_refuse_with_exit_2_and_the_reason(cli_store, capsys):
         main(["case", "move", "CASE-000001", "closed", "--recovered", "lots"])
     assert done.value.code == 2
     assert "expected an amount like 1234.56, got 'lots'" in capsys.readouterr().err
+
+
+# --- roll-up by control, account and period; materiality; the version 3 migration -----------------------
+
+
+def money_finding(finding_id: str, amount: str, reporting: str | None, **kwargs) -> Finding:
+    """A finding with its leakage in the reporting currency (None: no rate known)."""
+    made = finding(finding_id, amount, **kwargs)
+    return Finding(**{**made.__dict__, "leakage_reporting": None if reporting is None else Decimal(reporting)})
+
+
+def test_a_case_keeps_its_id_while_its_findings_change_type_and_amount(store):
+    cases.sync_findings(store, [finding("F1", "2", kind="unbilled_usage")], now=T0)
+    (case,) = cases.list_cases(store)
+    later = T0 + timedelta(days=1)
+    result = cases.sync_findings(store, [finding("F2", "3", kind="duplicate_billing")], now=later)
+    assert result == cases.SyncResult(new_cases=0, findings_attached=1, findings_gone=1)
+    (again,) = cases.list_cases(store)
+    assert (again.case_id, again.leakage_amount) == (case.case_id, Decimal(3))  # F1 gone, F2 present
+    assert again.finding_type == "duplicate_billing|unbilled_usage"
+    assert again.title == "RA-07 duplicate_billing, unbilled_usage: ACC-0001 2026-09"
+    assert cases.case_of_finding(store, "F1") == cases.case_of_finding(store, "F2") == case.case_id
+
+
+def test_findings_below_materiality_are_filed_without_a_case_until_their_group_reaches_it(store):
+    # ACC-0001 RA-07 September: 0.40 + 0.35 EUR = 0.75 < 1.00; ACC-0002 in USD: 1.10 USD is 0.98 EUR < 1.00
+    small = [
+        money_finding("F1", "0.40", "0.40"),
+        money_finding("F2", "0.35", "0.35"),
+        money_finding("F3", "1.10", "0.98", account="ACC-0002", currency="USD"),
+    ]
+    other = [
+        money_finding("F4", "1.00", "1.00", account="ACC-0003"),  # exactly the threshold: a case
+        money_finding("F5", "0.10", None, account="ACC-0004", currency="GBP"),  # no rate known: a case
+        Finding(**{**finding("F6", "0", account="ACC-0005", control="RA-01").__dict__, "currency": None,
+                   "direction": "none", "leakage_reporting": None}),  # a signal without money: a case
+    ]  # fmt: skip
+    result = cases.sync_findings(store, small + other, now=T0, materiality="1.00")
+    assert result == cases.SyncResult(new_cases=3, findings_attached=3, findings_gone=0, below_materiality=3)
+    assert sorted(c.account_id for c in cases.list_cases(store)) == ["ACC-0003", "ACC-0004", "ACC-0005"]
+    below = cases.below_materiality(store)
+    assert [(b.finding_id, b.leakage_amount, b.leakage_reporting) for b in below] == [
+        ("F3", Decimal("1.10"), Decimal("0.98")),
+        ("F1", Decimal("0.40"), Decimal("0.40")),
+        ("F2", Decimal("0.35"), Decimal("0.35")),
+    ]
+    assert cases.case_of_finding(store, "F1") is None
+    assert cases.case_kpis(store).below_materiality == 3
+    again = cases.sync_findings(store, small + other, now=T0, materiality="1.00")
+    assert again == cases.SyncResult(0, 0, 0, below_materiality=3)  # idempotent
+
+    # the next run finds 0.30 more on ACC-0001: 0.40 + 0.35 + 0.30 = 1.05, the group opens a case with all three
+    later = T0 + timedelta(days=1)
+    grown = [*small, money_finding("F7", "0.30", "0.30"), *other]
+    result = cases.sync_findings(store, grown, now=later, materiality="1.00")
+    assert result == cases.SyncResult(new_cases=1, findings_attached=3, findings_gone=0, below_materiality=1)
+    (opened,) = [c for c in cases.list_cases(store) if c.account_id == "ACC-0001"]
+    assert opened.leakage_amount == Decimal("1.05")
+    assert [f.finding_id for f in cases.get_case(store, opened.case_id).findings] == ["F1", "F2", "F7"]
+    assert [b.finding_id for b in cases.below_materiality(store)] == ["F3"]
+
+    # a finding in a case stays there for life, whatever it is worth later
+    shrunk = [money_finding("F1", "0.01", "0.01"), *grown[1:]]
+    cases.sync_findings(store, shrunk, now=later, materiality="1.00")
+    assert cases.case_of_finding(store, "F1") == opened.case_id
+    # a below-materiality finding no longer produced is kept, not present
+    cases.sync_findings(store, [f for f in shrunk if f.finding_id != "F3"], now=later, materiality="1.00")
+    assert cases.below_materiality(store) == []
+    assert [(b.finding_id, b.present) for b in cases.below_materiality(store, present_only=False)] == [("F3", False)]
+    with pytest.raises(CaseError, match="materiality threshold cannot be negative"):
+        cases.sync_findings(store, [], materiality="-1")
+
+
+def test_recovered_counts_under_billing_and_collection_cases_not_refunds(store):
+    cases.sync_findings(
+        store,
+        [
+            finding("F1", "30"),  # under_billing
+            Finding(**{**finding("F2", "20", account="ACC-0002").__dict__, "direction": "over_billing"}),
+            Finding(**{**finding("F3", "15", account="ACC-0003", control="RA-15").__dict__, "direction": "collection"}),
+        ],
+        now=T0,
+    )  # fmt: skip
+    under, over, collection = (c.case_id for c in cases.list_cases(store))
+    for case_id, amount in ((under, "30"), (over, "20"), (collection, "5")):
+        walk(store, case_id, "recovery_pending")
+        cases.move(store, case_id, "recovered", "alice", recovered_amount=amount)
+    kpis = cases.case_kpis(store)
+    assert kpis.leakage == {"EUR": Decimal(65)}
+    assert kpis.recovered == {"EUR": Decimal(35)}  # 30 + 5: the over-billing refund is not revenue recovered
+    assert kpis.refunded == {"EUR": Decimal(20)}
+
+
+def test_read_findings_values_each_in_the_reporting_currency_at_its_month_end_rate(store):
+    con = duckdb.connect()
+    con.execute("create schema marts; create schema intermediate")
+    con.execute(
+        "create table marts.fct_leakage_findings (finding_id varchar, control_id varchar, leakage_area varchar, "
+        "finding_type varchar, account_id varchar, billing_period date, currency varchar, "
+        "expected_amount decimal(18, 6), billed_amount decimal(18, 6), leakage_amount decimal(18, 6), "
+        "direction varchar, detail varchar)"
+    )
+    con.execute(
+        "create table intermediate.int_fx_daily_rates (base_currency varchar, quote_currency varchar, "
+        "rate_day date, rate decimal(18, 8))"
+    )
+    con.execute(
+        "insert into intermediate.int_fx_daily_rates values ('USD', 'EUR', '2026-09-30', 0.9), "
+        "('USD', 'EUR', '2026-09-29', 0.5), ('GBP', 'EUR', '2026-08-31', 1.2)"
+    )
+    con.execute(
+        "insert into marts.fct_leakage_findings values "
+        "('F1', 'RA-03', 'billing', 'unbilled_usage', 'A1', '2026-09-01', 'USD', 2.5, 0, 2.5, 'under_billing', ''), "
+        "('F2', 'RA-03', 'billing', 'unbilled_usage', 'A2', '2026-09-01', 'GBP', 1, 0, 1, 'under_billing', ''), "
+        "('F3', 'RA-03', 'billing', 'unbilled_usage', 'A3', '2026-09-01', 'EUR', 0.7, 0, 0.7, 'under_billing', '')"
+    )
+    got = {f.finding_id: f.leakage_reporting for f in cases.read_findings(con, "EUR")}
+    assert got == {"F1": Decimal("2.25"), "F2": None, "F3": Decimal("0.7")}  # no GBP rate on 30 September
+
+
+def test_a_version_2_store_migrates_its_open_cases_to_the_new_groups(tmp_path):
+    store = tmp_path / "cases.sqlite"
+    con = sqlite3.connect(store, isolation_level=None)
+    for statements in cases.MIGRATIONS[:2]:
+        for statement in statements:
+            con.execute(statement)
+    con.execute("update schema_version set version = 2")
+    old = [  # case, group_key of version 2 (with the type), type, status
+        ("CASE-000001", '["RA-03", "unbilled_usage", "A1", "2026-09-01", "EUR"]', "unbilled_usage", "closed"),
+        ("CASE-000002", '["RA-03", "duplicate_billing", "A1", "2026-09-01", "EUR"]', "duplicate_billing", "open"),
+        ("CASE-000003", '["RA-03", "billed_without_usage", "A1", "2026-09-01", "EUR"]', "billed_without_usage",
+         "investigating"),
+        ("CASE-000004", '["RA-03", "unbilled_usage", null, "2026-09-01", null]', "unbilled_usage", "open"),
+    ]  # fmt: skip
+    for case_id, key, kind, status in old:
+        account = None if "null" in key else "A1"
+        currency = None if account is None else "EUR"
+        con.execute(
+            "insert into cases (case_id, group_key, title, control_id, finding_type, account_id, billing_period, "
+            "currency, status, leakage_amount, created_at, updated_at) "
+            "values (?, ?, 't', 'RA-03', ?, ?, '2026-09-01', ?, ?, '1', ?, ?)",
+            [case_id, key, kind, account, currency, status, T0.isoformat(), T0.isoformat()],
+        )
+        con.execute(
+            "insert into case_findings values (?, ?, ?, '1', ?, 1)",
+            [f"OLD-{case_id[-1]}", case_id, T0.isoformat(), T0.isoformat()],
+        )
+    con.close()
+
+    assert [c.case_id for c in cases.list_cases(store)] == ["CASE-000001", "CASE-000002", "CASE-000003",
+                                                            "CASE-000004"]  # fmt: skip
+    with sqlite3.connect(store) as check:
+        assert check.execute("select version from schema_version").fetchall() == [(3,)]
+    current = [
+        *(finding(f"OLD-{n}", "1", account="A1", control="RA-03") for n in (1, 2, 3)),
+        finding("OLD-4", "1", account=None, control="RA-03", currency=None),
+        finding("NEW-1", "2", account="A1", control="RA-03", kind="unbilled_usage"),
+        finding("NEW-2", "3", account=None, control="RA-03", currency=None),
+    ]
+    result = cases.sync_findings(store, current, now=T0)
+    assert result == cases.SyncResult(new_cases=0, findings_attached=2, findings_gone=0)
+    # the oldest open case of the new group (control, account, period, currency) takes the new finding
+    assert cases.case_of_finding(store, "NEW-1") == "CASE-000002"
+    assert cases.case_of_finding(store, "NEW-2") == "CASE-000004"
+    assert cases.case_of_finding(store, "OLD-3") == "CASE-000003"  # an old open case keeps its findings
+    assert cases.get_case(store, "CASE-000002").case.finding_type == "duplicate_billing|unbilled_usage"
+    assert cases.get_case(store, "CASE-000003").case.status == "investigating"

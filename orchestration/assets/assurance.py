@@ -9,7 +9,7 @@ touched, so they survive every pipeline run.
 import dagster as dg
 
 from orchestration.assets.ingestion import WAREHOUSE_POOL
-from orchestration.cases import read_findings, sync_findings
+from orchestration.cases import ra_settings, read_findings, sync_findings
 from orchestration.resources import WarehouseResource
 
 FINDINGS = dg.AssetKey(["marts", "fct_leakage_findings"])
@@ -26,12 +26,13 @@ CASES = dg.AssetKey(["assurance", "cases"])
     "cases; analysts' edits are never changed.",
 )
 def cases(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    settings = ra_settings()  # the dbt vars: the reporting currency and ra_case_materiality
     with warehouse.connect(read_only=True) as con:
-        findings = read_findings(con)
-    result = sync_findings(warehouse.paths.cases, findings)
+        findings = read_findings(con, settings["reporting_currency"])
+    result = sync_findings(warehouse.paths.cases, findings, materiality=settings["ra_case_materiality"])
     context.log.info(
         f"{len(findings)} findings: {result.new_cases} new case(s), {result.findings_attached} finding(s) "
-        f"attached, {result.findings_gone} no longer found"
+        f"attached, {result.findings_gone} no longer found, {result.below_materiality} below materiality"
     )
     return dg.MaterializeResult(
         metadata={
@@ -39,6 +40,7 @@ def cases(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg
             "new_cases": result.new_cases,
             "findings_attached": result.findings_attached,
             "findings_gone": result.findings_gone,
+            "below_materiality": result.below_materiality,
             "store": str(warehouse.paths.cases),
         }
     )
