@@ -1,5 +1,6 @@
 -- Collected per invoice of the billing system of record: payments naming the invoice, then the account's
--- payments on account applied first in, first out: in the order they arrived, each to the oldest invoices'
+-- payments on account (int_ra_payment_application: with those naming another customer's invoice or no
+-- invoice that exists, so that one misdirected payment is not also a short payment here) applied first in, first out: in the order they arrived, each to the oldest invoices'
 -- remaining balances (as billing allocates them). Set-based: each invoice's remaining balance and each
 -- payment on account is an interval on the account's running total, and what a payment applies to an
 -- invoice is the overlap of the two. With the due date (issue date + var payment_terms_days) and the day
@@ -11,13 +12,13 @@ with periods as (
 ),
 
 payments as (
-    select * from {{ ref('stg_payments__payments') }}
+    select * from {{ ref('int_ra_payment_application') }}
 ),
 
 named as (
     select invoice_number, sum(amount) as paid, max(received_date) as last_paid_on
     from payments
-    where invoice_number is not null
+    where application = 'named'
     group by invoice_number
 ),
 
@@ -57,7 +58,7 @@ on_account as (
         sum(amount) over (partition by account_id order by received_date, payment_id rows unbounded preceding)
             as paid_to
     from payments
-    where invoice_number is null
+    where application <> 'named'
 ),
 
 applied as (
@@ -81,6 +82,7 @@ select
     owed.due_date,
     owed.as_of_date,
     owed.total_amount,
+    owed.named_paid,
     owed.named_paid + coalesce(applied.amount, 0) as collected,
     case
         when applied.amount > 0 then greatest(owed.named_last_paid_on, applied.last_paid_on)
