@@ -7,6 +7,15 @@ Five kinds, as operators meet them (CFCA; docs/fraud.md):
 - traffic_pumping: a steady daytime stream of long calls to a high-termination destination;
 - subscription_fraud: an account just activated spends at once on premium and costly destinations, and never pays.
 
+Five more kinds run only in the held-out mix, so that no rule or model is tuned on them:
+- wangiri_inbound: one-ring inbound calls from premium numbers abroad to many numbers of several accounts, then
+  a few of the customers call those numbers back over the next day;
+- pbx_over_capacity: a hijacked trunk runs far more channels at once than were ordered, on cheap destinations
+  (many calls, modest cost each);
+- sim_box: a few callers dial many distinct domestic mobiles with near-identical durations, round the clock;
+- slow_persistent: a few long calls a day to one premium number for two weeks, each day unremarkable;
+- unpriced_hijack: calls to a satellite range no customer plan prices (rating cannot value them).
+
 A mix says how many incidents of each kind per month and how strong, when and on which accounts they run.
 The training mix is what the demo operator suffers; the held-out mix (`fraud evaluate` runs it with another
 seed) has other intensities, hours and account sizes, and is for evaluation only. Every incident and its
@@ -16,7 +25,7 @@ calls are recorded in the ground truth (fraud_incidents.csv; calls.parquet's fra
 from __future__ import annotations
 
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -25,12 +34,16 @@ from orchestration.simulator.numbering import COUNTRY_INDEX, FRAUD_DESTINATIONS,
 from orchestration.simulator.reference import ACCOUNT_ZONES, SWITCHES, World
 from orchestration.simulator.tariffs import SINGLE_ROUTE_SOURCES
 from orchestration.simulator.timeline import HOUR, Timeline
-from orchestration.simulator.traffic import ANSWERED, CALL_TYPES, NO_ANSWER, US, Calls
+from orchestration.simulator.traffic import ANSWERED, CALL_TYPES, INBOUND, NO_ANSWER, US, Calls
 
 KINDS = ("irsf", "pbx_hacking", "wangiri_callback", "traffic_pumping", "subscription_fraud")
+HOLDOUT_KINDS = ("wangiri_inbound", "pbx_over_capacity", "sim_box", "slow_persistent", "unpriced_hijack")
 INCIDENT_COLUMNS = ("incident_id", "kind", "account_ids", "start_at", "end_at", "calls", "answered_calls", "detail")
 _INTERNATIONAL = CALL_TYPES.index("international")
 _HIGH_COST_ABROAD = ("2348", "639", "919")  # ranges a hacked PBX also dials: costly, but not on the hot list
+_CHEAP_ABROAD = ("1646", "1718", "8610", "5255", "3120")  # cheap per minute: an over-capacity hijack's traffic
+_UNPRICED_SATELLITE = (8816, 12)  # Iridium-style prefix and E.164 length: in no rate deck or plan
+_SLOW_PERSISTENT_DAYS = 14
 
 
 @dataclass(frozen=True)
@@ -42,12 +55,16 @@ class Mix:
     off_hours: tuple[int, ...]  # local start hours of PBX hacking on weekdays (weekends: any hour)
     day_hours: tuple[int, ...]  # local start hours of daytime incidents (Wangiri callbacks, pumping)
     account_size: str  # "any" | "small" | "large": which accounts the attackers pick
+    extra_kinds: tuple[str, ...] = ()  # kinds of HOLDOUT_KINDS, on accounts of any size
+    extra_per_month: int = 0
 
 
 MIXES = {
     "none": None,
     "training": Mix("training", 2, (0.8, 1.2), (22, 23, 0, 1, 2, 3), (19, 20, 21, 22), (9, 10, 11, 14, 15), "any"),
-    "holdout": Mix("holdout", 3, (0.5, 1.6), (20, 21, 23, 2, 4, 5), (18, 20, 23), (8, 12, 13, 16, 17), "small"),
+    "holdout": Mix(
+        "holdout", 3, (0.5, 1.6), (20, 21, 23, 2, 4, 5), (18, 20, 23), (8, 12, 13, 16, 17), "small", HOLDOUT_KINDS, 2
+    ),
 }
 
 
@@ -74,6 +91,7 @@ def add_fraud(
     plain = _plain_accounts(world, mix)
     incidents, parts = [], []
     used: set[int] = set()
+    lasting: set[int] = set()
     months = timeline.month_starts
     for m, month in enumerate(months):
         month_end = months[m + 1] if m + 1 < len(months) else timeline.end
@@ -94,6 +112,28 @@ def add_fraud(
                     free = [a for a in plain if a not in used] or plain
                     account = int(rng.choice(free))
                     used.add(account)
+                    part, detail = getattr(maker, kind)(account, day, mix, intensity)
+                    incidents.append(Incident(kind, (account,), detail))
+                parts.append(part)
+        # the held-out kinds, after the others so that their draws leave the others' unchanged
+        wide = _plain_accounts(world, replace(mix, account_size="any"))
+        for kind in sorted(mix.extra_kinds, key=lambda k: k != "slow_persistent"):  # the two-week one first
+            for _ in range(mix.extra_per_month):
+                intensity = float(rng.uniform(*mix.intensity))
+                last = (month_end - month).days - (_SLOW_PERSISTENT_DAYS + 1 if kind == "slow_persistent" else 1)
+                day = month + timedelta(days=int(rng.choice(np.arange(7, max(last, 8)))))
+                if kind == "wangiri_inbound":
+                    size = min(len(wide), int(rng.integers(3, 7)))
+                    victims = tuple(int(a) for a in rng.choice(wide, size=size, replace=False))
+                    part, detail = maker.wangiri_inbound(victims, day, mix, intensity)
+                    incidents.append(Incident(kind, victims, detail))
+                else:
+                    # an account no other incident took, else one free of a two-week incident
+                    free = [a for a in wide if a not in used] or [a for a in wide if a not in lasting] or wide
+                    account = int(rng.choice(free))
+                    used.add(account)
+                    if kind == "slow_persistent":
+                        lasting.add(account)
                     part, detail = getattr(maker, kind)(account, day, mix, intensity)
                     incidents.append(Incident(kind, (account,), detail))
                 parts.append(part)
@@ -152,6 +192,7 @@ class _Maker:
 
     def __init__(self, world: World, ranges: RangeTable, hot: np.ndarray, costly: np.ndarray, rng: np.random.Generator):
         self.world, self.ranges, self.hot, self.costly, self.rng = world, ranges, hot, costly, rng
+        self.cheap = np.flatnonzero(np.isin(ranges.prefix, [int(p) for p in _CHEAP_ABROAD]))
 
     def _local_start(self, account: int, day, hours: tuple[int, ...], weekend_any: bool = False) -> int:
         """UTC seconds of a local start hour (plus a random minute) on `day` in the account's zone."""
@@ -279,6 +320,111 @@ class _Maker:
         talk = np.clip(rng.lognormal(np.log(600), 0.6, n), 20, 3600)
         part = self._calls(np.full(n, account), start_s, b, bc, rng.random(n) < 0.8, talk)
         return part, f"new account: {n} calls in {hours:.0f} h from activation, never pays, intensity {intensity:.2f}"
+
+    # --- the held-out kinds ---------------------------------------------------------------------------
+
+    def wangiri_inbound(self, victims: tuple[int, ...], day, mix: Mix, intensity: float) -> tuple[Calls, str]:
+        """One-ring calls from premium numbers abroad to the victims' numbers, then a few callbacks over a day."""
+        rng, dids = self.rng, self.world.dids
+        start = self._local_start(victims[0], day, mix.day_hours)
+        rings = max(20, int(rng.integers(40, 120) * intensity))
+        account = np.array(victims)[rng.integers(0, len(victims), rings)]
+        did = dids.geo[dids.geo_first[account] + (rng.random(rings) * dids.geo_count[account]).astype(np.int64)]
+        callers, caller_country = self._numbers(self.hot, rings, int(rng.integers(4, 9)))
+        ring_at = np.sort(start + rng.uniform(0, 2 * HOUR, rings).astype(np.int64))
+        inbound = self._calls(account, ring_at, callers, caller_country, np.zeros(rings, bool), np.zeros(rings), did)
+        # the premium number rings once and hangs up: the caller is abroad, the callee the victim's DID
+        ring_us = (rng.uniform(1, 4, rings) * US).astype(np.int64)
+        inbound.end_us = inbound.start_us + ring_us
+        inbound.call_type[:] = INBOUND
+        home = inbound.a_country.copy()
+        inbound.a_number, inbound.a_country = callers, caller_country.astype(np.int8)
+        inbound.b_number, inbound.b_country = did, home
+        back = rng.random(rings) < 0.2  # a fifth of the missed calls are returned, within a day
+        if not back.any():
+            back[0] = True
+        k = int(back.sum())
+        back_at = ring_at[back] + np.minimum(rng.exponential(3 * HOUR, k), 24 * HOUR).astype(np.int64) + 60
+        talk = rng.uniform(20, 180, k)
+        callbacks = self._calls(
+            account[back], back_at, callers[back], caller_country[back], rng.random(k) < 0.9, talk, did[back]
+        )
+        part = Calls.concat([inbound, callbacks])
+        detail = f"{rings} one-ring calls to {len(victims)} accounts, {k} called back, intensity {intensity:.2f}"
+        return part, detail
+
+    def pbx_over_capacity(self, account: int, day, mix: Mix, intensity: float) -> tuple[Calls, str]:
+        """A hijacked trunk at several times its ordered channels, each call cheap and a few minutes long."""
+        rng = self.rng
+        trunks = self.world.trunks
+        ordered = int(self.world.channels.get(int(trunks.slot_trunk[trunks.first_slot[account]]), 4))
+        channels = max(ordered + 6, round(ordered * float(rng.uniform(2, 3)) * intensity))
+        start = self._local_start(account, day, mix.off_hours, weekend_any=True)
+        hours = float(rng.uniform(2, 5))
+        starts = []
+        for _ in range(channels):  # every channel redials as soon as its call ends
+            t = start + int(rng.integers(0, 300))
+            talks = np.clip(rng.lognormal(np.log(150), 0.4, 200), 20, 900).astype(np.int64)
+            times = t + np.concatenate([[0], np.cumsum(talks[:-1] + 8)])
+            starts.append(times[times < start + hours * HOUR])
+        start_s = np.sort(np.concatenate(starts))
+        n = len(start_s)
+        b, bc = self._numbers(self.cheap, n, int(rng.integers(50, 150)))
+        talk = np.clip(rng.lognormal(np.log(150), 0.4, n), 20, 900)
+        part = self._calls(np.full(n, account), start_s, b, bc, rng.random(n) < 0.9, talk)
+        detail = f"{channels} channels on a trunk of {ordered} for {hours:.1f} h, {n} cheap calls"
+        return part, detail
+
+    def sim_box(self, account: int, day, mix: Mix, intensity: float) -> tuple[Calls, str]:
+        """Few callers, a distinct domestic mobile per call, near-identical durations, day and night."""
+        rng, acc, dids = self.rng, self.world.accounts, self.world.dids
+        start, hours = self._local_start(account, day, mix.day_hours), float(rng.uniform(24, 72))
+        start_s = self._burst(account, start, hours, 15 * intensity)
+        n = len(start_s)
+        home = COUNTRY_INDEX[HOME_COUNTRIES[int(acc.country[account])]]
+        mobiles = np.flatnonzero((self.ranges.country == home) & (self.ranges.kind == "mobile"))
+        b = self.ranges.numbers(rng, mobiles[rng.integers(0, len(mobiles), n)])  # one callee each
+        lines = int(rng.integers(1, 4))
+        own = dids.geo[dids.geo_first[account] + rng.integers(0, dids.geo_count[account], lines)]
+        a_number = own[rng.integers(0, lines, n)]
+        target = float(rng.uniform(90, 180))
+        talk = rng.normal(target, 0.02 * target, n)  # the box's fixed call length: CV about 2 %
+        part = self._calls(np.full(n, account), start_s, b, np.full(n, home), rng.random(n) < 0.95, talk, a_number)
+        part.call_type[:] = CALL_TYPES.index("domestic_fixed" if HOME_COUNTRIES[int(acc.country[account])] == "US"
+                                             else "domestic_mobile")  # fmt: skip
+        detail = f"{lines} callers, {n} distinct mobiles in {hours:.0f} h, about {target:.0f} s each"
+        return part, detail
+
+    def slow_persistent(self, account: int, day, mix: Mix, intensity: float) -> tuple[Calls, str]:
+        """A few long calls each working day to one premium number, for two weeks."""
+        rng = self.rng
+        number, country = self._numbers(self.hot, 1, 1)
+        starts = []
+        for d in range(_SLOW_PERSISTENT_DAYS):
+            when = day + timedelta(days=d)
+            for _ in range(int(rng.integers(2, 5))):
+                starts.append(self._local_start(account, when, (9, 10, 11, 13, 14, 15, 16)))
+        start_s = np.sort(np.array(starts, np.int64))
+        n = len(start_s)
+        talk = np.clip(rng.lognormal(np.log(1500 * intensity), 0.3, n), 300, 3600)
+        part = self._calls(np.full(n, account), start_s, np.repeat(number, n), np.repeat(country, n),
+                           np.ones(n, bool), talk)  # fmt: skip
+        return part, f"{n} long calls to one premium number over {_SLOW_PERSISTENT_DAYS} days"
+
+    def unpriced_hijack(self, account: int, day, mix: Mix, intensity: float) -> tuple[Calls, str]:
+        """A burst off business hours to a satellite range no customer plan prices."""
+        rng = self.rng
+        start = self._local_start(account, day, mix.off_hours, weekend_any=True)
+        hours = float(rng.uniform(1, 3))
+        start_s = self._burst(account, start, hours, 15 * intensity)
+        n = len(start_s)
+        prefix, length = _UNPRICED_SATELLITE
+        scale = 10 ** (length - len(str(prefix)))
+        numbers = prefix * scale + rng.integers(0, scale, int(rng.integers(2, 6)))
+        b = numbers[rng.integers(0, len(numbers), n)]
+        talk = np.clip(rng.lognormal(np.log(420), 0.5, n), 30, 3600)
+        part = self._calls(np.full(n, account), start_s, b, np.full(n, -1), rng.random(n) < 0.8, talk)
+        return part, f"{n} calls in {hours:.1f} h to the unpriced range +{prefix}, intensity {intensity:.2f}"
 
 
 def incident_rows(incidents: list[Incident], calls: Calls, incident_of: np.ndarray, world: World) -> list[tuple]:
