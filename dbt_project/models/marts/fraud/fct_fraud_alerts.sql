@@ -3,7 +3,9 @@
 -- the drivers: those of them above the 99th percentile of every call's) and the analyst's decision (status
 -- open until confirmed or dismissed in the case store).
 {%- set drivers = ['calls_1h', 'exposure_1h_eur', 'exposure_ratio', 'concurrency_ratio', 'off_hours_calls_ratio',
-                   'high_risk_calls_1h', 'new_destinations_1h', 'callback_accounts_6h', 'new_account_exposure_24h'] %}
+                   'high_risk_calls_1h', 'new_destinations_1h', 'callback_accounts_6h', 'new_account_exposure_24h',
+                   'wangiri_callbacks_6h', 'trunk_capacity_ratio', 'uniform_callees_1h', 'range_spend_ratio',
+                   'estimated_exposure_1h_eur'] %}
 with alerts as (
     select * from {{ ref('int_fraud_triggers') }} where detector = 'combined' and within_budget
 ),
@@ -52,7 +54,15 @@ select
         features.new_destinations_1h,
         features.callback_accounts_6h,
         features.new_account_exposure_24h,
-        features.history_days
+        features.history_days,
+        features.estimated_exposure_1h_eur,
+        features.unrated_calls_1h,
+        features.wangiri_callbacks_6h,
+        features.trunk_concurrent_calls,
+        features.trunk_capacity_ratio,
+        features.uniform_callees_1h,
+        features.range_exposure_window_eur,
+        features.range_spend_ratio
     ) as features_at_trigger,
     alerts.calls,
     cast(alerts.exposure_eur as decimal(18, 2)) as exposure_eur,

@@ -29,10 +29,39 @@ features as (
         windows.high_risk_calls_1h - case when baselines.history_days >= {{ var('fraud_min_history_days') }}
             then baselines.peak_high_risk_calls else 0 end as high_risk_excess_1h,
         case when windows.created_date > cast(windows.end_at as date) - {{ var('fraud_new_account_days') }}
-            then windows.exposure_24h_eur else 0 end as new_account_exposure_24h
+            then windows.exposure_24h_eur else 0 end as new_account_exposure_24h,
+        -- calls up at once on the trunk against the most it carried on a day of its baseline (its capacity
+        -- as traffic shows it), floored at fraud_min_trunk_capacity
+        coalesce(trunks.history_days, 0) as trunk_history_days,
+        case when trunks.history_days >= {{ var('fraud_min_history_days') }}
+            then round(windows.trunk_concurrent_calls
+                / greatest(trunks.peak_concurrent_calls, {{ var('fraud_min_trunk_capacity') }}), 3)
+            else 0 end as trunk_capacity_ratio,
+        -- SIM-box / bypass: the numbers one calling number rang in the last hour, when its answered calls
+        -- are many and alike in length (coefficient of variation at most fraud_simbox_max_cv); else 0
+        case when windows.caller_answered_1h >= {{ var('fraud_simbox_min_calls') }}
+                and windows.caller_duration_cv_1h <= {{ var('fraud_simbox_max_cv') }}
+            then windows.caller_numbers_1h else 0 end as uniform_callees_1h,
+        -- slow persistent fraud: spend on the call's range over the window, on at least fraud_slow_min_days
+        -- days (one burst is the hourly rules' business), against the account's spend on it in the days
+        -- before the window, scaled to the window (from fraud_slow_min_reference_eur)
+        reference.days as range_reference_days,
+        case when reference.days >= {{ var('fraud_min_history_days') }}
+                and windows.range_exposure_window_eur >= {{ var('fraud_slow_min_spend_eur') }}
+                and windows.range_days_window >= {{ var('fraud_slow_min_days') }}
+            then round(windows.range_exposure_window_eur / greatest(
+                windows.range_exposure_reference_eur * {{ var('fraud_slow_window_days') }} / reference.days,
+                {{ var('fraud_slow_min_reference_eur') }}), 3)
+            else 0 end as range_spend_ratio
     from windows
     left join {{ ref('int_fraud_baselines') }} as baselines
         on baselines.account_id = windows.account_id and baselines.day = cast(windows.end_at as date)
+    left join {{ ref('int_fraud_trunk_baselines') }} as trunks
+        on trunks.trunk_key = windows.trunk_key and trunks.day = cast(windows.end_at as date)
+    cross join lateral (
+        select least(greatest(floor((epoch(windows.end_at) - epoch(windows.account_first_at)) / 86400)
+            - {{ var('fraud_slow_window_days') }}, 0), {{ var('fraud_baseline_days') }}) as days
+    ) as reference
 ),
 
 flat as (

@@ -1,0 +1,297 @@
+"""Fraud features that do not depend on the simulator's mix: hand-worked scenarios on one clean September.
+
+One world (tests/ra_world.py, no simulated fraud) with, on five different accounts, CDR lines appended to the
+landed switch files: calls to a destination no customer plan prices (estimated exposure from the vendor deck),
+Wangiri (brief inbound calls from a block abroad, then callbacks to it), a trunk filled far beyond its own
+peak, a SIM-box (one caller, many numbers, alike lengths) and slow persistent calls to a premium range. Each
+new rule fires on its account and nowhere else; the alerts carry the new rules' hits.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from orchestration.settings import Paths
+from tests.ra_world import operator_month
+
+CARRIER_HEADER = (
+    "record_id,record_type,call_ref,partial_seq,is_last_partial,trunk_id,calling_number,called_number,"
+    "start_time_utc,answer_time_utc,end_time_utc,duration_s,billable_s,release_cause,route_id"
+)
+LONDON = ZoneInfo("Europe/London")
+UTC = ZoneInfo("UTC")
+
+# the accounts each scenario is on (12 simulated accounts; the others stay clean)
+UNPRICED, WANGIRI, TRUNK, SIMBOX, SLOW = "ACC-00009", "ACC-00012", "ACC-00003", "ACC-00010", "ACC-00004"
+NEW_RULES = ("fr_08", "fr_09", "fr_10", "fr_11")
+
+# a China range no customer plan prices; one vendor deck (GBP) learns it: 0.05 connect + 0.24 a minute
+CHINA_DECK_ROW = "NW-TERM-GBP,86,China - Beijing,*,2025-01-01,,0.0500,0,0.24000,60,1,"
+UNPRICED_DAY = "2026-09-15"
+UNPRICED_SECONDS = (120, 300, 61, 45)
+# slow persistent: one 10-minute call a day to a UK premium number (vendor Northwind 449: 0.10 + 0.33209/min)
+SLOW_DAYS = [f"2026-09-{d}" for d in range(22, 30)]
+SLOW_SECONDS = 600
+
+
+class _Seq:
+    n = 0
+
+    @classmethod
+    def next(cls) -> int:
+        cls.n += 1
+        return cls.n
+
+
+def _append(path: Path, header: str | None, lines: list[str]) -> None:
+    """Add CDR lines to a landed switch file (created with its header when the hour had none)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    packed = path.with_name(path.name + ".gz")
+    if packed.exists():  # the switch delivered that hour compressed: add to it
+        text = gzip.decompress(packed.read_bytes()).decode("utf-8")
+    else:
+        text = path.read_text(encoding="utf-8") if path.exists() else (f"{header}\n" if header else "")
+    if text and not text.endswith("\n"):
+        text += "\n"
+    text += "".join(f"{line}\n" for line in lines)
+    if packed.exists():
+        packed.write_bytes(gzip.compress(text.encode("utf-8")))
+    else:
+        path.write_text(text, encoding="utf-8")
+
+
+def _carrier(paths: Paths, trunk: str, a: str, b: str, start: datetime, ring: int, billable: int, route: str) -> None:
+    """One complete carrier CDR (UTC times) in the hourly file of its end."""
+    n = _Seq.next()
+    answer = start + timedelta(seconds=ring) if billable else None
+    end = start + timedelta(seconds=ring + billable)
+    iso = "%Y-%m-%dT%H:%M:%SZ"
+    line = ",".join(
+        [
+            f"NYC1-99{n:08d}",
+            "complete",
+            f"e{n:015x}",
+            "",
+            "",
+            trunk,
+            a,
+            b,
+            start.strftime(iso),
+            answer.strftime(iso) if answer else "",
+            end.strftime(iso),
+            str(ring + billable),
+            str(billable),
+            "16" if billable else "19",
+            route,
+        ]
+    )
+    path = paths.landing / "carrier" / end.strftime("%Y-%m-%d") / f"car-nyc1_{end:%Y%m%dT%H}Z.csv"
+    _append(path, CARRIER_HEADER, [line])
+
+
+def _asterisk(paths: Paths, template: list[str], dst: str, start_local: datetime, ring: int, billsec: int) -> None:
+    """One answered Asterisk CDR (switch-local times) like `template` (a line of the same account), in the
+    hourly file of its end (UTC hour in the file name)."""
+    n = _Seq.next()
+    answer, end = start_local + timedelta(seconds=ring), start_local + timedelta(seconds=ring + billsec)
+    end_utc = end.replace(tzinfo=LONDON).astimezone(UTC)
+    unique = f"{int(start_local.replace(tzinfo=LONDON).timestamp())}.{900000 + n}"
+    fields = list(template)  # routed to Northwind, whose deck prices the slow scenario by hand
+    fields[2], fields[6], fields[8] = dst, f"SIP/lon-northwind-e{n:07x}", f"SIP/lon-northwind/{dst},60"
+    fields[5] = f"{template[5].rsplit('-', 1)[0]}-f{n:07x}"
+    fmt = "%Y-%m-%d %H:%M:%S"
+    fields[9], fields[10], fields[11] = start_local.strftime(fmt), answer.strftime(fmt), end.strftime(fmt)
+    fields[12], fields[13], fields[14] = str(ring + billsec), str(billsec), "ANSWERED"
+    fields[16] = unique
+    if len(fields) > 19:  # the later format's linkedid and sequence
+        fields[19], fields[20] = unique, str(800000 + n)
+
+    def quoted(i: int, value: str) -> str:
+        if i in (12, 13, 20) or value == "":
+            return value
+        return '"' + value.replace('"', '""') + '"'
+
+    line = ",".join(quoted(i, v) for i, v in enumerate(fields))
+    day = end_utc.strftime("%Y-%m-%d")
+    path = paths.landing / "asterisk" / day / f"ast-lon1_{end_utc:%Y%m%dT%H}Z.csv"
+    _append(path, None, [line])
+
+
+def _template(paths: Paths, accountcode: str) -> list[str]:
+    """An answered outbound line of the account on the later Asterisk format (after 14 September)."""
+    for path in sorted((paths.landing / "asterisk").glob("2026-09-2*/*.csv")):
+        with path.open(newline="", encoding="utf-8") as handle:
+            for row in csv.reader(handle):
+                if row and row[0] == accountcode and row[3] == "from-customer" and row[14] == "ANSWERED":
+                    return row
+    raise AssertionError(f"no answered line of {accountcode}")
+
+
+def _mutate(paths: Paths) -> None:
+    # 1. unpriced: ACC-00009 calls a Beijing range on the Atlas route; Atlas has no price for it and no plan does
+    deck = next((paths.landing / "vendor").glob("*/rates.csv"))
+    _append(deck, None, [CHINA_DECK_ROW])
+    at = datetime(2026, 9, 15, 14, 0)
+    for i, seconds in enumerate(UNPRICED_SECONDS):
+        _carrier(paths, "nyc-tr-0003", "+12124000006", f"+8610555501{i:02d}", at + timedelta(minutes=9 * i), 4,
+                 seconds, "nyc-atlas")  # fmt: skip
+
+    # 2. Wangiri: three missed calls from a Lithuanian block to ACC-00012 at night, two callbacks that morning
+    night = datetime(2026, 9, 18, 2, 0)
+    for i, caller in enumerate(("+37061234501", "+37061234502", "+37061234503")):
+        _carrier(paths, "nyc-tr-0005", caller, "+12124000009", night + timedelta(minutes=4 * i), 2, 0, "nyc-atlas")
+    _carrier(paths, "nyc-tr-0005", "+12124000010", "+37061234502", datetime(2026, 9, 18, 13, 0), 5, 95, "nyc-atlas")
+    _carrier(paths, "nyc-tr-0005", "+12124000011", "+37061234577", datetime(2026, 9, 18, 13, 20), 5, 40, "nyc-atlas")
+
+    # 3. trunk capacity: 16 long calls at once on ACC-00003's only trunk at 03:00 UTC
+    burst = datetime(2026, 9, 22, 3, 0)
+    for i in range(16):
+        _carrier(paths, "nyc-tr-0001", "+12124000000", f"+1212555{i:04d}", burst + timedelta(seconds=15 * i), 3,
+                 900, "nyc-northwind")  # fmt: skip
+
+    # 4. SIM-box: 25 calls from one number of ACC-00010 to 25 UK mobiles, 29-31 seconds each, 03:00-03:50 local
+    template = _template(paths, "ac10010")
+    for i in range(25):
+        _asterisk(paths, template, f"0770090{i:04d}", datetime(2026, 9, 24, 3, 0) + timedelta(minutes=2 * i), 4,
+                  29 + i % 3)  # fmt: skip
+
+    # 5. slow persistent: a 10-minute call a day to a UK premium number by ACC-00004, eight days
+    template = _template(paths, "ac10004")
+    for i, day in enumerate(SLOW_DAYS):
+        start = datetime.fromisoformat(day).replace(hour=12 if i == 0 else 10)
+        _asterisk(paths, template, f"0909879{i:04d}", start, 3, SLOW_SECONDS)
+
+
+@pytest.fixture(scope="module")
+def world():
+    from orchestration.runner import detect_fraud
+
+    with operator_month(_mutate, fraud="none") as (paths, results):
+        assert all(result.success for result in results.values())
+        assert detect_fraud(paths, train=True).success
+        yield paths
+
+
+def _query(paths: Paths, sql: str, params: list | None = None) -> list[tuple]:
+    from orchestration.warehouse import connect
+
+    with connect(paths.warehouse, read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def _fx(paths: Paths, day: str, base: str) -> Decimal:
+    """The feed's rate of one unit of `base` in EUR on `day`: the latest published on or before it."""
+    rates = {}
+    for path in (paths.landing / "fx").glob("*/*.csv"):
+        with path.open(newline="") as handle:
+            for row in csv.DictReader(handle):
+                if row["base_currency"] == base and row["quote_currency"] == "EUR" and row["rate_date"] <= day:
+                    rates[row["rate_date"]] = Decimal(row["rate"])
+    return rates[max(rates)]
+
+
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def test_unpriced_calls_feed_the_features_with_an_exposure_estimated_from_the_vendor_deck(world):
+    rows = _query(
+        world,
+        "select is_rated, exposure_is_estimate, range_prefix, exposure_eur from intermediate.int_fraud_calls "
+        "where account_id = ? and b_number like '8610555501%' order by start_at",
+        [UNPRICED],
+    )
+    assert [r[:3] for r in rows] == [(False, True, "86")] * 4
+    # by hand: 0.05 GBP + 0.24 GBP a minute, at the day's GBP/EUR rate
+    rate = _fx(world, UNPRICED_DAY, "GBP")
+    expected = sum((Decimal("0.05") + Decimal("0.24") * s / 60) * rate for s in UNPRICED_SECONDS)
+    assert _cents(sum(r[3] for r in rows)) == _cents(expected)
+    # they are in the account's windows: the last call's hour holds all four
+    assert _query(
+        world,
+        "select unrated_calls_1h from marts.fct_fraud_features f join intermediate.int_fraud_calls c using (call_id) "
+        "where c.account_id = ? and c.b_number = '861055550103'",
+        [UNPRICED],
+    ) == [(4,)]
+
+
+def test_wangiri_callbacks_raise_fr08_on_their_account(world):
+    rows = _query(
+        world,
+        "select b_number, wangiri_callbacks_6h, fr_08 from marts.fct_fraud_features where account_id = ? "
+        "and (b_number like '3706123450%' or b_number like '3706123457%') order by end_at",
+        [WANGIRI],
+    )
+    assert rows == [("37061234502", 1, 1), ("37061234577", 2, 2)]
+
+
+def test_a_trunk_beyond_its_own_peak_raises_fr09(world):
+    (concurrent, ratio, severity), *_ = _query(
+        world,
+        "select trunk_concurrent_calls, trunk_capacity_ratio, fr_09 from marts.fct_fraud_features "
+        "where account_id = ? and b_number like '1212555%' order by end_at desc",
+        [TRUNK],
+    )
+    assert concurrent >= 16 and ratio >= 3 and severity == 2
+
+
+def test_a_simbox_raises_fr10(world):
+    rows = _query(
+        world,
+        "select uniform_callees_1h, fr_10 from marts.fct_fraud_features where account_id = ? "
+        "and b_number like '447700900%' order by end_at",
+        [SIMBOX],
+    )
+    assert len(rows) == 25
+    # one caller, 25 numbers, lengths 29-31 s: from the 10th answered call the feature is the numbers rung
+    assert rows[-1] == (25, 2)
+    assert [r[0] for r in rows[:9]] == [0] * 9 and rows[9] == (10, 1) and rows[19] == (20, 2)
+
+
+def test_slow_persistent_spend_raises_fr11_against_the_spend_before_the_window(world):
+    rows = _query(
+        world,
+        "select f.range_exposure_window_eur, f.range_exposure_reference_eur, f.range_spend_ratio, f.fr_11, "
+        "cast(f.end_at as date)::varchar from marts.fct_fraud_features f where f.account_id = ? "
+        "and f.b_number like '449098790%' order by f.end_at",
+        [SLOW],
+    )
+    assert len(rows) == 8
+    # vendor Northwind: 0.10 + 0.33209 x 10 = 3.4209 GBP a call, at each day's GBP/EUR rate; the account had
+    # never called the range: the reference is 0, the floor 2 EUR
+    costs = [Decimal("3.4209") * _fx(world, day, "GBP") for day in SLOW_DAYS]
+    window, reference, ratio, severity, _ = rows[-1]
+    assert reference == 0 and _cents(window) == _cents(sum(costs))
+    assert ratio == pytest.approx(float(sum(costs) / 2), abs=0.001) and ratio >= 10 and severity == 2
+    # it fires from the day the week's spend passes 20 EUR (on 3 days at least): no hourly rule sees it
+    fired = [r[4] for r in rows if r[3] > 0]
+    first = next(i for i in range(8) if sum(costs[: i + 1]) >= 20 and i >= 2)
+    assert fired == SLOW_DAYS[first:]
+
+
+def test_the_clean_accounts_raise_none_of_the_new_rules(world):
+    hits = _query(
+        world,
+        f"select account_id, {', '.join(f'max({r})' for r in NEW_RULES)} from marts.fct_fraud_features "
+        f"where greatest({', '.join(NEW_RULES)}) > 0 group by account_id order by account_id",
+    )
+    rules = {account: [r for r, level in zip(NEW_RULES, levels, strict=True) if level] for account, *levels in hits}
+    assert rules == {WANGIRI: ["fr_08"], TRUNK: ["fr_09"], SIMBOX: ["fr_10"], SLOW: ["fr_11"]}
+
+
+def test_the_alerts_carry_the_new_rules(world):
+    alerts = _query(
+        world,
+        "select account_id, list_sort(list_distinct(flatten(list(rules_hit)))) from intermediate.int_fraud_triggers "
+        "where detector = 'combined' group by account_id order by account_id",
+    )
+    hit = dict(alerts)
+    for account, rule in ((WANGIRI, "FR-08"), (TRUNK, "FR-09"), (SIMBOX, "FR-10"), (SLOW, "FR-11")):
+        assert rule in hit.get(account, []), (account, rule, hit)
