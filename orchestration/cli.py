@@ -136,7 +136,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from orchestration import run_summary
 
     paths = Paths.from_env()
-    text = _read_warehouse(paths, lambda con: run_summary.render(con, paths.ground_truth, paths.invoices))
+    text = _read_warehouse(paths, lambda con: run_summary.render(con, paths.ground_truth, paths.invoices, paths.cases))
     if text is None:
         return 1
     print(text)

@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration import cases as case_store
+from orchestration.ra_kpis import leakage_kpis
 from orchestration.warehouse import fetch_dicts
 
 TOP_CASES = 10
@@ -41,7 +42,10 @@ class LeakageReport:
     period: date
     as_of: date | None
     reporting_currency: str
-    kpis: list[dict]  # one per currency (rpt_leakage_kpis) with the cases' recovered figures
+    kpis: list[dict]  # one per currency (orchestration/ra_kpis.py) with the cases' recovered figures
+    total: dict  # the same in the reporting currency
+    coverage_by_area: list[dict]
+    below_materiality: list[case_store.BelowMateriality]  # findings filed without a case
     by_area: list[dict]  # leakage_area, finding_type, currency, findings, leakage
     coverage: list[dict]  # rpt_control_coverage
     top_cases: list[CaseLine]
@@ -64,13 +68,8 @@ def build(con: duckdb.DuckDBPyConnection, store: Path, period: date) -> LeakageR
     if period not in periods:
         known = ", ".join(f"{p:%Y-%m}" for p in periods) or "none"
         raise ReportError(f"{period:%Y-%m} is not under assurance (periods the billing system exported: {known})")
-    kpis = fetch_dicts(con, "select * from marts.rpt_leakage_kpis where billing_period = ? order by currency", [period])
-    case_figures = case_store.case_kpis(store, period) if store.exists() else None
-    for row in kpis:
-        recovered = case_figures.recovered.get(row["currency"], Decimal(0)) if case_figures else Decimal(0)
-        leaked = row["under_billing"] + row["collection_leakage"]
-        row["recovered"] = recovered
-        row["recovered_pct"] = round(100 * recovered / leaked, 2) if leaked else None
+    figures = leakage_kpis(con, store, period)
+    case_figures = figures.case_figures
     by_area = fetch_dicts(
         con,
         """select leakage_area, finding_type, coalesce(currency, '') as currency, count(*) as findings,
@@ -89,12 +88,14 @@ def build(con: duckdb.DuckDBPyConnection, store: Path, period: date) -> LeakageR
         [period],
     )
     (as_of,) = con.execute("select max(as_of_date) from intermediate.int_ra_periods").fetchone()
-    reporting = con.execute("select any_value(reporting_currency) from marts.rpt_leakage_kpis").fetchone()[0]
     return LeakageReport(
         period=period,
         as_of=as_of,
-        reporting_currency=reporting or "",
-        kpis=kpis,
+        reporting_currency=figures.reporting_currency,
+        kpis=figures.per_currency,
+        total=figures.total,
+        coverage_by_area=figures.coverage,
+        below_materiality=case_store.below_materiality(store, period) if store.exists() else [],
         by_area=by_area,
         coverage=coverage,
         top_cases=_top_cases(con, store, period) if store.exists() else [],
@@ -147,13 +148,14 @@ def render_text(report: LeakageReport) -> str:
     for label, key in (("leakage % of billed", "leakage_pct_of_billed"), ("recoverable %", "recoverable_pct"),
                        ("recovered %", "recovered_pct"), ("match rate %", "match_rate_pct")):  # fmt: skip
         lines.append(f"  {label:<24}" + "".join(f"{'' if k[key] is None else k[key]:>14}" for k in report.kpis))
-    total = sum((k["under_billing_reporting"] or 0 for k in report.kpis), Decimal(0))
-    billed = sum((k["billed_revenue_reporting"] or 0 for k in report.kpis), Decimal(0))
-    pct = f"{100 * total / billed:.3f}%" if billed else "n/a"
+    t, cur = report.total, report.reporting_currency
+    pct = "n/a" if t["leakage_pct_of_billed"] is None else f"{t['leakage_pct_of_billed']:.3f}%"
     days = "n/a" if report.mean_days_to_recovery is None else f"{report.mean_days_to_recovery:.1f}"
     lines += [
-        f"  all currencies: under-billing {_money(total)} {report.reporting_currency} of {_money(billed)} billed "
-        f"({pct}); mean days to recovery {days}",
+        f"  all currencies in {cur}: under-billing {_money(t['under_billing'])} of {_money(t['billed_revenue'])} "
+        f"billed ({pct}); over-billing {_money(t['over_billing'])}; negative margin {_money(t['cost_leakage'])}; "
+        f"collection {_money(t['collection_leakage'])}; recovered {_money(t['recovered'])}; "
+        f"mean days to recovery {days}",
         "",
         "Leakage by area and type",
     ]
@@ -161,6 +163,12 @@ def render_text(report: LeakageReport) -> str:
         lines.append(
             f"  {row['leakage_area']:<17}{row['finding_type']:<28}{row['findings']:>7} finding(s)"
             f"{_money(row['leakage']):>14} {row['currency']}"
+        )
+    lines += ["", "Control coverage by area"]
+    for row in report.coverage_by_area:
+        lines.append(
+            f"  {row['leakage_area']:<17}{row['covered']} of {row['controls']} control(s) covered"
+            f"{row['items_checked']:>12} checked{row['findings']:>8} found"
         )
     lines += ["", "Control coverage"]
     for row in report.coverage:
@@ -170,6 +178,14 @@ def render_text(report: LeakageReport) -> str:
             f"{row['items_checked']:>10} checked"
             f"{row['findings']:>7} found  {mark}"
         )
+    if report.below_materiality:
+        below = report.below_materiality
+        lines += ["", f"Below materiality: {len(below)} finding(s) filed without a case (largest first)"]
+        for b in below[:TOP_CASES]:
+            lines.append(
+                f"  {b.finding_id} {b.control_id} {b.finding_type:<24}{b.account_id or '-':<14}"
+                f"{_money(b.leakage_amount):>12} {b.currency or ''}"
+            )
     lines += ["", f"Top {len(report.top_cases)} cases by value"]
     for line in report.top_cases:
         c = line.case

@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.assurance_score import assurance_settings
+from orchestration.ra_kpis import coverage_by_area, leakage_kpis
 from orchestration.scoring import (
     call_accuracy,
     ingestion_scorecard,
@@ -200,9 +201,27 @@ def billing_sections(con: duckdb.DuckDBPyConnection, documents: Path | None = No
     return parts
 
 
-def assurance_sections(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Revenue assurance: expected, billed and collected per period and currency, and the leakage found by
-    area and type (empty before the controls ran)."""
+def kpi_rows(con: duckdb.DuckDBPyConnection, cases: Path | None) -> list[tuple]:
+    """Per period under assurance, the KPIs in the reporting currency (orchestration/ra_kpis.py)."""
+    periods = [
+        p for (p,) in con.execute("select distinct billing_period from marts.rpt_leakage_kpis order by 1").fetchall()
+    ]
+    out = []
+    for period in periods:
+        t = leakage_kpis(con, cases, period).total
+        out.append(
+            (f"{period:%Y-%m}", t["currency"], str(t["billed_revenue"]), str(t["under_billing"]),
+             str(t["over_billing"]), str(t["cost_leakage"]), str(t["collection_leakage"]), str(t["recovered"]),
+             *("" if t[k] is None else str(t[k]) for k in ("leakage_pct_of_billed", "recoverable_pct",
+                                                            "recovered_pct")))
+        )  # fmt: skip
+    return out
+
+
+def assurance_sections(con: duckdb.DuckDBPyConnection, cases: Path | None = None) -> list[str]:
+    """Revenue assurance: expected, billed and collected per period and currency, the KPIs in the reporting
+    currency with what the cases recovered, coverage by area, and the leakage found by area and type (empty
+    before the controls ran)."""
     (ran,) = con.execute(
         "select count(*) from information_schema.tables where table_schema = 'marts' "
         "and table_name = 'rpt_leakage_kpis'"
@@ -241,6 +260,40 @@ def assurance_sections(con: duckdb.DuckDBPyConnection) -> list[str]:
                 "match %",
             ),
             kpis,
+        ),
+        "",
+        "Revenue-assurance KPIs in the reporting currency (recovered: cases about under-billing or collection)",
+        format_table(
+            (
+                "period",
+                "cur",
+                "billed",
+                "under-billed",
+                "over-billed",
+                "neg. margin",
+                "collection",
+                "recovered",
+                "leak % billed",
+                "recoverable %",
+                "recovered %",
+            ),
+            kpi_rows(con, cases),
+        ),
+        "",
+        "Control coverage by leakage area (a control covers when it checked something)",
+        format_table(
+            ("area", "controls", "covered", "checked", "findings", "covered %"),
+            [
+                (
+                    r["leakage_area"],
+                    r["controls"],
+                    r["covered"],
+                    r["items_checked"],
+                    r["findings"],
+                    str(r["covered_pct"]),
+                )
+                for r in coverage_by_area(con)
+            ],
         ),
         "",
         "Leakage findings by control and type (tollhouse report leakage --period YYYY-MM for the cases)",
@@ -298,8 +351,14 @@ def format_table(headers: tuple[str, ...], rows: list[tuple]) -> str:
     return "\n".join([line, "  ".join("-" * w for w in widths), *body])
 
 
-def render(con: duckdb.DuckDBPyConnection, ground_truth: Path | None = None, documents: Path | None = None) -> str:
-    """The summary; `documents` is the invoice documents folder (to name each issued invoice's PDF)."""
+def render(
+    con: duckdb.DuckDBPyConnection,
+    ground_truth: Path | None = None,
+    documents: Path | None = None,
+    cases: Path | None = None,
+) -> str:
+    """The summary; `documents` is the invoice documents folder (to name each issued invoice's PDF), `cases`
+    the case store (what analysts recovered)."""
     parts = [
         "Ingestion (raw layer)",
         format_table(
@@ -359,7 +418,7 @@ def render(con: duckdb.DuckDBPyConnection, ground_truth: Path | None = None, doc
             format_table(("deck", "file", "line", "rule", "message"), errors),
         ]
     parts += billing_sections(con, documents)
-    parts += assurance_sections(con)
+    parts += assurance_sections(con, cases)
     parts += fraud_sections(con, ground_truth)
     if ground_truth and (ground_truth / "injections.csv").exists():
         headers = ("fault", "expected effect", "injected", "found")

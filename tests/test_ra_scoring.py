@@ -246,3 +246,129 @@ def test_report_score_writes_the_families_spurious_findings_and_verdict(tmp_path
     assert "| payment_misapplied | collection | 1 | 0 | 0.00% | 50.00 | 0.00 |" in text
     assert "| RA-17 | 2 | 1 | 1.00 | F-E |" in text
     assert "repoint_line" not in text  # a training family is not in the held-out score
+
+
+# --- the KPIs in one place ------------------------------------------------------------------------------
+
+KPI_COLUMNS = ("billing_period date, currency varchar, reporting_currency varchar, fx_rate decimal(18, 8), "
+               "billed_revenue decimal(18, 2), expected_revenue decimal(18, 2), invoiced_total decimal(18, 2), "
+               "collected decimal(18, 2), findings bigint, under_billing decimal(18, 6), over_billing decimal(18, 6), "
+               "cost_leakage decimal(18, 6), collection_leakage decimal(18, 6), recoverable decimal(18, 6), "
+               "expected_calls bigint, matched_calls bigint, billed_revenue_reporting decimal(18, 2), "
+               "under_billing_reporting decimal(18, 2), over_billing_reporting decimal(18, 2), "
+               "cost_leakage_reporting decimal(18, 2), collection_leakage_reporting decimal(18, 2)")  # fmt: skip
+# September in EUR (the reporting currency) and USD at 0.9 EUR
+KPI_ROWS = [
+    (SEP, "EUR", "EUR", 1, 1000, 1010, 1200, 1150, 5, 12, 3, 5, 8, 15, 200, 198, 1000, 12, 3, 5, 8),
+    (SEP, "USD", "EUR", "0.9", 500, 505, 600, 590, 3, 4, 1, 0, 6, 10, 100, 100, 450, "3.60", "0.90", 0, "5.40"),
+]
+COVERAGE = [("billing", "RA-03", "CDR-to-bill match", 300, 3, True), ("billing", "RA-13", "Tie-out", 0, 0, False),
+            ("collection", "RA-15", "Collection", 20, 1, True)]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def kpi_world(tmp_path_factory):
+    """The two KPI marts, what the leakage report reads beside them, and a case store in which analysts
+    recovered 10.00 EUR of under-billing, refunded 3.00 EUR of over-billing and collected 5.00 USD."""
+    from datetime import UTC, datetime
+
+    from orchestration import cases
+
+    folder = tmp_path_factory.mktemp("kpis")
+    con = duckdb.connect(str(folder / "warehouse.duckdb"))
+    con.execute("create schema marts; create schema intermediate")
+    con.execute(f"create table marts.rpt_leakage_kpis ({KPI_COLUMNS})")
+    con.executemany(f"insert into marts.rpt_leakage_kpis values ({', '.join('?' * 21)})", KPI_ROWS)
+    con.execute(
+        "create table marts.rpt_control_coverage (leakage_area varchar, control_id varchar, control_name varchar, "
+        "items_checked bigint, findings bigint, is_covered boolean)"
+    )
+    con.executemany("insert into marts.rpt_control_coverage values (?, ?, ?, ?, ?, ?)", COVERAGE)
+    con.execute("create table intermediate.int_ra_periods as select date '2026-09-01' as billing_period, "
+                "date '2026-10-20' as as_of_date")  # fmt: skip
+    con.execute(
+        "create table marts.fct_leakage_findings (finding_id varchar, control_id varchar, leakage_area varchar, "
+        "finding_type varchar, billing_period date, currency varchar, leakage_amount decimal(18, 6), "
+        "direction varchar, evidence_call_ids varchar[], evidence_calls bigint, detail varchar)"
+    )
+    store = folder / "cases.sqlite"
+    made = [
+        cases.Finding("F-U", "RA-03", "billing", "unbilled_usage", "ACC-1", SEP, "EUR", None, None, Decimal(10),
+                      "under_billing"),
+        cases.Finding("F-O", "RA-04", "rating", "rating_discrepancy", "ACC-2", SEP, "EUR", None, None, Decimal(3),
+                      "over_billing"),
+        cases.Finding("F-C", "RA-15", "collection", "short_payment", "ACC-3", SEP, "USD", None, None, Decimal(6),
+                      "collection"),
+    ]  # fmt: skip
+    now = datetime(2026, 10, 21, tzinfo=UTC)
+    cases.sync_findings(store, made, now=now)
+    for case, amount in zip(cases.list_cases(store), ("10.00", "3.00", "5.00"), strict=True):
+        for status in ("investigating", "confirmed", "recovery_pending"):
+            cases.move(store, case.case_id, status, "alice", now=now)
+        cases.move(store, case.case_id, "recovered", "alice", recovered_amount=amount, now=now)
+    return con, store, folder
+
+
+def test_each_kpi_is_the_hand_worked_figure(kpi_world):
+    from orchestration.ra_kpis import leakage_kpis
+
+    con, store, _ = kpi_world
+    figures = leakage_kpis(con, store, SEP)
+    t = figures.total
+    d = Decimal
+    assert (t["currency"], t["billed_revenue"]) == ("EUR", d("1450.00"))  # 1000 + 500 x 0.9
+    assert (t["under_billing"], t["over_billing"], t["cost_leakage"], t["collection_leakage"]) == (
+        d("15.60"), d("3.90"), d("5.00"), d("13.40"))  # fmt: skip
+    assert t["recoverable"] == d("24.00")  # 15 + 10 x 0.9
+    assert t["recovered"] == d("14.50")  # 10 EUR + 5 USD x 0.9; the 3.00 refund of over-billing is not revenue
+    assert t["leakage_pct_of_billed"] == d("1.0759")  # 15.60 / 1450
+    assert t["recoverable_pct"] == d("82.76")  # 24 / (15.60 + 13.40)
+    assert t["recovered_pct"] == d("50.00")  # 14.50 / 29.00
+    assert t["match_rate_pct"] == d("99.3333")  # 298 / 300
+    eur, usd = figures.per_currency
+    assert (eur["recovered"], eur["recoverable_pct"], eur["leakage_pct_of_billed"]) == (d(10), d("75.00"), d("1.2000"))
+    assert (usd["recovered"], usd["recovered_pct"]) == (d(5), d("50.00"))
+    assert figures.coverage == [
+        {"leakage_area": "billing", "controls": 2, "covered": 1, "items_checked": 300, "findings": 3,
+         "covered_pct": d("50.00")},
+        {"leakage_area": "collection", "controls": 1, "covered": 1, "items_checked": 20, "findings": 1,
+         "covered_pct": d("100.00")},
+    ]  # fmt: skip
+    assert figures.case_figures.refunded == {"EUR": d("3.00"), "USD": d(0)}
+
+
+def test_the_report_the_run_summary_and_the_dashboards_show_the_same_kpis(kpi_world):
+    from dashboards.data import Snapshot
+    from dashboards.queries import leakage as dashboard
+    from orchestration import leakage_report, run_summary
+    from orchestration.ra_kpis import leakage_kpis
+
+    con, store, folder = kpi_world
+    total = leakage_kpis(con, store, SEP).total
+
+    report = leakage_report.build(con, store, SEP)
+    assert report.total == total
+    text = leakage_report.render_text(report)
+    assert "all currencies in EUR: under-billing 15.60 of 1,450.00 billed (1.076%)" in text
+    assert "recovered 14.50" in text
+    assert "billing          1 of 2 control(s) covered" in text
+    assert "1450.00" not in leakage_report.render_html(report) and "<td>1,000.00</td>" in leakage_report.render_html(
+        report
+    )
+
+    assert run_summary.kpi_rows(con, store) == [
+        ("2026-09", "EUR", "1450.00", "15.60", "3.90", "5.00", "13.40", "14.50", "1.0759", "82.76", "50.00")
+    ]
+
+    served = folder / "snapshot"
+    served.mkdir()
+    for table in ("rpt_leakage_kpis", "rpt_control_coverage"):
+        con.execute(f"copy marts.{table} to '{served / table}.parquet' (format parquet)")
+    snapshot = Snapshot(
+        "v1", "2026-10-21T00:00:00", None, served, frozenset({"rpt_leakage_kpis", "rpt_control_coverage"})
+    )
+    shown = dashboard.kpis(snapshot, SEP, store)
+    pairs = {"billed": "billed_revenue", "under_billing": "under_billing", "recovered": "recovered",
+             "leakage_pct_of_billed": "leakage_pct_of_billed", "recoverable_pct": "recoverable_pct"}  # fmt: skip
+    assert {key: shown[key] for key in pairs} == {key: total[name] for key, name in pairs.items()}
+    assert dashboard.kpi_figures(snapshot, SEP, store) == leakage_kpis(con, store, SEP)

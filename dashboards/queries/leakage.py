@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
+import duckdb
 import pandas as pd
 
-from dashboards.data import Snapshot, fx_join, in_reporting, query, reporting_currency, scalar_row, values
+from dashboards.data import Snapshot, fx_join, in_reporting, query, reporting_currency, values
+from orchestration.ra_kpis import LeakageKpis, leakage_kpis
+from orchestration.warehouse import sql_literal
 
 DIRECTIONS = ("under_billing", "over_billing", "cost", "collection", "none")
 
@@ -19,25 +23,45 @@ def periods(snapshot: Snapshot) -> list[date]:
     return list(frame["billing_period"])
 
 
-def kpis(snapshot: Snapshot, period: date | None) -> dict:
+COVERAGE_COLUMNS = "leakage_area varchar, control_id varchar, items_checked bigint, findings bigint, is_covered boolean"
+
+
+def kpi_figures(snapshot: Snapshot, period: date | None, store: Path | None = None) -> LeakageKpis:
+    """The KPIs as `tollhouse report leakage` and the run summary compute them (orchestration/ra_kpis.py),
+    over the snapshot's marts (rpt_leakage_kpis must be published) and the live case store."""
+    con = duckdb.connect()
+    try:
+        con.execute("create schema marts")
+        for table in ("rpt_leakage_kpis", "rpt_control_coverage"):
+            if table == "rpt_control_coverage" and not snapshot.has(table):
+                con.execute(f"create table marts.{table} ({COVERAGE_COLUMNS})")  # not published yet: no rows
+                continue
+            # a view takes no parameters: the path is quoted (a data folder's name may hold quotes)
+            parquet = sql_literal(snapshot.table(table))
+            con.execute(f"create view marts.{table} as select * from read_parquet({parquet})")
+        return leakage_kpis(con, store, period)
+    finally:
+        con.close()
+
+
+def kpis(snapshot: Snapshot, period: date | None, store: Path | None = None) -> dict:
     """The period's KPIs in the reporting currency (all periods when None): billed, leakage by direction,
-    recoverable, leakage % of billed, match rate."""
-    return scalar_row(
-        query(
-            snapshot,
-            """select sum(billed_revenue_reporting) as billed, sum(under_billing_reporting) as under_billing,
-                      sum(over_billing_reporting) as over_billing, sum(cost_leakage_reporting) as cost_leakage,
-                      sum(collection_leakage_reporting) as collection_leakage,
-                      cast(sum(recoverable * fx_rate) as decimal(18, 2)) as recoverable,
-                      sum(findings)::bigint as findings,
-                      round(100 * sum(under_billing_reporting) / nullif(sum(billed_revenue_reporting), 0), 3)
-                          as leakage_pct_of_billed,
-                      round(100 * sum(matched_calls) / nullif(sum(expected_calls), 0), 2) as match_rate_pct
-               from k where $period is null or billing_period = $period""",
-            {"period": period},
-            k="rpt_leakage_kpis",
-        )
-    )
+    recoverable and recovered, leakage % of billed, recoverable and recovered %, match rate."""
+    total = kpi_figures(snapshot, period, store).total
+    return {
+        "billed": total["billed_revenue"],
+        "under_billing": total["under_billing"],
+        "over_billing": total["over_billing"],
+        "cost_leakage": total["cost_leakage"],
+        "collection_leakage": total["collection_leakage"],
+        "recoverable": total["recoverable"],
+        "recovered": total["recovered"],
+        "findings": total["findings"],
+        "leakage_pct_of_billed": total["leakage_pct_of_billed"],
+        "recoverable_pct": total["recoverable_pct"],
+        "recovered_pct": total["recovered_pct"],
+        "match_rate_pct": total["match_rate_pct"],
+    }
 
 
 def by_period(snapshot: Snapshot) -> pd.DataFrame:

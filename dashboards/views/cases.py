@@ -25,6 +25,7 @@ metric_row(
         "Cases recovered": f"{kpis.by_status['recovered']:,}",
         "Closed or cancelled": f"{kpis.by_status['closed'] + kpis.by_status['cancelled']:,}",
         "Mean days to recovery": "–" if days is None else f"{days:.1f}",
+        "Below materiality (no case)": f"{kpis.below_materiality:,}",
     }
 )
 left, right = st.columns(2)

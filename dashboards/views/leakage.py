@@ -1,6 +1,7 @@
 """Leakage: the controls' findings by control, area and value; drill from a finding to the calls that prove it;
 work its case (owner, status, note, recovered amount) and read the case's history."""
 
+import pandas as pd
 import streamlit as st
 
 from dashboards.app_state import blank, metric_row, money, page, percent, table
@@ -32,13 +33,14 @@ with st.container(border=True):
 filters = leakage.FindingFilter(period, chosen_controls, chosen_areas, directions)
 found = leakage.findings(snapshot, filters)
 
-kpis = leakage.kpis(snapshot, period)
+kpis = leakage.kpis(snapshot, period, paths.cases)  # as `tollhouse report leakage` computes them
 metric_row(
     {
         "Findings": f"{len(found):,}",
         f"Under-billing ({currency})": money(kpis.get("under_billing")),
         f"Over-billing ({currency})": money(kpis.get("over_billing")),
         f"Recoverable ({currency})": money(kpis.get("recoverable")),
+        f"Recovered ({currency})": money(kpis.get("recovered")),
         "Leakage % of billed": percent(kpis.get("leakage_pct_of_billed"), 3),
     }
 )
@@ -50,6 +52,7 @@ st.bar_chart(leakage.by_area_and_type(snapshot, filters), x="leakage_area", y="l
 with st.expander("Expected, billed and collected per account (account currency)"):
     table(leakage.reconciliation(snapshot, period), "revenue_reconciliation")
 with st.expander("Controls: what each checked and found, by leakage area"):
+    table(pd.DataFrame(leakage.kpi_figures(snapshot, period).coverage), "coverage_by_area")
     table(leakage.coverage(snapshot), "control_coverage")
 
 st.subheader("Findings, most valuable first")

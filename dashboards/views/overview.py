@@ -43,7 +43,7 @@ metric_row(
 
 if snapshot.has("rpt_leakage_kpis"):
     st.subheader(f"Revenue assurance, {month:%B %Y} ({currency})")
-    ra = leakage.kpis(snapshot, month)
+    ra = leakage.kpis(snapshot, month, paths.cases)  # as `tollhouse report leakage` computes them
     metric_row(
         {
             "Billed": money(ra.get("billed")),
