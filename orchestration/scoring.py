@@ -276,8 +276,14 @@ def _legacy_matches(con: duckdb.DuckDBPyConnection, ground_truth: Path, suspense
         f"""create or replace temp view gt_payments as
             select * from read_csv({sql_literal(ground_truth / "payments.csv")}, header = true, all_varchar = true)"""
     )
-    events = json.loads((ground_truth / "manifest.json").read_text())["events"]
-    mispriced, vendor = events["mispriced_rate"], events["negative_margin"]
+    events = json.loads((ground_truth / "manifest.json").read_text()).get("events") or {}
+    # the manifest's losing rates (a simulation without faults has none)
+    rates = []
+    if mispriced := events.get("mispriced_rate"):
+        rates.append(f"('mispriced_rate', '{mispriced['rate_plan_id']}|{mispriced['prefix']}|%')")
+    if vendor := events.get("negative_margin"):
+        rates.append(f"('negative_margin', '%|{vendor['vendor_id']}|{vendor['prefix']}')")
+    losing = ", ".join(rates) or "(null, null)"
     expected = ", ".join(f"('{kind}', '{c}', '{t}')" for kind, (c, t) in LEAKAGE_EXPECTED.items())
     con.execute(
         """create or replace temp table ra_legacy_findings as
@@ -346,9 +352,8 @@ def _legacy_matches(con: duckdb.DuckDBPyConnection, ground_truth: Path, suspense
                   where action = 'close' group by 1) c on c.billing_period = p.billing_period
             where i.kind = 'late_file' and f.billable_seconds > 0 and a.loaded_at > c.closed_at
             union all
-            select 'mispriced_rate', 'RA-12', 'negative_margin', '{mispriced["rate_plan_id"]}|{mispriced["prefix"]}|%'
-            union all
-            select 'negative_margin', 'RA-12', 'negative_margin', '%|{vendor["vendor_id"]}|{vendor["prefix"]}'
+            select kind, 'RA-12', 'negative_margin', pattern from (values {losing}) rates(kind, pattern)
+            where kind is not null
         )
         select t.control_id, t.kind, t.finding_type, t.match_key, t.value, f.finding_id, f.leakage_amount
         from truth t
@@ -431,9 +436,11 @@ def leak_matches(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> None:
         ),
         mediated as ({" union all ".join(mediated)}),
         truth as (
-            {"select call_id, source::varchar as source, record_key from read_parquet(" + sql_literal(true_calls) + ")"
-             if true_calls.exists() else
-             "select null::bigint as call_id, null::varchar as source, null::varchar as record_key where false"}
+            {
+            "select call_id, source::varchar as source, record_key from read_parquet(" + sql_literal(true_calls) + ")"
+            if true_calls.exists()
+            else "select null::bigint as call_id, null::varchar as source, null::varchar as record_key where false"
+        }
         )
         select distinct c.leak_id, unnest([m.call_id, m.source || ':' || m.record_key]) as key, true as is_call
         from leak_calls c
