@@ -1,0 +1,117 @@
+-- RA-17 Silent hours: per switch and per trunk (fct_calls' switch_id, trunk_id; the call's UTC start hour),
+-- an hour with no calls, or far fewer than its comparable hours (same UTC hour, same day type,
+-- ra_capture_history_weeks either side; judged as macros/ra_capture.sql says) carry: `switch_silent_hour`,
+-- `trunk_silent_hour`. Not reported again: a switch hour whose files are missing, empty or unread (RA-16,
+-- RA-01 say so), nor a trunk hour inside a switch hour that is (the switch is the finding). Valued like
+-- RA-16: per currency, median calls x median rated charge per call of the comparable hours (an estimate).
+{{ config(materialized='table') }}
+with calls as (
+    select call_id, switch_id, trunk_id, date_trunc('hour', start_at) as hour_at
+    from {{ ref('fct_calls') }}
+    where switch_id is not null
+),
+
+trunks as (
+    -- a trunk's switch: the one carrying most of its calls
+    select trunk_id, arg_max(switch_id, calls) as switch_id
+    from (select trunk_id, switch_id, count(*) as calls from calls where trunk_id is not null group by all)
+    group by trunk_id
+),
+
+unit_calls as (
+    select call_id, 'switch ' || switch_id as unit, hour_at from calls
+    union all
+    select call_id, 'trunk ' || trunk_id, hour_at from calls where trunk_id is not null
+),
+
+traffic as (
+    select unit_calls.unit, unit_calls.hour_at, rated.currency, count(*) as calls, sum(rated.cost) as charge
+    from unit_calls
+    left join {{ ref('fct_rated_calls') }} as rated using (call_id)
+    group by unit_calls.unit, unit_calls.hour_at, rated.currency
+),
+
+totals as (
+    select unit, hour_at, sum(calls) as calls from traffic group by unit, hour_at
+),
+
+units as (
+    select unit, min(hour_at) as first_hour, max(hour_at) as last_hour from totals group by unit
+),
+
+grid as (
+    {{ ra_capture_grid('units') }}
+),
+
+comparable as (
+    {{ ra_capture_comparable('grid') }}
+),
+
+judged as (
+    select
+        judged.*,
+        split_part(judged.unit, ' ', 1) as kind,
+        substr(judged.unit, strpos(judged.unit, ' ') + 1) as unit_id
+    from ({{ ra_capture_judged('grid', 'comparable', 'totals') }}) as judged
+    where judged.is_short
+),
+
+-- switch hours a file explains: no file of the hour loaded a line (missing, empty, quarantined, refused)
+file_hours as (
+    select unit as switch_id, hour_at
+    from {{ ref('int_ra_capture_files') }}
+    where hour_at is not null
+    group by unit, hour_at
+    having count(*) filter (where status = 'loaded' and rows_loaded > 0) = 0
+),
+
+explained as (
+    select judged.kind, judged.unit_id, judged.hour_at
+    from judged
+    left join trunks on judged.kind = 'trunk' and trunks.trunk_id = judged.unit_id
+    where exists (
+        select 1 from file_hours
+        where file_hours.switch_id = case judged.kind when 'switch' then judged.unit_id else trunks.switch_id end
+            and file_hours.hour_at = judged.hour_at
+    )
+    or (judged.kind = 'trunk' and exists (
+        select 1 from judged as silent_switch
+        where silent_switch.kind = 'switch' and silent_switch.unit_id = trunks.switch_id
+            and silent_switch.hour_at = judged.hour_at
+    ))
+),
+
+short as (
+    select judged.*
+    from judged
+    anti join explained using (kind, unit_id, hour_at)
+),
+
+valued as (
+    {{ ra_capture_valued('short', 'comparable', 'traffic') }}
+),
+
+silent as (
+    select
+        short.*,
+        valued.currency,
+        valued.median_calls,
+        valued.median_charge,
+        cast(round(coalesce(valued.median_calls * valued.median_charge, 0), 6) as decimal(18, 6)) as estimate,
+        count(*) over (partition by short.unit, short.hour_at) as currencies
+    from short
+    left join valued using (unit, hour_at)
+)
+
+select
+    {{ ra_finding('RA-17', "kind || '_silent_hour'", 'null', "date_trunc('month', hour_at)", 'currency',
+                  "unit_id || '|' || strftime(hour_at, '%Y-%m-%dT%H')
+                   || case when currencies > 1 then '|' || currency else '' end",
+                  'estimate', '0', 'estimate', "case when estimate > 0 then 'under_billing' else 'none' end",
+                  '[]::varchar[]', '0',
+                  "kind || ' ' || unit_id || ' ' || strftime(hour_at, '%Y-%m-%d %H:00') || ' UTC: ' || calls
+                   || ' calls against a median of ' || expected_calls || ' in the ' || history_hours
+                   || ' comparable hours; estimated from ' || history_hours || ' comparable days'
+                   || coalesce(': median ' || median_calls || ' calls in ' || currency || ' x median '
+                               || round(median_charge, 6) || ' per call', ': no rated calls')") }}
+from silent

@@ -1,0 +1,288 @@
+"""RA-16 (usage file sequence) and RA-17 (silent hours) on one world with hand-worked mutations.
+
+Each mutation sits on its own switch and hour of a clean September (1,200 calls a day, so a busy hour of a
+switch carries about 40 calls and of its busiest trunk about 15). The expected values are worked out here
+from the warehouse's own fct_calls / fct_rated_calls for the comparable hours (same UTC hour, same day
+type, four weeks either side), with Python's statistics.median: an independent computation of the rule.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import re
+import shutil
+import statistics
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.settings import Paths
+from tests.ra_world import operator_month
+
+CALLS_PER_DAY = 1200
+
+MISSING = "asterisk/2026-09-16/ast-lon1_20260916T10Z"  # deleted: file_missing ast-lon1|2026-09-16T10
+REDELIVERED = "freeswitch/2026-09-15/fs-ber1_20260915T12Z"  # copied into the next day's folder
+RENAMED = "carrier/2026-09-10/car-nyc1_20260910T19Z"  # also delivered in the other compression
+EMPTIED = "carrier/2026-09-17/car-nyc1_20260917T18Z"  # truncated to nothing
+THINNED = "asterisk/2026-09-23/ast-lon1_20260923T14Z"  # only its first line kept
+TRUNK = "ber-tr-0005"  # its records removed from fs-ber1's files of 2026-09-22 12:00-14:59 UTC
+TRUNK_HOURS = ("freeswitch/2026-09-22/fs-ber1_20260922T12Z", "freeswitch/2026-09-22/fs-ber1_20260922T13Z",
+               "freeswitch/2026-09-22/fs-ber1_20260922T14Z")  # fmt: skip
+
+
+def _landed(landing: Path, stem: str) -> Path:
+    found = [p for p in (landing / stem).parent.glob((landing / stem).name + ".csv*")]
+    assert len(found) == 1, (stem, found)
+    return found[0]
+
+
+def _read(path: Path) -> bytes:
+    data = path.read_bytes()
+    return gzip.decompress(data) if path.name.endswith(".gz") else data
+
+
+def _write(path: Path, text: bytes) -> None:
+    path.write_bytes(gzip.compress(text, mtime=0) if path.name.endswith(".gz") else text)
+
+
+def mutate(paths: Paths) -> None:
+    landing = paths.landing
+    _landed(landing, MISSING).unlink()
+    original = _landed(landing, REDELIVERED)
+    (landing / "freeswitch/2026-09-16").mkdir(exist_ok=True)
+    shutil.copyfile(original, landing / "freeswitch/2026-09-16" / original.name)
+    renamed = _landed(landing, RENAMED)
+    other = (
+        renamed.with_name(renamed.name[:-3])
+        if renamed.name.endswith(".gz")
+        else renamed.with_name(renamed.name + ".gz")
+    )
+    _write(other, _read(renamed))
+    _write(_landed(landing, EMPTIED), b"")
+    thinned = _landed(landing, THINNED)
+    _write(thinned, _read(thinned).splitlines(keepends=True)[0])
+    truth = duckdb.connect()
+    for stem in TRUNK_HOURS:
+        path = _landed(landing, stem)
+        rel = path.relative_to(landing).as_posix()
+        drop = {n for (n,) in truth.execute(
+            "select line_no from read_parquet(?) where file = ? and trunk_id = ?",
+            [str(paths.ground_truth / "calls.parquet"), rel, TRUNK]).fetchall()}  # fmt: skip
+        assert drop
+        lines = _read(path).splitlines(keepends=True)
+        _write(path, b"".join(line for n, line in enumerate(lines, 1) if n not in drop))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The rule computed again in Python from the warehouse's calls: comparable hours, medians, the estimate.
+
+HOURLY = re.compile(r"^(.+?)_(\d{8})T(\d{2})Z\.csv(\.gz)?$")
+WEEKS, MIN_HISTORY, BAND, ALPHA = 4, 5, 0.5, 1e-5
+
+
+def _is_weekend(moment: datetime) -> bool:
+    return moment.isoweekday() >= 6
+
+
+class Hours:
+    """Per unit (a switch by its files' names, a switch or a trunk by its calls) and UTC hour: calls and the
+    rated charge per currency."""
+
+    def __init__(self, rows: list[tuple[str, datetime, str | None, Decimal | None]], holidays: set[date]) -> None:
+        self.calls: dict[tuple[str, datetime], int] = defaultdict(int)
+        self.money: dict[tuple[str, datetime, str], list] = defaultdict(lambda: [0, Decimal(0)])
+        for unit, hour, currency, cost in rows:
+            self.calls[(unit, hour)] += 1
+            if currency is not None:
+                self.money[(unit, hour, currency)][0] += 1
+                self.money[(unit, hour, currency)][1] += cost
+        self.holidays = holidays
+        self.span: dict[str, tuple[datetime, datetime]] = {}
+        for unit, hour in self.calls:
+            first, last = self.span.get(unit, (hour, hour))
+            self.span[unit] = (min(first, hour), max(last, hour))
+
+    def comparable(self, unit: str, hour: datetime) -> list[datetime]:
+        first, last = self.span[unit]
+        out = []
+        for days in range(-7 * WEEKS, 7 * WEEKS + 1):
+            other = hour + timedelta(days=days)
+            if (
+                days
+                and first <= other <= last
+                and _is_weekend(other) == _is_weekend(hour)
+                and other.date() not in self.holidays
+            ):
+                out.append(other)
+        return out
+
+    def expected(self, unit: str, hour: datetime) -> float:
+        return statistics.median(self.calls.get((unit, h), 0) for h in self.comparable(unit, hour))
+
+    def is_short(self, unit: str, hour: datetime, calls: int) -> bool:
+        history = self.comparable(unit, hour)
+        expected = self.expected(unit, hour)
+        return (
+            len(history) >= MIN_HISTORY
+            and calls < (1 - BAND) * expected
+            and sum(math.exp(-expected) * expected**i / math.factorial(i) for i in range(calls + 1)) < ALPHA
+        )
+
+    def estimate(self, unit: str, hour: datetime) -> dict[str, Decimal]:
+        """currency -> median calls x median charge per call over the comparable hours, to the cent."""
+        history = self.comparable(unit, hour)
+        currencies = {c for (u, h, c) in self.money if u == unit and h in set(history)}
+        out = {}
+        for currency in currencies:
+            counts = [self.money.get((unit, h, currency), [0, 0])[0] for h in history]
+            per_call = [float(m[1]) / m[0] for h in history
+                        if (m := self.money.get((unit, h, currency))) and m[0] > 0]  # fmt: skip
+            if statistics.median(counts) > 0:
+                out[currency] = Decimal(statistics.median(counts) * statistics.median(per_call)).quantize(CENT)
+        return out
+
+
+CENT = Decimal("0.01")
+
+
+@pytest.fixture(scope="module")
+def world():
+    with operator_month(mutate, calls_per_day=CALLS_PER_DAY) as (paths, results):
+        yield paths, results
+
+
+@pytest.fixture(scope="module")
+def warehouse(world):
+    paths, _ = world
+    from orchestration.warehouse import connect
+
+    with connect(paths.warehouse, read_only=True) as con:
+        holidays = {d for (d,) in con.execute(
+            "select distinct holiday_date from staging.stg_catalog__holidays where holiday_date is not null"
+        ).fetchall()}  # fmt: skip
+        rows = con.execute(
+            """select audit.path, c.switch_id, c.trunk_id, c.start_at, r.currency, r.cost
+               from marts.fct_calls as c
+               inner join raw.load_audit as audit using (file_id)
+               left join marts.fct_rated_calls as r using (call_id)"""
+        ).fetchall()
+        audit = con.execute("select path, status, rows_loaded from raw.load_audit").fetchall()
+        found = con.execute(
+            """select control_id, finding_type, subject, currency, expected_amount, leakage_amount, direction, detail
+               from marts.fct_leakage_findings where control_id in ('RA-16', 'RA-17')"""
+        ).fetchall()
+    by_file, by_switch, by_trunk = [], [], []
+    for path, switch, trunk, start, currency, cost in rows:
+        match = HOURLY.match(path.rsplit("/", 1)[-1])
+        if match:
+            hour = datetime.strptime(match[2] + match[3], "%Y%m%d%H")
+            by_file.append((match[1], hour, currency, cost))
+        start_hour = start.replace(minute=0, second=0, microsecond=0)
+        by_switch.append((switch, start_hour, currency, cost))
+        if trunk:
+            by_trunk.append((trunk, start_hour, currency, cost))
+    return {
+        "files": Hours(by_file, holidays),
+        "switches": Hours(by_switch, holidays),
+        "trunks": Hours(by_trunk, holidays),
+        "audit": {path: (status, rows_loaded) for path, status, rows_loaded in audit},
+        "findings": found,
+    }
+
+
+def _findings(warehouse: dict, control: str, finding_type: str) -> dict[str, list[tuple]]:
+    out: dict[str, list[tuple]] = defaultdict(list)
+    for row in warehouse["findings"]:
+        if row[0] == control and row[1] == finding_type:
+            out[row[2].split("|")[0] if "/" in row[2] else "|".join(row[2].split("|")[:2])].append(row)
+    return out
+
+
+def _assert_valued(rows: list[tuple], estimate: dict[str, Decimal]) -> None:
+    assert estimate, "the hand computation found no money in the comparable hours"
+    assert {r[3]: Decimal(r[5]).quantize(CENT) for r in rows} == estimate
+    for row in rows:
+        assert row[4] == row[5] and row[6] == "under_billing"
+        assert "estimated from" in row[7] and "comparable days" in row[7]
+
+
+def _hour(stamp: str) -> datetime:
+    return datetime.strptime(stamp, "%Y-%m-%dT%H")
+
+
+def test_missing_file_is_found_and_valued_from_comparable_hours(warehouse):
+    rows = _findings(warehouse, "RA-16", "file_missing")["ast-lon1|2026-09-16T10"]
+    hours: Hours = warehouse["files"]
+    hour = _hour("2026-09-16T10")
+    assert hours.is_short("ast-lon1", hour, 0)
+    _assert_valued(rows, hours.estimate("ast-lon1", hour))
+
+
+def test_empty_file_is_found_and_valued(warehouse):
+    path = next(p for p in warehouse["audit"] if p.startswith(EMPTIED))
+    assert warehouse["audit"][path] == ("loaded", 0)
+    rows = _findings(warehouse, "RA-16", "file_empty")[path]
+    hours: Hours = warehouse["files"]
+    _assert_valued(rows, hours.estimate("car-nyc1", _hour("2026-09-17T18")))
+
+
+def test_redelivered_file_is_a_duplicate_without_value(warehouse):
+    copy = next(p for p in warehouse["audit"] if p.startswith("freeswitch/2026-09-16/fs-ber1_20260915T12Z"))
+    assert warehouse["audit"][copy][0] == "redelivery"
+    (row,) = _findings(warehouse, "RA-16", "file_duplicated")[copy]
+    assert (row[5], row[6]) == (0, "none") and "re-delivery" in row[7]
+
+
+def test_same_hour_under_another_name_is_a_duplicate_mediation_removed(warehouse):
+    pair = sorted(p for p in warehouse["audit"] if p.startswith(RENAMED))
+    assert len(pair) == 2 and all(warehouse["audit"][p][0] == "loaded" for p in pair)
+    rows = _findings(warehouse, "RA-16", "file_duplicated")
+    assert pair[0] not in rows  # the first delivered (same day: first path) is the original
+    (row,) = rows[pair[1]]
+    assert (row[5], row[6]) == (0, "none") and "deduplicated" in row[7]
+
+
+def test_thinned_hour_is_a_silent_switch_hour(warehouse):
+    hours: Hours = warehouse["switches"]
+    hour = _hour("2026-09-23T14")
+    assert hours.calls[("ast-lon1", hour)] == 1
+    assert hours.is_short("ast-lon1", hour, 1)
+    rows = _findings(warehouse, "RA-17", "switch_silent_hour")["ast-lon1|2026-09-23T14"]
+    _assert_valued(rows, hours.estimate("ast-lon1", hour))
+
+
+def test_silent_trunk_hours(warehouse):
+    hours: Hours = warehouse["trunks"]
+    found = _findings(warehouse, "RA-17", "trunk_silent_hour")
+    for stem in TRUNK_HOURS:
+        hour = _hour(f"2026-09-22T{stem[-3:-1]}")
+        assert hours.calls.get((TRUNK, hour), 0) == 0
+        if hours.is_short(TRUNK, hour, 0):  # the trunk's usual traffic in that hour is significant
+            _assert_valued(found[f"{TRUNK}|{hour:%Y-%m-%dT%H}"], hours.estimate(TRUNK, hour))
+        else:
+            assert f"{TRUNK}|{hour:%Y-%m-%dT%H}" not in found
+
+
+def test_nothing_else_is_found(warehouse):
+    """The clean hours give no RA-16/RA-17 finding, and no hour is reported twice (a missing file's hour is
+    not also a silent switch or trunk hour)."""
+    subjects = {(r[0], r[1], "|".join(r[2].split("|")[:2]) if "/" not in r[2] else r[2]) for r in warehouse["findings"]}
+    renamed = max(p for p in warehouse["audit"] if p.startswith(RENAMED))
+    redelivered = next(p for p in warehouse["audit"] if p.startswith("freeswitch/2026-09-16/fs-ber1_20260915T12Z"))
+    emptied = next(p for p in warehouse["audit"] if p.startswith(EMPTIED))
+    trunk = {("RA-17", "trunk_silent_hour", f"{TRUNK}|2026-09-22T{stem[-3:-1]}") for stem in TRUNK_HOURS}
+    expected = {
+        ("RA-16", "file_missing", "ast-lon1|2026-09-16T10"),
+        ("RA-16", "file_empty", emptied),
+        ("RA-16", "file_duplicated", redelivered),
+        ("RA-16", "file_duplicated", renamed),
+        ("RA-17", "switch_silent_hour", "ast-lon1|2026-09-23T14"),
+    }
+    assert expected <= subjects
+    assert subjects - expected <= trunk
