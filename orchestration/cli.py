@@ -409,7 +409,15 @@ def cmd_case(args: argparse.Namespace) -> int:
 
     store = Paths.from_env().cases
     try:
-        if args.case_command == "list":
+        if args.case_command == "list" and args.below_materiality:
+            below = cases.below_materiality(store, period=args.period)
+            for b in below:
+                print(
+                    f"{b.finding_id}  {b.control_id}  {b.finding_type:<24} {b.account_id or '-':<12} "
+                    f"{b.billing_period:%Y-%m}  {_shown(b.leakage_amount):>12} {b.currency or ''}  below materiality"
+                )
+            _say(f"{len(below)} finding(s) below materiality, filed without a case")
+        elif args.case_command == "list":
             found = cases.list_cases(store, status=args.status, owner=args.owner, period=args.period)
             for case in found:
                 print(_case_line(case))
@@ -584,6 +592,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--status", help="only cases in this status")
     c.add_argument("--owner", help="only cases of this owner")
     c.add_argument("--period", type=_month, help="only cases of this billing month, YYYY-MM")
+    c.add_argument(
+        "--below-materiality",
+        action="store_true",
+        help="list the findings filed without a case instead (their group is below ra_case_materiality)",
+    )
     c = case_sub.add_parser(
         "show", help="one case with its findings and history", description="Print a case, its findings and history."
     )

@@ -10,6 +10,7 @@ from orchestration.assurance_score import assurance_settings
 from orchestration.ra_kpis import coverage_by_area, leakage_kpis
 from orchestration.scoring import (
     call_accuracy,
+    family_scorecard,
     ingestion_scorecard,
     leakage_scorecard,
     losing_rates,
@@ -457,4 +458,28 @@ def render(
                     [tuple("" if v is None else v for v in r.values()) for r in rows],
                 ),
             ]
+        if (ground_truth / "leaks.csv").exists() and assurance_sections(con):
+            families = family_scorecard(con, ground_truth)
+            if families:
+                parts += [
+                    "",
+                    "Simulator's leakage families (ground_truth/leaks.csv) and the leaks the controls found "
+                    "(tollhouse report score)",
+                    format_table(
+                        ("family", "mix", "area", "leaks", "found", "injected value", "found value", "findings"),
+                        [
+                            (
+                                r["family"],
+                                r["mix"],
+                                r["area"],
+                                r["leaks"],
+                                r["found"],
+                                str(r["injected_value"]),
+                                str(r["found_value"]),
+                                r["findings"],
+                            )
+                            for r in families
+                        ],
+                    ),
+                ]
     return "\n".join(parts)

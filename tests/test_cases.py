@@ -778,3 +778,15 @@ def test_a_version_2_store_migrates_its_open_cases_to_the_new_groups(tmp_path):
     assert cases.case_of_finding(store, "OLD-3") == "CASE-000003"  # an old open case keeps its findings
     assert cases.get_case(store, "CASE-000002").case.finding_type == "duplicate_billing|unbilled_usage"
     assert cases.get_case(store, "CASE-000003").case.status == "investigating"
+
+
+def test_case_list_below_materiality_lists_the_findings_filed_without_a_case(cli_store, capsys):
+    small = [money_finding("F1", "0.40", "0.40"), money_finding("F2", "0.25", "0.25", period=OCT)]
+    cases.sync_findings(cli_store, [*small, money_finding("F3", "5", "5", account="ACC-0002")], materiality="1")
+    assert main(["case", "list", "--below-materiality"]) == 0
+    out = capsys.readouterr().out
+    assert "F1  RA-07  unbilled_usage" in out and "0.40 EUR  below materiality" in out
+    assert "2 finding(s) below materiality" in out and "CASE-" not in out
+    assert main(["case", "list", "--below-materiality", "--period", "2026-10"]) == 0
+    out = capsys.readouterr().out
+    assert "F2" in out and "F1" not in out and "1 finding(s) below materiality" in out
