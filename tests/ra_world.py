@@ -70,10 +70,12 @@ def operator_month(
     leakage: str = "none",
     run: bool = True,
     keep: bool = False,
+    months: int = 1,
 ) -> Iterator[tuple[Paths, dict]]:
     """A simulated clean September, changed by `mutate` before anything is loaded, run through the month.
     `leakage` applies the simulator's leakage families of that mix; `keep` leaves the folder in /dev/shm
-    (to iterate on SQL with dbt against it; delete it yourself)."""
+    (to iterate on SQL with dbt against it; delete it yourself). September is billed only when a later day
+    is delivered (the billing export lands on 1 October, payments after it): `months=2` for the billing side."""
     mp = pytest.MonkeyPatch()
     shm = Path("/dev/shm")
     data = Path(tempfile.mkdtemp(prefix="tollhouse-ra-", dir=shm if shm.is_dir() else None))
@@ -82,7 +84,7 @@ def operator_month(
     try:
         paths = Paths(data)
         config = SimulationConfig(
-            seed=seed, start=SEPTEMBER, months=1, accounts=12, calls_per_day=calls_per_day, out=data,
+            seed=seed, start=SEPTEMBER, months=months, accounts=12, calls_per_day=calls_per_day, out=data,
             inject_faults=False, fraud=fraud, leakage=leakage,
         )  # fmt: skip
         simulate(config)
