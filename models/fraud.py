@@ -8,6 +8,11 @@ above the peak of what they confirmed, and the card reports how many confirmed a
 model flags. Confirmed rows are not left out of training: measured (tests/test_fraud.py), a forest that
 never saw an attack scores it lower, because its values then lie outside every split's range.
 
+A second, supervised stage (`add_classifier`) learns from the analysts' labels: gradient boosting on the same
+inputs plus the forest's score, trained only on labelled rows, its threshold chosen on labelled rows it did not
+train on (whole account-days held out). With a classifier the model's score is its probability and the model's
+threshold the classifier's; the forest's own threshold stays in the card.
+
 A model file carries MODEL_FORMAT and the scikit-learn version; a file of another format or version is
 refused with the reason, never scored with (a forest pickled by another version may not load, or load
 and score differently).
@@ -26,9 +31,10 @@ import joblib
 import numpy as np
 import pandas as pd
 import sklearn
-from sklearn.ensemble import IsolationForest
+from sklearn.ensemble import HistGradientBoostingClassifier, IsolationForest
+from sklearn.metrics import average_precision_score, precision_recall_curve
 
-MODEL_FORMAT = 2  # bump when FEATURES, their transforms or the file layout change
+MODEL_FORMAT = 3  # bump when FEATURES, their transforms or the file layout change
 # (column of fct_fraud_features, transform): counts and money on a log scale, shares as they are.
 FEATURES: tuple[tuple[str, str], ...] = (
     ("calls_1h", "log"),
@@ -65,6 +71,8 @@ class FraudModel:
     features: tuple[str, ...] = COLUMNS
     format: int = MODEL_FORMAT
     sklearn_version: str = sklearn.__version__
+    classifier: AlertClassifier | None = None  # the supervised stage, when analysts' labels allowed one
+    forest_threshold: float | None = None  # the forest's own threshold once a classifier sets `threshold`
 
     def card(self) -> dict:
         """What the model is, for the asset's metadata and the model's JSON card."""
@@ -78,7 +86,19 @@ class FraudModel:
             "threshold": self.threshold,
             "features": list(self.features),
             "metrics": self.metrics,
+            "stages": ["isolation_forest"] + (["gradient_boosting"] if self.classifier is not None else []),
+            "forest_threshold": self.forest_threshold if self.classifier is not None else self.threshold,
+            "classifier": self.classifier.metrics if self.classifier is not None else None,
         }
+
+
+@dataclass
+class AlertClassifier:
+    """Gradient boosting over the forest's inputs and score, trained on analysts' labels."""
+
+    estimator: HistGradientBoostingClassifier
+    threshold: float
+    metrics: dict = field(default_factory=dict)
 
 
 def matrix(rows: pd.DataFrame) -> np.ndarray:
@@ -159,10 +179,67 @@ def train(
 
 
 def score(model: FraudModel, rows: pd.DataFrame) -> np.ndarray:
-    """Anomaly scores (higher: more unusual), rounded so that the same model gives the same numbers."""
+    """The model's scores (higher: more likely fraud), rounded so that the same model gives the same numbers:
+    the classifier's probability when the model has one, else the forest's anomaly score."""
     if rows.empty:
         return np.zeros(0)
-    return np.round(-model.estimator.score_samples(matrix(rows)), 6)
+    inputs = matrix(rows)
+    forest = np.round(-model.estimator.score_samples(inputs), 6)
+    if getattr(model, "classifier", None) is None:
+        return forest
+    return np.round(model.classifier.estimator.predict_proba(np.column_stack([inputs, forest]))[:, 1], 6)
+
+
+def held_out_groups(rows: pd.DataFrame, share: float = 0.3) -> np.ndarray:
+    """True for rows whose account-day is held out of the classifier's training (a fixed hash of the key, so
+    the same rows are held out whatever their order): rows of one account and day are never on both sides."""
+    keys = rows["account_id"].astype(str) + "|" + pd.to_datetime(rows["end_at"]).dt.strftime("%Y-%m-%d")
+    buckets = pd.util.hash_pandas_object(keys, index=False).to_numpy() % 1000
+    return buckets < int(share * 1000)
+
+
+def add_classifier(
+    model: FraudModel, rows: pd.DataFrame, labels: pd.Series, seed: int, min_labels: int = 5
+) -> FraudModel:
+    """The model with a supervised stage trained on `labels` (1 fraud, 0 not, NaN unlabelled; aligned with
+    rows). Only labelled rows are used: those of held-out account-days choose the threshold (the F1-best
+    probability) and give the card's precision, recall and PR-AUC; the rest train. Without `min_labels` of each
+    class on both sides the model is returned as it was (metrics say why)."""
+    labelled = labels.notna().to_numpy()
+    rows, y = rows[labelled], labels[labelled].astype(int).to_numpy()
+    held = held_out_groups(rows)
+    counts = {
+        "train_fraud": int(y[~held].sum()),
+        "train_legitimate": int((~held).sum() - y[~held].sum()),
+        "validation_fraud": int(y[held].sum()),
+        "validation_legitimate": int(held.sum() - y[held].sum()),
+    }
+    if min(counts.values()) < min_labels:
+        model.metrics["classifier_skipped"] = f"too few labels: {counts}"
+        return model
+    forest_scores = np.round(-model.estimator.score_samples(matrix(rows)), 6)
+    inputs = np.column_stack([matrix(rows), forest_scores])
+    estimator = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, random_state=seed)
+    estimator.fit(inputs[~held], y[~held])
+    validation = np.round(estimator.predict_proba(inputs[held])[:, 1], 6)
+    precision, recall, thresholds = precision_recall_curve(y[held], validation)
+    f1 = 2 * precision * recall / np.clip(precision + recall, 1e-12, None)
+    best = int(np.argmax(f1[:-1])) if len(thresholds) else 0
+    threshold = float(thresholds[best]) if len(thresholds) else 0.5
+    flagged = validation >= threshold
+    counts.update(
+        threshold=threshold,
+        validation_precision=round(float(y[held][flagged].mean()) if flagged.any() else 0.0, 4),
+        validation_recall=round(float(flagged[y[held] == 1].mean()), 4),
+        validation_pr_auc=round(float(average_precision_score(y[held], validation)), 4),
+    )
+    digest = hashlib.sha256(model.version.encode())
+    digest.update(np.ascontiguousarray(inputs).tobytes())
+    digest.update(y.tobytes())
+    model.version = f"gb-{digest.hexdigest()[:12]}"
+    model.classifier = AlertClassifier(estimator, threshold, counts)
+    model.forest_threshold, model.threshold = model.threshold, threshold
+    return model
 
 
 def _version(inputs: np.ndarray, seed: int, trees: int, alert_share: float) -> str:

@@ -284,13 +284,17 @@ def cmd_fraud_evaluate(args: argparse.Namespace) -> int:
     except model_lib.ModelFileError as error:
         _say(f"cannot evaluate: {error}")
         return 2
-    _say(f"held-out mix: seed {args.seed}, other intensities, hours and accounts, simulated into {work.data}")
     config = SimulationConfig(seed=args.seed, fraud="holdout", out=work.data, accounts=args.accounts,
                               calls_per_day=args.calls_per_day)  # fmt: skip
-    simulate(config, progress=_say)
-    for stale in (work.warehouse, work.warehouse.with_name(work.warehouse.name + ".wal"), work.cases):
-        stale.unlink(missing_ok=True)
-    _load(work, None, None, list(SOURCES), full_refresh=True)
+    if args.reuse and work.warehouse.exists():  # the same held-out month, loaded before: only detection again
+        _say(f"held-out mix: reusing the month loaded in {work.data}")
+        work.cases.unlink(missing_ok=True)
+    else:
+        _say(f"held-out mix: seed {args.seed}, other intensities, hours and accounts, simulated into {work.data}")
+        simulate(config, progress=_say)
+        for stale in (work.warehouse, work.warehouse.with_name(work.warehouse.name + ".wal"), work.cases):
+            stale.unlink(missing_ok=True)
+        _load(work, None, None, list(SOURCES), full_refresh=True)
     model_lib.save(model, work.fraud_models)  # the model under test, never one trained on the held-out mix
     if _detect_fraud(work, train=False):
         return 1
@@ -301,6 +305,36 @@ def cmd_fraud_evaluate(args: argparse.Namespace) -> int:
     Path(args.out).write_text(text, encoding="utf-8")
     print(text)
     _say(f"wrote {args.out}")
+    return 0
+
+
+def cmd_fraud_show(args: argparse.Namespace) -> int:
+    from orchestration.fraud import AlertNotFound, explain_alert
+
+    paths = Paths.from_env()
+    try:
+        text = _read_warehouse(paths, lambda con: explain_alert(con, args.alert_id, args.calls))
+    except AlertNotFound as error:
+        _say(f"fraud show: {error}")
+        return 2
+    if text is None:
+        return 1
+    print(text)
+    return 0
+
+
+def cmd_fraud_label_from_truth(args: argparse.Namespace) -> int:
+    from orchestration.fraud import label_from_truth
+
+    paths = Paths.from_env()
+    if not (paths.ground_truth / "fraud_incidents.csv").exists():
+        _say(f"no simulation ground truth in {paths.ground_truth}: only a simulated operator can be labelled so")
+        return 2
+    counts = _read_warehouse(paths, lambda con: label_from_truth(con, paths.cases, paths.ground_truth))
+    if counts is None:
+        return 1
+    _say(f"open alerts decided from the ground truth: {counts[0]} confirmed, {counts[1]} dismissed; "
+         "`tollhouse fraud train` learns from them")  # fmt: skip
     return 0
 
 
@@ -651,6 +685,21 @@ def build_parser() -> argparse.ArgumentParser:
         f.add_argument("--note", help="why")
         f.set_defaults(func=cmd_fraud_decide)
     f = fraud_sub.add_parser(
+        "show",
+        help="why an alert fired: rules and thresholds, features against the baseline, score, calls, exposure",
+    )
+    f.add_argument("alert_id", help="FA-...")
+    f.add_argument("--calls", type=int, default=10, help="show the first this many calls (default 10)")
+    f.set_defaults(func=cmd_fraud_show)
+    f = fraud_sub.add_parser(
+        "label-from-truth",
+        help="simulated operators only: confirm or dismiss every open alert from the simulation's ground truth",
+        description="Decide every open filed alert as an analyst who knew the simulation's ground truth would "
+        "(decided_by ground-truth), so that the next `fraud train` learns a supervised stage from labels. "
+        "For the demo operator: a real operator's labels are its analysts' decisions.",
+    )
+    f.set_defaults(func=cmd_fraud_label_from_truth)
+    f = fraud_sub.add_parser(
         "evaluate",
         help="score the current model and the rules on the held-out fraud mix, write the table",
         description="Simulate the held-out fraud mix (another seed, other intensities, hours and account sizes) "
@@ -664,6 +713,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--model", help="model file to evaluate (default: the current one)")
     f.add_argument("--work", default=str(Paths.from_env().data / "fraud_eval"), help="work folder")
     f.add_argument("--out", default="docs/fraud-evaluation.md", help="where to write the table")
+    f.add_argument("--reuse", action="store_true", help="reuse the month already loaded in the work folder")
     f.set_defaults(func=cmd_fraud_evaluate)
 
     p = sub.add_parser("report", help="revenue-assurance reports", description="Revenue-assurance reports.")

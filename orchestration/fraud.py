@@ -49,12 +49,57 @@ def _labels(rows: pd.DataFrame, store_path: Path) -> tuple[pd.Series, pd.Series]
     return confirmed, dismissed
 
 
+PRESUMED_LEGITIMATE_ROWS = 50_000  # at most this many rows of accounts no alert ever touched
+
+
+def classifier_labels(
+    rows: pd.DataFrame, confirmed: pd.Series, dismissed: pd.Series, alerted_accounts: set[str]
+) -> pd.Series:
+    """1 inside confirmed alerts, 0 inside dismissed ones and on a fixed sample of the rows of accounts no alert
+    touched in the window (presumed legitimate, as unreported traffic is after the dispute window), NaN for
+    the rest: the supervised stage trains on labelled rows only. Nothing is labelled without a decision."""
+    labels = pd.Series(np.nan, index=rows.index)
+    if not (confirmed.any() or dismissed.any()):
+        return labels
+    quiet = ~rows["account_id"].isin(alerted_accounts)
+    keys = pd.util.hash_pandas_object(rows["call_id"], index=False)
+    chosen = keys[quiet.to_numpy()].sort_values(kind="stable").index[:PRESUMED_LEGITIMATE_ROWS]
+    labels[chosen] = 0.0
+    labels[dismissed.to_numpy()] = 0.0
+    labels[confirmed.to_numpy()] = 1.0
+    return labels
+
+
 def train(con: duckdb.DuckDBPyConnection, store_path: Path, models_dir: Path, seed: int) -> model_lib.FraudModel:
     rows = feature_rows(con)
     confirmed, dismissed = _labels(rows, store_path)
     model = model_lib.train(rows, seed=seed, confirmed=confirmed, dismissed=dismissed)
+    alerted = {a.account_id for a in cases.fraud_alerts(store_path)} if store_path.exists() else set()
+    labels = classifier_labels(rows, confirmed, dismissed, alerted)
+    if labels.notna().any():
+        model = model_lib.add_classifier(model, rows, labels, seed=seed)
     model_lib.save(model, models_dir)
     return model
+
+
+def label_from_truth(con: duckdb.DuckDBPyConnection, store_path: Path, truth_dir: Path) -> tuple[int, int]:
+    """For a simulated operator only: decide every open filed alert as an analyst who knew the ground truth
+    would (confirmed when its account carried an incident's calls and it was raised between the incident's
+    first call and an hour after its last; else dismissed). Returns (confirmed, dismissed)."""
+    _truth_tables(con, truth_dir)
+    true_ids = set()
+    for alert in cases.fraud_alerts(store_path, status="open"):
+        hit = con.execute(
+            """select count(*) from fraud_incident_accounts where account_id = $account
+            and cast($raised as timestamp) between started_at and ended_at + interval 1 hour""",
+            {"account": alert.account_id, "raised": pd.Timestamp(alert.raised_at).tz_localize(None)},
+        ).fetchone()[0]
+        decision = "confirmed" if hit else "dismissed"
+        cases.decide_alert(store_path, alert.alert_id, decision, "ground-truth", "labelled from the simulation")
+        if hit:
+            true_ids.add(alert.alert_id)
+    decided = len(cases.fraud_alerts(store_path)) if store_path.exists() else 0
+    return len(true_ids), decided - len(true_ids)
 
 
 def score(con: duckdb.DuckDBPyConnection, models_dir: Path, store_path: Path) -> tuple[model_lib.FraudModel, int]:
@@ -119,34 +164,15 @@ def evaluate(con: duckdb.DuckDBPyConnection, truth_dir: Path) -> list[DetectorRe
     from that call's end to the end of the hour its switch file covers (hourly files; reported apart).
     Money lost: the exposure (vendor cost, EUR) of the incident's calls that ended before the alert.
     """
-    con.execute(
-        "create or replace temp table fraud_truth as select * from read_csv($incidents)",
-        {"incidents": str(truth_dir / "fraud_incidents.csv")},
-    )
-    con.execute(
-        """create or replace temp table fraud_truth_calls as
-        select truth.fraud_incident_id as incident_id, calls.call_id
-        from read_parquet($calls) as truth
-        inner join marts.fct_calls as calls on calls.source = truth.source and calls.record_key = truth.record_key
-        where truth.fraud_incident_id is not null""",
-        {"calls": str(truth_dir / "calls.parquet")},
-    )
+    _truth_tables(con, truth_dir)
     matched = con.execute(
         """
-        with incident_accounts as (  -- the accounts mediation gave the incident's calls (its owners by trunk,
-            -- DID or accountcode), which may differ from the simulator's victims when a DID moved
-            select distinct truth.incident_id, truth.kind, calls.account_id,
-                cast(truth.start_at as timestamp) as started_at, cast(truth.end_at as timestamp) as ended_at
-            from fraud_truth as truth
-            inner join fraud_truth_calls using (incident_id)
-            inner join marts.fct_calls as calls using (call_id)
-        )
         select alerts.detector, alerts.alert_id, alerts.account_id, alerts.raised_at, alerts.raised_on,
             alerts.within_budget, alerts.trigger_call_id, coalesce(alerts.peak_model_score, 0) as model_score,
             alerts.exposure_at_alert_eur, incident_accounts.incident_id, incident_accounts.kind,
             incident_accounts.started_at
         from intermediate.int_fraud_triggers as alerts
-        left join incident_accounts
+        left join fraud_incident_accounts as incident_accounts
             on incident_accounts.account_id = alerts.account_id
             and alerts.raised_at between incident_accounts.started_at
                 and incident_accounts.ended_at + interval 1 hour
@@ -160,6 +186,36 @@ def evaluate(con: duckdb.DuckDBPyConnection, truth_dir: Path) -> list[DetectorRe
     truth = con.execute("select incident_id, kind, cast(start_at as timestamp) as started_at from fraud_truth").df()
     days = con.execute("select count(distinct cast(end_at as date)) from intermediate.int_fraud_calls").fetchone()[0]
     return [_judge(d, matched[matched.detector == d], truth, losses, trigger_ends, days) for d in DETECTORS]
+
+
+def _truth_tables(con: duckdb.DuckDBPyConnection, truth_dir: Path) -> None:
+    """Temp tables of the ground truth: the incidents, their mediated calls, and each incident's accounts (those
+    mediation gave its calls: owners by trunk, DID or accountcode, which may differ from the simulator's
+    victims when a DID moved; and the simulator's own, for calls mediation never rated)."""
+    con.execute(
+        "create or replace temp table fraud_truth as select * from read_csv($incidents)",
+        {"incidents": str(truth_dir / "fraud_incidents.csv")},
+    )
+    con.execute(
+        """create or replace temp table fraud_truth_calls as
+        select truth.fraud_incident_id as incident_id, calls.call_id
+        from read_parquet($calls) as truth
+        inner join marts.fct_calls as calls on calls.source = truth.source and calls.record_key = truth.record_key
+        where truth.fraud_incident_id is not null""",
+        {"calls": str(truth_dir / "calls.parquet")},
+    )
+    con.execute(
+        """create or replace temp table fraud_incident_accounts as
+        with accounts as (
+            select truth.incident_id, calls.account_id
+            from fraud_truth_calls as truth inner join marts.fct_calls as calls using (call_id)
+            union
+            select incident_id, unnest(string_split(account_ids, ';')) from fraud_truth
+        )
+        select distinct accounts.incident_id, truth.kind, accounts.account_id,
+            cast(truth.start_at as timestamp) as started_at, cast(truth.end_at as timestamp) as ended_at
+        from accounts inner join fraud_truth as truth using (incident_id)"""
+    )
 
 
 def _judge(
@@ -267,5 +323,129 @@ def render_evaluation(results: list[DetectorResult], model: model_lib.FraudModel
         "was raised between the incident's first call and an hour after its last. PR-AUC ranks every candidate "
         "alert, budget or not, by its exposure at the alert.",
         "",
+    ]
+    return "\n".join(lines)
+
+
+# --- why an alert fired (tollhouse fraud show) -----------------------------------------------------------
+
+
+class AlertNotFound(Exception):
+    """No alert of that id in the warehouse."""
+
+
+# feature at the trigger -> the account's baseline column it is compared with (int_fraud_baselines)
+_AGAINST_BASELINE = (
+    ("calls_1h", "peak_calls", "calls in the last hour", "busiest hour"),
+    ("exposure_1h_eur", "peak_exposure_eur", "exposure of the last hour (EUR)", "costliest hour"),
+    ("concurrent_calls", "peak_concurrent_calls", "calls up at once", "most concurrent hour"),
+    ("off_hours_calls_1h", "peak_off_hours_calls", "off-hours calls in the last hour", "busiest off-hours hour"),
+    ("high_risk_calls_1h", "peak_high_risk_calls", "high-risk calls in the last hour", "busiest high-risk hour"),
+)
+
+
+def _rules() -> dict[str, dict]:
+    return {
+        r["id"]: r for r in yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]["fraud_rules"]
+    }
+
+
+def explain_alert(con: duckdb.DuckDBPyConnection, alert_id: str, calls: int = 10) -> str:
+    """Why an alert fired, as text: the rules hit with their thresholds, the model's score, the features at the
+    triggering call against the account's baseline, its first `calls` calls and the exposure so far.
+    Raises AlertNotFound for an id no detector raised."""
+    found = con.execute(
+        """select detector, account_id, raised_at, last_trigger_at, trigger_call_id, triggers, peak_model_score,
+            rules_hit, calls, exposure_eur, exposure_at_alert_eur, within_budget
+        from intermediate.int_fraud_triggers where alert_id = $id
+        order by detector = 'combined' desc, detector limit 1""",
+        {"id": alert_id},
+    ).df()
+    if found.empty:
+        raise AlertNotFound(f"no fraud alert {alert_id} in the warehouse (`tollhouse fraud alerts` lists them)")
+    a = found.iloc[0]
+    features = con.execute("select * from marts.fct_fraud_features where call_id = $c", {"c": a.trigger_call_id}).df()
+    f = features.iloc[0] if len(features) else pd.Series(dtype=object)
+    day = pd.Timestamp(f.get("end_at", a.raised_at)).date()
+    baseline = con.execute(
+        "select * from intermediate.int_fraud_baselines where account_id = $a and day = $d",
+        {"a": a.account_id, "d": day},
+    ).df()
+    b = baseline.iloc[0] if len(baseline) else pd.Series(dtype=object)
+    score = con.execute(
+        "select model_score, model_threshold, model_version from fraud.model_scores where call_id = $c",
+        {"c": a.trigger_call_id},
+    ).fetchone()
+    status = "open"
+    try:
+        row = con.execute("select status from marts.fct_fraud_alerts where alert_id = $id", {"id": alert_id}).fetchone()
+        status = row[0] if row else "not in the queue (over the day's budget, or another detector's)"
+    except duckdb.CatalogException:
+        pass
+
+    lines = [
+        f"{alert_id}: account {a.account_id}, detector {a.detector}, "
+        f"raised {pd.Timestamp(a.raised_at):%Y-%m-%d %H:%M:%S} UTC, "
+        f"last trigger {pd.Timestamp(a.last_trigger_at):%Y-%m-%d %H:%M:%S} UTC, {a.triggers} trigger(s); "
+        f"status: {status}",
+        "",
+        "Rules at the triggering call (feature value >= threshold):",
+    ]
+    rules = _rules()
+    hits = list(f.get("rule_hits", []) if len(f) else [])
+    for hit in hits:
+        rule = rules.get(hit.split(" ")[0], {})
+        lines.append(f"  {hit}   (warning {rule.get('warning')}, critical {rule.get('critical')}: "
+                     f"{rule.get('description', '')})")  # fmt: skip
+    if not hits:
+        lines.append("  none")
+    other = [r for r in list(a.rules_hit) if r not in {h.split(" ")[0] for h in hits}]
+    if other:
+        lines.append(f"  later in the alert: {', '.join(other)}")
+    lines.append("")
+    if score is None or score[0] is None:
+        lines.append("Model: no score for the triggering call (no model had scored it)")
+    else:
+        verdict = "anomalous" if score[0] >= score[1] else "below the threshold"
+        lines.append(f"Model {score[2]}: score {score[0]:.6f} against threshold {score[1]:.6f} ({verdict}); "
+                     f"peak in the alert {a.peak_model_score:.6f}")  # fmt: skip
+    history = int(b["history_days"]) if len(b) else 0
+    lines += ["", f"Features at the trigger against the account's normal ({history} day(s) of baseline before {day}):"]
+    for feature, peak, label, peak_label in _AGAINST_BASELINE:
+        if feature in f:
+            normal = f"{float(b[peak]):g} ({peak_label})" if len(b) and peak in b else "no baseline"
+            lines.append(f"  {label:<36} {float(f[feature]):>10g}   normal: {normal}")
+    ratios = [c for c in f.index if c.endswith("_ratio") or c.endswith("_excess_1h") or c.endswith("_6h")
+              or c.endswith("_24h") or c.startswith("new_destinations")]  # fmt: skip
+    for column in ratios:
+        value = f[column]
+        if isinstance(value, (int, float, np.integer, np.floating)) and not pd.isna(value):
+            lines.append(f"  {column:<36} {float(value):>10g}")
+    shown = con.execute(
+        """select start_at, end_at, b_number, destination_country, billable_seconds, exposure_eur
+        from intermediate.int_fraud_calls
+        where account_id = $a and end_at between $from and $to order by end_at, call_id""",
+        {
+            "a": a.account_id,
+            "from": pd.Timestamp(a.raised_at) - pd.Timedelta(hours=1),
+            "to": pd.Timestamp(a.last_trigger_at),
+        },
+    ).df()
+    lines += [
+        "",
+        f"Calls from an hour before the alert to its last trigger: {len(shown)}, the first {min(calls, len(shown))}:",
+        f"  {'start (UTC)':<20} {'end (UTC)':<20} {'destination':<16} {'country':<8} {'seconds':>8} "
+        f"{'exposure EUR':>13}",
+    ]
+    for c in shown.head(calls).itertuples():
+        lines.append(
+            f"  {pd.Timestamp(c.start_at):%Y-%m-%d %H:%M:%S}  {pd.Timestamp(c.end_at):%Y-%m-%d %H:%M:%S}  "
+            f"{c.b_number:<16} {c.destination_country or '-':<8} {int(c.billable_seconds):>8} "
+            f"{float(c.exposure_eur):>13,.2f}"
+        )
+    lines += [
+        "",
+        f"Exposure: {float(a.exposure_at_alert_eur):,.2f} EUR in the hour up to the alert; "
+        f"{float(a.exposure_eur):,.2f} EUR so far over {int(a.calls)} call(s).",
     ]
     return "\n".join(lines)
