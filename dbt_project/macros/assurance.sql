@@ -68,6 +68,8 @@ select
                        when 'subscription_not_billed' then product_id || ' on no invoice of the billing system'
                        when 'billed_after_cancellation' then product_id || ' ended ' || end_date || ', billed '
                            || billed_amount || ' (expected ' || coalesce(expected_amount, 0) || ')'
+                       when 'billed_before_activation' then product_id || ' started ' || start_date || ', billed '
+                           || billed_amount || ' (expected ' || coalesce(expected_amount, 0) || ')'
                        when 'charge_without_order' then product_id || ' billed with no order for the period'
                        else product_id || ' billed ' || billed_amount || ', expected ' || expected_amount
                    end") }}

@@ -11,6 +11,8 @@ select
     rated.rate_plan_id,
     rated.currency,
     rated.cost as expected_amount,
+    rated.billable_seconds,
+    rated.answer_at,
     bp.currency as account_currency,
     cast({{ utc_to_local('bp.timezone', 'rated.answer_at') }} as date) as local_day
 from {{ ref('int_billing_rated_calls') }} as rated

@@ -11,6 +11,8 @@
     'int_ra_usage_without_subscription', 'int_ra_subscriptions_not_billed', 'int_ra_billing_after_cancellation',
     'int_ra_wrong_plan', 'int_ra_late_cdrs', 'int_ra_suspense_ageing', 'int_ra_negative_margin',
     'int_ra_ledger_tie_out', 'int_ra_volume_anomalies', 'int_ra_collection_findings',
+    'int_ra_bill_line_accuracy', 'int_ra_account_not_invoiced', 'int_ra_billed_before_activation',
+    'int_ra_plan_change_misdated',
     'int_ra_file_sequence', 'int_ra_silent_hours',
 ] %}
 

@@ -25,6 +25,10 @@ checked as (
     union all select 'RA-13', count(*) from {{ ref('stg_billing_export__invoices') }}
     union all select 'RA-14', count(distinct switch_id || call_date) from {{ ref('fct_calls') }}
     union all select 'RA-15', count(*) from {{ ref('int_ra_collection') }}
+    union all select 'RA-18', count(*) from {{ ref('int_ra_usage_reconciled') }} where billed_lines > 0
+    union all select 'RA-19', count(distinct account_id || billing_period) from {{ ref('int_ra_usage_reconciled') }}
+    union all select 'RA-20', count(*) from {{ ref('int_ra_charges_reconciled') }} where billed_lines > 0
+    union all select 'RA-21', count(*) from {{ ref('int_ra_usage_reconciled') }} where billed_lines > 0
     union all select 'RA-16', count(*) from {{ ref('int_ra_capture_files') }}  -- switch files named by hour or number
     union all select 'RA-17', (select count(distinct switch_id || date_trunc('hour', start_at)) from {{ ref('fct_calls') }})
         + (select count(distinct trunk_id || date_trunc('hour', start_at)) from {{ ref('fct_calls') }})  -- switch and trunk hours

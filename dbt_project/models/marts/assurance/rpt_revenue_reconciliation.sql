@@ -6,9 +6,24 @@
 -- and those under var ra_materiality: `unexplained` is zero, and a test fails the build otherwise.
 {%- set types = ['unbilled_usage', 'billed_without_usage', 'duplicate_billing', 'wrong_plan', 'zero_rated_usage',
                  'rating_discrepancy', 'subscription_not_billed', 'charge_without_order', 'charge_discrepancy',
-                 'billed_after_cancellation'] %}
+                 'billed_after_cancellation', 'billed_to_wrong_account', 'currency_mismatch', 'quantity_mismatch',
+                 'account_not_invoiced', 'billed_before_activation', 'plan_change_misdated'] %}
 
-with usage as (
+with usage_sides as (
+    -- a call's expected charge counts on its account, what was billed for it on the account billed, and
+    -- only in that account's currency (a line in another currency is not revenue in it: RA-18)
+    select
+        account_id, billing_period, currency, expected_amount, outcome, gap,
+        case when outcome in ('billed_to_wrong_account', 'currency_mismatch') then null else billed_amount end
+            as billed_amount
+    from {{ ref('int_ra_usage_reconciled') }}
+    union all
+    select billed_account_id, billing_period, billed_currency, null, 'billed_elsewhere', 0, billed_amount
+    from {{ ref('int_ra_usage_reconciled') }}
+    where outcome = 'billed_to_wrong_account'
+),
+
+usage as (
     select
         account_id, billing_period, any_value(currency) as currency,
         count(*) filter (where expected_amount is not null) as expected_calls,
@@ -16,9 +31,11 @@ with usage as (
         coalesce(sum(expected_amount), 0) as expected_usage,
         coalesce(sum(billed_amount), 0) as billed_usage,
         coalesce(sum(gap) filter (where outcome = 'matched'), 0) as usage_within_tolerance,
-        coalesce(sum(gap) filter (where outcome not in ('matched', 'wrong_plan')
+        coalesce(sum(gap) filter (where outcome not in ('matched', 'wrong_plan', 'plan_change_misdated',
+                                                        'billed_to_wrong_account', 'currency_mismatch',
+                                                        'billed_elsewhere', 'account_not_invoiced')
                                   and abs(gap) <= {{ var('ra_materiality') }}), 0) as usage_below_materiality
-    from {{ ref('int_ra_usage_reconciled') }}
+    from usage_sides
     group by account_id, billing_period
 ),
 
