@@ -87,5 +87,44 @@
 {#- P(X <= k) for X Poisson with mean `mean` (> 0), summed term by term: exact where a normal approximation
     is not (an hour of 12 calls with none). -#}
 {% macro ra_poisson_at_most(k, mean) -%}
-    list_sum([exp(-({{ mean }}) + i * ln(greatest({{ mean }}, 1e-9)) - lgamma(i + 1)) for i in range(({{ k }}) + 1)])
+    list_sum([exp(-({{ mean }}) + i * ln(greatest({{ mean }}, 1e-9)) - lgamma(i + 1)) for i in range(cast({{ k }} as bigint) + 1)])
+{%- endmacro %}
+
+{#- What a file's name says (int_ra_capture_files): `unit` (the switch: the name's prefix), the UTC hour of
+    `<switch>_<YYYYMMDD>T<HH>Z[_<n>]` names, the sequence number of `<switch>_<n>` (or `_<n>` after the
+    hour), after .csv/.gz/.json/.cdr/.txt/.log extensions are taken off. Plain SQL (no ref, no var), so a
+    test can render it against its own table. -#}
+{% macro ra_file_names(audit) -%}
+select
+    file_id, source, delivery_date, path, status, duplicate_of, rows_loaded, lines,
+    coalesce(nullif(hourly.stream, ''), nullif(numbered.stream, '')) as unit,
+    try_strptime(nullif(hourly.stamp, ''), '%Y%m%dT%H') as hour_at,
+    try_cast(case when hourly.stream <> '' then nullif(hourly.seq, '') else nullif(numbered.seq, '') end as bigint)
+        as seq
+from (
+    select
+        audit.*,
+        regexp_extract(names.stem, '^(.+?)[_-](\d{8}T\d{2})Z?(?:[_-](\d+))?$', ['stream', 'stamp', 'seq']) as hourly,
+        regexp_extract(names.stem, '^(.+?)[_.-](\d+)$', ['stream', 'seq']) as numbered
+    from {{ audit }} as audit,
+        lateral (select regexp_replace(regexp_extract(audit.path, '[^/]*$'),
+                                       '(\.(gz|csv|json|cdr|txt|log))+$', '') as stem) as names
+) as files
+{%- endmacro %}
+
+{#- Numbers missing between consecutive numbers of a switch's numbered files (names with an hour are judged
+    by hour), at most 1,000 after one file (a counter reset is no gap of a million files), each with the
+    delivery day of the file before it. `named` has (unit, hour_at, seq, delivery_date). -#}
+{% macro ra_sequence_gaps(named) -%}
+    select numbered.unit, cast(missing.seq as bigint) as seq, numbered.delivery_date
+    from (
+        select unit, seq, delivery_date, lead(seq) over (partition by unit order by seq) as next_seq
+        from (
+            select unit, seq, max(delivery_date) as delivery_date
+            from {{ named }} where hour_at is null and seq is not null and unit is not null
+            group by unit, seq
+        )
+    ) as numbered,
+        unnest(generate_series(numbered.seq + 1, least(numbered.next_seq - 1, numbered.seq + 1000))) as missing(seq)
+    where numbered.next_seq > numbered.seq + 1
 {%- endmacro %}

@@ -93,20 +93,8 @@ lost_hours as (
 ),
 
 -- numbered files: a gap between consecutive numbers of a switch (names with an hour are judged by hour)
-numbered_files as (
-    select unit, seq, lead(seq) over (partition by unit order by seq) as next_seq
-    from (select distinct unit, seq from named where hour_at is null and seq is not null)
-),
-
 gaps as (
-    select
-        numbered_files.unit, cast(missing.seq as bigint) as seq,
-        (select max(delivery_date) from named as n where n.unit = numbered_files.unit and n.seq = numbered_files.seq)
-            as delivery_date
-    from numbered_files,
-        unnest(generate_series(numbered_files.seq + 1, least(numbered_files.next_seq - 1, numbered_files.seq + 1000)))
-            as missing(seq)
-    where numbered_files.next_seq > numbered_files.seq + 1
+    {{ ra_sequence_gaps('named') }}
 ),
 
 -- two or more loaded files of one switch and hour: the first delivered (day, then path) is the original

@@ -56,29 +56,36 @@ judged as (
     where judged.is_short
 ),
 
--- switch hours a file explains: no file of the hour loaded a line (missing, empty, quarantined, refused)
-file_hours as (
-    select unit as switch_id, hour_at
+-- switch hours a file explains: a switch naming its files by hour whose files of that hour loaded no line
+-- (none arrived, empty, quarantined, refused)
+file_switches as (
+    select distinct unit as switch_id from {{ ref('int_ra_capture_files') }} where hour_at is not null
+),
+
+loaded_hours as (
+    select distinct unit as switch_id, hour_at
     from {{ ref('int_ra_capture_files') }}
-    where hour_at is not null
-    group by unit, hour_at
-    having count(*) filter (where status = 'loaded' and rows_loaded > 0) = 0
+    where hour_at is not null and status = 'loaded' and rows_loaded > 0
 ),
 
 explained as (
     select judged.kind, judged.unit_id, judged.hour_at
     from judged
     left join trunks on judged.kind = 'trunk' and trunks.trunk_id = judged.unit_id
-    where exists (
-        select 1 from file_hours
-        where file_hours.switch_id = case judged.kind when 'switch' then judged.unit_id else trunks.switch_id end
-            and file_hours.hour_at = judged.hour_at
-    )
-    or (judged.kind = 'trunk' and exists (
-        select 1 from judged as silent_switch
-        where silent_switch.kind = 'switch' and silent_switch.unit_id = trunks.switch_id
-            and silent_switch.hour_at = judged.hour_at
-    ))
+    inner join file_switches
+        on file_switches.switch_id = case judged.kind when 'switch' then judged.unit_id else trunks.switch_id end
+    anti join loaded_hours
+        on loaded_hours.switch_id = file_switches.switch_id and loaded_hours.hour_at = judged.hour_at
+
+    union all
+
+    -- a trunk hour inside a silent switch hour: the switch is the finding
+    select judged.kind, judged.unit_id, judged.hour_at
+    from judged
+    inner join trunks on judged.kind = 'trunk' and trunks.trunk_id = judged.unit_id
+    inner join judged as silent_switch
+        on silent_switch.kind = 'switch' and silent_switch.unit_id = trunks.switch_id
+        and silent_switch.hour_at = judged.hour_at
 ),
 
 short as (
