@@ -165,6 +165,12 @@ LAYOUTS: tuple[Layout, ...] = (
     _csv("vendor", "vendors", "vendor_id vendor_name currency rate_plan_id"),
     _csv("vendor", "routes", "route_id vendor_id switch_id valid_from valid_to"),
     *_tariff("vendor"),
+    # what each vendor invoiced per month and destination (its deck's prefix): revenue assurance's cost side
+    _csv(
+        "vendor",
+        "vendor_invoices",
+        "vendor_invoice_number line_number vendor_id billing_period currency prefix destination calls minutes amount",
+    ),
     # fx and tax
     _csv("fx", "fx_rates", "rate_date base_currency quote_currency rate"),
     _csv("tax", "tax_rules", "jurisdiction charge_type tax_name tax_rate valid_from valid_to"),

@@ -17,6 +17,7 @@ from datetime import timedelta
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from orchestration.simulator import faults as flt
 from orchestration.simulator.billing_system import Leak, export_billing, price_calls
@@ -47,6 +48,12 @@ from orchestration.simulator.tariffs import (
 )
 from orchestration.simulator.timeline import Timeline, ZoneClock, build_timeline, epoch, iso_utc
 from orchestration.simulator.traffic import Calls, generate_calls
+from orchestration.simulator.vendor_invoices import (
+    carried_calls,
+    invoice_periods,
+    price_vendor_calls,
+    vendor_invoice_files,
+)
 from orchestration.simulator.writers import LineBuffer, write_switch_files
 
 
@@ -106,6 +113,7 @@ def simulate(config: SimulationConfig, progress: Callable[[str], None] | None = 
         say("billing system of record: pricing the calls it could bill, while the switch files are made")
         # every month simulated: the months billed (`periods`, known once the files are placed) come first
         pricing = pool.submit(price_calls, world, calls, timeline.month_starts, landing_dir / "catalog")
+        vendor_pricing = pool.submit(price_vendor_calls, calls, landing_dir / "vendor")  # the vendors' side
         placed = _place(config, timeline, world, calls, touched, ledger)
         say(f"records: {len(placed.records):,} in {len(placed.files):,} hourly switch files")
         last_day = max(  # FX for every day anything is delivered
@@ -125,6 +133,11 @@ def simulate(config: SimulationConfig, progress: Callable[[str], None] | None = 
         )
         priced = pricing.result()
     injection_rows = _injection_rows(placed, ledger, key_of)
+    lost = _lost_calls(injection_rows, len(calls))
+    carried = carried_calls(vendor_pricing.result(), lost)
+    pq.write_table(carried, truth_dir / "vendor_calls.parquet")
+    for ref in vendor_invoice_files(carried, invoice_periods(timeline.month_starts, last_day)):
+        landing.write_ref(ref)
     rec = placed.records
     with ThreadPoolExecutor(max_workers=1) as pool:  # the true calls (Parquet) are written while the BSS bills
         calls_written = pool.submit(
@@ -141,7 +154,7 @@ def simulate(config: SimulationConfig, progress: Callable[[str], None] | None = 
         )
         leaks, invoiced = (
             export_billing(
-                priced, world, calls, call_keys, _lost_calls(injection_rows, len(calls)), landing, periods,
+                priced, world, calls, call_keys, lost, landing, periods,
                 _stream(config.seed, "billing-system"),
             )
             if periods else ([], {})

@@ -14,6 +14,7 @@
     'int_ra_bill_line_accuracy', 'int_ra_account_not_invoiced', 'int_ra_billed_before_activation',
     'int_ra_plan_change_misdated',
     'int_ra_file_sequence', 'int_ra_silent_hours',
+    'int_ra_vendor_invoices',
 ] %}
 
 with findings as (

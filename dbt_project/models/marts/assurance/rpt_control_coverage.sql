@@ -32,6 +32,7 @@ checked as (
     union all select 'RA-16', count(*) from {{ ref('int_ra_capture_files') }}  -- switch files named by hour or number
     union all select 'RA-17', (select count(distinct switch_id || date_trunc('hour', start_at)) from {{ ref('fct_calls') }})
         + (select count(distinct trunk_id || date_trunc('hour', start_at)) from {{ ref('fct_calls') }})  -- switch and trunk hours
+    union all select 'RA-25', count(*) from {{ ref('stg_vendor__invoice_lines') }}  -- vendor invoice lines
 )
 
 select
