@@ -152,3 +152,219 @@ def test_the_held_out_simulation_is_deterministic(holdout, tmp_path):
     assert (again / "ground_truth/fraud_incidents.csv").read_text() == (
         out / "ground_truth/fraud_incidents.csv"
     ).read_text()
+
+
+# --- the supervised stage ------------------------------------------------------------------------------
+
+
+def _feature_rows(seed: int = 3) -> pd.DataFrame:
+    """Feature rows of 12 accounts over 20 days; rows of accounts A00-A02 on days 5-14 at 3-4 pm are an attack
+    (expensive, high-risk, concurrent)."""
+    rng = np.random.default_rng(seed)
+    end_at = pd.Timestamp("2026-10-01") + pd.to_timedelta(np.sort(rng.uniform(0, 20 * 86400, 6000)), unit="s")
+    rows = pd.DataFrame(
+        {
+            "call_id": [f"c{i:06d}" for i in range(6000)],
+            "account_id": [f"A{a:02d}" for a in rng.integers(0, 12, 6000)],
+            "end_at": end_at,
+            "calls_1h": rng.poisson(15, 6000),
+            "minutes_1h": rng.gamma(4, 5, 6000),
+            "exposure_1h_eur": rng.gamma(2, 0.5, 6000),
+            "exposure_ratio": rng.uniform(0, 1.2, 6000),
+            "concurrency_ratio": rng.uniform(0, 1.2, 6000),
+            "calls_ratio": rng.uniform(0, 1.2, 6000),
+            "off_hours_calls_ratio": rng.uniform(0, 1, 6000),
+            "callback_accounts_6h": np.zeros(6000),
+            "new_account_exposure_24h": np.zeros(6000),
+            "high_risk_calls_1h": rng.poisson(0.2, 6000).astype(float),
+            "short_calls_1h": rng.poisson(1, 6000),
+            "new_destinations_1h": rng.poisson(0.1, 6000),
+            "distinct_numbers_1h": rng.poisson(12, 6000),
+        }
+    )
+    attack = (
+        rows.account_id.isin(["A00", "A01", "A02"]) & rows.end_at.dt.day.between(5, 14) & (rows.end_at.dt.hour == 15)
+    )
+    rows.loc[attack, ["exposure_1h_eur", "exposure_ratio", "high_risk_calls_1h", "concurrency_ratio"]] = rng.uniform(
+        20, 60, attack.sum()
+    )[:, None] * np.array([1.0, 0.2, 0.3, 0.1])
+    return rows.assign(attack=attack)
+
+
+def test_the_classifier_trains_on_labelled_rows_only_and_chooses_its_threshold_on_rows_it_never_saw():
+    from models import fraud as model_lib
+
+    rows = _feature_rows()
+    forest = model_lib.train(rows, seed=7, alert_share=0.01)
+    labels = pd.Series(np.nan, index=rows.index)
+    labels[rows.attack] = 1.0
+    labels[(~rows.attack) & (rows.index % 3 == 0)] = 0.0  # a third of the ordinary rows labelled legitimate
+    model = model_lib.add_classifier(__import__("copy").deepcopy(forest), rows, labels, seed=7)
+    assert model.classifier is not None and model.version.startswith("gb-")
+    assert model.forest_threshold == forest.threshold and model.threshold == model.classifier.threshold
+    assert model.card()["stages"] == ["isolation_forest", "gradient_boosting"]
+    m = model.classifier.metrics
+    labelled = rows[labels.notna()]
+    assert m["train_fraud"] + m["validation_fraud"] == int(rows.attack.sum())
+    assert sum(m[k] for k in ("train_fraud", "train_legitimate", "validation_fraud", "validation_legitimate")) == len(
+        labelled
+    )
+
+    # unlabelled rows, however they look, change nothing (the forest is the same)
+    scrambled = rows.copy()
+    unlabelled = labels.isna()
+    scrambled.loc[unlabelled, "exposure_1h_eur"] = 999.0
+    scrambled.loc[unlabelled, "high_risk_calls_1h"] = 50
+    again = model_lib.add_classifier(__import__("copy").deepcopy(forest), scrambled, labels, seed=7)
+    assert again.threshold == model.threshold
+    assert np.array_equal(model_lib.score(again, labelled), model_lib.score(model, labelled))
+
+    # the threshold is the F1-best probability on the held-out account-days, which the classifier never trained on
+    held = model_lib.held_out_groups(labelled)
+    keys = labelled.account_id + "|" + labelled.end_at.dt.strftime("%Y-%m-%d")
+    assert not set(keys[held]) & set(keys[~held])  # no account-day on both sides
+    assert held.sum() == m["validation_fraud"] + m["validation_legitimate"]
+    validation = model_lib.score(model, labelled[held])
+    truth = labelled.attack[held].to_numpy()
+    best = max(
+        np.unique(validation),
+        key=lambda t: (2 * (truth & (validation >= t)).sum() / ((validation >= t).sum() + truth.sum()), t),
+    )
+    assert model.threshold == pytest.approx(best)
+    flagged = validation >= model.threshold
+    assert m["validation_precision"] == pytest.approx(truth[flagged].mean(), abs=1e-4)
+    assert m["validation_recall"] == pytest.approx(flagged[truth].mean(), abs=1e-4)
+
+
+def test_without_both_labels_on_both_sides_there_is_no_classifier():
+    from models import fraud as model_lib
+
+    rows = _feature_rows()
+    forest = model_lib.train(rows, seed=7, alert_share=0.01)
+    labels = pd.Series(np.nan, index=rows.index)
+    labels[~rows.attack] = 0.0  # analysts only ever dismissed
+    model = model_lib.add_classifier(forest, rows, labels, seed=7)
+    assert model.classifier is None and model.threshold == forest.threshold
+    assert "too few labels" in model.metrics["classifier_skipped"]
+    assert model.card()["stages"] == ["isolation_forest"]
+
+
+def test_classifier_labels_come_from_decisions_and_quiet_accounts():
+    from orchestration.fraud import classifier_labels
+
+    rows = _feature_rows().head(600)
+    confirmed = rows.account_id.eq("A00") & (rows.index < 100)
+    dismissed = rows.account_id.eq("A01") & (rows.index < 100)
+    none = pd.Series(False, index=rows.index)
+    assert classifier_labels(rows, none, none, {"A00"}).isna().all()  # no decision: nothing labelled
+    labels = classifier_labels(rows, confirmed, dismissed, {"A00", "A01", "A02"})
+    assert (labels[confirmed] == 1).all() and (labels[dismissed] == 0).all()
+    quiet = ~rows.account_id.isin(["A00", "A01", "A02"])
+    assert (labels[quiet] == 0).all()  # every quiet row (under the cap) presumed legitimate
+    assert labels[rows.account_id.eq("A02")].isna().all()  # alerted, never decided: unlabelled
+    assert labels[rows.account_id.eq("A00") & ~confirmed].isna().all()
+
+
+# --- tollhouse fraud show --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def alert_warehouse(tmp_path_factory):
+    """A warehouse holding one alert as the fraud models write it: account ACC-00026 raised at 14:51:59 by a
+    call whose last hour cost 63.50 EUR against a costliest baseline hour of 4.20 EUR (FR-02 critical), 12 calls
+    from an hour before, the first ten costing 1.25 EUR each and the last two 2.25 EUR each."""
+    data = tmp_path_factory.mktemp("show")
+    path = data / "warehouse" / "tollhouse.duckdb"
+    path.parent.mkdir(parents=True)
+    con = duckdb.connect(str(path))
+    for schema in ("intermediate", "marts", "fraud"):
+        con.execute(f"create schema {schema}")
+    con.execute(
+        """create table intermediate.int_fraud_triggers as select 'FA-0123456789' as alert_id, 'combined' as detector,
+        'ACC-00026' as account_id, timestamp '2026-10-12 14:51:59' as raised_at,
+        timestamp '2026-10-12 15:30:00' as last_trigger_at, 'call-07' as trigger_call_id, 4 as triggers,
+        0.833333 as peak_model_score, ['FR-02', 'FR-03'] as rules_hit, 12 as calls, 17.00 as exposure_eur,
+        12.50 as exposure_at_alert_eur, true as within_budget"""
+    )
+    con.execute(
+        """create table marts.fct_fraud_features as select 'call-07' as call_id, 'ACC-00026' as account_id,
+        timestamp '2026-10-12 14:51:59' as end_at, 42 as calls_1h, 63.5 as exposure_1h_eur, 9 as concurrent_calls,
+        3 as off_hours_calls_1h, 5 as high_risk_calls_1h, 15.119 as exposure_ratio, 3.0 as concurrency_ratio,
+        ['FR-02 critical: exposure_ratio 15.119 >= 8', 'FR-03 warning: concurrency_ratio 3.0 >= 2'] as rule_hits"""
+    )
+    con.execute(
+        """create table intermediate.int_fraud_baselines as select 'ACC-00026' as account_id,
+        date '2026-10-12' as day, 11 as history_days, 12 as peak_calls, 4.2 as peak_exposure_eur,
+        3 as peak_concurrent_calls, 2 as peak_off_hours_calls, 1 as peak_high_risk_calls"""
+    )
+    con.execute(
+        """create table fraud.model_scores as select 'call-07' as call_id, 0.812345 as model_score,
+        0.766221 as model_threshold, 'if-d78af3970d2b' as model_version"""
+    )
+    con.execute(
+        """create table intermediate.int_fraud_calls as
+        select 'call-' || lpad(i::varchar, 2, '0') as call_id, 'ACC-00026' as account_id,
+            timestamp '2026-10-12 13:55:00' + to_minutes(i * 8) as start_at,
+            timestamp '2026-10-12 13:55:00' + to_minutes(i * 8 + 3) as end_at,
+            '3719000000' || lpad(i::varchar, 2, '0') as b_number, 'LV' as destination_country,
+            180 as billable_seconds, cast(case when i < 10 then 1.25 else 2.25 end as decimal(18, 6)) as exposure_eur
+        from range(12) as t(i)
+        union all  -- another account's call and one of this account's the day before: never shown
+        select 'other', 'ACC-00001', timestamp '2026-10-12 14:00:00', timestamp '2026-10-12 14:01:00', '4420',
+            'GB', 60, 0.01
+        union all
+        select 'before', 'ACC-00026', timestamp '2026-10-11 14:00:00', timestamp '2026-10-11 14:01:00', '4420',
+            'GB', 60, 0.01"""
+    )
+    con.execute("create table marts.fct_fraud_alerts as select 'FA-0123456789' as alert_id, 'confirmed' as status")
+    con.close()
+    return data
+
+
+def test_fraud_show_says_why_the_alert_fired(alert_warehouse):
+    from orchestration.fraud import explain_alert
+
+    con = duckdb.connect(str(alert_warehouse / "warehouse" / "tollhouse.duckdb"), read_only=True)
+    text = explain_alert(con, "FA-0123456789", calls=10)
+    lines = text.splitlines()
+    assert lines[0].startswith("FA-0123456789: account ACC-00026, detector combined, raised 2026-10-12 14:51:59 UTC")
+    assert "status: confirmed" in lines[0]
+    # the rules with their thresholds (dbt_project.yml's fraud_rules: FR-02 warns at 3, critical at 8)
+    assert any(
+        line.strip().startswith("FR-02 critical: exposure_ratio 15.119 >= 8   (warning 3, critical 8") for line in lines
+    )
+    assert any(
+        line.strip().startswith("FR-03 warning: concurrency_ratio 3.0 >= 2   (warning 2, critical 4") for line in lines
+    )
+    assert "score 0.812345 against threshold 0.766221 (anomalous)" in text
+    # the features at the trigger against the account's normal
+    assert "11 day(s) of baseline before 2026-10-12" in text
+    row = next(line for line in lines if line.strip().startswith("exposure of the last hour (EUR)"))
+    assert row.split()[-5:] == ["63.5", "normal:", "4.2", "(costliest", "hour)"]
+    assert any(
+        "calls in the last hour" in line and " 42 " in f" {line} " and "12 (busiest hour)" in line for line in lines
+    )
+    assert any("calls up at once" in line and "3 (most concurrent hour)" in line for line in lines)
+    # the calls: from 13:51:59 (an hour before) to the last trigger: the account's 12, the first 10 shown
+    assert "Calls from an hour before the alert to its last trigger: 12, the first 10:" in text
+    shown = [line for line in lines if line.startswith("  2026-10-12")]
+    assert len(shown) == 10 and shown[0].split()[:5] == [
+        "2026-10-12",
+        "13:55:00",
+        "2026-10-12",
+        "13:58:00",
+        "371900000000",
+    ]
+    assert all(line.split()[-1] == "1.25" for line in shown)
+    assert "Exposure: 12.50 EUR in the hour up to the alert; 17.00 EUR so far over 12 call(s)." in text
+
+
+def test_fraud_show_on_the_command_line_and_an_unknown_alert(alert_warehouse, monkeypatch, capsys):
+    from orchestration.cli import main
+
+    monkeypatch.setenv("TOLLHOUSE_DATA_DIR", str(alert_warehouse))
+    assert main(["fraud", "show", "FA-0123456789", "--calls", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "FR-02 critical" in out and "the first 3:" in out
+    assert main(["fraud", "show", "FA-nothing"]) == 2
+    assert "no fraud alert FA-nothing in the warehouse" in capsys.readouterr().out
