@@ -318,6 +318,8 @@ def test_sequence_gaps_on_generated_names(switches, hourly):
         for n in numbers:
             rows.append((f"carrier/2026-09-01/{switch}_{n:{width}d}{ext}", "2026-09-01"))
         expected |= {(switch, n) for n in range(min(numbers), max(numbers) + 1) if n not in numbers}
+    for day in (20260930, 20261001):  # a daily stamp is no sequence number (30 Sep -> 1 Oct is no gap of 70)
+        rows.append((f"carrier/2026-09-30/daily_{day}.csv", "2026-09-30"))
     for h in hourly:  # hourly names of the same switch: judged by hour, never part of its sequence
         moment = datetime(2026, 9, 1) + timedelta(hours=h)
         rows.append((f"carrier/{moment:%Y-%m-%d}/sw-a_{moment:%Y%m%dT%H}Z.csv", f"{moment:%Y-%m-%d}"))

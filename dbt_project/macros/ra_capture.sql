@@ -92,15 +92,20 @@
 
 {#- What a file's name says (int_ra_capture_files): `unit` (the switch: the name's prefix), the UTC hour of
     `<switch>_<YYYYMMDD>T<HH>Z[_<n>]` names, the sequence number of `<switch>_<n>` (or `_<n>` after the
-    hour), after .csv/.gz/.json/.cdr/.txt/.log extensions are taken off. Plain SQL (no ref, no var), so a
+    hour; not a number that reads as a date), after .csv/.gz/.json/.cdr/.txt/.log extensions are taken off. Plain SQL (no ref, no var), so a
     test can render it against its own table. -#}
 {% macro ra_file_names(audit) -%}
 select
     file_id, source, delivery_date, path, status, duplicate_of, rows_loaded, lines,
     coalesce(nullif(hourly.stream, ''), nullif(numbered.stream, '')) as unit,
     try_strptime(nullif(hourly.stamp, ''), '%Y%m%dT%H') as hour_at,
-    try_cast(case when hourly.stream <> '' then nullif(hourly.seq, '') else nullif(numbered.seq, '') end as bigint)
-        as seq
+    try_cast(case
+        when hourly.stream <> '' then nullif(hourly.seq, '')
+        -- a number that reads as a day (YYYYMMDD, optionally with hour, minute, second) is a stamp, not a count
+        when length(numbered.seq) in (8, 10, 12, 14) and try_strptime(left(numbered.seq, 8), '%Y%m%d') is not null
+            then null
+        else nullif(numbered.seq, '')
+    end as bigint) as seq
 from (
     select
         audit.*,
