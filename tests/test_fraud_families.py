@@ -368,3 +368,31 @@ def test_fraud_show_on_the_command_line_and_an_unknown_alert(alert_warehouse, mo
     assert "FR-02 critical" in out and "the first 3:" in out
     assert main(["fraud", "show", "FA-nothing"]) == 2
     assert "no fraud alert FA-nothing in the warehouse" in capsys.readouterr().out
+
+
+def test_the_evaluation_reports_the_lift_over_the_rules():
+    from orchestration.fraud import DetectorResult, _lift
+
+    def result(detector, delays, alerts, true_alerts):
+        table = pd.DataFrame(
+            {
+                "incident_id": ["FRAUD-001", "FRAUD-002", "FRAUD-003"],
+                "kind": ["irsf", "sim_box", "slow_persistent"],
+                "alert_id": [None if d is None else f"FA-{i}" for i, d in enumerate(delays)],
+                "delay_min": [np.nan if d is None else d for d in delays],
+            }
+        )
+        found = [d for d in delays if d is not None]
+        median = float(np.median(found)) if found else None
+        precision, recall = true_alerts / alerts, len(found) / 3
+        return DetectorResult(
+            detector, 30, alerts, true_alerts, 3, len(found), precision, recall, 0.5, 2, median, None, None, table
+        )
+
+    rules = result("rules", [10.0, None, None], 4, 2)  # precision 50 %
+    model = result("model", [20.0, 40.0, None], 5, 4)  # 80 %
+    combined = result("combined", [10.0, 40.0, 100.0], 8, 6)  # 75 %
+    lines = _lift([rules, model, combined])
+    assert "| model | 2 (+1) | 1: FRAUD-002 | 0: - | 80% (+30 points) | 30.0 (+20.0) |" in lines
+    assert "| combined | 3 (+2) | 2: FRAUD-002, FRAUD-003 | 0: - | 75% (+25 points) | 40.0 (+30.0) |" in lines
+    assert "| FRAUD-003 | slow_persistent | - | - | 100.0 |" in lines
