@@ -10,7 +10,12 @@
 -- A lost hour is valued per currency: median calls x median rated charge per call of the comparable hours,
 -- an estimate. Account: null (a file belongs to no one account).
 {{ config(materialized='table') }}
-with named as (
+with customer_rated as (
+    -- each call's price at its customer plan (what fct_rated_calls carries, without its vendor-cost joins)
+    select call_id, currency, cost from {{ ref('int_calls_rated') }} where deck = 'customer' and rating_error is null
+),
+
+named as (
     select * from {{ ref('int_ra_capture_files') }}
 ),
 
@@ -27,7 +32,7 @@ calls as (
 traffic as (
     select calls.unit, calls.hour_at, rated.currency, count(*) as calls, sum(rated.cost) as charge
     from calls
-    left join {{ ref('fct_rated_calls') }} as rated using (call_id)
+    left join customer_rated as rated using (call_id)
     group by calls.unit, calls.hour_at, rated.currency
 ),
 
@@ -117,7 +122,7 @@ copies as (
     left join (
         select calls.file_id, count(*) as calls, sum(rated.cost) as charge, min(rated.currency) as currency
         from {{ ref('fct_calls') }} as calls
-        left join {{ ref('fct_rated_calls') }} as rated using (call_id)
+        left join customer_rated as rated using (call_id)
         group by calls.file_id
     ) as survivors using (file_id)
     where same_hour.copy_no > 1

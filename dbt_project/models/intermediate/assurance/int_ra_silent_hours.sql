@@ -5,7 +5,12 @@
 -- RA-01 say so), nor a trunk hour inside a switch hour that is (the switch is the finding). Valued like
 -- RA-16: per currency, median calls x median rated charge per call of the comparable hours (an estimate).
 {{ config(materialized='table') }}
-with calls as (
+with customer_rated as (
+    -- each call's price at its customer plan (what fct_rated_calls carries, without its vendor-cost joins)
+    select call_id, currency, cost from {{ ref('int_calls_rated') }} where deck = 'customer' and rating_error is null
+),
+
+calls as (
     select call_id, switch_id, trunk_id, date_trunc('hour', start_at) as hour_at
     from {{ ref('fct_calls') }}
     where switch_id is not null
@@ -27,7 +32,7 @@ unit_calls as (
 traffic as (
     select unit_calls.unit, unit_calls.hour_at, rated.currency, count(*) as calls, sum(rated.cost) as charge
     from unit_calls
-    left join {{ ref('fct_rated_calls') }} as rated using (call_id)
+    left join customer_rated as rated using (call_id)
     group by unit_calls.unit, unit_calls.hour_at, rated.currency
 ),
 
