@@ -11,6 +11,7 @@
     'int_ra_usage_without_subscription', 'int_ra_subscriptions_not_billed', 'int_ra_billing_after_cancellation',
     'int_ra_wrong_plan', 'int_ra_late_cdrs', 'int_ra_suspense_ageing', 'int_ra_negative_margin',
     'int_ra_ledger_tie_out', 'int_ra_volume_anomalies', 'int_ra_collection_findings',
+    'int_ra_invoice_recomputation', 'int_ra_payment_findings',
     'int_ra_bill_line_accuracy', 'int_ra_account_not_invoiced', 'int_ra_billed_before_activation',
     'int_ra_plan_change_misdated',
     'int_ra_file_sequence', 'int_ra_silent_hours',
@@ -24,6 +25,11 @@ with findings as (
     union all
     {%- endif %}
     {%- endfor %}
+),
+
+refunds as (
+    -- RA-24 reads the other controls' over-billing findings: computed after their union, so no cycle
+    {{ ra_refunds_owed('findings') }}
 ),
 
 as_of as (
@@ -56,7 +62,7 @@ select
     as_of.as_of_date as first_seen_on,
     {%- endif %}
     as_of.as_of_date
-from findings
+from (select * from findings union all select * from refunds) as findings
 inner join {{ ref('ra_controls') }} as controls using (control_id)
 cross join as_of
 {%- if previous is not none %}

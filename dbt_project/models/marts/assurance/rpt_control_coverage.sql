@@ -22,9 +22,12 @@ checked as (
     union all select 'RA-10', count(*) from {{ ref('int_billing_period_status') }} where is_closed  -- closed months
     union all select 'RA-11', (select count(*) from {{ ref('fct_suspense') }}) + (select count(*) from {{ ref('fct_rating_suspense') }})
     union all select 'RA-12', count(*) from {{ ref('rpt_rating_margin') }}
-    union all select 'RA-13', count(*) from {{ ref('stg_billing_export__invoices') }}
+    union all select 'RA-13', count(*) from {{ ref('fct_invoices') }} where status = 'closed'  -- closed invoices
     union all select 'RA-14', count(distinct switch_id || call_date) from {{ ref('fct_calls') }}
     union all select 'RA-15', count(*) from {{ ref('int_ra_collection') }}
+    union all select 'RA-22', count(*) from {{ ref('stg_billing_export__invoices') }}
+    union all select 'RA-23', count(*) from {{ ref('int_ra_payment_application') }}  -- payments
+    union all select 'RA-24', count(*) from {{ ref('int_ra_collection') }} where collected > 0  -- paid invoices
     union all select 'RA-18', count(*) from {{ ref('int_ra_usage_reconciled') }} where billed_lines > 0
     union all select 'RA-19', count(distinct account_id || billing_period) from {{ ref('int_ra_usage_reconciled') }}
     union all select 'RA-20', count(*) from {{ ref('int_ra_charges_reconciled') }} where billed_lines > 0
