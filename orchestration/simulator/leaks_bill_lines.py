@@ -187,21 +187,21 @@ def _usage_by_account(export: Export, ctx: Context, calls: dict, skip_calls: set
     return out
 
 
-def _free_accounts(ctx: Context, export: Export, busy: set[str]) -> list[str]:
-    return sorted({h["account_id"] for h in export.invoices} - ctx.claims.accounts - busy)
+def _free_accounts(ctx: Context, export: Export) -> list[str]:
+    return sorted({h["account_id"] for h in export.invoices} - ctx.claims.accounts)
 
 
 def _billed_to_other_account(ctx: Context) -> list[LeakRow]:
     rows: list[LeakRow] = []
-    calls, (busy, busy_calls, _subs) = _call_index(ctx), _already_leaking(ctx)
+    calls, (_busy, busy_calls, _subs) = _call_index(ctx), _already_leaking(ctx)
     juris = jurisdictions(ctx.world)
     for export in exports(ctx.landing):
         usage = _usage_by_account(export, ctx, calls, busy_calls)
         currency = {h["account_id"]: h["currency"] for h in export.invoices}
         number = {h["account_id"]: h["invoice_number"] for h in export.invoices}
-        free = [a for a in _free_accounts(ctx, export, busy) if len(usage[a]) >= LINES_PER_LEAK]
+        free = [a for a in _free_accounts(ctx, export) if len(usage[a]) >= LINES_PER_LEAK]
         source = _pick(ctx, free)
-        targets = [a for a in _free_accounts(ctx, export, busy) if a != source and currency[a] == currency.get(source)]
+        targets = [a for a in _free_accounts(ctx, export) if a != source and currency[a] == currency.get(source)]
         target = _pick(ctx, targets)
         if source is None or target is None:
             continue
@@ -227,17 +227,22 @@ def _billed_to_other_account(ctx: Context) -> list[LeakRow]:
 
 def _account_not_invoiced(ctx: Context) -> list[LeakRow]:
     rows: list[LeakRow] = []
-    calls, (busy, _calls, _subs) = _call_index(ctx), _already_leaking(ctx)
+    calls = _call_index(ctx)
+    own_leaks = read_csv(ctx.ground_truth / "leakage.csv")[1] if (ctx.ground_truth / "leakage.csv").exists() else []
     juris = jurisdictions(ctx.world)
     for export in exports(ctx.landing):
-        account = _pick(ctx, _free_accounts(ctx, export, busy))
+        account = _pick(ctx, _free_accounts(ctx, export))
         if account is None:
             continue
         header = next(h for h in export.invoices if h["account_id"] == account)
         mine = [line for line in export.lines if line["invoice_number"] == header["invoice_number"]]
-        ids = sorted(c for line in mine if line["line_type"] == "usage"
-                     and (c := calls.get((line["source"], line["record_key"], account))) is not None)  # fmt: skip
+        # what the invoice should have carried: its lines, corrected by the billing system's own leaks on it
+        leaks = [r for r in own_leaks if (r["account_id"], r["billing_period"]) == (account, header["billing_period"])]
+        ids = sorted({c for line in mine if line["line_type"] == "usage"
+                      and (c := calls.get((line["source"], line["record_key"], account))) is not None}
+                     | {int(r["call_id"]) for r in leaks if r["kind"] == "unbilled_call"})  # fmt: skip
         expected = sum((Decimal(line["amount"]) for line in mine), Decimal(0))
+        expected += sum((Decimal(r["expected_amount"]) - Decimal(r["billed_amount"]) for r in leaks), Decimal(0))
         export.lines = [line for line in export.lines if line["invoice_number"] != header["invoice_number"]]
         rewrite_invoices(ctx.landing, export, juris, [header["invoice_number"]])
         ctx.claims.accounts.add(account)
@@ -251,11 +256,11 @@ def _account_not_invoiced(ctx: Context) -> list[LeakRow]:
 
 def _quantity_inflated(ctx: Context) -> list[LeakRow]:
     rows: list[LeakRow] = []
-    calls, (busy, busy_calls, _subs) = _call_index(ctx), _already_leaking(ctx)
+    calls, (_busy, busy_calls, _subs) = _call_index(ctx), _already_leaking(ctx)
     juris = jurisdictions(ctx.world)
     for export in exports(ctx.landing):
         usage = _usage_by_account(export, ctx, calls, busy_calls)
-        account = _pick(ctx, [a for a in _free_accounts(ctx, export, busy) if len(usage[a]) >= LINES_PER_LEAK])
+        account = _pick(ctx, [a for a in _free_accounts(ctx, export) if len(usage[a]) >= LINES_PER_LEAK])
         if account is None:
             continue
         number = next(h["invoice_number"] for h in export.invoices if h["account_id"] == account)
@@ -276,10 +281,10 @@ def _quantity_inflated(ctx: Context) -> list[LeakRow]:
 
 def _currency_mislabelled(ctx: Context) -> list[LeakRow]:
     rows: list[LeakRow] = []
-    calls, (busy, busy_calls, _subs) = _call_index(ctx), _already_leaking(ctx)
+    calls, (_busy, busy_calls, _subs) = _call_index(ctx), _already_leaking(ctx)
     for export in exports(ctx.landing):
         usage = _usage_by_account(export, ctx, calls, busy_calls)
-        account = _pick(ctx, [a for a in _free_accounts(ctx, export, busy) if len(usage[a]) >= LINES_PER_LEAK])
+        account = _pick(ctx, [a for a in _free_accounts(ctx, export) if len(usage[a]) >= LINES_PER_LEAK])
         if account is None:
             continue
         for k in sorted(ctx.rng.choice(len(usage[account]), LINES_PER_LEAK, replace=False).tolist()):
@@ -372,13 +377,13 @@ def _plan_change_misdated(ctx: Context) -> list[LeakRow]:
     from orchestration.rating import rate_against_catalog
 
     rows: list[LeakRow] = []
-    calls, (busy, busy_calls, _subs) = _call_index(ctx), _already_leaking(ctx)
+    calls, (_busy, busy_calls, _subs) = _call_index(ctx), _already_leaking(ctx)
     juris = jurisdictions(ctx.world)
     truth = pq.read_table(ctx.ground_truth / "calls.parquet",
                           columns=["call_id", "b_number", "answer_at", "billable_seconds"])  # fmt: skip
     for export in exports(ctx.landing):
         periods = {h["billing_period"] for h in export.invoices}
-        taken = busy | ctx.claims.accounts
+        taken = ctx.claims.accounts
         changes = [
             c for c in _plan_changes(ctx.landing) if c[1].replace(day=1).isoformat() in periods and c[0] not in taken
         ]
