@@ -50,8 +50,14 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("short_share_1h", "share"),
     ("new_destination_share_1h", "share"),
     ("distinct_number_share_1h", "share"),
+    # the pattern rules' features (FR-08..FR-11): Wangiri callbacks, trunk over its normal, SIM-box, slow spend
+    ("wangiri_callbacks_6h", "log"),
+    ("trunk_capacity_ratio", "log"),
+    ("uniform_callees_1h", "log"),
+    ("range_spend_ratio", "log"),
 )
 COLUMNS = tuple(name for name, _ in FEATURES)
+_PATTERN_FEATURES = {"wangiri_callbacks_6h", "trunk_capacity_ratio", "uniform_callees_1h", "range_spend_ratio"}
 TRAINING_ROWS = 250_000  # a forest sees max_samples rows per tree: more rows buy nothing but time
 
 
@@ -112,7 +118,10 @@ def matrix(rows: pd.DataFrame) -> np.ndarray:
     }
     columns = []
     for name, transform in FEATURES:
-        values = (derived[name] if name in derived else rows[name]).astype(float).fillna(0).to_numpy()
+        if name in _PATTERN_FEATURES and name not in rows:  # hand-made frames (tests) may leave them out
+            values = np.zeros(len(rows))
+        else:
+            values = (derived[name] if name in derived else rows[name]).astype(float).fillna(0).to_numpy()
         columns.append(np.log1p(np.clip(values, 0, None)) if transform == "log" else values)
     return np.column_stack(columns)
 

@@ -24,7 +24,8 @@ DETECTORS = ("rules", "model", "combined")
 _FEATURE_COLUMNS = (
     "call_id, account_id, end_at, calls_1h, minutes_1h, exposure_1h_eur, exposure_ratio, concurrency_ratio, "
     "calls_ratio, off_hours_calls_ratio, callback_accounts_6h, new_account_exposure_24h, high_risk_calls_1h, "
-    "short_calls_1h, new_destinations_1h, distinct_numbers_1h"
+    "short_calls_1h, new_destinations_1h, distinct_numbers_1h, wangiri_callbacks_6h, trunk_capacity_ratio, "
+    "uniform_callees_1h, range_spend_ratio"
 )
 
 
