@@ -37,6 +37,9 @@ from orchestration.settings import Paths, run_dbt
 from orchestration.simulator import SimulationConfig, simulate
 from tests.ra_world import findings, landed, read_rows, run_month, write_rows
 
+# a simulation and a pipeline run of two months: past the default timeout on a loaded machine
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
+
 SEPTEMBER = date(2026, 9, 1)
 PERIOD = "2026-09-01"
 MY_CONTROLS = ("RA-22", "RA-23", "RA-24")
@@ -223,12 +226,11 @@ def mine(paths: Paths) -> dict[tuple[str, str, str], dict]:
 
 
 def test_findings_are_exactly_the_mutations(world):
-    """No finding of RA-22..24 beyond the ones the mutations make (no false positives on clean accounts)."""
+    """No finding of RA-22 and RA-23 beyond the ones the mutations make (none on the clean accounts)."""
     pid, _, _ = WORKED["misapplied"]
-    assert set(mine(world)) == {
+    assert {k for k in mine(world) if k[0] != "refund_owed"} == {
         ("tax_discrepancy", "ACC-00001", inv("ACC-00001")),
         ("invoice_not_tied", "ACC-00002", inv("ACC-00002")),
-        ("refund_owed", "ACC-00003", inv("ACC-00003")),
         ("payment_misapplied", "ACC-00004", pid),
         ("payment_misapplied", "ACC-00010", inv("ACC-00010")),
         ("over_collection", "ACC-00005", WORKED["overpaid"][0]),
@@ -237,6 +239,22 @@ def test_findings_are_exactly_the_mutations(world):
         ("unapplied_cash", "ACC-00009", "PAY-900001"),
         ("payment_currency_mismatch", "ACC-00011", WORKED["currency"]),
     }
+
+
+def test_refunds_owed_are_the_billing_systems_over_billing_on_paid_invoices(world):
+    """The simulated billing system over-bills a few calls and charges by itself (ground_truth/leakage.csv):
+    on an invoice paid at least to its total, RA-24 owes back exactly that over-billing (and ACC-00003's 2.00
+    line on top); none on the unpaid ACC-00001, nor on ACC-00002, which paid less than its correct total."""
+    over: dict[str, Decimal] = {}
+    for leak in read_rows(world.data / "ground_truth" / "leakage.csv"):
+        if leak["direction"] == "over_billing" and leak["billing_period"] == PERIOD:
+            over[leak["account_id"]] = over.get(leak["account_id"], Decimal(0)) + Decimal(leak["leakage_amount"])
+    over["ACC-00003"] = over.get("ACC-00003", Decimal(0)) + Decimal("2.00")
+    over.pop("ACC-00001", None)
+    over.pop("ACC-00002", None)
+    got = {k[1]: r["leakage_amount"] for k, r in mine(world).items() if k[0] == "refund_owed"}
+    assert got == over
+    assert all(k[2] == inv(k[1]) for k in mine(world) if k[0] == "refund_owed")
 
 
 def test_tax_recomputed_and_invoice_tie_out(world):
@@ -284,7 +302,7 @@ def test_over_collection_and_unapplied_cash(world):
 def test_refund_owed_on_a_paid_over_billed_invoice(world):
     got = mine(world)
     refund = got["refund_owed", "ACC-00003", inv("ACC-00003")]
-    assert (refund["leakage_amount"], refund["direction"]) == (Decimal("2.00"), "none")
+    assert (refund["leakage_amount"], refund["direction"]) == (Decimal("2.00"), "none")  # no other leak there
     (rerated,) = findings(world, "control_id = 'RA-04' and account_id = 'ACC-00003'")
     assert (rerated["leakage_amount"], rerated["direction"]) == (Decimal("2.00"), "over_billing")
     assert list(refund["evidence_call_ids"]) == list(rerated["evidence_call_ids"]) and refund["evidence_calls"] == 1
@@ -298,3 +316,39 @@ def test_tax_recomputation_unit(world):
     """The dbt unit test of int_ra_invoice_recomputation: a hand-worked invoice per jurisdiction to the cent."""
     done = run_dbt(world.data, "test", "--select", "int_ra_invoice_recomputation,test_type:unit")
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_leakage_families_change_the_landed_files_as_their_ground_truth_says(tmp_path):
+    """The invoice and collection families on a small simulated quarter's files (no pipeline): each records
+    one leak naming what it changed, and the landed files carry the change."""
+    simulate(SimulationConfig(seed=11, start=date(2026, 8, 1), months=2, accounts=12, calls_per_day=100,
+                              out=tmp_path, inject_faults=False, fraud="none", leakage="all"))  # fmt: skip
+    leaks: dict[str, dict[str, str]] = {}
+    for row in read_rows(tmp_path / "ground_truth" / "leaks.csv"):
+        leaks.setdefault(row["family"], row)  # the first: a header family may add the refund it makes owed
+    paths = Paths(tmp_path)
+    headers = {r["invoice_number"]: r for p in landed(paths, "billing_export", "invoices.csv") for r in read_rows(p)}
+    payments = {r["payment_id"]: r for p in landed(paths, "payments", "payments.csv") for r in read_rows(p)}
+    families = ("tax_miscomputed", "header_not_tied", "payment_to_other_customer", "overpayment", "unapplied_cash",
+                "duplicate_payment")  # fmt: skip
+    assert set(families) <= set(leaks)
+
+    tax = leaks["tax_miscomputed"]
+    header = headers[tax["subject"]]
+    assert tax["subject_kind"] == "invoice" and header["tax_amount"] == tax["billed_amount"]
+    assert Decimal(header["total_amount"]) == Decimal(header["net_amount"]) + Decimal(header["tax_amount"])
+    untied = headers[leaks["header_not_tied"]["subject"]]
+    gap = Decimal(untied["total_amount"]) - Decimal(untied["net_amount"]) - Decimal(untied["tax_amount"])
+    assert gap != 0 and abs(gap) == Decimal(leaks["header_not_tied"]["leakage_amount"])
+
+    moved = payments[leaks["payment_to_other_customer"]["subject"]]
+    assert headers[moved["invoice_number"]]["account_id"] != moved["account_id"]
+    over = payments[leaks["overpayment"]["subject"]]
+    excess = Decimal(over["amount"]) - Decimal(headers[over["invoice_number"]]["total_amount"])
+    assert excess == Decimal(leaks["overpayment"]["leakage_amount"]) > 0
+    assert payments[leaks["unapplied_cash"]["subject"]]["invoice_number"] not in headers
+    copy = payments[leaks["duplicate_payment"]["subject"]]
+    same = [p for p in payments.values() if p["invoice_number"] == copy["invoice_number"]]
+    assert len(same) == 2 and len({p["amount"] for p in same}) == 1
+    touched = [leaks[f]["account_id"] for f in families]
+    assert len(set(touched)) == len(touched)  # each on its own account
