@@ -386,7 +386,7 @@ def _legacy_matches(con: duckdb.DuckDBPyConnection, ground_truth: Path, suspense
 def leak_matches(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> None:
     """Match the findings against ground_truth/leaks.csv (any leakage family, including ones written later or
     by someone else): temp tables ra_leaks (one row per leak, its value as a decimal) and ra_leak_matches
-    (leak_id, finding_id) for every finding that covers a leak.
+    (leak_id, finding_id, covers) for every finding that is about a leak; `covers` when it finds it.
 
     A finding covers a leak when it is about the same account (or the leak names none) and period (or the
     leak names none), its direction is compatible (the same, or either is `none`: a control that values
@@ -396,10 +396,14 @@ def leak_matches(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> None:
       warehouse key; or
     - it names one of the leak's calls: a true call (call_ids, or the subject of a call leak) is mapped to
       the call mediation made of it through calls.parquet's source and record key (fct_calls, or
-      fct_suspense while held) and matches the finding's subject, its `source:record_key` subject, or one of
-      its evidence call ids; or
+      fct_suspense while held) and matches the finding's subject or one of its evidence call ids; or its
+      `source:record_key` (a billed line of a call mediation never saw) is the finding's subject; or
     - the leak is about an account and the finding is account-level: same account and period, its subject
       empty or the account id.
+
+    A finding that would cover a leak but for its direction (the billing system billed the calls of a file
+    that never arrived: billed without usage, over-billing, where the leak is the lost usage) is about the
+    leak: it is not spurious, but it does not find it (`covers` false).
     """
     leaks = ground_truth / "leaks.csv"
     con.execute(
@@ -407,7 +411,7 @@ def leak_matches(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> None:
         "account_id varchar, billing_period date, currency varchar, subject_kind varchar, subject varchar, "
         "call_ids varchar, value decimal(18, 6), direction varchar, is_estimate boolean)"
     )
-    con.execute("create or replace temp table ra_leak_matches (leak_id varchar, finding_id varchar)")
+    con.execute("create or replace temp table ra_leak_matches (leak_id varchar, finding_id varchar, covers boolean)")
     if not leaks.exists() or not leaks.read_text(encoding="utf-8").strip():
         return
     con.execute(
@@ -442,10 +446,13 @@ def leak_matches(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> None:
             else "select null::bigint as call_id, null::varchar as source, null::varchar as record_key where false"
         }
         )
-        select distinct c.leak_id, unnest([m.call_id, m.source || ':' || m.record_key]) as key, true as is_call
+        select distinct c.leak_id, m.call_id as key, true as is_call
         from leak_calls c
         join truth t on t.call_id = c.true_call_id
         join mediated m on m.source = t.source and m.record_key = t.record_key
+        union
+        select c.leak_id, t.source || ':' || t.record_key, true
+        from leak_calls c join truth t on t.call_id = c.true_call_id
         union all
         select leak_id, subject, false from ra_leaks where subject_kind <> 'call' and coalesce(subject, '') <> ''
         """
@@ -455,14 +462,14 @@ def leak_matches(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> None:
         insert into ra_leak_matches
         with candidates as (
             select l.leak_id, l.subject_kind, l.account_id as leak_account, f.finding_id, f.account_id,
-                   coalesce(f.subject, '') as subject, coalesce(f.evidence_call_ids, []) as evidence
+                   coalesce(f.subject, '') as subject, coalesce(f.evidence_call_ids, []) as evidence,
+                   f.direction = l.direction or 'none' in (f.direction, l.direction) as covers
             from ra_leaks l
             join marts.fct_leakage_findings f
                 on (l.account_id is null or f.account_id = l.account_id)
                 and (l.billing_period is null or f.billing_period = l.billing_period)
-                and (f.direction = l.direction or 'none' in (f.direction, l.direction))
         )
-        select distinct c.leak_id, c.finding_id
+        select c.leak_id, c.finding_id, bool_or(c.covers)
         from candidates c
         where (c.subject_kind = 'account' and c.subject in ('', c.account_id))
            or exists (
@@ -473,6 +480,7 @@ def leak_matches(con: duckdb.DuckDBPyConnection, ground_truth: Path) -> None:
                       or (not k.is_call and regexp_matches(
                               c.subject, '(^|[^A-Za-z0-9])' || regexp_escape(k.key) || '($|[^A-Za-z0-9])')))
            )
+        group by c.leak_id, c.finding_id
         """
     )
 
@@ -509,7 +517,7 @@ def family_scorecard(con: duckdb.DuckDBPyConnection, ground_truth: Path, mix: st
         """
         with per_leak as (
             select l.leak_id, l.family, l.mix, l.area, l.value, l.is_estimate,
-                   exists (select 1 from ra_leak_matches m where m.leak_id = l.leak_id) as found
+                   exists (select 1 from ra_leak_matches m where m.leak_id = l.leak_id and m.covers) as found
             from ra_leaks l where ?::varchar is null or l.mix = ?
         ),
         per_family as (
@@ -522,6 +530,7 @@ def family_scorecard(con: duckdb.DuckDBPyConnection, ground_truth: Path, mix: st
             select distinct l.family, f.finding_id, f.leakage_amount
             from per_leak l join ra_leak_matches m using (leak_id)
             join marts.fct_leakage_findings f using (finding_id)
+            where m.covers
         )
         select p.family, p.mix, p.area, p.leaks, p.found, p.injected_value, p.found_value, p.estimated,
                count(ff.finding_id), coalesce(sum(ff.leakage_amount), 0)

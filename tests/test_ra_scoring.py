@@ -24,9 +24,10 @@ from orchestration.simulator.leak_families import LEAK_COLUMNS
 SEP, OCT = date(2026, 9, 1), date(2026, 10, 1)
 SUSPENSE_AGE = 3
 
-# True calls (ground_truth/calls.parquet) and what mediation made of them: call 5 is held in suspense.
+# True calls (ground_truth/calls.parquet) and what mediation made of them: call 5 is held in suspense, call 7
+# never reached mediation (its file was lost).
 TRUE_CALLS = [(1, "asterisk", "r1"), (2, "asterisk", "r2"), (3, "asterisk", "r3"), (4, "freeswitch", "r4"),
-              (5, "carrier", "r5"), (6, "carrier", "r6")]  # fmt: skip
+              (5, "carrier", "r5"), (6, "carrier", "r6"), (7, "asterisk", "r7")]  # fmt: skip
 MEDIATED = [("ast-lon1:r1", "asterisk", "r1"), ("ast-lon1:r2", "asterisk", "r2"), ("ast-lon1:r3", "asterisk", "r3"),
             ("fs-1:r4", "freeswitch", "r4"), ("car-1:r6", "carrier", "r6")]  # fmt: skip
 SUSPENDED = [("car-1:r5", "carrier", "r5")]
@@ -44,7 +45,8 @@ def leak(leak_id, family, mix, area, account, period, kind, subject, calls, valu
 
 
 LEAKS = [
-    leak("LK-1", "drop_file", "holdout", "usage_capture", "", "", "file", FILE, "1;2", "3.50", "under_billing", True),
+    leak("LK-1", "drop_file", "holdout", "usage_capture", "", "", "file", FILE, "1;2;7", "3.50", "under_billing",
+         True),
     leak("LK-2", "repoint_line", "training", "billing", "ACC-0001", "2026-09-01", "call", "3", "3", "1.23",
          "under_billing"),
     leak("LK-3", "repoint_line", "training", "billing", "ACC-0002", "2026-09-01", "call", "4", "4", "0.80",
@@ -77,9 +79,13 @@ FINDINGS = [
     ("F-F", "RA-18", "account_not_invoiced", "ACC-0003", SEP, "EUR", None, "20.00", "under_billing", []),
     # LK-7: a call held in suspense, found by a control that values nothing (direction none)
     ("F-G", "RA-11", "suspense_aged", "ACC-0005", SEP, None, "car-1:r5", "0", "none", ["car-1:r5"]),
-    # LK-2's call again, but over-billing: an incompatible direction, matches nothing
+    # LK-2's call again, but over-billing: about the leak (not spurious) without finding it
     ("F-H", "RA-04", "rating_discrepancy", "ACC-0001", SEP, "EUR", "ast-lon1:r3", "0.50", "over_billing",
      ["ast-lon1:r3"]),
+    # LK-1's call 7, billed although mediation never saw it (named by its source and record key): about LK-1
+    ("F-I", "RA-03", "billed_without_usage", "ACC-0006", SEP, "EUR", "asterisk:r7", "0.30", "over_billing", []),
+    # ... and named by its true call id as text: a true call id is no warehouse key, matches nothing
+    ("F-J", "RA-03", "billed_without_usage", "ACC-0006", SEP, "EUR", "7", "0.30", "under_billing", []),
 ]  # fmt: skip
 
 
@@ -121,8 +127,11 @@ def ground_truth(tmp_path_factory) -> Path:
 def test_each_leak_is_found_by_the_finding_that_names_it_or_its_calls(ground_truth):
     con = warehouse(FINDINGS)
     leak_matches(con, ground_truth)
-    matches = con.execute("select leak_id, finding_id from ra_leak_matches order by 1, 2").fetchall()
-    assert matches == [("LK-1", "F-A"), ("LK-2", "F-B"), ("LK-4", "F-D"), ("LK-5", "F-F"), ("LK-7", "F-G")]
+    matches = con.execute("select leak_id, finding_id, covers from ra_leak_matches order by 1, 2").fetchall()
+    assert matches == [
+        ("LK-1", "F-A", True), ("LK-1", "F-I", False), ("LK-2", "F-B", True), ("LK-2", "F-H", False),
+        ("LK-4", "F-D", True), ("LK-5", "F-F", True), ("LK-7", "F-G", True),
+    ]  # fmt: skip
 
 
 def test_the_family_scorecard_counts_found_missed_and_value_exactly(ground_truth):
@@ -149,10 +158,10 @@ def test_the_family_scorecard_counts_found_missed_and_value_exactly(ground_truth
 def test_spurious_findings_are_those_matching_no_injection_per_control(ground_truth):
     rows = {r["control_id"]: r for r in spurious_findings(warehouse(FINDINGS), ground_truth, SUSPENSE_AGE)}
     assert {c: (r["findings"], r["spurious"]) for c, r in rows.items()} == {
-        "RA-03": (2, 1), "RA-04": (1, 1), "RA-11": (1, 0), "RA-16": (1, 0), "RA-17": (2, 1), "RA-18": (1, 0),
+        "RA-03": (4, 2), "RA-04": (1, 0), "RA-11": (1, 0), "RA-16": (1, 0), "RA-17": (2, 1), "RA-18": (1, 0),
     }  # fmt: skip
-    assert rows["RA-03"]["examples"] == ["F-C"] and rows["RA-17"]["examples"] == ["F-E"]
-    assert rows["RA-03"]["spurious_leakage"] == Decimal("0.80")
+    assert rows["RA-03"]["examples"] == ["F-C", "F-J"] and rows["RA-17"]["examples"] == ["F-E"]
+    assert rows["RA-03"]["spurious_leakage"] == Decimal("1.10")
 
 
 def test_a_ground_truth_without_leaks_scores_every_finding_spurious(tmp_path):
@@ -241,7 +250,7 @@ def test_report_score_writes_the_families_spurious_findings_and_verdict(tmp_path
     text = (tmp_path / "score.md").read_text()
     assert "`tollhouse report score --mix holdout --seed 7 --start 2026-09-01 --months 1" in text
     assert "Leaks found: **2 of 3 (66.67%)**, by value **5.50 of 55.50 (9.91%)**" in text
-    assert "Findings that match no injection of any ground truth: **3 of 8 (37.50%)**" in text
+    assert "Findings that match no injection of any ground truth: **3 of 10 (30.00%)**" in text
     assert "under 2% spurious): **NOT met**" in text
     assert "| payment_misapplied | collection | 1 | 0 | 0.00% | 50.00 | 0.00 |" in text
     assert "| RA-17 | 2 | 1 | 1.00 | F-E |" in text
