@@ -149,7 +149,8 @@ def render_families(mix: str, families: list[dict], spurious: list[dict], summar
         "",
         "A leak is found when a finding of the same account (or the leak names none) and period (or none), of a",
         "compatible direction, names its subject, one of its calls (mapped to the mediated call), or its account.",
-        "A found leak counts its own injected value; the covering findings' own leakage is shown beside it.",
+        "A found leak counts its own injected value; the covering findings' own leakage is shown beside it. A",
+        "finding about a leak in the other direction does not find it, and is not spurious either.",
         "",
         f"- Leaks found: **{summary['found']} of {summary['leaks']} ({_pct(summary['recall_count_pct'])})**, by value "
         f"**{summary['found_value']:.2f} of {summary['injected_value']:.2f} ({_pct(summary['recall_value_pct'])})**.",

@@ -379,6 +379,10 @@ def _legacy_matches(con: duckdb.DuckDBPyConnection, ground_truth: Path, suspense
         union
         select finding_id from ra_legacy_findings
         where control_id = 'RA-14' and finding_type = 'volume_spike' and match_key in (select * from fraud_days)
+        union
+        -- any control's finding about a landed file the simulator injected a fault into (a re-delivered copy,
+        -- a corrupt file) is explained by it, though this scorecard has no row for that control
+        select finding_id from marts.fct_leakage_findings where subject in (select file from gt_injections)
         """
     )
 
