@@ -86,7 +86,7 @@ def test_pbx_over_capacity_runs_far_more_channels_than_ordered_on_cheap_calls(ho
         select peaks.*, i.detail from peaks join incidents i on i.incident_id = peaks.fraud_incident_id""",
     )
     for r in rows.itertuples():
-        channels, ordered = (int(w) for w in np.array(r.detail.split())[[0, 5]])
+        channels, ordered = (int(w) for w in np.array(r.detail.split())[[0, 6]])
         assert channels >= ordered + 6
         assert r.peak >= 1.5 * ordered  # the trunk is far over what was ordered
     destinations = {
