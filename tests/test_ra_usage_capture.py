@@ -335,3 +335,91 @@ def test_sequence_gaps_on_generated_names(switches, hourly):
     assert sorted(gaps) == sorted(expected)
     hours = con.execute("select unit, hour_at from named where hour_at is not null").fetchall()
     assert sorted(hours) == sorted(("sw-a", datetime(2026, 9, 1) + timedelta(hours=h)) for h in hourly)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The usage-capture leakage families (orchestration/simulator/leaks_usage.py) on a small hand-made landing.
+
+
+def _family_landing(root: Path) -> Path:
+    """asterisk switch sw1: one file per hour 08-17 UTC of every day of September, hour h holding h lines,
+    trunk t1 on odd lines and t2 on even ones; priced 0.10 GBP a call by a billing export line."""
+    landing, truth = root / "landing", root / "ground_truth"
+    truth.mkdir(parents=True)
+    calls, prices = [], []
+    call_id = 0
+    for day in range(1, 31):
+        folder = landing / "asterisk" / f"2026-09-{day:02d}"
+        folder.mkdir(parents=True)
+        for hour in range(8, 18):
+            name = f"sw1_202609{day:02d}T{hour:02d}Z.csv"
+            lines = []
+            for line_no in range(1, hour + 1):
+                call_id += 1
+                key = f"k{call_id}"
+                lines.append(f"{key},t{2 - line_no % 2}\n")
+                calls.append(
+                    (call_id, "sw1", f"t{2 - line_no % 2}", f"asterisk/2026-09-{day:02d}/{name}", line_no, key)
+                )
+                prices.append(f"INV,1,A1,2026-09-01,usage,asterisk,{key},P,,,60,0.10,GBP\n")
+            (folder / name).write_text("".join(lines))
+    export = landing / "billing_export" / "2026-10-01"
+    export.mkdir(parents=True)
+    header = "invoice_number,line_number,account_id,billing_period,line_type,source,record_key,rate_plan_id,"
+    (export / "invoice_lines.csv").write_text(header + "subscription_id,product_id,quantity,amount,currency\n"
+                                              + "".join(prices))  # fmt: skip
+    con = duckdb.connect()
+    con.execute("create table c (call_id bigint, switch_id varchar, trunk_id varchar, file varchar, line_no int,"
+                " record_key varchar)")  # fmt: skip
+    con.executemany("insert into c values (?, ?, ?, ?, ?, ?)", calls)
+    con.execute(
+        "copy (select *, 'asterisk' as source, cast(1 as smallint) as record_count from c) to $p (format parquet)",
+        {"p": str(truth / "calls.parquet")},
+    )
+    return landing
+
+
+def _context(landing: Path, seed: int = 1):
+    import numpy as np
+
+    from orchestration.simulator.leak_families import Claims, Context
+
+    return Context(landing, landing.parent / "ground_truth", None, None, np.random.default_rng(seed), Claims())
+
+
+def test_usage_families_on_a_hand_made_landing(tmp_path):
+    from orchestration.simulator import leaks_usage
+
+    landing = _family_landing(tmp_path)
+    busy_hours = {15, 16, 17}  # 15+ lines: the top quarter of hours 8..17 by calls
+    ctx = _context(landing)
+
+    (missing,) = leaks_usage.file_missing(ctx)
+    switch, stamp = missing.subject.split("|")
+    hour = datetime.strptime(stamp, "%Y-%m-%dT%H")
+    assert switch == "sw1" and hour.hour in busy_hours and hour.isoweekday() <= 5
+    assert not (landing / f"asterisk/{hour:%Y-%m-%d}/sw1_{hour:%Y%m%dT%H}Z.csv").exists()
+    assert len(missing.call_ids) == hour.hour
+    assert (missing.currency, missing.expected, missing.direction) == (
+        "GBP",
+        Decimal("0.10") * hour.hour,
+        "under_billing",
+    )
+
+    (duplicate,) = leaks_usage.file_duplicated(ctx)
+    assert duplicate.direction == "none" and duplicate.expected == 0 and duplicate.subject_kind == "file"
+    assert (landing / duplicate.subject).exists()
+
+    trunk_rows = leaks_usage.trunk_silent(ctx)
+    assert len(trunk_rows) == 3 and {r.subject.split("|")[0] for r in trunk_rows} == {"t1"}  # t1: odd lines, more
+    for row in trunk_rows:
+        hour = datetime.strptime(row.subject.split("|")[1], "%Y-%m-%dT%H")
+        text = (landing / f"asterisk/{hour:%Y-%m-%d}/sw1_{hour:%Y%m%dT%H}Z.csv").read_text()
+        assert ",t1" not in text and text.count(",t2") == hour.hour // 2
+        assert len(row.call_ids) == (hour.hour + 1) // 2
+    hours = sorted(datetime.strptime(r.subject.split("|")[1], "%Y-%m-%dT%H") for r in trunk_rows)
+    assert [h - hours[0] for h in hours] == [timedelta(0), timedelta(hours=1), timedelta(hours=2)]
+
+    # every family takes other files and calls than the ones before it
+    claimed = set(ctx.claims.calls)
+    assert set(missing.call_ids) <= claimed and not set(missing.call_ids) & {c for r in trunk_rows for c in r.call_ids}

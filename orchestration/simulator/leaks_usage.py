@@ -56,13 +56,15 @@ class _Files:
         days = sorted({h.date() for _, h in self.hourly.values()})
         self.first_day, self.last_day = (days[0], days[-1]) if days else (date.min, date.min)
         self.prices = _prices(ctx.landing)
+        self.holidays = _holidays(ctx.landing)
 
     def free(self, rel: str) -> bool:
         claims = self.ctx.claims
         return rel not in claims.files and not any(c[3] in claims.calls for c in self.calls.get(rel, ()))
 
     def busy(self, switch: str | None = None) -> list[str]:
-        """Unclaimed weekday files, away from the edges, carrying a busy share of their switch's calls."""
+        """Unclaimed files of working days (no plan's holiday), away from the edges, carrying a busy share of
+        their switch's calls."""
         by_switch: dict[str, list[int]] = defaultdict(list)
         for rel, (sw, _) in self.hourly.items():
             by_switch[sw].append(len(self.calls.get(rel, ())))
@@ -71,6 +73,7 @@ class _Files:
         return [
             rel for rel, (sw, hour) in sorted(self.hourly.items())
             if (switch is None or sw == switch) and lo <= hour.date() <= hi and hour.isoweekday() <= 5
+            and hour.date() not in self.holidays
             and len(self.calls.get(rel, ())) >= max(floor[sw], 1) and self.free(rel)
         ]  # fmt: skip
 
@@ -107,6 +110,15 @@ def _prices(landing: Path) -> dict[tuple[str, str], tuple[Decimal, str]]:
                     amount, currency = prices.get(key, (Decimal(0), line["currency"]))
                     prices[key] = (amount + Decimal(line["amount"] or 0), currency)
     return prices
+
+
+def _holidays(landing: Path) -> set[date]:
+    """Every day of any plan's holiday calendar: traffic is low by nature then, a control does not judge it."""
+    days = set()
+    for path in sorted((landing / "catalog").glob("*/holidays.csv")):
+        with path.open(newline="", encoding="utf-8") as handle:
+            days |= {date.fromisoformat(row["date"]) for row in csv.DictReader(handle) if row.get("date")}
+    return days
 
 
 def _text(path: Path) -> bytes:
@@ -230,10 +242,12 @@ def trunk_silent(ctx: Context) -> list[LeakRow]:
             trunk = max(sorted(t for t in trunks if t), key=lambda t: trunks[t], default=None)
             calls = [c for rel in run for c in files.calls[rel] if c[2] == trunk]
             if trunk and all(c[5] == 1 for c in calls) and all(any(c[0] == rel for c in calls) for rel in run):
-                options.append((run, trunk))
+                options.append((run, trunk, len(calls)))
     if not options:
         return []
-    run, trunk = options[int(ctx.rng.integers(len(options)))]
+    floor = sorted(n for *_, n in options)[int(len(options) * BUSY_QUANTILE)]  # a busy trunk, not a stray one
+    options = [o for o in options if o[2] >= floor]
+    run, trunk, _ = options[int(ctx.rng.integers(len(options)))]
     rows = []
     for rel in run:
         lost = [c for c in files.calls[rel] if c[2] == trunk]
