@@ -25,6 +25,8 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orchestration.settings import Paths
 from tests.ra_world import findings, landed, operator_month, read_rows, write_rows
@@ -283,7 +285,7 @@ def test_cost_families_change_the_landed_invoices_as_their_ground_truth_says(tmp
     from orchestration.simulator.leaks_cost import FAMILIES
     from tests.ra_world import SEPTEMBER
 
-    config = SimulationConfig(seed=7, start=SEPTEMBER, months=1, accounts=12, calls_per_day=300, out=tmp_path,
+    config = SimulationConfig(seed=7, start=SEPTEMBER, months=1, accounts=12, calls_per_day=150, out=tmp_path,
                               inject_faults=False, leakage="all")  # fmt: skip
     simulate(config)
     paths = Paths(tmp_path)
@@ -307,3 +309,48 @@ def test_cost_families_change_the_landed_invoices_as_their_ground_truth_says(tmp
             assert (line["vendor_id"], line["prefix"]) not in used and expected == 0
     per_invoice = {(r["family"], r["subject"].split("|")[0]) for r in leaks}
     assert len(per_invoice) == len(leaks)  # one line per family and invoice
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["VND-A", "VND-B"]),
+            st.sampled_from(["1", "44", "4477", "49"]),
+            st.integers(1, 7200),
+            st.integers(0, 10**8),
+            st.sampled_from([date(2026, 8, 1), date(2026, 9, 1)]),
+        ),
+        max_size=40,
+    )
+)
+def test_invoice_lines_conserve_the_calls_they_bill(calls):
+    """Whatever calls a vendor carried, its month's lines count every call once, sum every cost and every
+    second (minutes half up to the cent), one line per destination, numbered from 1 per invoice."""
+    import pyarrow as pa
+
+    from orchestration.simulator.vendor_invoices import invoice_lines
+
+    table = pa.table(
+        {
+            "call_id": pa.array(range(1, len(calls) + 1), pa.int64()),
+            "vendor_id": pa.array([c[0] for c in calls], pa.string()),
+            "currency": pa.array(["GBP"] * len(calls), pa.string()),
+            "period": pa.array([c[4] for c in calls], pa.date32()),
+            "prefix": pa.array([c[1] for c in calls], pa.string()),
+            "destination": pa.array([f"d{c[1]}" for c in calls], pa.string()),
+            "seconds": pa.array([c[2] for c in calls], pa.int64()),
+            "cost": pa.array([Decimal(c[3]).scaleb(-6) for c in calls], pa.decimal128(18, 6)),
+        }
+    )
+    lines = invoice_lines(table, date(2026, 9, 1))
+    mine = [c for c in calls if c[4] == date(2026, 9, 1)]
+    assert sum(int(li[7]) for li in lines) == len(mine)
+    assert sum(Decimal(li[9]) for li in lines) == sum(Decimal(c[3]).scaleb(-6) for c in mine)
+    assert len({(li[2], li[5]) for li in lines}) == len(lines)
+    for li in lines:
+        seconds = sum(c[2] for c in mine if (c[0], c[1]) == (li[2], li[5]))
+        assert Decimal(li[8]) == (Decimal(seconds) / 60).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    for invoice in {li[0] for li in lines}:
+        numbers = sorted(int(li[1]) for li in lines if li[0] == invoice)
+        assert numbers == list(range(1, len(numbers) + 1))

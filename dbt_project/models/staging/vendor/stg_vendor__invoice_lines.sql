@@ -23,7 +23,7 @@ typed as (
         nullif(trim(vendor_id), '') as vendor_id,
         -- a period is a month: YYYY-MM-01 or YYYY-MM
         coalesce(
-            try_cast(billing_period as date), try_cast(strptime(billing_period, '%Y-%m') as date)
+            try_cast(billing_period as date), cast(try_strptime(billing_period, '%Y-%m') as date)
         ) as billing_period_date,
         billing_period as billing_period_text,
         nullif(trim(currency), '') as currency,
