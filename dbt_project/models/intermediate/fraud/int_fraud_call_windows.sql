@@ -11,6 +11,7 @@ windows as (
     select
         call_id,
         account_id,
+        b_number,
         trunk_key,
         range_key,
         start_at,
