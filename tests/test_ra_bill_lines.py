@@ -19,6 +19,7 @@ Every other account gives none of these findings; the revenue reconciliation exp
 from __future__ import annotations
 
 import csv
+import shutil
 from decimal import Decimal
 
 import pyarrow.parquet as pq
@@ -37,6 +38,9 @@ MINE = ("RA-18", "RA-19", "RA-20", "RA-21")
 CENT = Decimal("0.01")
 
 worked: dict = {}
+# one world per module: simulating, loading, mediating, billing and assuring it can take longer than the suite's
+# per-test timeout on a loaded machine
+pytestmark = pytest.mark.timeout(2400)
 
 
 def _true_calls(paths: Paths) -> dict[tuple[str, str, str], dict]:
@@ -55,6 +59,12 @@ def _mediated_id(call: dict) -> str:
 
 
 def _mutate(paths: Paths) -> None:
+    # October is simulated only so that September's billing export and payments land: its switch files (none
+    # carries a September call) are not needed, and would double the mediation
+    for switch_source in ("asterisk", "freeswitch", "carrier"):
+        for day in (paths.landing / switch_source).glob("2026-10-*"):
+            if day.name >= "2026-10-02":
+                shutil.rmtree(day)
     (export,) = exports(paths.landing)
     calls = _true_calls(paths)
     juris = jurisdictions_from_landing(paths.landing)
@@ -208,7 +218,8 @@ def test_misdated_plan_change_is_one_finding(world):
     assert row["leakage_amount"] == abs(expected - billed)
     assert row["direction"] == ("under_billing" if expected > billed else "over_billing")
     assert row["evidence_calls"] == len(after)
-    assert sorted(row["evidence_call_ids"]) == sorted(_mediated_id(c) for c, _ in after)
+    first = sorted(after, key=lambda pair: (pair[0]["answer_at"], _mediated_id(pair[0])))[:100]
+    assert row["evidence_call_ids"] == [_mediated_id(c) for c, _ in first]  # the first 100 by answer time
     assert findings(world, "account_id = ? and control_id = 'RA-09'", [SWITCHED]) == []
 
 
