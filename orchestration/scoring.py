@@ -504,6 +504,16 @@ def _matched_findings(con: duckdb.DuckDBPyConnection, ground_truth: Path, suspen
         "create or replace temp table ra_matched as select finding_id from ra_leak_matches"
         + (" union select finding_id from ra_legacy_matched" if legacy else "")
     )
+    # RA-24 derives from other findings: a refund owed is explained when an over-billing finding on the same
+    # invoice (account, period, currency) is
+    con.execute(
+        """insert into ra_matched
+           select r.finding_id from marts.fct_leakage_findings r
+           where r.control_id = 'RA-24' and r.finding_id not in (select finding_id from ra_matched)
+             and exists (select 1 from marts.fct_leakage_findings f join ra_matched m using (finding_id)
+                         where f.direction = 'over_billing' and f.account_id = r.account_id
+                           and f.billing_period = r.billing_period and f.currency = r.currency)"""
+    )
 
 
 FAMILY_COLUMNS = (

@@ -321,7 +321,7 @@ def test_tax_recomputation_unit(world):
 def test_leakage_families_change_the_landed_files_as_their_ground_truth_says(tmp_path):
     """The invoice and collection families on a small simulated quarter's files (no pipeline): each records
     one leak naming what it changed, and the landed files carry the change."""
-    simulate(SimulationConfig(seed=11, start=date(2026, 8, 1), months=2, accounts=12, calls_per_day=100,
+    simulate(SimulationConfig(seed=11, start=date(2026, 8, 1), months=2, accounts=30, calls_per_day=100,
                               out=tmp_path, inject_faults=False, fraud="none", leakage="all"))  # fmt: skip
     leaks: dict[str, dict[str, str]] = {}
     for row in read_rows(tmp_path / "ground_truth" / "leaks.csv"):

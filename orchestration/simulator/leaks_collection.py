@@ -114,7 +114,22 @@ def _payment_to_other_customer(ctx: Context) -> list[LeakRow]:
             "collection",
             f"{row['payment_id']} for {header['invoice_number']} applied to {other['invoice_number']} "
             f"of {other['account_id']}",
-        )
+        ),
+        # the other side: an invoice showing a payment that is not its customer's (no money of its own)
+        LeakRow(
+            "payment_to_other_customer",
+            "training",
+            "collection",
+            other["account_id"],
+            other["billing_period"],
+            other["currency"],
+            "invoice",
+            other["invoice_number"],
+            Decimal(0),
+            Decimal(0),
+            "none",
+            f"{other['invoice_number']} named by {row['payment_id']} of {row['account_id']}",
+        ),
     ]
 
 
