@@ -85,7 +85,7 @@ def mutate(paths: Paths) -> None:
 # The rule computed again in Python from the warehouse's calls: comparable hours, medians, the estimate.
 
 HOURLY = re.compile(r"^(.+?)_(\d{8})T(\d{2})Z\.csv(\.gz)?$")
-WEEKS, MIN_HISTORY, BAND, ALPHA = 4, 5, 0.5, 1e-5
+WEEKS, MIN_HISTORY, BAND, ALPHA, SPREAD = 4, 5, 0.5, 1e-5, 3
 
 
 def _is_weekend(moment: datetime) -> bool:
@@ -130,10 +130,12 @@ class Hours:
     def is_short(self, unit: str, hour: datetime, calls: int) -> bool:
         history = self.comparable(unit, hour)
         expected = self.expected(unit, hour)
+        counts = [self.calls.get((unit, h), 0) for h in history]
         return (
             len(history) >= MIN_HISTORY
             and calls < (1 - BAND) * expected
             and sum(math.exp(-expected) * expected**i / math.factorial(i) for i in range(calls + 1)) < ALPHA
+            and expected - calls > SPREAD * 1.4826 * statistics.median(abs(c - expected) for c in counts)
         )
 
     def estimate(self, unit: str, hour: datetime) -> dict[str, Decimal]:

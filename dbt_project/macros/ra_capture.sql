@@ -1,30 +1,53 @@
-{#- RA-16 and RA-17 (docs/assurance.md): what a switch or trunk carries in an hour against the same UTC hour of
-    comparable days. A `units` relation has (unit, first_hour, last_hour): the hours it is known to have been
-    delivering (outside them an hour is unknown, not silent). Public holidays are neither judged nor history. -#}
+{#- RA-16 and RA-17 (docs/assurance.md): what a switch or trunk carries in an hour against the same hour of
+    comparable days. A `units` relation has (unit, first_hour, last_hour, timezone): the hours it is known to
+    have been delivering (outside them an hour is unknown, not silent) and the clock its traffic keeps (the
+    time zone of the accounts most of its calls belong to: customers call by their local day, so a summer-time
+    change moves their busy hours in UTC). Public holidays are neither judged nor history. -#}
 
-{#- Every hour of every unit's span with its hour of day and day type (weekday or weekend). -#}
+{#- Every UTC hour of every unit's span with its local hour of day, day and day type (weekday or weekend). -#}
 {% macro ra_capture_grid(units) -%}
-    select units.unit, cast(h.hour_at as timestamp) as hour_at, hour(h.hour_at) as hod, isodow(h.hour_at) >= 6 as weekend
-    from {{ units }} as units, unnest(generate_series(units.first_hour, units.last_hour, interval 1 hour)) as h(hour_at)
-    where cast(h.hour_at as date) not in (
+    select unit, hour_at, hour(local_at) as hod, cast(local_at as date) as local_day, isodow(local_at) >= 6 as weekend
+    from (
+        select units.unit, cast(h.hour_at as timestamp) as hour_at,
+            {{ utc_to_local("coalesce(units.timezone, 'UTC')", 'cast(h.hour_at as timestamp)') }} as local_at
+        from {{ units }} as units, unnest(generate_series(units.first_hour, units.last_hour, interval 1 hour)) as h(hour_at)
+    )
+    where cast(local_at as date) not in (
         select holiday_date from {{ ref('stg_catalog__holidays') }} where holiday_date is not null
     )
 {%- endmacro %}
 
-{#- Each hour of the grid with its comparable hours: same unit, hour of day and day type, another day at most
-    ra_capture_history_weeks weeks before or after (a month is assured once it is over, so both sides count). -#}
+{#- Each unit's clock: the time zone of the accounts most of its calls belong to (ties: the first by name).
+    `unit_calls` has (unit, call_id); calls without an account count for none. -#}
+{% macro ra_capture_zones(unit_calls) -%}
+    select unit, first(timezone order by calls desc, timezone) as timezone
+    from (
+        select unit_calls.unit, accounts.timezone, count(*) as calls
+        from {{ unit_calls }} as unit_calls
+        inner join {{ ref('fct_calls') }} as calls using (call_id)
+        inner join {{ ref('stg_crm__accounts') }} as accounts  -- one row per account: its latest version
+            on accounts.account_id = calls.account_id and accounts.timezone is not null
+        group by unit_calls.unit, accounts.timezone
+    )
+    group by unit
+{%- endmacro %}
+
+{#- Each hour of the grid with its comparable hours: same unit, local hour of day and day type, another local
+    day at most ra_capture_history_weeks weeks before or after (a month is assured once it is over, so both
+    sides count). -#}
 {% macro ra_capture_comparable(grid) -%}
     select g.unit, g.hour_at, h.hour_at as past_hour
     from {{ grid }} as g
     inner join {{ grid }} as h
         on h.unit = g.unit and h.hod = g.hod and h.weekend = g.weekend
-        and cast(h.hour_at as date) <> cast(g.hour_at as date)
+        and h.local_day <> g.local_day
         and h.hour_at between g.hour_at - interval {{ 7 * var('ra_capture_history_weeks') }} day
             and g.hour_at + interval {{ 7 * var('ra_capture_history_weeks') }} day
 {%- endmacro %}
 
 {#- Per grid hour: its calls, the median of its comparable hours' calls (an hour without calls counts 0), how
-    many there were, and whether it is far below: under the band and, for a Poisson count of that median,
+    many there were, and whether it is far below: under the band, more than ra_capture_min_spread robust
+    standard deviations of those hours below their median and, for a Poisson count of that median,
     at most as many calls has a probability below ra_capture_alpha (a busy hour of 12 calls or more with
     none; a quiet hour never qualifies). `totals` has (unit, hour_at, calls). -#}
 {% macro ra_capture_judged(grid, comparable, totals) -%}
@@ -37,6 +60,9 @@
         case
             when baseline.history_hours >= {{ var('ra_capture_min_history') }}
                 and coalesce(now.calls, 0) < (1 - {{ var('ra_capture_band') }}) * baseline.expected_calls
+                -- beyond the comparable hours' own spread (robust sd: 1.4826 x MAD); one bursty customer's
+                -- trunk swings far more than a Poisson count
+                and baseline.expected_calls - coalesce(now.calls, 0) > {{ var('ra_capture_min_spread') }} * baseline.spread
             -- then as few calls or fewer must be this unlikely for a Poisson count of the median (exact tail;
             -- in a case so it is summed only for hours under the band)
             then {{ ra_poisson_at_most('coalesce(now.calls, 0)', 'baseline.expected_calls') }}
@@ -47,7 +73,7 @@
     left join {{ totals }} as now using (unit, hour_at)
     left join (
         select comparable.unit, comparable.hour_at, median(coalesce(past.calls, 0)) as expected_calls,
-            count(*) as history_hours
+            1.4826 * mad(coalesce(past.calls, 0)) as spread, count(*) as history_hours
         from {{ comparable }} as comparable
         left join {{ totals }} as past on past.unit = comparable.unit and past.hour_at = comparable.past_hour
         group by comparable.unit, comparable.hour_at

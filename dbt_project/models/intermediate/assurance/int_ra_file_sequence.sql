@@ -40,8 +40,15 @@ totals as (
     select unit, hour_at, sum(calls) as calls from traffic group by unit, hour_at
 ),
 
+zones as (
+    {{ ra_capture_zones('calls') }}
+),
+
 units as (
-    select unit, min(hour_at) as first_hour, max(hour_at) as last_hour from hourly_files group by unit
+    select unit, min(hour_at) as first_hour, max(hour_at) as last_hour, any_value(zones.timezone) as timezone
+    from hourly_files
+    left join zones using (unit)
+    group by unit
 ),
 
 grid as (

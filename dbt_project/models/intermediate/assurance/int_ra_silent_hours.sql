@@ -29,6 +29,15 @@ unit_calls as (
     select call_id, 'trunk ' || trunk_id, hour_at from calls where trunk_id is not null
 ),
 
+-- calls held in mediation suspense were carried too (RA-11 ages them): they count, without a price
+held as (
+    select 'switch ' || switch_id as unit, date_trunc('hour', start_at) as hour_at
+    from {{ ref('fct_suspense') }} where switch_id is not null and start_at is not null
+    union all
+    select 'trunk ' || trunk_id, date_trunc('hour', start_at)
+    from {{ ref('fct_suspense') }} where trunk_id is not null and start_at is not null
+),
+
 traffic as (
     select unit_calls.unit, unit_calls.hour_at, rated.currency, count(*) as calls, sum(rated.cost) as charge
     from unit_calls
@@ -37,11 +46,20 @@ traffic as (
 ),
 
 totals as (
-    select unit, hour_at, sum(calls) as calls from traffic group by unit, hour_at
+    select unit, hour_at, sum(calls) as calls
+    from (select unit, hour_at, calls from traffic union all select unit, hour_at, 1 from held)
+    group by unit, hour_at
+),
+
+zones as (
+    {{ ra_capture_zones('unit_calls') }}
 ),
 
 units as (
-    select unit, min(hour_at) as first_hour, max(hour_at) as last_hour from totals group by unit
+    select unit, min(hour_at) as first_hour, max(hour_at) as last_hour, any_value(zones.timezone) as timezone
+    from totals
+    left join zones using (unit)
+    group by unit
 ),
 
 grid as (
