@@ -42,8 +42,8 @@ features as (
         case when windows.caller_answered_1h >= {{ var('fraud_simbox_min_calls') }}
                 and windows.caller_duration_cv_1h <= {{ var('fraud_simbox_max_cv') }}
             then windows.caller_numbers_1h else 0 end as uniform_callees_1h,
-        -- slow persistent fraud: spend on the call's range over the window, on at least fraud_slow_min_days
-        -- days (one burst is the hourly rules' business), against the account's spend on it in the days
+        -- slow persistent fraud: spend on the call's range over the window, spanning at least
+        -- fraud_slow_min_days calendar days (one burst is the hourly rules' business), against the account's spend on it in the days
         -- before the window, scaled to the window (from fraud_slow_min_reference_eur)
         reference.days as range_reference_days,
         case when reference.days >= {{ var('fraud_min_history_days') }}
