@@ -301,12 +301,14 @@ def test_the_clean_accounts_raise_none_of_the_new_rules(world):
     assert rules == {WANGIRI: ["fr_08"], TRUNK: ["fr_09"], SIMBOX: ["fr_10"], SLOW: ["fr_11"]}
 
 
-def test_the_alerts_carry_the_new_rules(world):
+def test_the_alerts_carry_the_new_rules_one_alert_per_episode(world):
     alerts = _query(
         world,
-        "select account_id, list_sort(list_distinct(flatten(list(rules_hit)))) from intermediate.int_fraud_triggers "
-        "where detector = 'combined' group by account_id order by account_id",
+        "select account_id, count(*), list_sort(list_distinct(flatten(list(rules_hit)))) "
+        "from intermediate.int_fraud_triggers where detector = 'combined' group by account_id order by account_id",
     )
-    hit = dict(alerts)
+    hit = {account: (count, rules) for account, count, rules in alerts}
     for account, rule in ((WANGIRI, "FR-08"), (TRUNK, "FR-09"), (SIMBOX, "FR-10"), (SLOW, "FR-11")):
-        assert rule in hit.get(account, []), (account, rule, hit)
+        assert rule in hit[account][1], (account, rule, hit)
+        # one alert each: the slow spend hits once a day for four days, and its episode lasts a week
+        assert hit[account][0] == 1, (account, hit)

@@ -26,11 +26,15 @@ triggers as (
     end
 ),
 
+{#- a rule with episode_gap_hours (slow fraud: one hit a day) keeps its episode open that long -#}
+{%- set long_rules = var('fraud_rules') | selectattr('episode_gap_hours', 'defined') | list %}
 marked as (
     select
         *,
         coalesce(
-            end_at - lag(end_at) over by_account > interval {{ var('fraud_episode_gap_hours') }} hour, true
+            end_at - lag(end_at) over by_account > to_hours(greatest({{ var('fraud_episode_gap_hours') }}
+            {%- for rule in long_rules %}, case when {{ rule.id | replace('-', '_') | lower }} > 0
+                then {{ rule.episode_gap_hours }} else 0 end{% endfor %})), true
         )::int as opens
     from triggers
     window by_account as (partition by detector, account_id order by end_at, call_id)
