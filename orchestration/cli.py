@@ -309,11 +309,15 @@ def cmd_fraud_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_fraud_show(args: argparse.Namespace) -> int:
+    from orchestration import cases
     from orchestration.fraud import AlertNotFound, explain_alert
 
     paths = Paths.from_env()
+    filed = cases.fraud_alerts(paths.cases, alert_id=args.alert_id) if paths.cases.exists() else []
     try:
-        text = _read_warehouse(paths, lambda con: explain_alert(con, args.alert_id, args.calls))
+        text = _read_warehouse(
+            paths, lambda con: explain_alert(con, args.alert_id, args.calls, filed[0] if filed else None)
+        )
     except AlertNotFound as error:
         _say(f"fraud show: {error}")
         return 2

@@ -401,7 +401,9 @@ def _rules() -> dict[str, dict]:
     }
 
 
-def explain_alert(con: duckdb.DuckDBPyConnection, alert_id: str, calls: int = 10) -> str:
+def explain_alert(
+    con: duckdb.DuckDBPyConnection, alert_id: str, calls: int = 10, filed: cases.FraudAlert | None = None
+) -> str:
     """Why an alert fired, as text: the rules hit with their thresholds, the model's score, the features at the
     triggering call against the account's baseline, its first `calls` calls and the exposure so far.
     Raises AlertNotFound for an id no detector raised."""
@@ -412,6 +414,23 @@ def explain_alert(con: duckdb.DuckDBPyConnection, alert_id: str, calls: int = 10
         order by detector = 'combined' desc, detector limit 1""",
         {"id": alert_id},
     ).df()
+    if found.empty and filed is not None:  # filed by an earlier run whose model or rules no longer raise it
+        found = con.execute(
+            """select 'filed earlier, no longer raised' as detector, account_id, end_at as raised_at,
+                $last as last_trigger_at, call_id as trigger_call_id, 1 as triggers, $score as peak_model_score,
+                $rules as rules_hit, 0 as calls, $exposure as exposure_eur, 0 as exposure_at_alert_eur,
+                false as within_budget
+            from marts.fct_fraud_features where account_id = $account and end_at = $raised
+            order by call_id limit 1""",
+            {
+                "account": filed.account_id,
+                "raised": pd.Timestamp(filed.raised_at).tz_localize(None),
+                "last": pd.Timestamp(filed.last_trigger_at).tz_localize(None),
+                "score": filed.model_score or 0.0,
+                "rules": list(filed.rules_hit),
+                "exposure": float(filed.exposure_eur),
+            },
+        ).df()
     if found.empty:
         raise AlertNotFound(f"no fraud alert {alert_id} in the warehouse (`tollhouse fraud alerts` lists them)")
     a = found.iloc[0]
@@ -431,6 +450,8 @@ def explain_alert(con: duckdb.DuckDBPyConnection, alert_id: str, calls: int = 10
     try:
         row = con.execute("select status from marts.fct_fraud_alerts where alert_id = $id", {"id": alert_id}).fetchone()
         status = row[0] if row else "not in the queue (over the day's budget, or another detector's)"
+        if not row and filed is not None:
+            status = f"{filed.status} (filed earlier)"
     except duckdb.CatalogException:
         pass
 
@@ -494,6 +515,10 @@ def explain_alert(con: duckdb.DuckDBPyConnection, alert_id: str, calls: int = 10
             f"{c.b_number:<16} {c.destination_country or '-':<8} {int(c.billable_seconds):>8} "
             f"{float(c.exposure_eur):>13,.2f}"
         )
+    if filed is not None and a.detector.startswith("filed"):  # no alert row today: from the calls themselves
+        a = a.copy()
+        a["calls"], a["exposure_eur"] = len(shown), shown.exposure_eur.astype(float).sum()
+        a["exposure_at_alert_eur"] = shown.exposure_eur[shown.end_at <= a.raised_at].astype(float).sum()
     lines += [
         "",
         f"Exposure: {float(a.exposure_at_alert_eur):,.2f} EUR in the hour up to the alert; "
