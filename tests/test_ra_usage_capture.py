@@ -26,6 +26,10 @@ from hypothesis import strategies as st
 from orchestration.settings import Paths
 from tests.ra_world import operator_month
 
+# a simulation and a pipeline run of a month: past the default timeout on a loaded machine (the fixture's
+# run happens inside the first test that asks for it)
+pytestmark = pytest.mark.timeout(1800)
+
 CALLS_PER_DAY = 1200
 
 MISSING = "asterisk/2026-09-16/ast-lon1_20260916T10Z"  # deleted: file_missing ast-lon1|2026-09-16T10
@@ -220,6 +224,7 @@ def _hour(stamp: str) -> datetime:
     return datetime.strptime(stamp, "%Y-%m-%dT%H")
 
 
+@pytest.mark.integration
 def test_missing_file_is_found_and_valued_from_comparable_hours(warehouse):
     rows = _findings(warehouse, "RA-16", "file_missing")["ast-lon1|2026-09-16T10"]
     hours: Hours = warehouse["files"]
@@ -228,6 +233,7 @@ def test_missing_file_is_found_and_valued_from_comparable_hours(warehouse):
     _assert_valued(rows, hours.estimate("ast-lon1", hour))
 
 
+@pytest.mark.integration
 def test_empty_file_is_found_and_valued(warehouse):
     path = next(p for p in warehouse["audit"] if p.startswith(EMPTIED))
     assert warehouse["audit"][path] == ("loaded", 0)
@@ -236,6 +242,7 @@ def test_empty_file_is_found_and_valued(warehouse):
     _assert_valued(rows, hours.estimate("car-nyc1", _hour("2026-09-17T18")))
 
 
+@pytest.mark.integration
 def test_redelivered_file_is_a_duplicate_without_value(warehouse):
     copy = next(p for p in warehouse["audit"] if p.startswith("freeswitch/2026-09-16/fs-ber1_20260915T12Z"))
     assert warehouse["audit"][copy][0] == "redelivery"
@@ -243,6 +250,7 @@ def test_redelivered_file_is_a_duplicate_without_value(warehouse):
     assert (row[5], row[6]) == (0, "none") and "re-delivery" in row[7]
 
 
+@pytest.mark.integration
 def test_same_hour_under_another_name_is_a_duplicate_mediation_removed(warehouse):
     pair = sorted(p for p in warehouse["audit"] if p.startswith(RENAMED))
     assert len(pair) == 2 and all(warehouse["audit"][p][0] == "loaded" for p in pair)
@@ -252,6 +260,7 @@ def test_same_hour_under_another_name_is_a_duplicate_mediation_removed(warehouse
     assert (row[5], row[6]) == (0, "none") and "deduplicated" in row[7]
 
 
+@pytest.mark.integration
 def test_thinned_hour_is_a_silent_switch_hour(warehouse):
     hours: Hours = warehouse["switches"]
     hour = _hour("2026-09-23T14")
@@ -261,6 +270,7 @@ def test_thinned_hour_is_a_silent_switch_hour(warehouse):
     _assert_valued(rows, hours.estimate("ast-lon1", hour))
 
 
+@pytest.mark.integration
 def test_silent_trunk_hours(warehouse):
     hours: Hours = warehouse["trunks"]
     found = _findings(warehouse, "RA-17", "trunk_silent_hour")
@@ -273,6 +283,7 @@ def test_silent_trunk_hours(warehouse):
             assert f"{TRUNK}|{hour:%Y-%m-%dT%H}" not in found
 
 
+@pytest.mark.integration
 def test_nothing_else_is_found(warehouse):
     """The clean hours give no RA-16/RA-17 finding, and no hour is reported twice (a missing file's hour is
     not also a silent switch or trunk hour)."""
