@@ -8,6 +8,8 @@ account:
   valued at the removed lines' sum, none per call or per subscription;
 - one usage line of ACC-00003 billed at twice its seconds and amount: RA-18 quantity_mismatch, over-billed
   by the line's amount;
+- two usage lines of ACC-00009 (USD) labelled GBP at the same number: RA-18 currency_mismatch, each call's
+  charge under-billed in full;
 - one recurring charge of ACC-00002 (activated 2026-09-15, prorated) billed 10.00 above it: RA-20;
 - ACC-00010 moved to GB-SEC-GBP from 2026-09-20 in the catalog while the billing system bills it at
   GB-BIZ-GBP to the month's end: one RA-21 finding, the sum of the calls' differences (priced by the tariff
@@ -32,6 +34,7 @@ from tests.ra_world import findings, operator_month, read_rows, write_rows
 MOVED_FROM, MOVED_TO = "ACC-00001", "ACC-00007"
 NOT_INVOICED = "ACC-00005"
 INFLATED = "ACC-00003"
+RELABELLED = "ACC-00009"  # a USD account
 EARLY = "ACC-00002"
 SWITCHED, SWITCH_DAY, OLD_PLAN, NEW_PLAN = "ACC-00010", "2026-09-20", "GB-BIZ-GBP", "GB-SEC-GBP"
 MINE = ("RA-18", "RA-19", "RA-20", "RA-21")
@@ -105,6 +108,16 @@ def _mutate(paths: Paths) -> None:
     amount = Decimal(line["amount"])
     line.update(quantity=str(2 * int(line["quantity"])), amount=f"{2 * amount:.6f}")
     worked["inflated"] = (_mediated_id(calls[(line["source"], line["record_key"], INFLATED)]), amount)
+
+    # 3b. two lines of RELABELLED billed in GBP at the same number
+    relabelled = []
+    for line in usage(RELABELLED)[:2]:
+        assert line["currency"] == "USD"
+        line["currency"] = "GBP"
+        relabelled.append(
+            (_mediated_id(calls[(line["source"], line["record_key"], RELABELLED)]), Decimal(line["amount"]))
+        )
+    worked["relabelled"] = relabelled
 
     # 4. a recurring charge of EARLY (activated mid-month: prorated) billed 10.00 above it
     line = next(li for li in export.lines if li["account_id"] == EARLY and li["line_type"] == "recurring")
@@ -194,6 +207,14 @@ def test_inflated_quantity(world):
     assert findings(world, "account_id = ? and control_id = 'RA-04'", [INFLATED]) == []
 
 
+def test_line_in_another_currency(world):
+    rows = [f for f in _mine(world) if f["account_id"] == RELABELLED]
+    got = sorted((f["control_id"], f["finding_type"], f["subject"], f["currency"], f["expected_amount"],
+                  f["billed_amount"], f["leakage_amount"], f["direction"]) for f in rows)  # fmt: skip
+    want = sorted(("RA-18", "currency_mismatch", c, "USD", a, 0, a, "under_billing") for c, a in worked["relabelled"])
+    assert got == want
+
+
 def test_subscription_billed_before_activation(world):
     subscription, prorated = worked["early"]
     (row,) = [f for f in _mine(world) if f["account_id"] == EARLY]
@@ -224,9 +245,9 @@ def test_misdated_plan_change_is_one_finding(world):
 
 
 def test_clean_accounts_give_none_and_everything_is_explained(world):
-    touched = {MOVED_FROM, MOVED_TO, NOT_INVOICED, INFLATED, EARLY, SWITCHED}
+    touched = {MOVED_FROM, MOVED_TO, NOT_INVOICED, INFLATED, RELABELLED, EARLY, SWITCHED}
     assert [f for f in _mine(world) if f["account_id"] not in touched] == []
-    assert len(_mine(world)) == 2 * len(worked["moved"]) + 4
+    assert len(_mine(world)) == 2 * len(worked["moved"]) + len(worked["relabelled"]) + 4
     from orchestration.warehouse import connect
 
     with connect(world.warehouse, read_only=True) as con:
