@@ -20,6 +20,7 @@ import yaml
 from orchestration.scoring import (
     COLLECTION_CONTROL,
     LEAKAGE_EXPECTED,
+    covering_leakage,
     family_scorecard,
     leakage_scorecard,
     spurious_findings,
@@ -110,7 +111,7 @@ def render_markdown(rows: list[dict], summary: dict, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def family_summary(families: list[dict], spurious: list[dict]) -> dict:
+def family_summary(families: list[dict], spurious: list[dict], findings_leakage: Decimal | None = None) -> dict:
     """The leakage families' totals (recall by count and by value, the covering findings' leakage against
     the injected value), the spurious findings over all controls and the acceptance verdict."""
     leaks = sum(r["leaks"] for r in families)
@@ -129,7 +130,9 @@ def family_summary(families: list[dict], spurious: list[dict]) -> dict:
         "injected_value": injected_value,
         "found_value": found_value,
         "recall_value_pct": recall_value,
-        "findings_leakage": sum((r["findings_leakage"] for r in families), Decimal(0)),
+        "findings_leakage": sum((r["findings_leakage"] for r in families), Decimal(0))
+        if findings_leakage is None
+        else findings_leakage,
         "findings": findings,
         "spurious": unmatched,
         "spurious_pct": spurious_pct,
@@ -204,8 +207,9 @@ def score_families(paths: Paths, mix: str) -> tuple[list[dict], list[dict], dict
     """The leakage families of `mix` and the spurious findings per control, with their summary."""
     with connect(paths.warehouse, read_only=True) as con:
         families = family_scorecard(con, paths.ground_truth, mix)
+        covering = covering_leakage(con, paths.ground_truth, mix)
         spurious = spurious_findings(con, paths.ground_truth, *assurance_settings())
-    return families, spurious, family_summary(families, spurious)
+    return families, spurious, family_summary(families, spurious, covering)
 
 
 def score_quarter(

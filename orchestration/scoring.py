@@ -8,6 +8,7 @@ and later stages' effects (`duplicate_record`, `suspense:...`), scored by the st
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -541,19 +542,32 @@ def family_scorecard(con: duckdb.DuckDBPyConnection, ground_truth: Path, mix: st
             from per_leak group by all
         ),
         family_findings as (
-            select distinct l.family, f.finding_id, f.leakage_amount
+            select distinct l.family, l.mix, l.area, f.finding_id, f.leakage_amount
             from per_leak l join ra_leak_matches m using (leak_id)
             join marts.fct_leakage_findings f using (finding_id)
             where m.covers
         )
         select p.family, p.mix, p.area, p.leaks, p.found, p.injected_value, p.found_value, p.estimated,
                count(ff.finding_id), coalesce(sum(ff.leakage_amount), 0)
-        from per_family p left join family_findings ff using (family)
+        from per_family p left join family_findings ff using (family, mix, area)
         group by all order by p.area, p.family
         """,
         [mix, mix],
     ).fetchall()
     return [dict(zip(FAMILY_COLUMNS, row, strict=True)) for row in rows]
+
+
+def covering_leakage(con: duckdb.DuckDBPyConnection, ground_truth: Path, mix: str | None = None) -> Decimal:
+    """The leakage of the distinct findings that find a leak (of `mix` when given), each counted once
+    however many leaks or families it covers: to set against the injected value."""
+    leak_matches(con, ground_truth)
+    (total,) = con.execute(
+        """select coalesce(sum(leakage_amount), 0) from marts.fct_leakage_findings
+           where finding_id in (select m.finding_id from ra_leak_matches m join ra_leaks l using (leak_id)
+                                where m.covers and (?::varchar is null or l.mix = ?))""",
+        [mix, mix],
+    ).fetchone()
+    return total
 
 
 def spurious_findings(con: duckdb.DuckDBPyConnection, ground_truth: Path, suspense_age_days: int) -> list[dict]:

@@ -381,3 +381,27 @@ def test_the_report_the_run_summary_and_the_dashboards_show_the_same_kpis(kpi_wo
              "leakage_pct_of_billed": "leakage_pct_of_billed", "recoverable_pct": "recoverable_pct"}  # fmt: skip
     assert {key: shown[key] for key in pairs} == {key: total[name] for key, name in pairs.items()}
     assert dashboard.kpi_figures(snapshot, SEP, store) == leakage_kpis(con, store, SEP)
+
+
+def test_a_family_in_two_areas_counts_its_findings_per_area_and_the_covering_leakage_once(tmp_path):
+    from orchestration.scoring import covering_leakage
+
+    split = [
+        leak("LK-1", "header_split", "holdout", "billing", "ACC-0007", "2026-09-01", "invoice", "INV-000777", "",
+             "0.70", "over_billing"),
+        leak("LK-2", "header_split", "holdout", "collection", "ACC-0007", "2026-09-01", "payment", "PAY-000777", "",
+             "0.70", "none"),
+        leak("LK-3", "header_split", "holdout", "collection", "ACC-0007", "2026-09-01", "invoice", "INV-000777", "",
+             "0.70", "none"),
+    ]  # fmt: skip
+    folder = write_ground_truth(tmp_path / "gt", split)
+    con = warehouse([
+        ("F-K", "RA-22", "invoice_not_tied", "ACC-0007", SEP, "EUR", "INV-000777", "2.49", "over_billing", []),
+        ("F-L", "RA-23", "payment_misapplied", "ACC-0007", SEP, "EUR", "PAY-000777", "0.70", "none", []),
+    ])  # fmt: skip
+    rows = [(r["area"], r["leaks"], r["found"], r["findings"], r["findings_leakage"])
+            for r in family_scorecard(con, folder)]  # fmt: skip
+    # billing: F-K only; collection: F-L (LK-2) and F-K (LK-3)
+    assert rows == [("billing", 1, 1, 1, Decimal("2.49")), ("collection", 2, 2, 2, Decimal("3.19"))]
+    assert covering_leakage(con, folder) == Decimal("3.19")  # F-K covers leaks of both areas: counted once
+    assert covering_leakage(con, folder, "training") == 0
