@@ -12,8 +12,10 @@ with over_billed as (
         account_id, billing_period, currency,
         sum(leakage_amount) as over_billed,
         count(*) as over_findings,
-        flatten(list(evidence_call_ids order by control_id, subject)) as call_ids,
-        sum(evidence_calls) as calls,
+        -- a call two findings name is one call of evidence
+        list_sort(list_distinct(flatten(list(evidence_call_ids)))) as call_ids,
+        case when sum(evidence_calls) = sum(len(evidence_call_ids))
+             then len(list_distinct(flatten(list(evidence_call_ids)))) else sum(evidence_calls) end as calls,
         string_agg(distinct control_id || ' ' || finding_type, ', ') as found_by
     from {{ findings }}
     where direction = 'over_billing' and leakage_amount > 0 and control_id not in ('RA-23', 'RA-24')
