@@ -15,7 +15,7 @@
 
 {#- At most this many call ids are kept as a finding's evidence; `evidence_calls` counts them all. -#}
 {% macro ra_evidence(call_id, order_by) -%}
-    list({{ call_id }} order by {{ order_by }})[1:100]
+    coalesce(list({{ call_id }} order by {{ order_by }}) filter (where {{ call_id }} is not null), [])[1:100]
 {%- endmacro %}
 
 {#- The columns every control's findings have, in order (fct_leakage_findings unions them). -#}

@@ -125,7 +125,33 @@ def rewrite_invoices(
     export.invoices = kept
     export.save(landing)
     adjust_payments(landing, changes)
+    _sync_payment_truth(landing.parent / "ground_truth" / "payments.csv", changes)
     return changes
+
+
+def _sync_payment_truth(path: Path, changes: dict[str, tuple[Decimal, Decimal | None]]) -> None:
+    """ground_truth/payments.csv follows the changed invoices (the collection control is scored on it): the new
+    total invoiced, a payment in full of the new total, what stays outstanding moved by the change; the row of
+    an invoice that is gone goes with it."""
+    if not path.exists():
+        return
+    fields, rows = read_csv(path)
+    out = []
+    for row in rows:
+        change = changes.get(row["invoice_number"])
+        if change is None:
+            out.append(row)
+            continue
+        old, new = change
+        if new is None:
+            continue
+        row["invoiced_amount"] = f"{new:.2f}"
+        if row["kind"] == "payment_full" and row["amount"] and Decimal(row["amount"]) == old:
+            row["amount"] = f"{new:.2f}"
+        if row["expected_outstanding"] and row["expected_finding"] in ("invoice_unpaid", "short_payment"):
+            row["expected_outstanding"] = f"{Decimal(row['expected_outstanding']) + new - old:.2f}"
+        out.append(row)
+    write_csv(path, fields, out)
 
 
 def adjust_payments(landing: Path, changes: dict[str, tuple[Decimal, Decimal | None]]) -> None:
@@ -245,6 +271,7 @@ def _account_not_invoiced(ctx: Context) -> list[LeakRow]:
         expected += sum((Decimal(r["expected_amount"]) - Decimal(r["billed_amount"]) for r in leaks), Decimal(0))
         export.lines = [line for line in export.lines if line["invoice_number"] != header["invoice_number"]]
         rewrite_invoices(ctx.landing, export, juris, [header["invoice_number"]])
+        _fold_own_leaks(ctx.ground_truth / "leakage.csv", account, header["billing_period"])
         ctx.claims.accounts.add(account)
         ctx.claims.calls.update(ids)
         rows.append(LeakRow("account_not_invoiced", "training", "order_to_bill", account, header["billing_period"],
@@ -252,6 +279,15 @@ def _account_not_invoiced(ctx: Context) -> list[LeakRow]:
                             f"invoice {header['invoice_number']} never issued ({len(mine)} lines)",
                             tuple(ids)))  # fmt: skip
     return rows
+
+
+def _fold_own_leaks(path: Path, account: str, period: str) -> None:
+    """The billing system's own leaks on an invoice never issued are no longer leaks of its export: the
+    account-level leak carries them (its value is the invoice corrected by them)."""
+    if not path.exists():
+        return
+    fields, rows = read_csv(path)
+    write_csv(path, fields, [r for r in rows if (r["account_id"], r["billing_period"]) != (account, period)])
 
 
 def _quantity_inflated(ctx: Context) -> list[LeakRow]:

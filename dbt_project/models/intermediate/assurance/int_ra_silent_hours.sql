@@ -2,7 +2,7 @@
 -- an hour with no calls, or far fewer than its comparable hours (same UTC hour, same day type,
 -- ra_capture_history_weeks either side; judged as macros/ra_capture.sql says) carry: `switch_silent_hour`,
 -- `trunk_silent_hour`. Not reported again: a switch hour whose files are missing, empty or unread (RA-16,
--- RA-01 say so), nor a trunk hour inside a switch hour that is (the switch is the finding). Valued like
+-- RA-01 say so); a silent switch hour and its silent trunk hours are one loss (see switch_shortfall). Valued like
 -- RA-16: per currency, median calls x median rated charge per call of the comparable hours (an estimate).
 {{ config(materialized='table') }}
 with customer_rated as (
@@ -79,6 +79,20 @@ judged as (
     where judged.is_short
 ),
 
+switch_shortfall as (
+    select
+        silent_switch.unit_id as switch_id,
+        silent_switch.hour_at,
+        coalesce(sum(judged.expected_calls - judged.calls), 0)
+            >= 0.5 * (silent_switch.expected_calls - silent_switch.calls) as trunks_explain
+    from judged as silent_switch
+    left join trunks on trunks.switch_id = silent_switch.unit_id
+    left join judged on judged.kind = 'trunk' and judged.unit_id = trunks.trunk_id
+        and judged.hour_at = silent_switch.hour_at
+    where silent_switch.kind = 'switch'
+    group by silent_switch.unit_id, silent_switch.hour_at, silent_switch.expected_calls, silent_switch.calls
+),
+
 -- switch hours a file explains: a switch naming its files by hour whose files of that hour loaded no line
 -- (none arrived, empty, quarantined, refused)
 file_switches as (
@@ -102,13 +116,19 @@ explained as (
 
     union all
 
-    -- a trunk hour inside a silent switch hour: the switch is the finding
+    -- a silent switch hour and silent trunk hours of that switch: one finding for one loss. The trunks are the
+    -- finding when their shortfall makes at least half of the switch's (a trunk went quiet, the switch
+    -- with it); else the switch is (the trunks only show the switch's loss)
     select judged.kind, judged.unit_id, judged.hour_at
     from judged
     inner join trunks on judged.kind = 'trunk' and trunks.trunk_id = judged.unit_id
-    inner join judged as silent_switch
-        on silent_switch.kind = 'switch' and silent_switch.unit_id = trunks.switch_id
-        and silent_switch.hour_at = judged.hour_at
+    inner join switch_shortfall
+        on switch_shortfall.switch_id = trunks.switch_id and switch_shortfall.hour_at = judged.hour_at
+    where not switch_shortfall.trunks_explain
+
+    union all
+
+    select 'switch', switch_id, hour_at from switch_shortfall where trunks_explain
 ),
 
 short as (
