@@ -17,6 +17,7 @@ in that order after everything else was written, each on accounts, calls and fil
 
 from __future__ import annotations
 
+import csv
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -61,6 +62,21 @@ LEAK_COLUMNS = (
     "is_estimate",  # true when the value is an estimate (traffic of a file that never arrived)
     "detail",
 )
+
+
+def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """A landed CSV with a header (billing export, payments, reference files): its field names and rows."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def write_csv(path: Path, fieldnames: list[str], rows: list[dict[str, str]]) -> None:
+    """Rewrite a landed CSV as the simulator writes it (a header, `\\n` line ends)."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fieldnames, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 @dataclass(frozen=True)

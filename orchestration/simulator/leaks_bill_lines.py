@@ -15,7 +15,6 @@ the old total in full is moved to the new one, so a customer who paid in full st
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from orchestration.simulator.finance import tax_rates
-from orchestration.simulator.leak_families import Context, Family, LeakRow
+from orchestration.simulator.leak_families import Context, Family, LeakRow, read_csv, write_csv
 from orchestration.simulator.numbering import HOME_COUNTRIES
 from orchestration.simulator.reference import CURRENCIES
 from orchestration.simulator.tariffs import PRODUCTS
@@ -33,19 +32,6 @@ from orchestration.simulator.timeline import add_months
 
 CENT = Decimal("0.01")
 LINES_PER_LEAK = 3
-
-
-def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        return list(reader.fieldnames or []), list(reader)
-
-
-def write_csv(path: Path, fieldnames: list[str], rows: list[dict[str, str]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fieldnames, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 @dataclass

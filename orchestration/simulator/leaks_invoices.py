@@ -12,30 +12,16 @@ over-billed header that was paid is also a refund owed (recorded as a second row
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from orchestration.simulator.finance import tax_rates
-from orchestration.simulator.leak_families import Context, Family, LeakRow
+from orchestration.simulator.leak_families import Context, Family, LeakRow, read_csv, write_csv
 from orchestration.simulator.numbering import HOME_COUNTRIES
 
 CENT = Decimal("0.01")
-
-
-def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        return list(reader.fieldnames or []), list(reader)
-
-
-def write_csv(path: Path, names: list[str], rows: list[dict[str, str]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=names, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def money(value: Decimal) -> str:
