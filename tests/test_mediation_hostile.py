@@ -174,9 +174,7 @@ def hostile(tmp_path_factory):
             failures = [str(e.event_specific_data)[:2000] for e in built.all_events if e.is_step_failure]
             assert built.success, (failed_checks(built), failures)
             checks.append(failed_checks(built))
-            HELD[day] = query(
-                paths, "select call_id, reason, age_days from marts.fct_suspense order by call_id"
-            )
+            HELD[day] = query(paths, "select call_id, reason, age_days from marts.fct_suspense order by call_id")
         yield paths, checks
 
 
