@@ -147,7 +147,7 @@ def test_fraud_evaluation_reads_a_ground_truth_folder_named_with_quotes(odd_fold
     from orchestration.fraud import evaluate
 
     (odd_folder / "fraud_incidents.csv").write_text(
-        "incident_id,kind,start_at,end_at,calls\nI1,irsf,2026-10-01 10:00:00,2026-10-01 10:30:00,1\n"
+        "incident_id,kind,account_ids,start_at,end_at,calls\nI1,irsf,A1,2026-10-01 10:00:00,2026-10-01 10:30:00,1\n"
     )
     with duckdb.connect() as con:
         con.execute(
