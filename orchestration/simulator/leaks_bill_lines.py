@@ -111,7 +111,6 @@ def rewrite_invoices(
     export.invoices = kept
     export.save(landing)
     adjust_payments(landing, changes)
-    _sync_payment_truth(landing.parent / "ground_truth" / "payments.csv", changes)
     return changes
 
 
@@ -142,7 +141,7 @@ def _sync_payment_truth(path: Path, changes: dict[str, tuple[Decimal, Decimal | 
 
 def adjust_payments(landing: Path, changes: dict[str, tuple[Decimal, Decimal | None]]) -> None:
     """A payment naming a changed invoice for its old total in full pays the new total; every payment naming
-    an invoice that is gone (new total None) goes with it."""
+    an invoice that is gone (new total None) goes with it. The ground truth's payments follow."""
     for path in sorted((landing / "payments").glob("*/payments.csv")):
         fields, rows = read_csv(path)
         out, touched = [], False
@@ -157,6 +156,7 @@ def adjust_payments(landing: Path, changes: dict[str, tuple[Decimal, Decimal | N
             out.append(row)
         if touched:
             write_csv(path, fields, out)
+    _sync_payment_truth(landing.parent / "ground_truth" / "payments.csv", changes)
 
 
 def _call_index(ctx: Context) -> dict[tuple[str, str, str], int]:

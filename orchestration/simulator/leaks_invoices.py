@@ -19,6 +19,7 @@ from pathlib import Path
 
 from orchestration.simulator.finance import tax_rates
 from orchestration.simulator.leak_families import Context, Family, LeakRow, read_csv, write_csv
+from orchestration.simulator.leaks_bill_lines import adjust_payments
 from orchestration.simulator.numbering import HOME_COUNTRIES
 
 CENT = Decimal("0.01")
@@ -82,16 +83,6 @@ def rewrite_header(invoice: Invoice, tax: Decimal, total: Decimal) -> None:
     write_csv(invoice.path, names, rows)
 
 
-def repay(payment: tuple[Path, dict[str, str]], amount: Decimal) -> None:
-    """A full payment follows its invoice's new total (the customer pays what the invoice says)."""
-    path, paid = payment
-    names, rows = read_csv(path)
-    for row in rows:
-        if row["payment_id"] == paid["payment_id"]:
-            row["amount"] = money(amount)
-    write_csv(path, names, rows)
-
-
 def _pick(ctx: Context, candidates: list[Invoice]) -> Invoice | None:
     free = [i for i in candidates if i.row["account_id"] not in ctx.claims.accounts]
     if not free:
@@ -109,7 +100,7 @@ def _mutate_header(
     paid_in_full = payment is not None and Decimal(payment[1]["amount"]) == old_total
     rewrite_header(invoice, tax, total)
     if paid_in_full:
-        repay(payment, total)
+        adjust_payments(ctx.landing, {invoice.number: (old_total, total)})
     ctx.claims.accounts.add(row["account_id"])
     header_gap = (old_tax - tax) if tax != old_tax else (Decimal(row["net_amount"]) + old_tax - total)
     direction = "under_billing" if header_gap > 0 else "over_billing"
