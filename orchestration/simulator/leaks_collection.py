@@ -19,8 +19,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from orchestration.simulator.leak_families import Context, Family, LeakRow
-from orchestration.simulator.leaks_invoices import landed_invoices, money, read_csv, write_csv
+from orchestration.simulator.leak_families import Context, Family, LeakRow, read_csv, write_csv
+from orchestration.simulator.leaks_invoices import landed_invoices
+from orchestration.simulator.output import dec
 
 
 def _paid_in_full(ctx: Context) -> list[tuple[Path, dict[str, str], dict[str, str]]]:
@@ -140,7 +141,7 @@ def _overpayment(ctx: Context) -> list[LeakRow]:
     path, row, header = picked
     excess = Decimal(int(ctx.rng.integers(100, 5000))) / 100
     paid = Decimal(row["amount"]) + excess
-    _set(path, row["payment_id"], amount=money(paid))
+    _set(path, row["payment_id"], amount=dec(paid, 2))
     ctx.claims.accounts.add(row["account_id"])
     return [
         _leak(
@@ -151,7 +152,7 @@ def _overpayment(ctx: Context) -> list[LeakRow]:
             Decimal(row["amount"]),
             paid,
             "over_billing",
-            f"paid {money(paid)} against {header['invoice_number']} of {header['total_amount']}",
+            f"paid {dec(paid, 2)} against {header['invoice_number']} of {header['total_amount']}",
         )
     ]
 

@@ -21,12 +21,9 @@ from orchestration.simulator.finance import tax_rates
 from orchestration.simulator.leak_families import Context, Family, LeakRow, read_csv, write_csv
 from orchestration.simulator.leaks_bill_lines import adjust_payments
 from orchestration.simulator.numbering import HOME_COUNTRIES
+from orchestration.simulator.output import dec
 
 CENT = Decimal("0.01")
-
-
-def money(value: Decimal) -> str:
-    return format(value.quantize(CENT, ROUND_HALF_UP), "f")
 
 
 @dataclass
@@ -79,7 +76,7 @@ def rewrite_header(invoice: Invoice, tax: Decimal, total: Decimal) -> None:
     names, rows = read_csv(invoice.path)
     for row in rows:
         if row["invoice_number"] == invoice.number:
-            row["tax_amount"], row["total_amount"] = money(tax), money(total)
+            row["tax_amount"], row["total_amount"] = dec(tax, 2), dec(total, 2)
     write_csv(invoice.path, names, rows)
 
 
@@ -125,7 +122,7 @@ def _mutate_header(
                 expected=Decimal(0),
                 billed=-header_gap,
                 direction="none",
-                detail=f"paid in full ({money(total)}): {money(-header_gap)} owed back",
+                detail=f"paid in full ({dec(total, 2)}): {dec(-header_gap, 2)} owed back",
                 **common,
             )
         )
@@ -154,7 +151,9 @@ def _tax_miscomputed(ctx: Context) -> list[LeakRow]:
     old_tax = Decimal(invoice.row["tax_amount"])
     tax = old_tax - right + wrong
     total = Decimal(invoice.row["net_amount"]) + tax
-    detail = f"{charge_type} tax on {money(net)} at {rate + step} instead of {rate}: {money(wrong)} for {money(right)}"
+    detail = (
+        f"{charge_type} tax on {dec(net, 2)} at {rate + step} instead of {rate}: {dec(wrong, 2)} for {dec(right, 2)}"
+    )
     return _mutate_header(ctx, "tax_miscomputed", "training", invoice, tax, total, detail)
 
 
@@ -168,7 +167,7 @@ def _header_not_tied(ctx: Context) -> list[LeakRow]:
     total = Decimal(invoice.row["net_amount"]) + tax + gap
     if total < 0:
         return []
-    detail = f"total {money(total)} is not net {invoice.row['net_amount']} + tax {invoice.row['tax_amount']}"
+    detail = f"total {dec(total, 2)} is not net {invoice.row['net_amount']} + tax {invoice.row['tax_amount']}"
     return _mutate_header(ctx, "header_not_tied", "holdout", invoice, tax, total, detail)
 
 
