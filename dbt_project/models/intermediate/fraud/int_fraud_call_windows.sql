@@ -27,6 +27,7 @@ windows as (
         count(*) filter (where not is_rated) over last_hour as unrated_calls_1h,
         sum(exposure_eur) over last_day as exposure_24h_eur,
         count(*) filter (where is_high_risk) over last_hour as high_risk_calls_1h,
+        count(*) filter (where is_known_high_risk) over last_hour as known_high_risk_calls_1h,
         count(*) filter (where is_short) over last_hour as short_calls_1h,
         count(*) filter (where is_off_hours) over last_hour as off_hours_calls_1h,
         count(*) filter (where is_new_destination) over last_hour as new_destinations_1h,
@@ -39,6 +40,11 @@ windows as (
         count(*) filter (where is_answered) over caller_hour as caller_answered_1h,
         stddev_pop(billable_seconds) filter (where is_answered) over caller_hour
             / nullif(avg(billable_seconds) filter (where is_answered) over caller_hour, 0) as caller_duration_cv_1h,
+        -- the same over fraud_simbox_window_hours: a box that spreads its traffic over the day
+        count(distinct b_number) over caller_window as caller_numbers_window,
+        count(*) filter (where is_answered) over caller_window as caller_answered_window,
+        stddev_pop(billable_seconds) filter (where is_answered) over caller_window
+            / nullif(avg(billable_seconds) filter (where is_answered) over caller_window, 0) as caller_duration_cv_window,
         -- Wangiri: calls back to a number (block) that had rung the account briefly (int_fraud_calls)
         count(*) filter (where is_wangiri_callback) over (
             partition by account_id order by end_at range between interval 6 hours preceding and current row
@@ -83,6 +89,10 @@ windows as (
         last_day as (partition by account_id order by end_at range between interval 24 hours preceding and current row),
         caller_hour as (
             partition by account_id, a_number order by end_at range between interval 1 hour preceding and current row
+        ),
+        caller_window as (
+            partition by account_id, a_number order by end_at
+            range between interval {{ var('fraud_simbox_window_hours') }} hours preceding and current row
         )
 )
 

@@ -188,6 +188,9 @@ select
     billable_seconds > 0 and billable_seconds < {{ var('fraud_short_call_seconds') }} as is_short,
     -- high risk: the committed list, or learned: a premium-type number, a dear range, a range new to the operator
     is_listed or is_high_risk_type or is_high_cost or is_new_range as is_high_risk,
+    -- high risk whatever the account's habits, for an account with no history yet: the subscribed list and
+    -- premium numbers abroad (businesses call their own country's premium-rate lines every day)
+    is_listed or (is_high_risk_type and destination_country is distinct from home_country) as is_known_high_risk,
     list_filter([
         case when is_listed then 'listed' end,
         case when is_high_risk_type then number_type end,

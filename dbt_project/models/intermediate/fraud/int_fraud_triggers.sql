@@ -26,18 +26,57 @@ triggers as (
     end
 ),
 
-{#- a rule with episode_gap_hours (slow fraud: one hit a day) keeps its episode open that long -#}
+{#- A rule with episode_gap_hours (slow fraud: one hit a day) keeps its episode open that long on the triggers
+    where it is the only critical rule: `lingering`. Any other trigger joins the episode only within
+    fraud_episode_gap_hours of the last such other trigger, or of a lingering trigger that opened the episode
+    after it (a burst on a range the slow rule already watches is one alert); so a new attack on an account in
+    a slow episode is a new alert, however recently the slow rule hit. -#}
 {%- set long_rules = var('fraud_rules') | selectattr('episode_gap_hours', 'defined') | list %}
-marked as (
+{%- set short_rules = var('fraud_rules') | rejectattr('episode_gap_hours', 'defined') | list %}
+kinds as (
     select
         *,
-        coalesce(
-            end_at - lag(end_at) over by_account > to_hours(greatest({{ var('fraud_episode_gap_hours') }}
-            {%- for rule in long_rules %}, case when {{ rule.id | replace('-', '_') | lower }} > 0
-                then {{ rule.episode_gap_hours }} else 0 end{% endfor %})), true
-        )::int as opens
+        {%- if long_rules %}
+        ({% for rule in long_rules %}{{ rule.id | replace('-', '_') | lower }} = 2{{ " or " if not loop.last }}{% endfor %})
+            and greatest({% for rule in short_rules %}{{ rule.id | replace('-', '_') | lower }}{{ ", " if not loop.last }}{% endfor %}) < 2
+        {%- else %}
+        false
+        {%- endif %} as lingering,
+        greatest({{ var('fraud_episode_gap_hours') }}
+            {%- for rule in long_rules %}, case when {{ rule.id | replace('-', '_') | lower }} = 2 then {{ rule.episode_gap_hours }} else 0 end
+            {%- endfor %}) as gap_hours,
+        lag(end_at) over by_account as previous_at
     from triggers
     window by_account as (partition by detector, account_id order by end_at, call_id)
+),
+
+lingering_opens as (
+    select
+        *,
+        case when lingering and (previous_at is null or end_at - previous_at > to_hours(gap_hours))
+            then end_at end as lingering_opened_at
+    from kinds
+),
+
+marked as (
+    select
+        * exclude (last_other_at, last_lingering_opened_at),
+        case
+            when lingering then lingering_opened_at is not null
+            else not coalesce(end_at - last_other_at <= to_hours({{ var('fraud_episode_gap_hours') }}), false)
+                and not coalesce(last_lingering_opened_at > coalesce(last_other_at, '-infinity'::timestamp)
+                    and end_at - last_lingering_opened_at <= to_hours({{ var('fraud_episode_gap_hours') }}), false)
+        end::int as opens
+    from (
+        select
+            *,
+            max(case when not lingering then end_at end) over before as last_other_at,
+            max(lingering_opened_at) over before as last_lingering_opened_at
+        from lingering_opens
+        window before as (
+            partition by detector, account_id order by end_at, call_id rows between unbounded preceding and 1 preceding
+        )
+    )
 ),
 
 episodes as (

@@ -4,7 +4,7 @@
 -- open until confirmed or dismissed in the case store).
 {%- set drivers = ['calls_1h', 'exposure_1h_eur', 'exposure_ratio', 'concurrency_ratio', 'off_hours_calls_ratio',
                    'high_risk_calls_1h', 'new_destinations_1h', 'callback_accounts_6h', 'new_account_exposure_24h',
-                   'wangiri_callbacks_6h', 'trunk_capacity_ratio', 'uniform_callees_1h', 'range_spend_ratio',
+                   'wangiri_callbacks_6h', 'trunk_capacity_ratio', 'uniform_callees_1h', 'uniform_callees_window', 'range_spend_ratio',
                    'estimated_exposure_1h_eur'] %}
 with alerts as (
     select * from {{ ref('int_fraud_triggers') }} where detector = 'combined' and within_budget
@@ -61,6 +61,7 @@ select
         features.trunk_concurrent_calls,
         features.trunk_capacity_ratio,
         features.uniform_callees_1h,
+        features.uniform_callees_window,
         features.range_exposure_window_eur,
         features.range_spend_ratio
     ) as features_at_trigger,

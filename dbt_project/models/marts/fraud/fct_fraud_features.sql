@@ -24,10 +24,15 @@ features as (
             calls_ratio := round(windows.calls_1h / greatest(baselines.peak_calls, 5), 3)
         ) else struct_pack(exposure_ratio := 0, concurrency_ratio := 0, off_hours_calls_ratio := 0, calls_ratio := 0)
         end as ratios,
-        -- calls to the high-risk ranges beyond the account's busiest such hour of its baseline: customers
-        -- with family or suppliers there call them every week (none before fraud_min_history_days)
-        windows.high_risk_calls_1h - case when baselines.history_days >= {{ var('fraud_min_history_days') }}
-            then baselines.peak_high_risk_calls else 0 end as high_risk_excess_1h,
+        -- calls to the high-risk ranges beyond the account's busiest such hour of its baseline and that hour's
+        -- Poisson noise (its square root): customers with family or suppliers there call them every week, and a
+        -- busy account's count of them swings. Without a baseline (under fraud_min_history_days) only the
+        -- subscribed list and premium numbers abroad count (int_fraud_calls.is_known_high_risk): dear, new or
+        -- domestic premium ranges are what ordinary young accounts call, and need a normal to compare with
+        case when baselines.history_days >= {{ var('fraud_min_history_days') }}
+            then windows.high_risk_calls_1h - baselines.peak_high_risk_calls
+                - ceil(sqrt(baselines.peak_high_risk_calls))::int
+            else windows.known_high_risk_calls_1h end as high_risk_excess_1h,
         case when windows.created_date > cast(windows.end_at as date) - {{ var('fraud_new_account_days') }}
             then windows.exposure_24h_eur else 0 end as new_account_exposure_24h,
         -- calls up at once on the trunk against the most it carried on a day of its baseline (its capacity
@@ -42,6 +47,10 @@ features as (
         case when windows.caller_answered_1h >= {{ var('fraud_simbox_min_calls') }}
                 and windows.caller_duration_cv_1h <= {{ var('fraud_simbox_max_cv') }}
             then windows.caller_numbers_1h else 0 end as uniform_callees_1h,
+        -- the same test over fraud_simbox_window_hours: a box spreading its calls thinly over the day
+        case when windows.caller_answered_window >= {{ var('fraud_simbox_min_calls') }}
+                and windows.caller_duration_cv_window <= {{ var('fraud_simbox_max_cv') }}
+            then windows.caller_numbers_window else 0 end as uniform_callees_window,
         -- slow persistent fraud: spend on the call's range over the window, spanning at least
         -- fraud_slow_min_days calendar days (one burst is the hourly rules' business), against the account's spend on it in the days
         -- before the window, scaled to the window (from fraud_slow_min_reference_eur)
