@@ -9,8 +9,13 @@ order inventory), billed (this export) and collected (payments). The BSS bills w
   implementation rather than a second one, and prices the true calls, not tollhouse's mediated ones;
 - every subscription's charge per month: recurring and bundle products prorated by active days, one-time
   products in the month they start (docs/billing.md), to 6 decimals, then cents.
-The lines carry list charges: bundle allowances, volume tiers and promotions are not in the export; the
-header adds tax per charge type at the jurisdiction's rates.
+The lines carry list charges: bundle allowances and volume tiers are not in the export. The catalogue's
+promotions are: one `discount` line per promotion and invoice (negative; product_id names the promotion),
+a percentage of the invoice's own lines of the promotion's charge type for the days it is valid (docs/billing.md:
+recurring and bundle lines for the days both the subscription, as billed, and the promotion are active; one-time
+lines whose subscription starts while it is valid; usage lines of calls answered, local date, while it is valid),
+rounded once. The header adds tax per charge type at the jurisdiction's rates, a discount taxed under its
+promotion's charge type (as tollhouse taxes it).
 
 Leakage injected, each on calls or subscriptions no other fault touched, every one a row of
 ground_truth/leakage.csv with its expected and billed amount:
@@ -27,6 +32,7 @@ One export per issue day (the 1st after the period): billing_export/<day>/invoic
 
 from __future__ import annotations
 
+import csv
 import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -294,9 +300,11 @@ def export_billing(
                     billed[call_id] = amount
                     leaks.append(leak(kind, row, amount, f"billed at {factor}x its rate"))
 
-    charges, charge_leaks = _charges(world, periods, rng)
+    charges, charge_leaks, billed_dates = _charges(world, periods, rng)
     leaks += charge_leaks
     _invoice(con, world, periods, billed, repeated, plan_of, charges)
+    _discount(con, world, periods, charges, billed_dates, landed_promotions(landing.root))
+    _invoice_headers(con)
     totals = {
         (account, periods[p]): total
         for account, p, total in con.execute("select account_id, period_no, total_amount from invoices").fetchall()
@@ -347,9 +355,11 @@ def _charge(charge_type: str, amount: Decimal, start: date, end: date | None, pe
     return exact.quantize(Decimal("0.000001"), ROUND_HALF_UP).quantize(CENT, ROUND_HALF_UP)
 
 
-def _charges(world: World, periods: list[date], rng: np.random.Generator) -> tuple[list[tuple], list[Leak]]:
+def _charges(
+    world: World, periods: list[date], rng: np.random.Generator
+) -> tuple[list[tuple], list[Leak], dict[str, tuple[date, date | None]]]:
     """Charge lines (account_id, period_no, subscription_id, product_id, charge_type, quantity, amount,
-    currency) the BSS issues, and the leaks among them."""
+    currency) the BSS issues, the leaks among them, and each subscription's dates as billed (start, end)."""
     acc = world.accounts
     index = {account_id: a for a, account_id in enumerate(acc.ids)}
     products = {p[0]: (p[2], p[4]) for p in PRODUCTS if p[4]}
@@ -357,6 +367,7 @@ def _charges(world: World, periods: list[date], rng: np.random.Generator) -> tup
     lines: list[tuple] = []
     leaks: list[Leak] = []
     correct: list[int] = []  # lines open to the not-billed fault
+    dates: dict[str, tuple[date, date | None]] = {}
     for sub_id, row in sorted(latest.items()):
         a = index[row[2]]
         charge_type, prices = products[row[3]]
@@ -365,6 +376,7 @@ def _charges(world: World, periods: list[date], rng: np.random.Generator) -> tup
         start = date.fromisoformat(row[5])
         end = date.fromisoformat(row[6]) if row[6] else None
         cancelled = charge_type != "one_time" and end is not None and not first[sub_id][6]
+        dates[sub_id] = (start, None if cancelled else end)
         for p, period in enumerate(periods):
             if period < acc.created[a].replace(day=1):
                 continue
@@ -404,7 +416,7 @@ def _charges(world: World, periods: list[date], rng: np.random.Generator) -> tup
                 subscription_id=sub_id,
             )
         )
-    return [line for i, line in enumerate(lines) if i not in dropped], leaks
+    return [line for i, line in enumerate(lines) if i not in dropped], leaks, dates
 
 
 def _invoice(
@@ -465,7 +477,7 @@ def _invoice(
             from charges
         ),
         everything as (select * from usage_lines union all select * from charge_lines)
-        select e.*, p.billing_period,
+        select e.*, e.line_type as tax_type, p.billing_period,
                'INV-' || strftime(p.billing_period, '%Y%m') || '-' || e.account_id as invoice_number,
                row_number() over (partition by e.account_id, e.period_no
                                   order by e.line_type = 'usage' desc, e.sort_key, e.copy, e.subscription_id)
@@ -473,11 +485,117 @@ def _invoice(
         from everything e join periods p using (period_no)
         """
     )
+
+
+def landed_promotions(root: Path) -> list[tuple[str, str, str, Decimal, date, date | None]]:
+    """The landed catalogue's promotions, the latest version of each (promotion_id, account_id, charge_type,
+    percent, valid_from, valid_to or None)."""
+    latest: dict[str, dict[str, str]] = {}
+    for path in sorted(root.glob("catalog/*/promotions.csv")):
+        with path.open(newline="", encoding="utf-8") as handle:
+            latest.update({row["promotion_id"]: row for row in csv.DictReader(handle)})
+    return [
+        (r["promotion_id"], r["account_id"], r["charge_type"], Decimal(r["discount_percent"]),
+         date.fromisoformat(r["valid_from"]), date.fromisoformat(r["valid_to"]) if r["valid_to"] else None)
+        for _, r in sorted(latest.items())
+    ]  # fmt: skip
+
+
+def subscription_base(
+    charge_type: str, amount: Decimal, start: date, end: date | None, period: date, valid: tuple[date, date | None]
+) -> Decimal:
+    """The part of a subscription line (`amount`, as billed for `period`) a promotion valid [from, to) applies
+    to: a one-time line whole when the subscription starts while it is valid; a recurring or bundle line
+    pro rata the days both are active over the days the line charges, to 6 decimals. RA-26 re-computes it so
+    (int_ra_discount_recomputation)."""
+    following = add_months(period, 1)
+    valid_from, valid_to = valid[0], valid[1] or following
+    if charge_type == "one_time":
+        return amount if valid_from <= start < valid_to else Decimal(0)
+    lo, hi = max(start, period), min(end or following, following)
+    if hi <= lo:  # dates that leave the line no day (billed after its end): the line charges the period
+        lo, hi = period, following
+    active = (hi - lo).days
+    overlap = (min(hi, valid_to) - max(lo, valid_from)).days
+    if active <= 0 or overlap <= 0:
+        return Decimal(0)
+    return (amount * min(overlap, active) / active).quantize(Decimal("0.000001"), ROUND_HALF_UP)
+
+
+def _discount(
+    con: duckdb.DuckDBPyConnection,
+    world: World,
+    periods: list[date],
+    charges: list[tuple],
+    billed_dates: dict[str, tuple[date, date | None]],
+    promotions: list[tuple[str, str, str, Decimal, date, date | None]],
+) -> None:
+    """Add one `discount` line per promotion and invoice to table `lines` (docs/billing.md), its tax type the
+    promotion's charge type: the percentage of the base, rounded once, negative."""
+    if not promotions:
+        return
+    con.execute(
+        "create table promotions (promotion_id varchar, account_id varchar, charge_type varchar, "
+        "discount_percent decimal(9, 4), valid_from date, valid_to date)"
+    )
+    _insert(con, "promotions", promotions)
+    con.execute("create table zones (account_id varchar, zone varchar)")
+    _insert(con, "zones", [(a, ACCOUNT_ZONES[int(c)]) for a, c in zip(world.accounts.ids, world.accounts.country,
+                                                                        strict=True)])  # fmt: skip
+    base: dict[tuple[str, int], Decimal] = dict.fromkeys(
+        ((pid, p) for pid, *_ in promotions for p in range(len(periods))), Decimal(0)
+    )
+    usage = con.execute(
+        """select p.promotion_id, l.period_no, sum(l.amount)
+           from lines l join usage u on u.call_id = l.sort_key
+           join promotions p on p.account_id = l.account_id and p.charge_type = 'usage'
+           join zones z on z.account_id = l.account_id
+           where l.line_type = 'usage'
+             and cast(timezone(z.zone, u.answer_at) as date) >= p.valid_from
+             and (p.valid_to is null or cast(timezone(z.zone, u.answer_at) as date) < p.valid_to)
+           group by all"""
+    ).fetchall()
+    for pid, p, amount in usage:
+        base[(pid, p)] += amount
+    by_account: dict[tuple[str, str], list[tuple]] = {}
+    for promo in promotions:
+        by_account.setdefault((promo[1], promo[2]), []).append(promo)
+    for account, p, sub_id, _product, charge_type, _qty, amount, _currency in charges:
+        for pid, _a, _t, _pct, valid_from, valid_to in by_account.get((account, charge_type), []):
+            start, end = billed_dates[sub_id]
+            base[(pid, p)] += subscription_base(charge_type, amount, start, end, periods[p], (valid_from, valid_to))
+    of = {promo[0]: promo for promo in promotions}
+    rows = []
+    for (pid, p), amount in sorted(base.items()):
+        discount = (amount * of[pid][3] / 100).quantize(CENT, ROUND_HALF_UP)
+        if discount != 0:
+            rows.append((pid, p, -discount))
+    con.execute("create table discounts (promotion_id varchar, period_no bigint, amount decimal(18, 6))")
+    _insert(con, "discounts", rows)
+    con.execute(
+        """
+        insert into lines by name
+        select p.account_id, d.period_no, 'discount' as line_type, p.promotion_id as product_id,
+               '1' as quantity, d.amount, heads.currency, p.charge_type as tax_type, heads.billing_period,
+               heads.invoice_number,
+               heads.last_line + row_number() over (partition by heads.invoice_number order by p.promotion_id)
+                   as line_no
+        from discounts d join promotions p using (promotion_id)
+        join (select invoice_number, account_id, period_no, any_value(currency) as currency,
+                     any_value(billing_period) as billing_period, max(line_no) as last_line
+              from lines group by all) heads on heads.account_id = p.account_id and heads.period_no = d.period_no
+        """
+    )
+
+
+def _invoice_headers(con: duckdb.DuckDBPyConnection) -> None:
+    """Table `invoices`: net per tax type (a discount under its promotion's charge type) rounded to cents,
+    tax at the jurisdiction's rate per charge type, total."""
     con.execute(
         """
         create table invoices as
         with by_type as (
-            select invoice_number, account_id, period_no, billing_period, currency, line_type,
+            select invoice_number, account_id, period_no, billing_period, currency, tax_type,
                    round(sum(amount), 2) as net
             from lines group by all
         )
@@ -485,7 +603,7 @@ def _invoice(
                sum(b.net) as net_amount, sum(round(b.net * coalesce(t.rate, 0), 2)) as tax_amount,
                sum(b.net) + sum(round(b.net * coalesce(t.rate, 0), 2)) as total_amount
         from by_type b left join tax_rates t
-            on t.account_id = b.account_id and t.period_no = b.period_no and t.charge_type = b.line_type
+            on t.account_id = b.account_id and t.period_no = b.period_no and t.charge_type = b.tax_type
         group by all
         """
     )

@@ -147,6 +147,7 @@ FAMILY_MODULES = (
     "orchestration.simulator.leaks_invoices",
     "orchestration.simulator.leaks_collection",
     "orchestration.simulator.leaks_cost",
+    "orchestration.simulator.leaks_discounts",
 )
 
 

@@ -76,19 +76,34 @@ def jurisdictions_from_landing(landing: Path) -> dict[str, str]:
 
 
 def rewrite_invoices(
-    landing: Path, export: Export, jurisdiction: dict[str, str], invoice_numbers: Iterable[str]
+    landing: Path,
+    export: Export,
+    jurisdiction: dict[str, str],
+    invoice_numbers: Iterable[str],
+    rediscount: bool = True,
 ) -> dict[str, tuple[Decimal, Decimal | None]]:
-    """Recompute the headers of `invoice_numbers` from the export's lines as the billing system does (net per
+    """Recompute the headers of `invoice_numbers` from the export's lines as the billing system does (its
+    promotions re-applied to the changed lines unless `rediscount` is false, leaks_discounts.py; net per
     charge type rounded to cents, tax per charge type at the account's jurisdiction's rate in the period,
     total); an invoice left with no line loses its header. Saves the export and moves every payment of an
     old total in full (payments/<day>/payments.csv) to the new total; the payments of an invoice that is gone
     go with it.
     Returns invoice -> (old total, new total or None)."""
+    from orchestration.simulator.billing_system import landed_promotions
+    from orchestration.simulator.leaks_discounts import rediscount as apply_promotions
+
     wanted = set(invoice_numbers)
+    if rediscount:  # the lines changed upstream of the billing system's discount step: discounted as billed
+        apply_promotions(landing, export, wanted)
+    # a discount is netted and taxed under its promotion's charge type
+    promoted = {promo[0]: promo[2] for promo in landed_promotions(landing)}
     nets: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for line in export.lines:
         if line["invoice_number"] in wanted:
-            nets[line["invoice_number"]][line["line_type"]] += Decimal(line["amount"])
+            kind = line["line_type"]
+            if kind == "discount":
+                kind = promoted.get(line["product_id"], kind)
+            nets[line["invoice_number"]][kind] += Decimal(line["amount"])
     changes: dict[str, tuple[Decimal, Decimal | None]] = {}
     kept = []
     for header in export.invoices:

@@ -281,6 +281,23 @@ def _account_catalog_files(world: World, timeline: Timeline, rng: np.random.Gene
         ("PROMO-0002", acc.ids[de], "usage", "5", start.isoformat(), ""),
         ("PROMO-0003", acc.ids[us], "recurring", "15", start.isoformat(), ""),
     ]
+    # one more per country, picked without the random stream (the rest of the catalogue stays as it was):
+    # an expired one, a usage and a recurring one, a percentage with a decimal
+    taken = {gb, de, us} | {a for a in range(len(acc)) if acc.ids[a] in {t[0] for t in tiers}}
+    more = (
+        (0, "usage", "10", start - timedelta(days=120), start - timedelta(days=30)),
+        (1, "recurring", "20", start, None),
+        (2, "usage", "8", start, None),
+        (0, "recurring", "12.5", start - timedelta(days=30), None),
+    )
+    for country, charge_type, percent, valid_from, valid_to in more:
+        a = next((a for a in range(len(acc)) if acc.country[a] == country and a not in special | taken), None)
+        if a is None:
+            continue
+        taken.add(a)
+        end = valid_to.isoformat() if valid_to else ""
+        promotions.append((f"PROMO-{len(promotions) + 1:04d}", acc.ids[a], charge_type, percent,
+                           valid_from.isoformat(), end))  # fmt: skip
     files.append(RefFile("catalog", start, "tier_assignments", tiers))
     files.append(RefFile("catalog", start, "promotions", promotions))
     return files

@@ -37,7 +37,7 @@ billed as (
             as billed_on
     from {{ ref('stg_billing_export__invoice_lines') }} as lines
     inner join periods using (billing_period)
-    where lines.line_type <> 'usage'
+    where lines.line_type not in ('usage', 'discount')  -- a discount is RA-26's
     group by lines.subscription_id, lines.billing_period
 ),
 

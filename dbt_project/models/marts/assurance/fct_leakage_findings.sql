@@ -16,6 +16,7 @@
     'int_ra_plan_change_misdated',
     'int_ra_file_sequence', 'int_ra_silent_hours',
     'int_ra_vendor_invoices',
+    'int_ra_discount_recomputation',
 ] %}
 
 with findings as (

@@ -36,6 +36,7 @@ checked as (
     union all select 'RA-17', (select count(distinct switch_id || date_trunc('hour', start_at)) from {{ ref('fct_calls') }})
         + (select count(distinct trunk_id || date_trunc('hour', start_at)) from {{ ref('fct_calls') }})  -- switch and trunk hours
     union all select 'RA-25', count(*) from {{ ref('stg_vendor__invoice_lines') }}  -- vendor invoice lines
+    union all select 'RA-26', count(*) from {{ ref('stg_billing_export__invoices') }}  -- invoices, discounts judged
 )
 
 select
