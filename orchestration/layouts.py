@@ -179,7 +179,7 @@ LAYOUTS: tuple[Layout, ...] = (
     _csv("payments", "payments", "payment_id account_id invoice_number amount currency received_date method"),
     # billing_export: what the billing system of record invoiced, revenue assurance's "billed" side
     # (docs/assurance.md): invoice headers, and their lines: a usage line per call by its CDR identity (source,
-    # record_key), a charge line per subscription and month.
+    # record_key), a charge line per subscription and month, a discount line per promotion (product_id names it).
     _csv(
         "billing_export",
         "invoices",

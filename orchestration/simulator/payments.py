@@ -3,8 +3,9 @@
 Invoices are issued on the 1st of the month after the period and fall due PAYMENT_TERMS_DAYS later (the
 `payment_terms_days` var of dbt_project.yml). The invoice a customer receives is the billing system of
 record's (billing_system.py): a customer pays that invoice's total, which differs from tollhouse's own
-invoice wherever the billing system leaks, and always by the allowances and promotions the export's list
-charges leave out: the allocation of a payment to tollhouse's invoice is never exact by design.
+invoice wherever the billing system leaks, and always by the allowances and tiers the export's list
+charges leave out (its promotions are discount lines the total carries): the allocation of a payment to
+tollhouse's invoice is never exact by design.
 
 Per month, drawn from the seed: one account pays late (marked `payment_late`; received after the due date when the
 deliveries reach that far, else on the last delivery day), two pay on account (no invoice number), a few pay about

@@ -1,6 +1,7 @@
 -- Invoice lines as the billing system of record issued them: every line of the latest export of each
 -- invoice (a re-issued invoice replaces all its lines). Usage lines name the call by its CDR identity
--- (source, record_key) and the plan that priced it; charge lines name the subscription.
+-- (source, record_key) and the plan that priced it; charge lines name the subscription; discount lines
+-- (negative) name the promotion in product_id.
 with lines as (
     select
         lines.*,
