@@ -17,6 +17,7 @@ on 26 September, prorated by days) must give no RA-26 finding, and no header any
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -182,3 +183,40 @@ def test_simulator_discounts_match_tollhouse_where_the_base_is_the_same(world):
         assert our_discount == Decimal(line["amount"]), (account, pid)
         compared += 1
     assert compared >= 1  # the 12-account world's whole-month US recurring promotion (15 %), not mutated
+
+
+def test_discount_families_change_the_landed_files_as_their_ground_truth_says(tmp_path):
+    """The discount families on a small simulated two months' files (no pipeline): each finds a target,
+    records one leak naming `<invoice>|<promotion>` with its value and direction, and the landed discount line
+    says so; the header is its lines' net plus tax."""
+    from orchestration.simulator import SimulationConfig, simulate
+
+    simulate(SimulationConfig(seed=11, start=date(2026, 8, 1), months=2, accounts=30, calls_per_day=100,
+                              out=tmp_path, inject_faults=False, fraud="none", leakage="all"))  # fmt: skip
+    paths = Paths(tmp_path)
+    leaks = {r["family"]: r for r in read_rows(tmp_path / "ground_truth" / "leaks.csv") if r["area"] == "billing"}
+    lines = [r for p in landed(paths, "billing_export", "invoice_lines.csv") for r in read_rows(p)]
+    headers = {r["invoice_number"]: r for p in landed(paths, "billing_export", "invoices.csv") for r in read_rows(p)}
+    discount = {(r["invoice_number"], r["product_id"]): -Decimal(r["amount"]) for r in lines
+                if r["line_type"] == "discount"}  # fmt: skip
+    expect = {
+        "promotion_not_applied": "over_billing",
+        "promotion_percent_wrong": None,
+        "promotion_after_expiry": "under_billing",
+        "promotion_wrong_account": "under_billing",
+    }
+    for family, direction in expect.items():
+        leak = leaks[family]
+        number, promotion = leak["subject"].split("|")
+        assert leak["subject_kind"] == "invoice" and number in headers
+        billed, expected = Decimal(leak["billed_amount"]), Decimal(leak["expected_amount"])
+        assert discount.get((number, promotion), Decimal(0)) == billed, family
+        assert Decimal(leak["leakage_amount"]) == abs(billed - expected) > CENT, family
+        assert leak["direction"] == (direction or ("under_billing" if billed > expected else "over_billing"))
+        header = headers[number]
+        assert Decimal(header["total_amount"]) == Decimal(header["net_amount"]) + Decimal(header["tax_amount"])
+        by_type: dict[str, Decimal] = {}
+        for r in lines:
+            if r["invoice_number"] == number:
+                by_type[r["line_type"]] = by_type.get(r["line_type"], Decimal(0)) + Decimal(r["amount"])
+        assert Decimal(header["net_amount"]) == sum(_cents(v) for v in by_type.values())  # a discount is whole cents

@@ -142,12 +142,13 @@ class Family:
 
 
 FAMILY_MODULES = (
+    # first: its families need the few accounts with a promotion, the others take any account
+    "orchestration.simulator.leaks_discounts",
     "orchestration.simulator.leaks_usage",
     "orchestration.simulator.leaks_bill_lines",
     "orchestration.simulator.leaks_invoices",
     "orchestration.simulator.leaks_collection",
     "orchestration.simulator.leaks_cost",
-    "orchestration.simulator.leaks_discounts",
 )
 
 
