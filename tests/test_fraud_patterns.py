@@ -5,6 +5,12 @@ landed switch files: calls to a destination no customer plan prices (estimated e
 Wangiri (brief inbound calls from a block abroad, then callbacks to it), a trunk filled far beyond its own
 peak, a SIM-box (one caller, many numbers, alike lengths) and slow persistent calls to a premium range. Each
 new rule fires on its account and nowhere else; the alerts carry the new rules' hits.
+
+And three precision scenarios: on the warehouse's second day (no account has a baseline yet) calls to a dear
+range and to domestic premium numbers raise no FR-01, while hot-list calls the next day do; a burst on the slow
+account's premium range after its slow episode opened is a second alert; a SIM-box spreading its calls (9 an
+hour) raises FR-12 though never FR-10, while a busy call centre ringing as many numbers with varied lengths
+raises neither.
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ UTC = ZoneInfo("UTC")
 
 # the accounts each scenario is on (12 simulated accounts; the others stay clean)
 UNPRICED, WANGIRI, TRUNK, SIMBOX, SLOW = "ACC-00009", "ACC-00012", "ACC-00003", "ACC-00010", "ACC-00004"
-NEW_RULES = ("fr_08", "fr_09", "fr_10", "fr_11")
+NEW_RULES = ("fr_08", "fr_09", "fr_10", "fr_11", "fr_12")
+SPREAD, CALL_CENTRE = "ACC-00007", "ACC-00001"
 
 # Japan, which no customer plan prices; one vendor deck (GBP) learns it: 0.05 connect + 0.24 a minute
 JAPAN_DECK_ROW = "NW-TERM-GBP,81,Japan,*,2025-01-01,,0.0500,0,0.24000,60,1,"
@@ -39,6 +46,15 @@ UNPRICED_SECONDS = (120, 300, 61, 45)
 # slow persistent: one 10-minute call a day to a German premium number (Northwind 49900: 0.10 + 0.38060/min)
 SLOW_DAYS = [f"2026-09-{d}" for d in range(22, 30)]
 SLOW_SECONDS = 600
+# a range only a vendor deck knows, dear (4 GBP a minute: above the 90th percentile of every deck's prices)
+DEAR_DECK_ROW = "NW-TERM-GBP,8190,Japan premium,*,2025-01-01,,0.5000,0,4.00000,60,1,"
+YOUNG_DAY, HOT_DAY = datetime(2026, 9, 2, 10, 0), datetime(2026, 9, 3, 10, 0)
+# the slow account's premium range, hit by a night burst after its last slow call (22:00 local, 21:00 UTC)
+ATTACK_START = datetime(2026, 9, 29, 22, 0)
+# spread SIM-box: one number of ACC-00007 every 7 minutes for 6 hours from 00:00 local, 45-46 s each
+SPREAD_CALLS, SPREAD_CALLER = 52, "08009000002"
+# busy call centre: one main number of ACC-00001 every 5 minutes for 5 hours, lengths far apart
+CENTRE_CALLS, CENTRE_CALLER, CENTRE_SECONDS = 60, "02030000099", (30, 90, 180, 300, 45, 600)
 
 
 class _Seq:
@@ -96,14 +112,18 @@ def _carrier(paths: Paths, trunk: str, a: str, b: str, start: datetime, ring: in
     _append(path, CARRIER_HEADER, [line])
 
 
-def _asterisk(paths: Paths, template: list[str], dst: str, start_local: datetime, ring: int, billsec: int) -> None:
+def _asterisk(
+    paths: Paths, template: list[str], dst: str, start_local: datetime, ring: int, billsec: int, src: str | None = None
+) -> None:
     """One answered Asterisk CDR (switch-local times) like `template` (a line of the same account), in the
-    hourly file of its end (UTC hour in the file name)."""
+    hourly file of its end (UTC hour in the file name); from `src` when given, else the template's number."""
     n = _Seq.next()
     answer, end = start_local + timedelta(seconds=ring), start_local + timedelta(seconds=ring + billsec)
     end_utc = end.replace(tzinfo=LONDON).astimezone(UTC)
     unique = f"{int(start_local.replace(tzinfo=LONDON).timestamp())}.{900000 + n}"
     fields = list(template)  # routed to Northwind, whose deck prices the slow scenario by hand
+    if src is not None:
+        fields[1], fields[4] = src, f'"Main line" <{src}>'
     fields[2], fields[6], fields[8] = dst, f"SIP/lon-northwind-e{n:07x}", f"SIP/lon-northwind/{dst},60"
     fields[5] = f"{template[5].rsplit('-', 1)[0]}-f{n:07x}"
     fmt = "%Y-%m-%d %H:%M:%S"
@@ -169,6 +189,31 @@ def _mutate(paths: Paths) -> None:
     for i, day in enumerate(SLOW_DAYS):
         start = datetime.fromisoformat(day).replace(hour=12 if i == 0 else 10)
         _asterisk(paths, template, f"00499001234{i:03d}", start, 3, SLOW_SECONDS)
+    #    then, after its last slow call, a night burst on the same range: 8 calls of 5 minutes, one after another
+    for i in range(8):
+        _asterisk(paths, template, f"00499005555{i:03d}", ATTACK_START + timedelta(minutes=6 * i), 3, 300)
+
+    # 6. no baseline yet: on the warehouse's second day ACC-00009 calls a dear range no list names and domestic
+    #    premium numbers (three each, alternating, 6 minutes apart); on the third day four hot-list numbers
+    _append(deck, None, [DEAR_DECK_ROW])
+    for i in range(6):
+        dst = f"+8190555501{i:02d}" if i % 2 == 0 else f"+1900555501{i:02d}"
+        _carrier(paths, "nyc-tr-0003", "+12124000006", dst, YOUNG_DAY + timedelta(minutes=6 * i), 4, 60, "nyc-atlas")
+    for i in range(4):
+        _carrier(paths, "nyc-tr-0003", "+12124000006", f"+3719015550{i:02d}", HOT_DAY + timedelta(minutes=6 * i), 4,
+                 60, "nyc-atlas")  # fmt: skip
+
+    # 7. spread SIM-box: ACC-00007's toll-free number rings a new UK mobile every 7 minutes, 45 or 46 s each
+    template = _template(paths, "ac10007")
+    for i in range(SPREAD_CALLS):
+        _asterisk(paths, template, f"0770091{i:04d}", datetime(2026, 9, 17, 0, 0) + timedelta(minutes=7 * i), 4,
+                  45 + i % 2, src=SPREAD_CALLER)  # fmt: skip
+
+    # 8. busy call centre: ACC-00001's main number rings a new UK mobile every 5 minutes, 30 s to 10 minutes
+    template = _template(paths, "ac10001")
+    for i in range(CENTRE_CALLS):
+        _asterisk(paths, template, f"0770092{i:04d}", datetime(2026, 9, 16, 9, 0) + timedelta(minutes=5 * i), 4,
+                  CENTRE_SECONDS[i % len(CENTRE_SECONDS)], src=CENTRE_CALLER)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -298,7 +343,10 @@ def test_the_clean_accounts_raise_none_of_the_new_rules(world):
         f"where greatest({', '.join(NEW_RULES)}) > 0 group by account_id order by account_id",
     )
     rules = {account: [r for r, level in zip(NEW_RULES, levels, strict=True) if level] for account, *levels in hits}
-    assert rules == {WANGIRI: ["fr_08"], TRUNK: ["fr_09"], SIMBOX: ["fr_10"], SLOW: ["fr_11"]}
+    # the hourly SIM-box of 25 calls in 50 minutes is also 25 numbers in 6 hours: FR-12 warns there too
+    assert rules == {
+        WANGIRI: ["fr_08"], TRUNK: ["fr_09"], SIMBOX: ["fr_10", "fr_12"], SLOW: ["fr_11"], SPREAD: ["fr_12"]
+    }  # fmt: skip
 
 
 def test_the_alerts_carry_the_new_rules_one_alert_per_episode(world):
@@ -308,7 +356,92 @@ def test_the_alerts_carry_the_new_rules_one_alert_per_episode(world):
         "from intermediate.int_fraud_triggers where detector = 'combined' group by account_id order by account_id",
     )
     hit = {account: (count, rules) for account, count, rules in alerts}
-    for account, rule in ((WANGIRI, "FR-08"), (TRUNK, "FR-09"), (SIMBOX, "FR-10"), (SLOW, "FR-11")):
+    for account, rule in ((WANGIRI, "FR-08"), (TRUNK, "FR-09"), (SIMBOX, "FR-10"), (SLOW, "FR-11"), (SPREAD, "FR-12")):
         assert rule in hit[account][1], (account, rule, hit)
-        # one alert each: the slow spend hits once a day for four days, and its episode lasts a week
-        assert hit[account][0] == 1, (account, hit)
+        # one alert each: the slow spend hits once a day for four days, and its episode lasts a week; the slow
+        # account's second alert is the burst after it (test_an_attack_on_an_account_in_a_slow_episode...)
+        assert hit[account][0] == (2 if account == SLOW else 1), (account, hit)
+
+
+def test_without_a_baseline_fr01_counts_only_the_hot_list_and_premium_numbers_abroad(world):
+    young = _query(
+        world,
+        "select f.history_days, c.high_risk_reasons, f.high_risk_calls_1h, f.known_high_risk_calls_1h, "
+        "f.high_risk_excess_1h, f.fr_01 from marts.fct_fraud_features f join intermediate.int_fraud_calls c "
+        "using (call_id) where f.account_id = ? and (f.b_number like '8190555501%' or f.b_number like '1900555501%') "
+        "order by f.end_at",
+        [UNPRICED],
+    )
+    # one day of history (1 September): no baseline. Each call is high risk (dear range, premium number) and
+    # the hour holds them all, but a US account calling US premium numbers and a dear range is no FR-01
+    assert [r[0] for r in young] == [1] * 6
+    assert ["high_cost" in r[1] if i % 2 == 0 else "premium" in r[1] for i, r in enumerate(young)] == [True] * 6
+    assert [r[2] >= i + 1 for i, r in enumerate(young)] == [True] * 6  # what FR-01 counted before
+    assert [r[3:] for r in young] == [(0, 0, 0)] * 6
+    hot = _query(
+        world,
+        "select history_days, high_risk_excess_1h, fr_01, end_at from marts.fct_fraud_features "
+        "where account_id = ? and b_number like '3719015550%' order by end_at",
+        [UNPRICED],
+    )
+    # two days of history, still no baseline: the hot list counts call by call, critical from the third
+    assert [r[:3] for r in hot] == [(2, 1, 0), (2, 2, 1), (2, 3, 2), (2, 4, 2)]
+    alerts = _query(
+        world,
+        "select raised_on::varchar, raised_at, rules_hit from intermediate.int_fraud_triggers "
+        "where detector = 'rules' and account_id = ? and raised_on between '2026-09-02' and '2026-09-03'",
+        [UNPRICED],
+    )
+    assert alerts == [("2026-09-03", hot[2][3], ["FR-01"])]
+
+
+def test_an_attack_on_an_account_in_a_slow_episode_is_a_new_alert(world):
+    alerts = _query(
+        world,
+        "select a.raised_at, a.rules_hit, f.fr_11, f.fr_01 from intermediate.int_fraud_triggers a "
+        "join marts.fct_fraud_features f on f.call_id = a.trigger_call_id "
+        "where a.detector = 'combined' and a.account_id = ? order by a.raised_at",
+        [SLOW],
+    )
+    assert len(alerts) == 2, alerts
+    (slow_at, slow_rules, *_), (burst_at, burst_rules, burst_fr11, burst_fr01) = alerts
+    assert "FR-11" in slow_rules and slow_at < datetime(2026, 9, 29)
+    # the burst (21:00-21:47 UTC) is its own alert, raised by FR-01 on a call where the slow rule was critical
+    # too: the slow episode's week-long gap used to swallow it
+    assert datetime(2026, 9, 29, 21, 0) < burst_at < datetime(2026, 9, 29, 21, 48)
+    assert "FR-01" in burst_rules and burst_fr01 == 2 and burst_fr11 == 2
+
+
+def test_a_simbox_spreading_its_calls_raises_fr12_never_fr10(world):
+    rows = _query(
+        world,
+        "select caller_answered_1h, uniform_callees_1h, fr_10, uniform_callees_window, fr_12, end_at "
+        "from marts.fct_fraud_features where account_id = ? and b_number like '44770091%' order by end_at",
+        [SPREAD],
+    )
+    assert len(rows) == SPREAD_CALLS
+    # 7 minutes apart: at most 9 calls end in any hour, under FR-10's 10 answered calls
+    assert max(r[0] for r in rows) == 9 and {(r[1], r[2]) for r in rows} == {(0, 0)}
+    # all 52 end within 6 hours, alike (45-46 s): from the 10th answered call the feature is the numbers rung
+    assert [r[3] for r in rows] == [0] * 9 + list(range(10, SPREAD_CALLS + 1))
+    assert [r[4] for r in rows] == [0] * 19 + [1] * 10 + [2] * (SPREAD_CALLS - 29)
+    alerts = _query(
+        world,
+        "select raised_at, rules_hit from intermediate.int_fraud_triggers where detector = 'rules' and account_id = ?",
+        [SPREAD],
+    )
+    # critical from the 30th number: one alert
+    assert len(alerts) == 1 and alerts[0][0] == rows[29][5] and "FR-12" in alerts[0][1], alerts
+
+
+def test_a_busy_call_centre_with_varied_lengths_is_no_simbox(world):
+    rows = _query(
+        world,
+        "select caller_answered_1h, caller_numbers_window, round(caller_duration_cv_window, 3), fr_10, fr_12 "
+        "from marts.fct_fraud_features where account_id = ? and b_number like '44770092%' order by end_at",
+        [CALL_CENTRE],
+    )
+    assert len(rows) == CENTRE_CALLS
+    # as many numbers as the SIM-box, more calls an hour; lengths 30-600 s: coefficient of variation 0.954
+    assert rows[-1][:3] == (12, CENTRE_CALLS, 0.954)
+    assert {r[3:] for r in rows} == {(0, 0)}
