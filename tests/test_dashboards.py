@@ -520,8 +520,10 @@ def test_every_page_in_a_real_browser_with_a_filter_an_invoice_and_a_finding(ope
     )  # fmt: skip
     visit(page, app_url, "leakage")
     choose(page, "Open finding", finding_id)
-    text = page.inner_text('[data-testid="stMainBlockContainer"]')
-    assert f"Finding {finding_id}" in text and f"Evidence calls ({evidence:,})" in text
+    # as with the filter above: the choice's rerun may start after settle() looked
+    main = page.locator('[data-testid="stMainBlockContainer"]')
+    expect(main).to_contain_text(f"Finding {finding_id}", timeout=60_000)
+    expect(main).to_contain_text(f"Evidence calls ({evidence:,})", timeout=60_000)
     page.screenshot(path=str(ARTIFACTS / "finding_opened.png"))
     assert errors_shown(page) == []
     for name in PAGES:
