@@ -522,6 +522,11 @@ def subscription_base(
     return (amount * min(overlap, active) / active).quantize(Decimal("0.000001"), ROUND_HALF_UP)
 
 
+def promotion_discount(base: Decimal, percent: Decimal) -> Decimal:
+    """A promotion's discount: `percent` of its base, rounded once to cents."""
+    return (base * percent / 100).quantize(CENT, ROUND_HALF_UP)
+
+
 def _discount(
     con: duckdb.DuckDBPyConnection,
     world: World,
@@ -567,7 +572,7 @@ def _discount(
     of = {promo[0]: promo for promo in promotions}
     rows = []
     for (pid, p), amount in sorted(base.items()):
-        discount = (amount * of[pid][3] / 100).quantize(CENT, ROUND_HALF_UP)
+        discount = promotion_discount(amount, of[pid][3])
         if discount != 0:
             rows.append((pid, p, -discount))
     con.execute("create table discounts (promotion_id varchar, period_no bigint, amount decimal(18, 6))")

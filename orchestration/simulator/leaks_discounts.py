@@ -19,12 +19,12 @@ The subject is `<invoice_number>|<promotion_id>`, as RA-26 names its findings.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 
-from orchestration.simulator.billing_system import landed_promotions, subscription_base
+from orchestration.simulator.billing_system import landed_promotions, promotion_discount, subscription_base
 from orchestration.simulator.leak_families import Context, Family, LeakRow
 from orchestration.simulator.leaks_bill_lines import Export, _subscriptions, exports, jurisdictions, rewrite_invoices
 from orchestration.simulator.leaks_invoices import full_payments
@@ -103,7 +103,7 @@ def rediscount(landing: Path, export: Export, numbers: Iterable[str]) -> None:
             base = promotion_base(charged, promo, period, subs)
             if base is None:
                 continue
-            amount = (base * promo[3] / 100).quantize(CENT, ROUND_HALF_UP)
+            amount = promotion_discount(base, promo[3])
             billed = [line for line in lines if line["line_type"] == "discount" and line["product_id"] == promo[0]]
             if billed:
                 billed[0]["amount"] = dec(-amount, 6)
@@ -183,14 +183,14 @@ def _promotion_percent_wrong(ctx: Context) -> list[LeakRow]:
         own = [x for x in export.lines if x["invoice_number"] == line["invoice_number"]]
         base = promotion_base(own, promo, period, subs)
         old = -Decimal(line["amount"])
-        if base is not None and (base * 5 / 100).quantize(CENT, ROUND_HALF_UP) > CENT:
+        if base is not None and promotion_discount(base, Decimal(5)) > CENT:
             candidates.append((export, i, line, promo, base, old))
     picked = _pick(ctx, candidates)
     if picked is None:
         return []
     export, i, line, promo, base, old = picked
     step = Decimal(5) if promo[3] <= 5 or ctx.rng.random() < 0.5 else Decimal(-5)
-    new = (base * (promo[3] + step) / 100).quantize(CENT, ROUND_HALF_UP)
+    new = promotion_discount(base, promo[3] + step)
     export.lines[i]["amount"] = dec(-new, 6)
     detail = (
         f"{promo[0]} at {promo[3] + step}% instead of {promo[3]}% of {dec(base, 2)}: {dec(new, 2)} for {dec(old, 2)}"
@@ -208,7 +208,14 @@ def _invoices(ctx: Context) -> list[tuple[Export, dict[str, str]]]:
     ]
 
 
-def _promotion_after_expiry(ctx: Context) -> list[LeakRow]:
+def _misapplied(
+    ctx: Context,
+    applies: Callable[[dict[str, str], Promotion, date], bool],
+    valid: Callable[[date], tuple[date, date | None]] | None = None,
+) -> list[tuple[Export, dict[str, str], Promotion, Decimal]]:
+    """(export, header, promotion, discount) of every unclaimed invoice and promotion that `applies` to it
+    though the catalogue does not, whose discount on the invoice's lines (valid `valid(period)`, by default
+    the promotion's own dates) would be more than a cent."""
     promotions = landed_promotions(ctx.landing)
     subs = _subscriptions(ctx.landing)
     candidates = []
@@ -216,12 +223,22 @@ def _promotion_after_expiry(ctx: Context) -> list[LeakRow]:
         period = date.fromisoformat(header["billing_period"])
         own = [x for x in export.lines if x["invoice_number"] == header["invoice_number"]]
         for promo in promotions:
-            if promo[1] != header["account_id"] or promo[5] is None or promo[5] > period:
-                continue  # another account's, or not expired before the period
-            base = promotion_base(own, promo, period, subs, valid=(period, None))
-            amount = (base * promo[3] / 100).quantize(CENT, ROUND_HALF_UP) if base is not None else Decimal(0)
+            if not applies(header, promo, period):
+                continue
+            base = promotion_base(own, promo, period, subs, valid=valid(period) if valid else None)
+            amount = promotion_discount(base, promo[3]) if base is not None else Decimal(0)
             if amount > CENT:
                 candidates.append((export, header, promo, amount))
+    return candidates
+
+
+def _promotion_after_expiry(ctx: Context) -> list[LeakRow]:
+    # the account's own promotion, expired before the period, applied to the whole period
+    candidates = _misapplied(
+        ctx,
+        lambda header, promo, period: promo[1] == header["account_id"] and promo[5] is not None and promo[5] <= period,
+        valid=lambda period: (period, None),
+    )
     picked = _pick(ctx, candidates)
     if picked is None:
         return []
@@ -233,22 +250,14 @@ def _promotion_after_expiry(ctx: Context) -> list[LeakRow]:
 
 
 def _promotion_wrong_account(ctx: Context) -> list[LeakRow]:
-    promotions = landed_promotions(ctx.landing)
-    promoted = {p[1] for p in promotions}
-    subs = _subscriptions(ctx.landing)
-    candidates = []
-    for export, header in _invoices(ctx):
-        if header["account_id"] in promoted:
-            continue
-        period = date.fromisoformat(header["billing_period"])
-        own = [x for x in export.lines if x["invoice_number"] == header["invoice_number"]]
-        for promo in promotions:
-            if promo[2] == "one_time" or not whole_period(promo, period):
-                continue
-            base = promotion_base(own, promo, period, subs)
-            amount = (base * promo[3] / 100).quantize(CENT, ROUND_HALF_UP) if base is not None else Decimal(0)
-            if amount > CENT:
-                candidates.append((export, header, promo, amount))
+    promoted = {p[1] for p in landed_promotions(ctx.landing)}
+    # another account's promotion, valid all period and not one-time, on an account with none
+    candidates = _misapplied(
+        ctx,
+        lambda header, promo, period: (
+            header["account_id"] not in promoted and promo[2] != "one_time" and whole_period(promo, period)
+        ),
+    )
     picked = _pick(ctx, candidates)
     if picked is None:
         return []
