@@ -24,7 +24,9 @@ $(VENV)/.synced: pyproject.toml uv.lock
 manifest: dbt_project/target/manifest.json
 
 dbt_project/target/manifest.json: $(VENV)/.synced $(shell find dbt_project -name '*.sql' -o -name '*.yml' | grep -v target/)
-	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir . --project-dir .
+	@# A full parse with the absolute project folder, for the `run` target: each run's dbt starts from this parse
+	@# in the data folder (dbt_project/profiles.yml), where seeds are found by the folder recorded here.
+	cd dbt_project && ../$(BIN)/dbt parse --quiet --no-partial-parse --profiles-dir . --project-dir $(CURDIR)/dbt_project --target run
 	@touch $@
 
 run: setup manifest

@@ -99,7 +99,7 @@ def _dbt_build(data: Path, *args: str) -> None:
     from orchestration.settings import run_dbt
 
     # its own target folder: a dbt command run meanwhile on the project cannot swap the manifest under it
-    done = run_dbt(data, "build", "--quiet", "--target-path", str(data / "dbt_target"), *args)
+    done = run_dbt(data, "build", "--quiet", *args)
     if done.returncode != 0:
         raise SystemExit(f"dbt build failed:\n{done.stdout[-4000:]}{done.stderr[-2000:]}")
 

@@ -29,6 +29,11 @@ def main() -> None:
         parent = os.environ.get("TOLLHOUSE_DBT_PARENT")
         if parent and os.getppid() != int(parent):  # it died before the request took effect
             sys.exit(f"dbt wrapper: the process that started dbt ({parent}) is gone; not starting dbt")
+    # The profile's `run` target names the warehouse relative to the data folder (dbt_project/profiles.yml).
+    cwd = os.environ.get("TOLLHOUSE_DBT_CWD")
+    if cwd:
+        os.makedirs(cwd, exist_ok=True)
+        os.chdir(cwd)
     os.execv(dbt, [dbt, *sys.argv[1:]])
 
 

@@ -142,8 +142,8 @@ def _compiled_rating_models(scratch: Path) -> list[tuple[str, str, str]]:
         target = WHAT_IF_TARGET / f"{fingerprint}.{os.getpid()}"
         (scratch / "warehouse").mkdir(parents=True, exist_ok=True)  # dbt opens (creates) the warehouse
         done = run_dbt(
-            scratch, "compile", "--quiet", "--target-path", str(target), "--select", "+int_calls_rated",
-            "--vars", json.dumps({"rating_requests": "what_if"}),
+            scratch, "compile", "--quiet", "--select", "+int_calls_rated",
+            "--vars", json.dumps({"rating_requests": "what_if"}), target_path=target,
         )  # fmt: skip
         if done.returncode != 0:
             raise RuntimeError(f"dbt could not compile the rating models:\n{done.stdout[-4000:]}{done.stderr[-2000:]}")

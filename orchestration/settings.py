@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -11,19 +12,39 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"  # the venv's, whether or not the venv is activated
+# The profile target tollhouse runs dbt with: the warehouse named relative to the data folder, which is dbt's
+# working directory (dbt_project/profiles.yml says why).
+DBT_TARGET = "run"
+# The project parsed once by `make manifest`: each dbt run starts from it (partial parsing).
+DBT_PARTIAL_PARSE = DBT_PROJECT_DIR / "target" / "partial_parse.msgpack"
 
 
-def run_dbt(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def default_data_dir() -> Path:
+    return Path(os.environ.get("TOLLHOUSE_DATA_DIR", REPO_ROOT / "data")).resolve()
+
+
+def seed_partial_parse(target_path: Path) -> None:
+    """Give a dbt target folder the project's saved parse, so the run parses only what changed since."""
+    target_path.mkdir(parents=True, exist_ok=True)
+    if DBT_PARTIAL_PARSE.exists() and not (target_path / DBT_PARTIAL_PARSE.name).exists():
+        shutil.copyfile(DBT_PARTIAL_PARSE, target_path / DBT_PARTIAL_PARSE.name)
+
+
+def run_dbt(data: Path, *args: str, target_path: Path | None = None) -> subprocess.CompletedProcess[str]:
     """`dbt ARGS` on tollhouse's project against the warehouse in `data`, in a subprocess as Dagster runs it
-    (dbt-duckdb in this process would keep the file open its own way). Output is captured; the caller
-    checks the return code."""
+    (dbt-duckdb in this process would keep the file open its own way), its artefacts under `target_path`
+    (default `data/dbt_target`). Output is captured; the caller checks the return code."""
+    target_path = target_path or data / "dbt_target"
+    seed_partial_parse(target_path)
     return subprocess.run(
-        [str(DBT_EXECUTABLE), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+        [str(DBT_EXECUTABLE), *args, "--target-path", str(target_path), "--target", DBT_TARGET,
+         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+        cwd=data,
         env=os.environ | {"TOLLHOUSE_DATA_DIR": str(data)},
         capture_output=True,
         text=True,
         check=False,
-    )
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -70,7 +91,7 @@ class Paths:
     def from_env(cls) -> Paths:
         """From TOLLHOUSE_DATA_DIR (default: the repo's data/). The variable is rewritten as an absolute path:
         dbt reads it too, from its own working directory (dbt_project/), and must find the same folder."""
-        data = Path(os.environ.get("TOLLHOUSE_DATA_DIR", REPO_ROOT / "data")).resolve()
+        data = default_data_dir()
         if "TOLLHOUSE_DATA_DIR" in os.environ:
             os.environ["TOLLHOUSE_DATA_DIR"] = str(data)
         return cls(data)

@@ -16,13 +16,14 @@ from typing import Any, NamedTuple
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+from packaging import version
 
 from orchestration.assets.ingestion import WAREHOUSE_POOL
 from orchestration.instance import RUN_ID_ENV
 from orchestration.partitions import billing_months, delivery_days
-from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, REPO_ROOT
+from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, DBT_TARGET, REPO_ROOT, default_data_dir
 
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=DBT_TARGET)
 
 
 def _layer(dbt_resource_props: Mapping[str, Any]) -> str:
@@ -180,6 +181,14 @@ DBT_CHILD = REPO_ROOT / "orchestration" / "dbt_child.py"
 class TollhouseDbtResource(DbtCliResource):
     """dagster-dbt's resource, whose dbt processes die with the run's process and carry the run's id."""
 
+    @functools.cached_property
+    def _cli_version(self) -> version.Version:
+        # dagster-dbt asks `dbt --version` in a subprocess before every invocation (about 6 s here); the
+        # executable is this venv's dbt-core, whose version this process can read directly.
+        from dbt.version import __version__
+
+        return version.parse(__version__)
+
     def cli(self, args, *, context=None, **kwargs):
         # dagster-dbt passes this process's environment to dbt; the wrapper reads these.
         os.environ.update(
@@ -187,6 +196,7 @@ class TollhouseDbtResource(DbtCliResource):
                 "TOLLHOUSE_PYTHON": sys.executable,
                 "TOLLHOUSE_DBT": str(DBT_EXECUTABLE),
                 "TOLLHOUSE_DBT_PARENT": str(os.getpid()),
+                "TOLLHOUSE_DBT_CWD": str(default_data_dir()),  # the profile's `run` target is relative to it
                 RUN_ID_ENV: context.run.run_id if context is not None else "",
             }
         )
@@ -201,5 +211,6 @@ def dbt_resource() -> DbtCliResource:
     return TollhouseDbtResource(
         project_dir=dbt_project,
         profiles_dir=str(DBT_PROJECT_DIR),
+        target=DBT_TARGET,
         dbt_executable=str(DBT_CHILD),
     )
