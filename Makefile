@@ -36,11 +36,11 @@ test: setup manifest
 	$(BIN)/pytest
 
 bench: setup manifest
-	$(BIN)/python -m orchestration.benchmark
+	$(BIN)/python -m tools.bench.run
 
 ui: setup manifest
-	@$(BIN)/python -m orchestration.instance >/dev/null
-	$(BIN)/dagster dev -m orchestration.definitions
+	@$(BIN)/python -m orchestration.pipeline.instance >/dev/null
+	$(BIN)/dagster dev -m orchestration.pipeline.definitions
 
 # The Streamlit app on the last published snapshot (`make run` publishes one), as ROLE (finance, assurance or
 # engineering; dashboards/roles.toml). Headless: no first-run prompt; open the URL it prints.

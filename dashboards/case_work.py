@@ -1,5 +1,5 @@
 """One case as the Leakage and Cases pages show it: its state, the form that works it (owner, workflow
-status, note, recovered amount) and its history. Every edit is one call into orchestration.cases, written to
+status, note, recovered amount) and its history. Every edit is one call into orchestration.assurance.cases, written to
 the case store at once; a refused one says why and writes nothing more."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import streamlit as st
 
 from dashboards.app_state import metric_row, money, table
 from dashboards.roles import current_user
-from orchestration import cases
+from orchestration.assurance import cases
 
 
 def work_case(store: Path, case_id: str) -> cases.CaseDetail:

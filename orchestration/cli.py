@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar
 
-from orchestration.layouts import SOURCES
+from orchestration.ingestion.layouts import SOURCES
 from orchestration.settings import Paths
 
 T = TypeVar("T")
@@ -55,7 +55,7 @@ def _say(message: str) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from orchestration.simulator import SimulationConfig, simulate
+    from tools.simulator import SimulationConfig, simulate
 
     try:
         config = SimulationConfig(
@@ -85,7 +85,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _load(paths: Paths, first: date | None, last: date | None, sources: list[str], full_refresh: bool) -> int:
-    from orchestration.runner import build_models, failed_checks, landed_days, load_days
+    from orchestration.pipeline.runs import build_models, failed_checks, landed_days, load_days
 
     days = landed_days(paths)
     if not days:
@@ -125,7 +125,7 @@ def _read_warehouse(paths: Paths, read: Callable[[Any], T]) -> T | None:
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
-    from orchestration.instance import get_instance, recover_dead_runs
+    from orchestration.pipeline.instance import get_instance, recover_dead_runs
 
     failed = recover_dead_runs(get_instance(Paths.from_env()))
     _say(f"failed {len(failed)} run(s) whose process was gone: {', '.join(failed)}" if failed else "no dead runs")
@@ -133,7 +133,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from orchestration import run_summary
+    from orchestration.reports import run_summary
 
     paths = Paths.from_env()
     text = _read_warehouse(paths, lambda con: run_summary.render(con, paths.ground_truth, paths.invoices, paths.cases))
@@ -152,7 +152,7 @@ def _months(first: date, last: date) -> list[date]:
 
 
 def _billed(result, what: str) -> int:
-    from orchestration.runner import failed_checks
+    from orchestration.pipeline.runs import failed_checks
 
     for check in failed_checks(result):
         _say(f"check failed: {check}")
@@ -162,7 +162,7 @@ def _billed(result, what: str) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from orchestration.runner import bill_months
+    from orchestration.pipeline.runs import bill_months
 
     last = args.last or args.first
     if last < args.first:
@@ -173,7 +173,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_close(args: argparse.Namespace) -> int:
-    from orchestration.runner import close_month
+    from orchestration.pipeline.runs import close_month
 
     paths = Paths.from_env()
     _say(f"closing {args.period:%Y-%m}: billed, frozen and rendered through Dagster")
@@ -184,7 +184,7 @@ def cmd_close(args: argparse.Namespace) -> int:
 
 
 def cmd_reopen(args: argparse.Namespace) -> int:
-    from orchestration.billing import BillingActError, reopen_period
+    from orchestration.billing.periods import BillingActError, reopen_period
     from orchestration.warehouse import connect
 
     warehouse = Paths.from_env().warehouse
@@ -206,7 +206,7 @@ def _operate(paths: Paths) -> int:
     would stay frozen) and no earlier invoice documents: every delivery day but the last is loaded, the
     finished months are billed and closed, the last day's late files land, the months are billed again with
     them as adjustments, and the revenue-assurance controls run over what the billing system exported."""
-    from orchestration.runner import bill_months, close_month, landed_days
+    from orchestration.pipeline.runs import bill_months, close_month, landed_days
 
     for stale in (paths.warehouse, paths.warehouse.with_name(paths.warehouse.name + ".wal")):
         stale.unlink(missing_ok=True)
@@ -224,7 +224,7 @@ def _operate(paths: Paths) -> int:
 
 
 def _assure(paths: Paths) -> int:
-    from orchestration.runner import assure
+    from orchestration.pipeline.runs import assure
 
     _say("revenue assurance: every control over the periods the billing system exported, then the cases")
     return _billed(assure(paths), "revenue assurance")
@@ -235,7 +235,7 @@ def cmd_assure(args: argparse.Namespace) -> int:
 
 
 def _detect_fraud(paths: Paths, train: bool, seed: int = 7) -> int:
-    from orchestration.runner import detect_fraud
+    from orchestration.pipeline.runs import detect_fraud
 
     what = "trained, then every call scored" if train else "every call scored by the current model"
     _say(f"fraud detection: features and rules over every rated call; the model {what}; alerts filed")
@@ -247,7 +247,7 @@ def cmd_fraud_run(args: argparse.Namespace) -> int:
 
 
 def cmd_fraud_alerts(args: argparse.Namespace) -> int:
-    from orchestration import cases
+    from orchestration.assurance import cases
 
     alerts = cases.fraud_alerts(Paths.from_env().cases, status=args.status)
     print(f"{'alert':<14} {'account':<10} {'raised (UTC)':<20} {'exposure EUR':>12}  {'status':<10} rules")
@@ -259,7 +259,7 @@ def cmd_fraud_alerts(args: argparse.Namespace) -> int:
 
 
 def cmd_fraud_decide(args: argparse.Namespace) -> int:
-    from orchestration import cases
+    from orchestration.assurance import cases
 
     decision = {"confirm": "confirmed", "dismiss": "dismissed", "reopen": "open"}[args.fraud_command]
     try:
@@ -272,9 +272,9 @@ def cmd_fraud_decide(args: argparse.Namespace) -> int:
 
 
 def cmd_fraud_evaluate(args: argparse.Namespace) -> int:
-    from models import fraud as model_lib
-    from orchestration.fraud import evaluate, render_evaluation
-    from orchestration.simulator import SimulationConfig, simulate
+    from models.fraud import model as model_lib
+    from models.fraud.detection import evaluate, render_evaluation
+    from tools.simulator import SimulationConfig, simulate
 
     paths, work = Paths.from_env(), Paths(Path(args.work).resolve())
     os.environ["TOLLHOUSE_DATA_DIR"] = str(work.data)  # dbt and Dagster run against the held-out folder
@@ -309,8 +309,8 @@ def cmd_fraud_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_fraud_show(args: argparse.Namespace) -> int:
-    from orchestration import cases
-    from orchestration.fraud import AlertNotFound, explain_alert
+    from models.fraud.detection import AlertNotFound, explain_alert
+    from orchestration.assurance import cases
 
     paths = Paths.from_env()
     filed = cases.fraud_alerts(paths.cases, alert_id=args.alert_id) if paths.cases.exists() else []
@@ -328,7 +328,7 @@ def cmd_fraud_show(args: argparse.Namespace) -> int:
 
 
 def cmd_fraud_label_from_truth(args: argparse.Namespace) -> int:
-    from orchestration.fraud import label_from_truth
+    from models.fraud.detection import label_from_truth
 
     paths = Paths.from_env()
     if not (paths.ground_truth / "fraud_incidents.csv").exists():
@@ -360,7 +360,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_report_leakage(args: argparse.Namespace) -> int:
-    from orchestration.leakage_report import RENDERERS, ReportError, build
+    from orchestration.reports.leakage import RENDERERS, ReportError, build
 
     paths = Paths.from_env()
     try:
@@ -380,13 +380,13 @@ def cmd_report_leakage(args: argparse.Namespace) -> int:
 
 
 def cmd_report_score(args: argparse.Namespace) -> int:
-    from orchestration.assurance_score import score_quarter
+    from tools.simulator.assurance_score import score_quarter
 
     return score_quarter(args, _say, _operate, cmd_simulate)
 
 
 def cmd_rate(args: argparse.Namespace) -> int:
-    from orchestration.rating import RatingInputError, rate_calls, write_rated
+    from orchestration.rating.what_if import RatingInputError, rate_calls, write_rated
 
     for path, kind in ((args.tariff_dir, "folder"), (args.calls, "file")):
         if not (path.is_dir() if kind == "folder" else path.is_file()):
@@ -443,7 +443,7 @@ def _show_case(detail) -> None:
 
 
 def cmd_case(args: argparse.Namespace) -> int:
-    from orchestration import cases
+    from orchestration.assurance import cases
 
     store = Paths.from_env().cases
     try:

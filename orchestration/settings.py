@@ -65,12 +65,12 @@ class Paths:
 
     @property
     def serving(self) -> Path:
-        """Published snapshots the dashboards read (orchestration/publish.py), and the CURRENT pointer."""
+        """Published snapshots the dashboards read (orchestration/serving/publish.py), and the CURRENT pointer."""
         return self.data / "serving"
 
     @property
     def invoices(self) -> Path:
-        """Rendered invoice documents and ERP exports, one folder per billing month (orchestration/invoices.py)."""
+        """Rendered invoice documents and ERP exports, one folder per billing month (orchestration/billing/)."""
         return self.data / "invoices"
 
     @property
@@ -80,7 +80,7 @@ class Paths:
 
     @property
     def fraud_models(self) -> Path:
-        """Trained fraud models (models/fraud.py), one file per version, and CURRENT naming the one in use."""
+        """Trained fraud models (models/fraud/model.py), one file per version, and CURRENT naming the one in use."""
         return self.data / "models" / "fraud"
 
     @property

@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from orchestration.layouts import LAYOUTS
+from orchestration.ingestion.layouts import LAYOUTS
 
 # DuckDB already parallelises each query; these keep a 2-core, 24 GB machine responsive and let big sorts spill.
 DEFAULT_SETTINGS = {

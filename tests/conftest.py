@@ -43,7 +43,7 @@ def published(paths):
     """A small warehouse loaded and built through Dagster, with its serving snapshot published."""
     import streamlit as st
 
-    from orchestration.runner import build_models, load_days
+    from orchestration.pipeline.runs import build_models, load_days
     from tests.test_ingest import ast
 
     land(paths, "asterisk", "2026-10-01", "a_20261001T01Z.csv", f"{ast(uid='1')}\n{ast(uid='2')}\nbad\n".encode())

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.settings import Paths
-from orchestration.simulator import SimulationConfig, simulate
+from tools.simulator import SimulationConfig, simulate
 
 SEPTEMBER = date(2026, 9, 1)
 
@@ -48,7 +48,7 @@ def landed(paths: Paths, source: str, name: str) -> list[Path]:
 
 def run_month(paths: Paths, month: date = SEPTEMBER) -> dict:
     """Load and mediate every landed day, bill `month`, run the controls; the Dagster results by stage."""
-    from orchestration.runner import assure, bill_months, build_models, landed_days, load_days
+    from orchestration.pipeline.runs import assure, bill_months, build_models, landed_days, load_days
 
     days = landed_days(paths)
     results = {

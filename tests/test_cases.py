@@ -1,4 +1,4 @@
-"""Revenue-assurance cases (orchestration/cases.py, docs/assurance.md): the workflow, sync of the
+"""Revenue-assurance cases (orchestration/assurance/cases.py, docs/assurance.md): the workflow, sync of the
 controls' findings into cases, analysts' edits surviving pipeline runs, exact money, concurrent writers and
 the `tollhouse case` commands. Real SQLite files in tmp_path, no mocks.
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration import cases
-from orchestration.cases import STATUSES, TRANSITIONS, CaseError, Finding
+from orchestration.assurance import cases
+from orchestration.assurance.cases import STATUSES, TRANSITIONS, CaseError, Finding
 from orchestration.cli import _user, main
 from orchestration.settings import Paths
 

@@ -13,12 +13,12 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.instance import ensure_dagster_home
-from orchestration.layouts import SOURCES
-from orchestration.partitions import billing_months, delivery_days
-from orchestration.resources import WarehouseResource
-from orchestration.runner import build_models, failed_checks, load_days
-from orchestration.sensors import landing_sensor
+from orchestration.ingestion.layouts import SOURCES
+from orchestration.pipeline.instance import ensure_dagster_home
+from orchestration.pipeline.partitions import billing_months, delivery_days
+from orchestration.pipeline.resources import WarehouseResource
+from orchestration.pipeline.runs import build_models, failed_checks, load_days
+from orchestration.pipeline.sensors import landing_sensor
 from tests.conftest import land
 from tests.test_ingest import ast
 
@@ -27,7 +27,7 @@ DAY = date(2026, 10, 1)
 
 
 def test_definitions_load_with_every_asset_check_schedule_and_sensor():
-    from orchestration.definitions import defs
+    from orchestration.pipeline.definitions import defs
 
     graph = defs.get_repository_def().asset_graph
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
@@ -69,7 +69,7 @@ def test_definitions_load_with_every_asset_check_schedule_and_sensor():
 
 
 def test_the_monthly_close_schedule_closes_the_month_before():
-    from orchestration.schedules import monthly_close_schedule
+    from orchestration.pipeline.schedules import monthly_close_schedule
 
     context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 5, 6, 0, tzinfo=UTC))
     request = monthly_close_schedule(context)
@@ -80,7 +80,7 @@ def test_dagster_cli_validates_the_code_location(paths):
     ensure_dagster_home(paths)  # a fresh clone has no instance folder yet
     dagster = Path(sys.executable).parent / "dagster"
     done = subprocess.run(
-        [str(dagster), "definitions", "validate", "-m", "orchestration.definitions"],
+        [str(dagster), "definitions", "validate", "-m", "orchestration.pipeline.definitions"],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
@@ -115,12 +115,12 @@ def test_a_day_materializes_in_a_real_run_and_checks_fail_loudly_on_quarantine(p
 def test_the_daily_job_loads_mediates_and_publishes_one_day(paths):
     """The run the schedule starts (and the sensor asks for): one delivery day's partition of raw,
     mediation and control marts, then the snapshot."""
-    from orchestration.assets.dbt import build_dbt_assets
-    from orchestration.assets.ingestion import raw_assets
-    from orchestration.assets.serving import serving_snapshot
-    from orchestration.instance import get_instance
-    from orchestration.resources import build_resources
-    from orchestration.schedules import daily_load_job
+    from orchestration.pipeline.assets.dbt import build_dbt_assets
+    from orchestration.pipeline.assets.ingestion import raw_assets
+    from orchestration.pipeline.assets.serving import serving_snapshot
+    from orchestration.pipeline.instance import get_instance
+    from orchestration.pipeline.resources import build_resources
+    from orchestration.pipeline.schedules import daily_load_job
 
     # deployed and running: the first day was loaded and mediated, seeds and staging views built
     land(paths, "asterisk", DAY.isoformat(), "ast_20261001T01Z.csv", f"{ast(uid='1')}\n".encode())
@@ -197,7 +197,7 @@ def test_sensor_requests_runs_only_for_new_or_changed_landing_folders(paths):
 def test_schedule_loads_yesterdays_deliveries():
     from datetime import UTC, datetime
 
-    from orchestration.schedules import daily_load_schedule
+    from orchestration.pipeline.schedules import daily_load_schedule
 
     with dg.build_schedule_context(scheduled_execution_time=datetime(2026, 10, 15, 2, 30, tzinfo=UTC)) as context:
         request = daily_load_schedule(context)
@@ -214,7 +214,7 @@ def test_sensor_skips_folders_that_are_not_delivery_day_partitions(paths):
     with dg.build_sensor_context(resources={"warehouse": warehouse}) as context:
         result = landing_sensor(context)
     assert [r.partition_key for r in result.run_requests] == ["2026-10-01"]
-    from orchestration.runner import landed_days
+    from orchestration.pipeline.runs import landed_days
 
     assert landed_days(paths) == [date(2019, 6, 1), date(2026, 10, 1), date(2099, 1, 1)]
 

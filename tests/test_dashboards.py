@@ -30,10 +30,10 @@ from streamlit.testing.v1 import AppTest
 
 from dashboards import data
 from dashboards.queries import fraud, invoices
-from orchestration import cases
-from orchestration.runner import assure, build_models, close_month, detect_fraud, landed_days, load_days
+from orchestration.assurance import cases
+from orchestration.pipeline.runs import assure, build_models, close_month, detect_fraud, landed_days, load_days
 from orchestration.settings import REPO_ROOT, Paths
-from orchestration.simulator import SimulationConfig, simulate
+from tools.simulator import SimulationConfig, simulate
 
 pytestmark = pytest.mark.integration
 APP = str(REPO_ROOT / "dashboards" / "app.py")

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models import fraud as model_lib
-from orchestration import cases
-from orchestration.simulator import SimulationConfig, simulate
+from models.fraud import model as model_lib
+from orchestration.assurance import cases
+from tools.simulator import SimulationConfig, simulate
 
 
 def _rows(n: int, seed: int) -> pd.DataFrame:

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from orchestration.simulator import SimulationConfig, simulate
-from orchestration.simulator.fraud import HOLDOUT_KINDS, MIXES
+from tools.simulator import SimulationConfig, simulate
+from tools.simulator.fraud import HOLDOUT_KINDS, MIXES
 
 HOT = ("37190", "37090", "5352", "25290", "23230")  # the seed fraud_high_risk_ranges.csv
 
@@ -134,7 +134,7 @@ def test_slow_persistent_is_a_few_long_calls_a_day_to_one_premium_number_for_two
 
 def test_unpriced_hijack_calls_a_range_no_plan_prices():
     """Every customer plan and vendor deck prices RATE_PREFIXES; the satellite range matches none of them."""
-    from orchestration.simulator.numbering import RATE_PREFIXES
+    from tools.simulator.numbering import RATE_PREFIXES
 
     assert not any("8816".startswith(p.prefix) or p.prefix.startswith("8816") for p in RATE_PREFIXES)
 
@@ -192,7 +192,7 @@ def _feature_rows(seed: int = 3) -> pd.DataFrame:
 
 
 def test_the_classifier_trains_on_labelled_rows_only_and_chooses_its_threshold_on_rows_it_never_saw():
-    from models import fraud as model_lib
+    from models.fraud import model as model_lib
 
     rows = _feature_rows()
     forest = model_lib.train(rows, seed=7, alert_share=0.01)
@@ -237,7 +237,7 @@ def test_the_classifier_trains_on_labelled_rows_only_and_chooses_its_threshold_o
 
 
 def test_without_both_labels_on_both_sides_there_is_no_classifier():
-    from models import fraud as model_lib
+    from models.fraud import model as model_lib
 
     rows = _feature_rows()
     forest = model_lib.train(rows, seed=7, alert_share=0.01)
@@ -250,7 +250,7 @@ def test_without_both_labels_on_both_sides_there_is_no_classifier():
 
 
 def test_classifier_labels_come_from_decisions_and_quiet_accounts():
-    from orchestration.fraud import classifier_labels
+    from models.fraud.detection import classifier_labels
 
     rows = _feature_rows().head(600)
     confirmed = rows.account_id.eq("A00") & (rows.index < 100)
@@ -322,7 +322,7 @@ def alert_warehouse(tmp_path_factory):
 
 
 def test_fraud_show_says_why_the_alert_fired(alert_warehouse):
-    from orchestration.fraud import explain_alert
+    from models.fraud.detection import explain_alert
 
     con = duckdb.connect(str(alert_warehouse / "warehouse" / "tollhouse.duckdb"), read_only=True)
     text = explain_alert(con, "FA-0123456789", calls=10)
@@ -371,7 +371,7 @@ def test_fraud_show_on_the_command_line_and_an_unknown_alert(alert_warehouse, mo
 
 
 def test_the_evaluation_reports_the_lift_over_the_rules():
-    from orchestration.fraud import DetectorResult, _lift
+    from models.fraud.detection import DetectorResult, _lift
 
     def result(detector, delays, alerts, true_alerts):
         table = pd.DataFrame(

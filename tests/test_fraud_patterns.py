@@ -218,7 +218,7 @@ def _mutate(paths: Paths) -> None:
 
 @pytest.fixture(scope="module")
 def world():
-    from orchestration.runner import detect_fraud
+    from orchestration.pipeline.runs import detect_fraud
 
     with operator_month(_mutate, fraud="none") as (paths, results):
         assert results["load"].success  # billing and the controls are not what this module checks

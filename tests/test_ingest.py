@@ -10,8 +10,8 @@ from datetime import date
 import duckdb
 import pytest
 
-from orchestration.ingest import ingest_day
-from orchestration.layouts import CARRIER_COLUMNS
+from orchestration.ingestion.layouts import CARRIER_COLUMNS
+from orchestration.ingestion.load import ingest_day
 from tests.conftest import REALDATA, land
 
 DAY = date(2026, 10, 1)
@@ -200,7 +200,7 @@ def test_real_asterisk_files_every_line_a_row_or_a_reject(paths, con):
 
 
 def test_a_long_range_loads_in_chunks_each_replacing_its_days(paths, con, monkeypatch):
-    from orchestration import ingest
+    from orchestration.ingestion import load as ingest
 
     monkeypatch.setattr(ingest, "CHUNK_BYTES", 100)  # smaller than one file: a chunk per day
     days = [date(2026, 10, d) for d in (1, 2, 3)]

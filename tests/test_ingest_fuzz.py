@@ -26,8 +26,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestration.ingest import ingest_days
-from orchestration.layouts import ASTERISK_COLUMNS, CARRIER_COLUMNS, FREESWITCH_COLUMNS
+from orchestration.ingestion.layouts import ASTERISK_COLUMNS, CARRIER_COLUMNS, FREESWITCH_COLUMNS
+from orchestration.ingestion.load import ingest_days
 
 DAY = date(2026, 10, 1)
 # 15 examples per layout keep each test to a few seconds; TOLLHOUSE_FUZZ_EXAMPLES=500 for a longer hunt.

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 import duckdb
 import pytest
 
-from orchestration.ingest import PLACEMENT_REASONS, ingest_days
+from orchestration.ingestion.load import PLACEMENT_REASONS, ingest_days
 from tests.conftest import land
 from tests.test_ingest import ast
 
@@ -91,7 +91,7 @@ def test_files_outside_a_day_folder_are_refused_once_with_a_reason(paths, con):
 
 
 def test_refusals_fail_the_quarantine_check_and_name_the_files(paths, capfd):
-    from orchestration.runner import load_days
+    from orchestration.pipeline.runs import load_days
 
     land(paths, "asterisk", D, "a_20261001T01Z.csv", (ast(uid="1") + "\n").encode())
     write(paths, f"asterisk/{D}/sub/a_20261001T02Z.csv", (ast(uid="2") + "\n").encode())

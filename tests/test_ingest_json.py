@@ -10,8 +10,8 @@ from datetime import date
 
 import pytest
 
-from orchestration.ingest import ingest_day
-from orchestration.layouts import ALTERNATE_LAYOUTS, FREESWITCH_COLUMNS, LAYOUTS, match_layout
+from orchestration.ingestion.layouts import ALTERNATE_LAYOUTS, FREESWITCH_COLUMNS, LAYOUTS, match_layout
+from orchestration.ingestion.load import ingest_day
 from tests.conftest import REALDATA, land
 
 DAY = date(2026, 10, 1)

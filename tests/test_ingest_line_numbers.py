@@ -19,8 +19,8 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from orchestration.ingest import ingest_day
-from orchestration.layouts import CARRIER_COLUMNS
+from orchestration.ingestion.layouts import CARRIER_COLUMNS
+from orchestration.ingestion.load import ingest_day
 from orchestration.settings import Paths
 from tests.conftest import land
 

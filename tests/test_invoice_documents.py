@@ -1,4 +1,4 @@
-"""Invoice documents and exports (orchestration/invoices.py) on a small real DuckDB holding the three invoice marts.
+"""Invoice documents and exports (orchestration/billing/) on a small real DuckDB holding the three invoice marts.
 
 Two invoices for October 2026, worked out by hand:
 
@@ -31,7 +31,7 @@ import duckdb
 import pytest
 from PIL import Image
 
-from orchestration.invoices import (
+from orchestration.billing.documents import (
     ITEMISED_ROWS,
     export_calls_csv,
     export_gl_csv,

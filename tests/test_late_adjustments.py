@@ -11,7 +11,7 @@ One small carrier operator (one US account, one plan, a few dozen calls), landed
 
 Scenario A loads and mediates each delivery day on its own, closes October on its close date, goes on day by
 day and bills November; scenario B does the same with ranges (everything up to the close in one run, the
-rest in one run). Both are real Dagster runs through orchestration/runner.py.
+rest in one run). Both are real Dagster runs through orchestration/pipeline/runs.py.
 
 The plan (US-T-USD, USD, half-up to 4 decimals) prices every call at 0.0100 connect + 0.0137 per minute, in
 increments of 6 s. P1 mediated stale: 595 + 300 = 895 billable s, billed 900 s (150 x 6),
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.runner import bill_months, build_models, close_month, load_days
+from orchestration.pipeline.runs import bill_months, build_models, close_month, load_days
 from orchestration.settings import Paths
 from tests.conftest import land
 from tests.test_month_end import assert_ran, invoice_tables, query

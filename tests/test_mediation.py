@@ -11,9 +11,9 @@ from datetime import date, timedelta
 import duckdb
 import pytest
 
-from orchestration.ingest import ingest_days
-from orchestration.layouts import SOURCES
-from orchestration.runner import build_models, failed_checks, load_days
+from orchestration.ingestion.layouts import SOURCES
+from orchestration.ingestion.load import ingest_days
+from orchestration.pipeline.runs import build_models, failed_checks, load_days
 from orchestration.settings import run_dbt
 from orchestration.warehouse import connect
 from tests.conftest import REALDATA, land
@@ -110,7 +110,7 @@ def reference(paths, day: str = "2026-10-01", owners: str = OWNERS) -> None:
 
 def load_and_build(paths, days: list[str], through_dagster: bool = False) -> None:
     """Raw ingestion of every source for the delivery days `days[0]`..`days[-1]`, then mediation of those
-    days' partition range: as real Dagster runs (orchestration/runner.py), or, quicker, ingestion in this
+    days' partition range: as real Dagster runs (orchestration/pipeline/runs.py), or, quicker, ingestion in this
     process and the `dbt build` with the days' vars that Dagster's daily assets run."""
     first, last = date.fromisoformat(days[0]), date.fromisoformat(days[-1])
     if through_dagster:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestration.runner import build_models, failed_checks, load_days
+from orchestration.pipeline.runs import build_models, failed_checks, load_days
 from orchestration.settings import Paths
 from tests.conftest import land
 from tests.test_mediation import (

@@ -39,14 +39,14 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.billing import BillingActError, close_period, period_log, reopen_period
+from orchestration.billing.documents import render_period
+from orchestration.billing.periods import BillingActError, close_period, period_log, reopen_period
 from orchestration.cli import main
-from orchestration.instance import get_instance
-from orchestration.invoices import render_period
-from orchestration.runner import bill_months, build_models, close_month, failed_checks, landed_days, load_days
+from orchestration.pipeline.instance import get_instance
+from orchestration.pipeline.runs import bill_months, build_models, close_month, failed_checks, landed_days, load_days
 from orchestration.settings import Paths
-from orchestration.simulator import SimulationConfig, simulate
 from orchestration.warehouse import connect
+from tools.simulator import SimulationConfig, simulate
 
 pytestmark = pytest.mark.integration
 
@@ -620,8 +620,8 @@ def findings_table(paths: Paths) -> list[tuple]:
 def assured(late_billed):
     """The controls run; an analyst works the largest under-billing case to recovery and notes another; then
     the pipeline runs again (September..October re-billed, the controls again)."""
-    from orchestration import cases
-    from orchestration.runner import assure
+    from orchestration.assurance import cases
+    from orchestration.pipeline.runs import assure
 
     paths = late_billed.paths
     first = assure(paths)
@@ -650,7 +650,7 @@ def assured(late_billed):
 def test_assurance_runs_clean_and_every_injected_leak_is_found_with_its_value(assured):
     """Every leak the simulated billing system was given, and every payment fault due by the data's day, is
     found by its control with the injected money, to the last decimal; no finding matches no injection."""
-    from orchestration.assurance_score import MONEY_CONTROLS, score, summarize
+    from tools.simulator.assurance_score import MONEY_CONTROLS, score, summarize
 
     for result in assured.stages["assured"]["results"]:
         assert_ran(result)  # the reconciliation's `unexplained = 0` test among the checks
@@ -763,7 +763,7 @@ def test_late_calls_after_close_are_found_billed_as_adjustments(assured):
 def test_findings_keep_their_ids_and_cases_keep_the_analysts_work_across_pipeline_runs(assured):
     """A second pipeline run (re-billing and the controls) changes no finding, not even its first-seen day,
     opens no case, and leaves the analysts' owners, statuses, notes and recovered amounts as they were."""
-    from orchestration import cases
+    from orchestration.assurance import cases
 
     stage = assured.stages["assured"]
     first, second = stage["findings"]

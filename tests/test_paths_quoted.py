@@ -76,7 +76,7 @@ def test_land_load_build_publish_and_read_in_a_folder_named_with_quotes(odd_path
 
     from dashboards import data
     from dashboards.queries import operations
-    from orchestration.runner import build_models, load_days
+    from orchestration.pipeline.runs import build_models, load_days
 
     folder = odd_paths.landing / "asterisk" / D1.isoformat()
     folder.mkdir(parents=True)
@@ -107,7 +107,7 @@ def odd_folder(tmp_path) -> Path:
 
 
 def test_the_billing_systems_export_is_written_into_a_folder_named_with_quotes(odd_folder):
-    from orchestration.simulator.billing_system import _write_csv
+    from tools.simulator.billing_system import _write_csv
 
     with duckdb.connect() as con:
         con.execute(
@@ -123,8 +123,8 @@ def test_the_billing_systems_export_is_written_into_a_folder_named_with_quotes(o
 
 
 def test_the_ingestion_scorecard_reads_a_ground_truth_folder_named_with_quotes(odd_folder):
-    from orchestration.scoring import ingestion_scorecard
     from orchestration.warehouse import ensure_raw_schema
+    from tools.simulator.scoring import ingestion_scorecard
 
     (odd_folder / "injections.csv").write_text(
         "kind,expected_effect,file,line_no\nblank_line,reject:blank_line,asterisk/2026-10-01/a.csv,2\n"
@@ -144,7 +144,7 @@ def test_the_ingestion_scorecard_reads_a_ground_truth_folder_named_with_quotes(o
 def test_fraud_evaluation_reads_a_ground_truth_folder_named_with_quotes(odd_folder):
     """One IRSF incident from 10:00; its call ends at 10:05 and triggers the rules detector's alert: found
     5 minutes after it started, nothing lost before the alert."""
-    from orchestration.fraud import evaluate
+    from models.fraud.detection import evaluate
 
     (odd_folder / "fraud_incidents.csv").write_text(
         "incident_id,kind,account_ids,start_at,end_at,calls\nI1,irsf,A1,2026-10-01 10:00:00,2026-10-01 10:30:00,1\n"
@@ -183,7 +183,7 @@ _PASTED_PATH = re.compile(r"""(read_\w+\(\s*|\b(to|from|attach|directory\s*=)\s+
 
 def test_no_python_file_formats_a_path_into_sql():
     found = []
-    for folder in ("orchestration", "dashboards", "models"):
+    for folder in ("orchestration", "dashboards", "models", "tools"):
         for path in sorted((REPO_ROOT / folder).rglob("*.py")):
             for number, line in enumerate(path.read_text().splitlines(), start=1):
                 if _PASTED_PATH.search(line):

@@ -8,9 +8,9 @@ import json
 import duckdb
 import pytest
 
-from orchestration.runner import build_models, failed_checks, landed_days, load_days
-from orchestration.scoring import call_accuracy, ingestion_scorecard, mediation_scorecard, rating_scorecard
-from orchestration.simulator import SimulationConfig, simulate
+from orchestration.pipeline.runs import build_models, failed_checks, landed_days, load_days
+from tools.simulator import SimulationConfig, simulate
+from tools.simulator.scoring import call_accuracy, ingestion_scorecard, mediation_scorecard, rating_scorecard
 
 pytestmark = pytest.mark.integration
 

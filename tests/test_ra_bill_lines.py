@@ -28,8 +28,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from orchestration.settings import Paths
-from orchestration.simulator.leaks_bill_lines import exports, jurisdictions_from_landing, rewrite_invoices
 from tests.ra_world import findings, operator_month, read_rows, write_rows
+from tools.simulator.leaks_bill_lines import exports, jurisdictions_from_landing, rewrite_invoices
 
 MOVED_FROM, MOVED_TO = "ACC-00001", "ACC-00007"
 NOT_INVOICED = "ACC-00005"
@@ -147,7 +147,7 @@ def _reprice(paths: Paths, calls: list[dict], plan: str) -> dict[str, Decimal]:
     """The calls at `plan` by the tariff contract's reference implementation on the landed catalog."""
     import pyarrow as pa
 
-    from orchestration.rating import rate_against_catalog
+    from orchestration.rating.what_if import rate_against_catalog
 
     table = pa.table({
         "call_id": [_mediated_id(c) for c in calls],

@@ -281,9 +281,9 @@ def test_cost_families_change_the_landed_invoices_as_their_ground_truth_says(tmp
     """Every family of leaks_cost leaves one leak per vendor invoice, named by `<invoice>|<line>`, whose billed
     amount is the landed line's: raised lines, a copy of another line, a line for a destination no call of the
     month reached (ground_truth/vendor_calls.parquet: what the vendors bill)."""
-    from orchestration.simulator import SimulationConfig, simulate
-    from orchestration.simulator.leaks_cost import FAMILIES
     from tests.ra_world import SEPTEMBER
+    from tools.simulator import SimulationConfig, simulate
+    from tools.simulator.leaks_cost import FAMILIES
 
     config = SimulationConfig(seed=7, start=SEPTEMBER, months=1, accounts=12, calls_per_day=150, out=tmp_path,
                               inject_faults=False, leakage="all")  # fmt: skip
@@ -329,7 +329,7 @@ def test_invoice_lines_conserve_the_calls_they_bill(calls):
     second (minutes half up to the cent), one line per destination, numbered from 1 per invoice."""
     import pyarrow as pa
 
-    from orchestration.simulator.vendor_invoices import invoice_lines
+    from tools.simulator.vendor_invoices import invoice_lines
 
     table = pa.table(
         {

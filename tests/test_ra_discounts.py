@@ -42,7 +42,7 @@ def _promotions(paths: Paths) -> dict[str, dict[str, str]]:
 def _recompute_header(paths: Paths, number: str) -> None:
     """The billing system's header step on the changed lines (net per tax type, a discount under its
     promotion's charge type; tax per charge type; total), a full payment following."""
-    from orchestration.simulator.leaks_bill_lines import exports, jurisdictions_from_landing, rewrite_invoices
+    from tools.simulator.leaks_bill_lines import exports, jurisdictions_from_landing, rewrite_invoices
 
     (export,) = [e for e in exports(paths.landing) if e.day == "2026-10-01"]
     rewrite_invoices(paths.landing, export, jurisdictions_from_landing(paths.landing), [number], rediscount=False)
@@ -189,7 +189,7 @@ def test_discount_families_change_the_landed_files_as_their_ground_truth_says(tm
     """The discount families on a small simulated two months' files (no pipeline): each finds a target,
     records one leak naming `<invoice>|<promotion>` with its value and direction, and the landed discount line
     says so; the header is its lines' net plus tax."""
-    from orchestration.simulator import SimulationConfig, simulate
+    from tools.simulator import SimulationConfig, simulate
 
     simulate(SimulationConfig(seed=11, start=date(2026, 8, 1), months=2, accounts=30, calls_per_day=100,
                               out=tmp_path, inject_faults=False, fraud="none", leakage="all"))  # fmt: skip

@@ -34,8 +34,8 @@ from pathlib import Path
 import pytest
 
 from orchestration.settings import Paths, run_dbt
-from orchestration.simulator import SimulationConfig, simulate
 from tests.ra_world import findings, landed, read_rows, run_month, write_rows
+from tools.simulator import SimulationConfig, simulate
 
 # a simulation and a pipeline run of two months: past the default timeout on a loaded machine
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]

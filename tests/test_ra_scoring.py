@@ -1,6 +1,6 @@
-"""Scoring any leakage family against the controls' findings (orchestration/scoring.py: leak_matches,
-family_scorecard, spurious_findings), the score report (orchestration/assurance_score.py) and the
-revenue-assurance KPIs in one place (orchestration/ra_kpis.py). Hand-made warehouse tables and ground truth
+"""Scoring any leakage family against the controls' findings (tools/simulator/scoring.py: leak_matches,
+family_scorecard, spurious_findings), the score report (tools/simulator/assurance_score.py) and the
+revenue-assurance KPIs in one place (orchestration/assurance/kpis.py). Hand-made warehouse tables and ground truth
 in tmp: no simulation.
 """
 
@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestration.scoring import family_scorecard, leak_matches, spurious_findings
-from orchestration.simulator.leak_families import LEAK_COLUMNS
+from tools.simulator.leak_families import LEAK_COLUMNS
+from tools.simulator.scoring import family_scorecard, leak_matches, spurious_findings
 
 SEP, OCT = date(2026, 9, 1), date(2026, 10, 1)
 SUSPENSE_AGE = 3
@@ -219,7 +219,7 @@ def family(leaks: int, found: int, injected: str, value: str) -> dict:
 
 
 def test_the_acceptance_line_needs_95_percent_by_count_and_value_and_under_2_percent_spurious():
-    from orchestration.assurance_score import family_summary
+    from tools.simulator.assurance_score import family_summary
 
     def verdict(families, findings, spurious):
         return family_summary(families, [{"control_id": "RA-03", "findings": findings, "spurious": spurious}])
@@ -237,7 +237,7 @@ def test_report_score_writes_the_families_spurious_findings_and_verdict(tmp_path
     import argparse
     import shutil
 
-    from orchestration.assurance_score import score_quarter
+    from tools.simulator.assurance_score import score_quarter
 
     data = tmp_path / "data"
     shutil.copytree(ground_truth, data / "ground_truth")
@@ -281,7 +281,7 @@ def kpi_world(tmp_path_factory):
     recovered 10.00 EUR of under-billing, refunded 3.00 EUR of over-billing and collected 5.00 USD."""
     from datetime import UTC, datetime
 
-    from orchestration import cases
+    from orchestration.assurance import cases
 
     folder = tmp_path_factory.mktemp("kpis")
     con = duckdb.connect(str(folder / "warehouse.duckdb"))
@@ -319,7 +319,7 @@ def kpi_world(tmp_path_factory):
 
 
 def test_each_kpi_is_the_hand_worked_figure(kpi_world):
-    from orchestration.ra_kpis import leakage_kpis
+    from orchestration.assurance.kpis import leakage_kpis
 
     con, store, _ = kpi_world
     figures = leakage_kpis(con, store, SEP)
@@ -349,8 +349,9 @@ def test_each_kpi_is_the_hand_worked_figure(kpi_world):
 def test_the_report_the_run_summary_and_the_dashboards_show_the_same_kpis(kpi_world):
     from dashboards.data import Snapshot
     from dashboards.queries import leakage as dashboard
-    from orchestration import leakage_report, run_summary
-    from orchestration.ra_kpis import leakage_kpis
+    from orchestration.assurance.kpis import leakage_kpis
+    from orchestration.reports import leakage as leakage_report
+    from orchestration.reports import run_summary
 
     con, store, folder = kpi_world
     total = leakage_kpis(con, store, SEP).total
@@ -384,7 +385,7 @@ def test_the_report_the_run_summary_and_the_dashboards_show_the_same_kpis(kpi_wo
 
 
 def test_a_family_in_two_areas_counts_its_findings_per_area_and_the_covering_leakage_once(tmp_path):
-    from orchestration.scoring import covering_leakage
+    from tools.simulator.scoring import covering_leakage
 
     split = [
         leak("LK-1", "header_split", "holdout", "billing", "ACC-0007", "2026-09-01", "invoice", "INV-000777", "",

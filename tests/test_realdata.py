@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.layout_sniff import HEAD_BYTES, unsupported_layout
+from orchestration.ingestion.sniff import HEAD_BYTES, unsupported_layout
 from tests.conftest import REALDATA
 
 pytestmark = pytest.mark.integration
@@ -94,7 +94,7 @@ SWITCHES_CSV = (
 def outcomes(tmp_path_factory):
     """Every sample landed on one day, loaded and mediated in one run; per sample: its audit row, and the calls,
     suspense and mediation rejects its records became."""
-    from orchestration.runner import build_models, load_days
+    from orchestration.pipeline.runs import build_models, load_days
     from orchestration.settings import Paths
 
     mp = pytest.MonkeyPatch()
@@ -244,7 +244,7 @@ def test_a_format_whose_column_count_fits_by_chance_is_refused_not_loaded(paths,
     the same day loads; a CEL file arriving gzipped and an OpenSIPS flatstore file under FreeSWITCH are named too."""
     import gzip
 
-    from orchestration.ingest import ingest_day
+    from orchestration.ingestion.load import ingest_day
     from tests.conftest import land
 
     land(paths, "asterisk", DAY.isoformat(), "a_20261001T01Z.csv", f"{ACC_LINE}\n{ACC_LINE}\n".encode())

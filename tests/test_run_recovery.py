@@ -22,7 +22,7 @@ import duckdb
 import pytest
 from dagster._core.storage.dagster_run import DagsterRun
 
-from orchestration.instance import RUN_ID_ENV, WORKER_TAG, get_instance, worker_identity
+from orchestration.pipeline.instance import RUN_ID_ENV, WORKER_TAG, get_instance, worker_identity
 from orchestration.settings import REPO_ROOT, Paths
 from tests.conftest import land
 from tests.test_ingest import ast
@@ -36,8 +36,8 @@ POOL = "warehouse"
 STUCK_LOAD = """
 import time
 from datetime import date
-import orchestration.assets.ingestion as ingestion
-from orchestration.runner import load_days
+import orchestration.pipeline.assets.ingestion as ingestion
+from orchestration.pipeline.runs import load_days
 from orchestration.settings import Paths
 
 real_ingest = ingestion.ingest_days
@@ -53,7 +53,7 @@ load_days(Paths.from_env(), date(2026, 10, 1), date(2026, 10, 1), ["asterisk"])
 
 BUILD = """
 from datetime import date
-from orchestration.runner import build_models
+from orchestration.pipeline.runs import build_models
 from orchestration.settings import Paths
 build_models(Paths.from_env(), date(2026, 10, 1), date(2026, 10, 1))
 """
@@ -154,7 +154,7 @@ def _raw_counts(paths: Paths) -> tuple[int, int]:
 
 @pytest.mark.timeout(240)
 def test_killed_load_is_failed_its_slot_freed_and_the_next_load_runs(paths):
-    from orchestration.instance import recover_dead_runs
+    from orchestration.pipeline.instance import recover_dead_runs
 
     land(paths, "asterisk", DAY.isoformat(), "a_20261001T01Z.csv", f"{ast(uid='1')}\n{ast(uid='2')}\n".encode())
     instance = get_instance(paths)
@@ -170,7 +170,7 @@ def test_killed_load_is_failed_its_slot_freed_and_the_next_load_runs(paths):
     finally:
         child.kill()
 
-    from orchestration.runner import load_days
+    from orchestration.pipeline.runs import load_days
 
     with _deadline(60, "the next load"):
         assert load_days(paths, DAY, DAY, ["asterisk"]).success
@@ -188,7 +188,7 @@ def test_killed_load_is_failed_its_slot_freed_and_the_next_load_runs(paths):
 
 @pytest.mark.timeout(300)
 def test_killed_build_leaves_no_dbt_process_and_the_next_load_runs(paths):
-    from orchestration.runner import load_days
+    from orchestration.pipeline.runs import load_days
 
     land(paths, "asterisk", DAY.isoformat(), "a_20261001T01Z.csv", f"{ast(uid='1')}\n{ast(uid='2')}\n".encode())
     assert load_days(paths, DAY, DAY, ["asterisk"]).success
@@ -248,8 +248,8 @@ def _gone_process() -> str:
 
 
 def test_recovery_fails_only_runs_whose_process_is_gone_and_kills_what_they_left(paths, capsys):
-    from orchestration.schedules import daily_load_schedule
-    from orchestration.sensors import run_recovery_sensor
+    from orchestration.pipeline.schedules import daily_load_schedule
+    from orchestration.pipeline.sensors import run_recovery_sensor
 
     instance = get_instance(paths)
     instance.event_log_storage.set_concurrency_slots(POOL, 8)
@@ -329,7 +329,7 @@ def _launched(instance: dg.DagsterInstance, pid: int | None, said_at: float | No
 
 
 def test_runs_launched_by_dagster_dev_are_judged_by_their_run_worker(paths):
-    from orchestration.instance import recover_dead_runs
+    from orchestration.pipeline.instance import recover_dead_runs
 
     instance = get_instance(paths)
     gone = subprocess.Popen(["sleep", "600"])

@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pytest
 
-from orchestration.billing_ids import invoice_number
-from orchestration.layouts import match_layout
-from orchestration.simulator import SimulationConfig, simulate
-from orchestration.simulator.payments import PAYMENT_KINDS
+from orchestration.billing.ids import invoice_number
+from orchestration.ingestion.layouts import match_layout
+from tools.simulator import SimulationConfig, simulate
+from tools.simulator.payments import PAYMENT_KINDS
 
 SMALL = {"seed": 5, "accounts": 12, "calls_per_day": 1000}
 SWITCH_ZONES = {"asterisk": "Europe/London", "freeswitch": "Europe/Berlin"}

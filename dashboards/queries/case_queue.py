@@ -1,4 +1,4 @@
-"""The cases page: the analysts' case queue and its KPIs, read live from the case store (orchestration.cases),
+"""The cases page: the analysts' case queue and its KPIs, read live from the case store (orchestration.assurance.cases),
 and a case's findings as the snapshot has them."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from dashboards.data import Snapshot, query
-from orchestration import cases
-from orchestration.invoices import cents
+from orchestration.assurance import cases
+from orchestration.billing.documents import cents
 
 OPEN_STATUSES = ("open", "investigating", "confirmed", "recovery_pending")  # still being worked
 COLUMNS = ["case_id", "status", "owner", "title", "control_id", "account_id", "billing_period", "currency",

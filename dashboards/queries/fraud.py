@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from dashboards.data import Snapshot, query
-from orchestration import cases
+from orchestration.assurance import cases
 
 TIMELINE_BEFORE = timedelta(days=3)
 TIMELINE_AFTER = timedelta(days=1)

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from dashboards.data import Snapshot, query, records
-from orchestration.invoices import CALL_COLUMNS, INVOICE_COLUMNS, LINE_COLUMNS, render_invoice_pdf
+from orchestration.billing.documents import CALL_COLUMNS, INVOICE_COLUMNS, LINE_COLUMNS, render_invoice_pdf
 
 SHOWN_CALLS = 1_000  # itemised calls shown on the page; the CSV download has every one
 

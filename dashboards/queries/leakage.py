@@ -1,6 +1,6 @@
 """Revenue leakage: the controls' findings by control, area and value, their evidence calls, the KPIs and the
 coverage. The findings come from the snapshot; the cases analysts work are in the case store
-(orchestration.cases), read live, so an edit shows at once."""
+(orchestration.assurance.cases), read live, so an edit shows at once."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import duckdb
 import pandas as pd
 
 from dashboards.data import Snapshot, fx_join, in_reporting, query, reporting_currency, values
-from orchestration.ra_kpis import LeakageKpis, leakage_kpis
+from orchestration.assurance.kpis import LeakageKpis, leakage_kpis
 from orchestration.warehouse import sql_literal
 
 DIRECTIONS = ("under_billing", "over_billing", "cost", "collection", "none")
@@ -27,7 +27,7 @@ COVERAGE_COLUMNS = "leakage_area varchar, control_id varchar, items_checked bigi
 
 
 def kpi_figures(snapshot: Snapshot, period: date | None, store: Path | None = None) -> LeakageKpis:
-    """The KPIs as `tollhouse report leakage` and the run summary compute them (orchestration/ra_kpis.py),
+    """The KPIs as `tollhouse report leakage` and the run summary compute them (orchestration/assurance/kpis.py),
     over the snapshot's marts (rpt_leakage_kpis must be published) and the live case store."""
     con = duckdb.connect()
     try:

@@ -108,7 +108,7 @@ def freshness(snapshot: Snapshot, now: datetime | None = None) -> pd.DataFrame:
 
 def last_runs(paths: Paths, limit: int = 15) -> pd.DataFrame:
     """The Dagster instance's latest runs (the CLI's and the schedules'), newest first."""
-    from orchestration.instance import get_instance
+    from orchestration.pipeline.instance import get_instance
 
     records = get_instance(paths).get_run_records(limit=limit)
     rows = []

@@ -10,7 +10,7 @@ import streamlit as st
 from dashboards.app_state import blank, metric_row, money, page, table
 from dashboards.queries import fraud
 from dashboards.roles import current_user
-from orchestration import cases
+from orchestration.assurance import cases
 
 snapshot, role, paths = page("Fraud", "fct_fraud_alerts", "fct_fraud_account_hours",
                              needs="score the calls (`tollhouse fraud score`)")  # fmt: skip

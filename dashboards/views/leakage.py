@@ -8,7 +8,7 @@ from dashboards.app_state import blank, metric_row, money, page, percent, table
 from dashboards.case_work import work_case
 from dashboards.data import reporting_currency
 from dashboards.queries import leakage
-from orchestration import cases
+from orchestration.assurance import cases
 
 snapshot, role, paths = page(
     "Leakage",

@@ -1,7 +1,7 @@
 {#- Revenue assurance (docs/assurance.md): the shape every control's findings share. -#}
 
 {#- A finding's id: stable across runs for the same control, type, account, period and subject, so the
-    cases analysts work (orchestration/cases.py) stay attached to it. -#}
+    cases analysts work (orchestration/assurance/cases.py) stay attached to it. -#}
 {% macro ra_finding_id(control_id, finding_type, account_id, billing_period, subject) -%}
     'F-' || substr(md5(concat_ws('|', {{ control_id }}, {{ finding_type }}, coalesce({{ account_id }}, ''),
                                  cast({{ billing_period }} as varchar), {{ subject }})), 1, 16)

@@ -66,7 +66,7 @@
 {%- endmacro %}
 
 {#- The archive of closed periods (docs/billing.md: a closed period never changes). Python writes it
-    (orchestration/billing.py: close and re-open, each logged in period_log); dbt only reads it, so no
+    (orchestration/billing/periods.py: close and re-open, each logged in period_log); dbt only reads it, so no
     dbt run, full refresh included, can touch a closed invoice. Created before any model reads it (an
     on-run-start hook); the columns are those of the drafted models, which the close copies by name. -#}
 {% macro create_billing_archive() -%}

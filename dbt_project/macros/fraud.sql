@@ -1,4 +1,4 @@
-{#- The tables the fraud/scores asset writes (orchestration/fraud.py), created empty when missing, so the
+{#- The tables the fraud/scores asset writes (models/fraud/detection.py), created empty when missing, so the
     alert models build before any model has scored: then only the rules raise alerts. -#}
 {% macro create_fraud_tables() -%}
 create schema if not exists fraud;

@@ -2,7 +2,7 @@
 -- reporting_currency, at the FX rate of the period's last day): billed and expected revenue, leakage found
 -- (under-billing, over-billing, cost, collection), leakage as % of billed revenue, the recoverable share,
 -- and the CDR-to-bill match rate. Recovered % and days to recovery come from the cases analysts work
--- (orchestration/cases.py), outside the warehouse; `tollhouse report leakage` joins them.
+-- (orchestration/assurance/cases.py), outside the warehouse; `tollhouse report leakage` joins them.
 with periods as (
     select * from {{ ref('int_ra_periods') }}
 ),

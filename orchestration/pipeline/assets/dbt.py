@@ -1,0 +1,216 @@
+"""dbt models as Dagster assets (dagster-dbt); dbt tests become asset checks.
+
+The manifest is prepared by the build (`make manifest`), not parsed here: importing this module never runs
+dbt. dbt runs as a subprocess with the venv's own executable, and writes inside the `warehouse` pool. It is
+started through orchestration/pipeline/dbt_child.py so that it dies with the run's process (a run killed with
+`kill -9` must not leave dbt writing), and carries the run's id so that run recovery can find it.
+"""
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+from packaging import version
+
+from orchestration.pipeline.assets.ingestion import WAREHOUSE_POOL
+from orchestration.pipeline.instance import RUN_ID_ENV
+from orchestration.pipeline.partitions import billing_months, delivery_days
+from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, DBT_TARGET, default_data_dir
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=DBT_TARGET)
+
+
+def _layer(dbt_resource_props: Mapping[str, Any]) -> str:
+    """models/<layer>/... for models; seeds are the `reference` layer (their schema)."""
+    if dbt_resource_props["resource_type"] == "seed":
+        return "reference"
+    return Path(dbt_resource_props["original_file_path"]).parts[1]
+
+
+class TollhouseTranslator(DagsterDbtTranslator):
+    """Models keyed by layer and name (marts/rpt_ingestion_daily), grouped by layer."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return super().get_asset_key(dbt_resource_props)  # raw tables: meta.dagster.asset_key
+        return dg.AssetKey([_layer(dbt_resource_props), dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return _layer(dbt_resource_props)
+
+
+# Models rebuilt for the delivery days a run covers (tagged in dbt_project.yml): the mediation chain and
+# the control marts. The rest (seeds, staging views) changes only with the project's code.
+DAILY_MODELS = "tag:daily"
+# Models rebuilt for the billing months a run covers: the billing chain and its marts.
+BILLING_MODELS = "tag:billing"
+# The revenue-assurance controls: rebuilt over every period the billing system exported, after billing.
+ASSURANCE_MODELS = "tag:assurance"
+# Fraud: the features and rules over every rated call; then, after the model scored them, the alerts.
+FRAUD_MODELS = "tag:fraud"
+FRAUD_ALERT_MODELS = "int_fraud_triggers fct_fraud_alerts"
+
+
+class DbtAssets(NamedTuple):
+    reference: dg.AssetsDefinition
+    daily: dg.AssetsDefinition
+    billing: dg.AssetsDefinition
+    assurance: dg.AssetsDefinition
+    fraud_features: dg.AssetsDefinition
+    fraud_alerts: dg.AssetsDefinition
+
+
+def _translator() -> TollhouseTranslator:
+    # one raw asset per source loads several tables (raw/crm: accounts, subscriptions, ...)
+    return TollhouseTranslator(settings=DagsterDbtTranslatorSettings(enable_duplicate_source_asset_keys=True))
+
+
+class MediationConfig(dg.Config):
+    full_refresh: bool = False
+    """Rebuild the daily models from every delivered record, whatever the partition range: after an upgrade
+    that changed their columns, or to repair days mediated out of delivery order."""
+
+
+def delivery_day_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """The run's delivery days as the dbt vars the daily models read (macros/delivery_days.sql)."""
+    days = context.partition_key_range
+    return {"delivered_from": days.start, "delivered_to": days.end}
+
+
+def billing_month_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """The run's billing months (keys are their first days) as the dbt vars of macros/billing.sql."""
+    months = context.partition_key_range
+    return {"billing_from": months.start, "billing_to": months.end}
+
+
+def _unpartitioned(name: str, select: str, what: str, exclude: str | None = None) -> dg.AssetsDefinition:
+    """An unpartitioned asset set: one `dbt build` of the selection over everything the warehouse holds."""
+
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        select=select,
+        exclude=exclude,
+        dagster_dbt_translator=_translator(),
+        pool=WAREHOUSE_POOL,
+        name=name,
+    )
+    def models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        context.log.info(what)
+        yield from dbt.cli(["build"], context=context).stream()
+
+    return models
+
+
+@functools.cache
+def build_dbt_assets() -> DbtAssets:
+    """Six asset sets from one manifest: the models that change only with the code (reference seeds,
+    staging views); the daily ones (mediation, rating and control marts), partitioned by delivery day; the
+    billing ones, partitioned by billing month; and the revenue-assurance controls, unpartitioned: they
+    compare every period the billing system of record exported, so one run covers them all; and the fraud
+    features, then the fraud alerts, unpartitioned, on either side of the model's scoring. A range of
+    days or months (a backfill, `tollhouse load --from --to`, `tollhouse backfill`) is one dbt run:
+    single-run backfill policy."""
+
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        exclude=f"{DAILY_MODELS} {BILLING_MODELS} {ASSURANCE_MODELS} {FRAUD_MODELS}",
+        dagster_dbt_translator=_translator(),
+        pool=WAREHOUSE_POOL,
+        name="tollhouse_dbt",
+    )
+    def tollhouse_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        yield from dbt.cli(["build"], context=context).stream()
+
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        select=DAILY_MODELS,
+        dagster_dbt_translator=_translator(),
+        partitions_def=delivery_days,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=WAREHOUSE_POOL,
+        name="tollhouse_dbt_daily",
+    )
+    def tollhouse_dbt_daily(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: MediationConfig):
+        days = delivery_day_vars(context)
+        rebuilt = ", rebuilt from every record" if config.full_refresh else ""
+        context.log.info(f"mediating delivery days {days}{rebuilt}")
+        args = ["build", "--vars", json.dumps(days), *(["--full-refresh"] if config.full_refresh else [])]
+        yield from dbt.cli(args, context=context).stream()
+
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        select=BILLING_MODELS,
+        dagster_dbt_translator=_translator(),
+        partitions_def=billing_months,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=WAREHOUSE_POOL,
+        name="tollhouse_dbt_billing",
+    )
+    def tollhouse_dbt_billing(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        months = billing_month_vars(context)
+        context.log.info(f"billing months {months['billing_from']}..{months['billing_to']}")
+        yield from dbt.cli(["build", "--vars", json.dumps(months)], context=context).stream()
+
+    assurance = _unpartitioned(
+        "tollhouse_dbt_assurance",
+        ASSURANCE_MODELS,
+        "revenue-assurance controls over every period the billing system exported",
+    )
+    fraud_features = _unpartitioned(
+        "tollhouse_dbt_fraud_features",
+        FRAUD_MODELS,
+        "fraud features and rules over every rated call",
+        exclude=FRAUD_ALERT_MODELS,
+    )
+    fraud_alerts = _unpartitioned(
+        "tollhouse_dbt_fraud_alerts", FRAUD_ALERT_MODELS, "fraud alerts from the rules and the model's scores"
+    )
+    return DbtAssets(tollhouse_dbt, tollhouse_dbt_daily, tollhouse_dbt_billing, assurance, fraud_features, fraud_alerts)
+
+
+# Starts the venv's dbt so that it dies with the process that started it (Linux PR_SET_PDEATHSIG).
+DBT_CHILD = Path(__file__).resolve().parents[1] / "dbt_child.py"
+
+
+class TollhouseDbtResource(DbtCliResource):
+    """dagster-dbt's resource, whose dbt processes die with the run's process and carry the run's id."""
+
+    @functools.cached_property
+    def _cli_version(self) -> version.Version:
+        # dagster-dbt asks `dbt --version` in a subprocess before every invocation (about 6 s here); the
+        # executable is this venv's dbt-core, whose version this process can read directly.
+        from dbt.version import __version__
+
+        return version.parse(__version__)
+
+    def cli(self, args, *, context=None, **kwargs):
+        # dagster-dbt passes this process's environment to dbt; the wrapper reads these.
+        os.environ.update(
+            {
+                "TOLLHOUSE_PYTHON": sys.executable,
+                "TOLLHOUSE_DBT": str(DBT_EXECUTABLE),
+                "TOLLHOUSE_DBT_PARENT": str(os.getpid()),
+                "TOLLHOUSE_DBT_CWD": str(default_data_dir()),  # the profile's `run` target is relative to it
+                RUN_ID_ENV: context.run.run_id if context is not None else "",
+            }
+        )
+        return super().cli(args, context=context, **kwargs)
+
+
+def dbt_resource() -> DbtCliResource:
+    """dbt from this venv (the venv need not be activated), through the wrapper. Its profile finds the
+    warehouse through TOLLHOUSE_DATA_DIR, the same variable the warehouse resource is built from."""
+    os.environ.setdefault("TOLLHOUSE_PYTHON", sys.executable)  # for calls other than `cli` (`--version`)
+    os.environ.setdefault("TOLLHOUSE_DBT", str(DBT_EXECUTABLE))
+    return TollhouseDbtResource(
+        project_dir=dbt_project,
+        profiles_dir=str(DBT_PROJECT_DIR),
+        target=DBT_TARGET,
+        dbt_executable=str(DBT_CHILD),
+    )
