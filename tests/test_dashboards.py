@@ -164,7 +164,7 @@ def test_overview_shows_the_closed_months_revenue_billing_and_fraud(operator, mo
     ((revenue,),) = warehouse(
         operator,
         """select sum(r.cost * case when r.currency = 'EUR' then 1 else fx.rate end)
-           from marts.fct_rated_calls r left join intermediate.int_fx_daily_rates fx
+           from marts.fct_rated_calls r left join intermediate.int_fx_rates_carried_forward fx
              on fx.base_currency = r.currency and fx.quote_currency = 'EUR' and fx.rate_day = r.call_date
            where r.call_date >= ? and r.call_date < ?""",
         [OCT, date(2026, 11, 1)],
@@ -215,6 +215,20 @@ def test_an_invoice_opens_with_its_lines_and_calls_and_its_pdf_is_the_issued_doc
     assert len(frame_with(at, "call_id")) == min(call_count, invoices.SHOWN_CALLS)
     pdf = invoices.invoice_pdf(data.current_snapshot(operator), number)
     assert pdf == (operator.invoices / "2026-10" / f"{number}.pdf").read_bytes()
+
+
+def test_a_closed_invoice_downloads_its_issued_pdf_and_a_draft_or_an_unissued_one_is_rendered(tmp_path):
+    """The page hands over the month-end file of a closed invoice (no rendering on the click); a draft, a
+    closed invoice whose document is missing, and a number that is no file name fall back to rendering."""
+    issued = tmp_path / "2026-10" / "INV-202610-ACC-00001.pdf"
+    issued.parent.mkdir()
+    issued.write_bytes(b"%PDF-issued")
+    head = {"invoice_number": "INV-202610-ACC-00001", "billing_period": date(2026, 10, 1), "status": "closed"}
+    assert invoices.issued_pdf(tmp_path, head) == issued
+    assert invoices.issued_pdf(tmp_path, {**head, "status": "draft"}) is None
+    assert invoices.issued_pdf(tmp_path, {**head, "invoice_number": "INV-202610-ACC-00002"}) is None
+    assert invoices.issued_pdf(tmp_path, {**head, "billing_period": date(2026, 9, 1)}) is None
+    assert invoices.issued_pdf(tmp_path, {**head, "invoice_number": "../2026-10/INV-202610-ACC-00001"}) is None
 
 
 def test_finance_sees_b_numbers_masked_and_only_its_pages_assurance_sees_them_whole(operator, monkeypatch):

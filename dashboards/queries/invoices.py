@@ -4,12 +4,15 @@ the same code as the month-end documents (a closed invoice's PDF is byte-identic
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from dashboards.data import Snapshot, query, records
-from orchestration.billing.documents import CALL_COLUMNS, INVOICE_COLUMNS, LINE_COLUMNS, render_invoice_pdf
+from orchestration.billing.invoices.exports import LINE_COLUMNS
+from orchestration.billing.invoices.pdf import render_invoice_pdf
+from orchestration.billing.invoices.period import CALL_COLUMNS, INVOICE_COLUMNS, SAFE_NAME
 
 SHOWN_CALLS = 1_000  # itemised calls shown on the page; the CSV download has every one
 
@@ -62,6 +65,16 @@ def calls(snapshot: Snapshot, number: str, see_numbers: bool, limit: int | None 
         {"number": number, "see": see_numbers, "limit": limit},
         c="fct_invoice_calls",
     )
+
+
+def issued_pdf(invoices_folder: Path, head: dict[str, Any]) -> Path | None:
+    """The month-end PDF issued for a closed invoice (data/invoices/<YYYY-MM>/<number>.pdf), or None for a draft
+    or when no document was written: a closed invoice never changes, so the issued file is the document and
+    need not be rendered again."""
+    if head.get("status") != "closed" or not SAFE_NAME.fullmatch(str(head.get("invoice_number", ""))):
+        return None
+    issued = invoices_folder / f"{head['billing_period']:%Y-%m}" / f"{head['invoice_number']}.pdf"
+    return issued if issued.is_file() else None
 
 
 def invoice_pdf(snapshot: Snapshot, number: str) -> bytes:

@@ -1,5 +1,5 @@
 """Invoices: search by number or customer, open one to see its lines and itemised calls, and download its PDF
-(the month-end document) or its calls."""
+(the issued month-end document of a closed invoice, a draft rendered on demand) or its calls."""
 
 import streamlit as st
 
@@ -48,14 +48,18 @@ st.markdown(f"**Itemised calls** ({shown})")
 table(calls)
 
 cols = st.columns(2)
+# a closed invoice's PDF was issued at month end: hand over that file (no rendering, no rerun on the click);
+# a draft is rendered from the snapshot when asked for
+issued = invoices.issued_pdf(paths.invoices, head)
 cols[0].download_button(
     "Download PDF",
-    lambda: invoices.invoice_pdf(snapshot, number),
+    issued.read_bytes() if issued else lambda: invoices.invoice_pdf(snapshot, number),
     f"{number}.pdf",
     "application/pdf",
     key="invoice_pdf",
     type="primary",
     icon=":material/picture_as_pdf:",
+    on_click="ignore" if issued else "rerun",
 )
 cols[1].download_button(
     "Download calls (CSV)",
