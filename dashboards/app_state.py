@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboards.data import Snapshot, current_snapshot
 from dashboards.roles import Role, current_role
-from orchestration.billing.documents import format_money
+from orchestration.billing.invoices.formatting import format_money
 from orchestration.settings import Paths
 
 

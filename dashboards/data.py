@@ -20,7 +20,7 @@ from orchestration.settings import Paths
 from orchestration.warehouse import sql_literal
 
 # A B-number as a role without see_numbers sees it: its last four digits, the rest masked, the length kept
-# (orchestration.billing.documents.mask_number, in SQL so a download of many rows is masked the same way).
+# (orchestration.billing.invoices.formatting.mask_number, in SQL so a download of many rows is masked the same way).
 MASKED_MACRO = """
 create or replace macro masked(number, unmasked) as case
     when unmasked or number is null then number

@@ -31,18 +31,12 @@ import duckdb
 import pytest
 from PIL import Image
 
-from orchestration.billing.documents import (
-    ITEMISED_ROWS,
-    export_calls_csv,
-    export_gl_csv,
-    export_lines_csv,
-    export_lines_json,
-    fetch_lines,
-    mask_number,
-    render_invoice_html,
-    render_invoice_pdf,
-    render_period,
-)
+from orchestration.billing.invoices.document import ITEMISED_ROWS
+from orchestration.billing.invoices.exports import export_calls_csv, export_gl_csv, export_lines_csv, export_lines_json
+from orchestration.billing.invoices.formatting import mask_number
+from orchestration.billing.invoices.html import render_invoice_html
+from orchestration.billing.invoices.pdf import render_invoice_pdf
+from orchestration.billing.invoices.period import fetch_lines, render_period
 from orchestration.settings import REPO_ROOT
 from orchestration.warehouse import fetch_dicts
 

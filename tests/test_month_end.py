@@ -39,7 +39,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.billing.documents import render_period
+from orchestration.billing.invoices.period import render_period
 from orchestration.billing.periods import BillingActError, close_period, period_log, reopen_period
 from orchestration.cli import main
 from orchestration.pipeline.instance import get_instance

@@ -72,7 +72,7 @@ def test_roles_come_from_the_configuration_and_a_wrong_one_is_refused(tmp_path, 
 @pytest.mark.parametrize("number", ["442071234567", "+4915112345678", "1234", "12", "", None, " 0044 "])
 def test_the_pages_mask_numbers_as_the_invoices_do(number):
     """masked() in SQL (pages and CSV downloads) and mask_number (documents) are one rule written twice."""
-    from orchestration.billing.documents import mask_number
+    from orchestration.billing.invoices.formatting import mask_number
 
     with duckdb.connect() as con:
         con.execute(data.MASKED_MACRO)

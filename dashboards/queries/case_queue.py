@@ -10,7 +10,7 @@ import pandas as pd
 
 from dashboards.data import Snapshot, query
 from orchestration.assurance import cases
-from orchestration.billing.documents import cents
+from orchestration.billing.invoices.formatting import cents
 
 OPEN_STATUSES = ("open", "investigating", "confirmed", "recovery_pending")  # still being worked
 COLUMNS = ["case_id", "status", "owner", "title", "control_id", "account_id", "billing_period", "currency",

@@ -10,7 +10,7 @@ from dashboards.app_state import metric_row, page, table
 from dashboards.case_work import work_case
 from dashboards.queries import case_queue
 from orchestration.assurance import cases
-from orchestration.billing.documents import cents
+from orchestration.billing.invoices.formatting import cents
 
 snapshot, role, paths = page("Cases", "fct_leakage_findings", needs="run the controls (`tollhouse assure`)")
 if not paths.cases.exists():

@@ -74,7 +74,7 @@ def period_close(
     "general-ledger journal, under data/invoices/<YYYY-MM>/. Re-rendering gives identical files.",
 )
 def invoice_documents(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    from orchestration.billing.documents import render_period
+    from orchestration.billing.invoices.period import render_period
 
     written = []
     with warehouse.connect(read_only=True) as con:
