@@ -34,8 +34,11 @@ def run_dbt(data: Path, *args: str, target_path: Path | None = None) -> subproce
     """`dbt ARGS` on tollhouse's project against the warehouse in `data`, in a subprocess as Dagster runs it
     (dbt-duckdb in this process would keep the file open its own way), its artefacts under `target_path`
     (default `data/dbt_target`). Output is captured; the caller checks the return code."""
+    from orchestration.warehouse import migrate_warehouse
+
     target_path = target_path or data / "dbt_target"
     seed_partial_parse(target_path)
+    migrate_warehouse(data)  # the tables Python writes, which dbt reads as sources
     return subprocess.run(
         [str(DBT_EXECUTABLE), *args, "--target-path", str(target_path), "--target", DBT_TARGET,
          "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],

@@ -4,11 +4,11 @@ dbt drafts every open period's invoices (models/intermediate/billing). Closing a
 invoices, lines and itemised calls into the `billing` archive in one transaction and logs the act; from
 then on the marts read that period from the archive, so no later run, re-rating or full refresh changes a
 closed invoice; a call that arrives late for it, or a billed call that changes later (re-assembled,
-re-rated, dropped), is billed as an adjustment in the next open period (int_billing_late_calls), which the
+re-rated, dropped), is billed as an adjustment in the next open period (int_closed_period_calls_adjusted), which the
 next close freezes in turn.
 Re-opening is explicit: it needs a reason, is logged with the totals it discards, and removes the period
-from the archive so that the next close freezes it anew. The archive tables are created by dbt's
-on-run-start hook (macros/billing.sql); a close runs after a billing build, so they exist.
+from the archive so that the next close freezes it anew. The archive tables are created by the warehouse's
+migration (orchestration/warehouse.py), which every dbt run and every close runs first.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import date
 
 import duckdb
+
+from orchestration.warehouse import migrate
 
 # (archive table, drafted model it freezes): the close copies columns by name.
 ARCHIVE = (
@@ -67,6 +69,7 @@ def _log(con, period: date, action: str, acted_by: str, reason: str | None, invo
 def close_period(con: duckdb.DuckDBPyConnection, period: date, acted_by: str, reason: str | None = None) -> PeriodAct:
     """Freeze the period's drafted invoices. Closing a closed period changes nothing (idempotent)."""
     period = period.replace(day=1)
+    migrate(con)
     con.execute("begin transaction")
     try:
         if is_closed(con, period):
@@ -93,6 +96,7 @@ def reopen_period(con: duckdb.DuckDBPyConnection, period: date, acted_by: str, r
     period = period.replace(day=1)
     if not reason or not reason.strip():
         raise BillingActError("re-opening a closed period needs a reason")
+    migrate(con)
     con.execute("begin transaction")
     try:
         if not is_closed(con, period):

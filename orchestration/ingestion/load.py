@@ -43,7 +43,7 @@ import pyarrow as pa
 
 from orchestration.ingestion.layouts import SOURCES, Layout, layouts_for, match_layout
 from orchestration.ingestion.sniff import HEAD_BYTES, unsupported_layout
-from orchestration.warehouse import RAW_AUDIT_DDL, ensure_raw_schema
+from orchestration.warehouse import migrate
 
 # DuckDB reject error types -> our reject reasons (docs/ingestion.md).
 _DUCKDB_REASONS = {
@@ -812,29 +812,6 @@ def stray_files(landing: Path, known: dict[str, tuple[int, str, datetime]] | Non
     return strays
 
 
-def _allow_refused(con: duckdb.DuckDBPyConnection) -> None:
-    """A warehouse created before `refused` existed has the old status check; DuckDB cannot alter a check,
-    so the audit table is rebuilt once under the current definition."""
-    (checks,) = con.execute(
-        "select string_agg(expression, ' ') from duckdb_constraints() where database_name = current_database() "
-        "and schema_name = 'raw' and table_name = 'load_audit' and constraint_type = 'CHECK'"
-    ).fetchone()
-    if checks is None or "refused" in checks:
-        return
-    ddl = re.search(r"create table if not exists raw\.load_audit \(.*?\n\);", RAW_AUDIT_DDL, re.S)
-    assert ddl is not None
-    con.execute("begin transaction")
-    try:
-        con.execute(ddl[0].replace("if not exists raw.load_audit", "raw.load_audit_rebuilt"))
-        con.execute("insert into raw.load_audit_rebuilt select * from raw.load_audit")
-        con.execute("drop table raw.load_audit")
-        con.execute("alter table raw.load_audit_rebuilt rename to load_audit")
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-
-
 _PLACEMENT_FILTER = "status = 'refused' and split_part(reason, ':', 1) in (select unnest($reasons::varchar[]))"
 
 
@@ -969,8 +946,7 @@ def ingest_days(
     range is idempotent. One scan per layout variant over a chunk's files keeps inserts large, so DuckDB
     writes them straight to compressed blocks rather than to the WAL and again at the checkpoint (several
     times faster than a transaction per day, measured)."""
-    ensure_raw_schema(con)
-    _allow_refused(con)
+    migrate(con)
     run_id = run_id or uuid.uuid4().hex
     chunks = _chunk_days(landing, source, days)
     loads = Loads()
