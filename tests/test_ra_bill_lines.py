@@ -29,7 +29,7 @@ import pytest
 
 from orchestration.settings import Paths
 from tests.ra_world import findings, operator_month, read_rows, write_rows
-from tools.simulator.leaks_bill_lines import exports, jurisdictions_from_landing, rewrite_invoices
+from tools.simulator.leakage.bill_lines import exports, jurisdictions_from_landing, rewrite_invoices
 
 MOVED_FROM, MOVED_TO = "ACC-00001", "ACC-00007"
 NOT_INVOICED = "ACC-00005"

@@ -278,12 +278,12 @@ def test_coverage_counts_the_vendor_lines_checked(world):
 
 
 def test_cost_families_change_the_landed_invoices_as_their_ground_truth_says(tmp_path):
-    """Every family of leaks_cost leaves one leak per vendor invoice, named by `<invoice>|<line>`, whose billed
+    """Every family of leakage/cost.py leaves one leak per vendor invoice, named by `<invoice>|<line>`, whose billed
     amount is the landed line's: raised lines, a copy of another line, a line for a destination no call of the
     month reached (ground_truth/vendor_calls.parquet: what the vendors bill)."""
     from tests.ra_world import SEPTEMBER
     from tools.simulator import SimulationConfig, simulate
-    from tools.simulator.leaks_cost import FAMILIES
+    from tools.simulator.leakage.cost import FAMILIES
 
     config = SimulationConfig(seed=7, start=SEPTEMBER, months=1, accounts=12, calls_per_day=150, out=tmp_path,
                               inject_faults=False, leakage="all")  # fmt: skip

@@ -42,7 +42,7 @@ def _promotions(paths: Paths) -> dict[str, dict[str, str]]:
 def _recompute_header(paths: Paths, number: str) -> None:
     """The billing system's header step on the changed lines (net per tax type, a discount under its
     promotion's charge type; tax per charge type; total), a full payment following."""
-    from tools.simulator.leaks_bill_lines import exports, jurisdictions_from_landing, rewrite_invoices
+    from tools.simulator.leakage.bill_lines import exports, jurisdictions_from_landing, rewrite_invoices
 
     (export,) = [e for e in exports(paths.landing) if e.day == "2026-10-01"]
     rewrite_invoices(paths.landing, export, jurisdictions_from_landing(paths.landing), [number], rediscount=False)

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tools.simulator.leak_families import LEAK_COLUMNS
+from tools.simulator.leakage.families import LEAK_COLUMNS
 from tools.simulator.scoring import family_scorecard, leak_matches, spurious_findings
 
 SEP, OCT = date(2026, 9, 1), date(2026, 10, 1)

@@ -351,7 +351,7 @@ def test_sequence_gaps_on_generated_names(switches, hourly):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# The usage-capture leakage families (tools/simulator/leaks_usage.py) on a small hand-made landing.
+# The usage-capture leakage families (tools/simulator/leakage/usage.py) on a small hand-made landing.
 
 
 def _family_landing(root: Path) -> Path:
@@ -395,13 +395,13 @@ def _family_landing(root: Path) -> Path:
 def _context(landing: Path, seed: int = 1):
     import numpy as np
 
-    from tools.simulator.leak_families import Claims, Context
+    from tools.simulator.leakage.families import Claims, Context
 
     return Context(landing, landing.parent / "ground_truth", None, None, np.random.default_rng(seed), Claims())
 
 
 def test_usage_families_on_a_hand_made_landing(tmp_path):
-    from tools.simulator import leaks_usage
+    from tools.simulator.leakage import usage as leaks_usage
 
     landing = _family_landing(tmp_path)
     busy_hours = {15, 16, 17}  # 15+ lines: the top quarter of hours 8..17 by calls

@@ -21,7 +21,7 @@ class SimulationConfig:
     deck_prefixes: int = 0  # above the demo deck's size: nested sub-ranges up to this many prefixes per plan
     split_bands: bool = False  # every plan with bands splits calls at band changes (band_mode split)
     fraud: str = "training"  # fraud mix (simulator/fraud.py): none | training | holdout (evaluation only)
-    leakage: str = "none"  # leakage families (simulator/leak_families.py): none | training | holdout | all
+    leakage: str = "none"  # leakage families (simulator/leakage/families.py): none | training | holdout | all
 
     def __post_init__(self) -> None:
         if self.start.day != 1:

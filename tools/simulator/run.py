@@ -32,7 +32,7 @@ from tools.simulator.groundtruth import (
     write_manifest,
     write_payments,
 )
-from tools.simulator.leak_families import apply_families
+from tools.simulator.leakage.families import apply_families
 from tools.simulator.numbering import RATE_PREFIXES
 from tools.simulator.output import Landing
 from tools.simulator.payments import Payment, billable_periods, payment_files

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from tools.simulator.leak_families import Context, Family, LeakRow
+from tools.simulator.leakage.families import Context, Family, LeakRow
 
 SWITCH_SOURCES = ("asterisk", "freeswitch", "carrier")
 HOURLY = re.compile(r"^(?P<switch>.+?)_(?P<day>\d{8})T(?P<hour>\d{2})Z\.csv(\.gz)?$")

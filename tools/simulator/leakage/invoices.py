@@ -18,8 +18,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from tools.simulator.finance import tax_rates
-from tools.simulator.leak_families import Context, Family, LeakRow, read_csv, write_csv
-from tools.simulator.leaks_bill_lines import adjust_payments
+from tools.simulator.leakage.bill_lines import adjust_payments
+from tools.simulator.leakage.families import Context, Family, LeakRow, read_csv, write_csv
 from tools.simulator.numbering import HOME_COUNTRIES
 from tools.simulator.output import dec
 

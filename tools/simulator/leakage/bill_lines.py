@@ -24,7 +24,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from tools.simulator.finance import tax_rates
-from tools.simulator.leak_families import Context, Family, LeakRow, read_csv, write_csv
+from tools.simulator.leakage.families import Context, Family, LeakRow, read_csv, write_csv
 from tools.simulator.numbering import HOME_COUNTRIES
 from tools.simulator.reference import CURRENCIES
 from tools.simulator.tariffs import PRODUCTS
@@ -83,14 +83,14 @@ def rewrite_invoices(
     rediscount: bool = True,
 ) -> dict[str, tuple[Decimal, Decimal | None]]:
     """Recompute the headers of `invoice_numbers` from the export's lines as the billing system does (its
-    promotions re-applied to the changed lines unless `rediscount` is false, leaks_discounts.py; net per
+    promotions re-applied to the changed lines unless `rediscount` is false, leakage/discounts.py; net per
     charge type rounded to cents, tax per charge type at the account's jurisdiction's rate in the period,
     total); an invoice left with no line loses its header. Saves the export and moves every payment of an
     old total in full (payments/<day>/payments.csv) to the new total; the payments of an invoice that is gone
     go with it.
     Returns invoice -> (old total, new total or None)."""
     from tools.simulator.billing_system import landed_promotions
-    from tools.simulator.leaks_discounts import rediscount as apply_promotions
+    from tools.simulator.leakage.discounts import rediscount as apply_promotions
 
     wanted = set(invoice_numbers)
     if rediscount:  # the lines changed upstream of the billing system's discount step: discounted as billed

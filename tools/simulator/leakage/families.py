@@ -143,12 +143,12 @@ class Family:
 
 FAMILY_MODULES = (
     # first: its families need the few accounts with a promotion, the others take any account
-    "tools.simulator.leaks_discounts",
-    "tools.simulator.leaks_usage",
-    "tools.simulator.leaks_bill_lines",
-    "tools.simulator.leaks_invoices",
-    "tools.simulator.leaks_collection",
-    "tools.simulator.leaks_cost",
+    "tools.simulator.leakage.discounts",
+    "tools.simulator.leakage.usage",
+    "tools.simulator.leakage.bill_lines",
+    "tools.simulator.leakage.invoices",
+    "tools.simulator.leakage.collection",
+    "tools.simulator.leakage.cost",
 )
 
 

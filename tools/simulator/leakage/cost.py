@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tools.simulator.leak_families import Context, Family, LeakRow
+from tools.simulator.leakage.families import Context, Family, LeakRow
 from tools.simulator.output import RefFile
 from tools.simulator.vendor_invoices import invoice_lines
 

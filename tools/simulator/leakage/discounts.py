@@ -25,9 +25,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from tools.simulator.billing_system import landed_promotions, promotion_discount, subscription_base
-from tools.simulator.leak_families import Context, Family, LeakRow
-from tools.simulator.leaks_bill_lines import Export, _subscriptions, exports, jurisdictions, rewrite_invoices
-from tools.simulator.leaks_invoices import full_payments
+from tools.simulator.leakage.bill_lines import Export, _subscriptions, exports, jurisdictions, rewrite_invoices
+from tools.simulator.leakage.families import Context, Family, LeakRow
+from tools.simulator.leakage.invoices import full_payments
 from tools.simulator.output import dec
 from tools.simulator.timeline import add_months
 

@@ -19,8 +19,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from tools.simulator.leak_families import Context, Family, LeakRow, read_csv, write_csv
-from tools.simulator.leaks_invoices import landed_invoices
+from tools.simulator.leakage.families import Context, Family, LeakRow, read_csv, write_csv
+from tools.simulator.leakage.invoices import landed_invoices
 from tools.simulator.output import dec
 
 
