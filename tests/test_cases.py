@@ -714,11 +714,11 @@ def test_read_findings_values_each_in_the_reporting_currency_at_its_month_end_ra
         "direction varchar, detail varchar)"
     )
     con.execute(
-        "create table intermediate.int_fx_daily_rates (base_currency varchar, quote_currency varchar, "
+        "create table intermediate.int_fx_rates_carried_forward (base_currency varchar, quote_currency varchar, "
         "rate_day date, rate decimal(18, 8))"
     )
     con.execute(
-        "insert into intermediate.int_fx_daily_rates values ('USD', 'EUR', '2026-09-30', 0.9), "
+        "insert into intermediate.int_fx_rates_carried_forward values ('USD', 'EUR', '2026-09-30', 0.9), "
         "('USD', 'EUR', '2026-09-29', 0.5), ('GBP', 'EUR', '2026-08-31', 1.2)"
     )
     con.execute(

@@ -55,7 +55,7 @@ def test_definitions_load_with_every_asset_check_schedule_and_sensor():
     assert "marts/rpt_revenue_reconciliation:expect_no_rows_where_rpt_revenue_reconciliation_unexplained_0" in checks
     assert dg.AssetKey(["marts", "fct_leakage_findings"]) in graph.get(dg.AssetKey(["assurance", "cases"])).parent_keys
     # fraud: dbt features -> the model's scores (a Python asset) -> the dbt alerts -> filed in the case store
-    parents = graph.get(dg.AssetKey(["intermediate", "int_fraud_triggers"])).parent_keys
+    parents = graph.get(dg.AssetKey(["intermediate", "int_fraud_alerts_triggered"])).parent_keys
     assert {dg.AssetKey(["fraud", "scores"]), dg.AssetKey(["marts", "fct_fraud_features"])} <= parents
     assert dg.AssetKey(["marts", "fct_fraud_features"]) in graph.get(dg.AssetKey(["fraud", "scores"])).parent_keys
     assert dg.AssetKey(["marts", "fct_fraud_alerts"]) in graph.get(dg.AssetKey(["fraud", "alerts"])).parent_keys

@@ -280,7 +280,7 @@ def alert_warehouse(tmp_path_factory):
     for schema in ("intermediate", "marts", "fraud"):
         con.execute(f"create schema {schema}")
     con.execute(
-        """create table intermediate.int_fraud_triggers as select 'FA-0123456789' as alert_id, 'combined' as detector,
+        """create table intermediate.int_fraud_alerts_triggered as select 'FA-0123456789' as alert_id, 'combined' as detector,
         'ACC-00026' as account_id, timestamp '2026-10-12 14:51:59' as raised_at,
         timestamp '2026-10-12 15:30:00' as last_trigger_at, 'call-07' as trigger_call_id, 4 as triggers,
         0.833333 as peak_model_score, ['FR-02', 'FR-03'] as rules_hit, 12 as calls, 17.00 as exposure_eur,
@@ -293,7 +293,7 @@ def alert_warehouse(tmp_path_factory):
         ['FR-02 critical: exposure_ratio 15.119 >= 8', 'FR-03 warning: concurrency_ratio 3.0 >= 2'] as rule_hits"""
     )
     con.execute(
-        """create table intermediate.int_fraud_baselines as select 'ACC-00026' as account_id,
+        """create table intermediate.int_accounts_baselined as select 'ACC-00026' as account_id,
         date '2026-10-12' as day, 11 as history_days, 12 as peak_calls, 4.2 as peak_exposure_eur,
         3 as peak_concurrent_calls, 2 as peak_off_hours_calls, 1 as peak_high_risk_calls"""
     )
@@ -302,7 +302,7 @@ def alert_warehouse(tmp_path_factory):
         0.766221 as model_threshold, 'if-d78af3970d2b' as model_version"""
     )
     con.execute(
-        """create table intermediate.int_fraud_calls as
+        """create table intermediate.int_outbound_calls_costed as
         select 'call-' || lpad(i::varchar, 2, '0') as call_id, 'ACC-00026' as account_id,
             timestamp '2026-10-12 13:55:00' + to_minutes(i * 8) as start_at,
             timestamp '2026-10-12 13:55:00' + to_minutes(i * 8 + 3) as end_at,

@@ -251,7 +251,7 @@ def _cents(value: Decimal) -> Decimal:
 def test_unpriced_calls_feed_the_features_with_an_exposure_estimated_from_the_vendor_deck(world):
     rows = _query(
         world,
-        "select is_rated, exposure_is_estimate, range_prefix, exposure_eur from intermediate.int_fraud_calls "
+        "select is_rated, exposure_is_estimate, range_prefix, exposure_eur from intermediate.int_outbound_calls_costed "
         "where account_id = ? and b_number like '813555501%' order by start_at",
         [UNPRICED],
     )
@@ -263,7 +263,7 @@ def test_unpriced_calls_feed_the_features_with_an_exposure_estimated_from_the_ve
     # they are in the account's windows: the last call's hour holds all four
     assert _query(
         world,
-        "select f.unrated_calls_1h from marts.fct_fraud_features f join intermediate.int_fraud_calls c using (call_id) "
+        "select f.unrated_calls_1h from marts.fct_fraud_features f join intermediate.int_outbound_calls_costed c using (call_id) "
         "where c.account_id = ? and c.b_number = '81355550103'",
         [UNPRICED],
     ) == [(4,)]
@@ -274,9 +274,9 @@ def test_every_mediated_outbound_call_is_seen_once_priced_or_not(world):
         world,
         "select (select count(*) from marts.fct_calls where direction = 'outbound'), "
         "(select count(*) from marts.fct_rated_calls where direction = 'outbound'), "
-        "(select count(distinct call_id) from intermediate.int_fraud_calls), "
+        "(select count(distinct call_id) from intermediate.int_outbound_calls_costed), "
         "(select count(*) from marts.fct_fraud_features), "
-        "(select count(*) filter (where not is_rated) from intermediate.int_fraud_calls)",
+        "(select count(*) filter (where not is_rated) from intermediate.int_outbound_calls_costed)",
     )
     assert seen == featured == mediated == rated + unrated and unrated >= 4
 
@@ -353,7 +353,7 @@ def test_the_alerts_carry_the_new_rules_one_alert_per_episode(world):
     alerts = _query(
         world,
         "select account_id, count(*), list_sort(list_distinct(flatten(list(rules_hit)))) "
-        "from intermediate.int_fraud_triggers where detector = 'combined' group by account_id order by account_id",
+        "from intermediate.int_fraud_alerts_triggered where detector = 'combined' group by account_id order by account_id",
     )
     hit = {account: (count, rules) for account, count, rules in alerts}
     for account, rule in ((WANGIRI, "FR-08"), (TRUNK, "FR-09"), (SIMBOX, "FR-10"), (SLOW, "FR-11"), (SPREAD, "FR-12")):
@@ -367,7 +367,7 @@ def test_without_a_baseline_fr01_counts_only_the_hot_list_and_premium_numbers_ab
     young = _query(
         world,
         "select f.history_days, c.high_risk_reasons, f.high_risk_calls_1h, f.known_high_risk_calls_1h, "
-        "f.high_risk_excess_1h, f.fr_01 from marts.fct_fraud_features f join intermediate.int_fraud_calls c "
+        "f.high_risk_excess_1h, f.fr_01 from marts.fct_fraud_features f join intermediate.int_outbound_calls_costed c "
         "using (call_id) where f.account_id = ? and (f.b_number like '8190555501%' or f.b_number like '1900555501%') "
         "order by f.end_at",
         [UNPRICED],
@@ -388,7 +388,7 @@ def test_without_a_baseline_fr01_counts_only_the_hot_list_and_premium_numbers_ab
     assert [r[:3] for r in hot] == [(2, 1, 0), (2, 2, 1), (2, 3, 2), (2, 4, 2)]
     alerts = _query(
         world,
-        "select raised_on::varchar, raised_at, rules_hit from intermediate.int_fraud_triggers "
+        "select raised_on::varchar, raised_at, rules_hit from intermediate.int_fraud_alerts_triggered "
         "where detector = 'rules' and account_id = ? and raised_on between '2026-09-02' and '2026-09-03'",
         [UNPRICED],
     )
@@ -398,7 +398,7 @@ def test_without_a_baseline_fr01_counts_only_the_hot_list_and_premium_numbers_ab
 def test_an_attack_on_an_account_in_a_slow_episode_is_a_new_alert(world):
     alerts = _query(
         world,
-        "select a.raised_at, a.rules_hit, f.fr_11, f.fr_01 from intermediate.int_fraud_triggers a "
+        "select a.raised_at, a.rules_hit, f.fr_11, f.fr_01 from intermediate.int_fraud_alerts_triggered a "
         "join marts.fct_fraud_features f on f.call_id = a.trigger_call_id "
         "where a.detector = 'combined' and a.account_id = ? order by a.raised_at",
         [SLOW],
@@ -427,7 +427,7 @@ def test_a_simbox_spreading_its_calls_raises_fr12_never_fr10(world):
     assert [r[4] for r in rows] == [0] * 19 + [1] * 10 + [2] * (SPREAD_CALLS - 29)
     alerts = _query(
         world,
-        "select raised_at, rules_hit from intermediate.int_fraud_triggers where detector = 'rules' and account_id = ?",
+        "select raised_at, rules_hit from intermediate.int_fraud_alerts_triggered where detector = 'rules' and account_id = ?",
         [SPREAD],
     )
     # critical from the 30th number: one alert

@@ -244,7 +244,7 @@ def test_a_refused_file_is_an_ra01_finding_and_moves_no_as_of_date(paths, con):
     assert con.execute("select max(delivery_date)::varchar from raw.load_audit").fetchone()[0] == "2026-12-25"
     con.close()
 
-    done = run_dbt(paths.data, "build", "--select", "+int_ra_completeness", "+int_zone_offsets_tabulated",
+    done = run_dbt(paths.data, "build", "--select", "+int_ra_completeness_checked", "+int_zone_offsets_tabulated",
                    "--exclude", "test_type:unit")  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:]
     with duckdb.connect(str(paths.warehouse), read_only=True) as built:
@@ -253,7 +253,7 @@ def test_a_refused_file_is_an_ra01_finding_and_moves_no_as_of_date(paths, con):
             "from intermediate.int_zone_offsets_tabulated"
         ).fetchone()
         findings = built.execute(
-            "select finding_type, subject from intermediate.int_ra_completeness where finding_type = 'file_refused'"
+            "select finding_type, subject from intermediate.int_ra_completeness_checked where finding_type = 'file_refused'"
         ).fetchall()
     # the span is the loaded day less 62 days to it plus 3, not to Christmas
     assert span[1] is not None and span[1] <= "2026-10-04", span

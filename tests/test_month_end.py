@@ -129,7 +129,7 @@ def half_up(amount: Decimal) -> Decimal:
 
 def assert_invoices_add_up(paths: Paths, months=MONTHS) -> None:
     """Totals are sums of lines; usage lines are the per-(call type, destination) sums of the calls' charges,
-    rounded once, half-up (recomputed here from int_billing_calls with Python's Decimal)."""
+    rounded once, half-up (recomputed here from int_calls_billed with Python's Decimal)."""
     marks = ", ".join("?" for _ in months)
     invoices = query(
         paths,
@@ -165,7 +165,7 @@ def assert_invoices_add_up(paths: Paths, months=MONTHS) -> None:
     for account, month, call_type, destination, country, charge in query(
         paths,
         f"""select account_id, billing_period, call_type, destination, destination_country, charge
-            from intermediate.int_billing_calls where billing_period in ({marks}) and not is_tiered
+            from intermediate.int_calls_billed where billing_period in ({marks}) and not is_tiered
             and call_id not in (select call_id from marts.fct_invoice_calls where line_type = 'adjustment')""",
         list(months),
     ):
@@ -195,7 +195,7 @@ def assert_every_call_billed_once(paths: Paths, months=MONTHS) -> None:
         paths,
         f"""select rated.call_id, rated.account_id, periods.billing_period
             from marts.fct_rated_calls as rated
-            inner join intermediate.int_billing_periods as periods
+            inner join intermediate.int_billing_periods_bounded as periods
                 on periods.account_id = rated.account_id
                 and rated.answer_at >= periods.period_start_at and rated.answer_at < periods.period_end_at
             where rated.billable_seconds > 0 and periods.billing_period in ({marks})""",

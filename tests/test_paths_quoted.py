@@ -157,10 +157,10 @@ def test_fraud_evaluation_reads_a_ground_truth_folder_named_with_quotes(odd_fold
         con.execute("create schema marts; create schema intermediate")
         con.execute("create table marts.fct_calls as select 'c1' as call_id, 'asterisk' as source, "
                     "'k1' as record_key, 'A1' as account_id")  # fmt: skip
-        con.execute("create table intermediate.int_fraud_calls as select 'c1' as call_id, "
+        con.execute("create table intermediate.int_outbound_calls_costed as select 'c1' as call_id, "
                     "timestamp '2026-10-01 10:05:00' as end_at, 3.00::decimal(18, 2) as exposure_eur")  # fmt: skip
         con.execute(
-            "create table intermediate.int_fraud_triggers as select 'rules' as detector, 'AL1' as alert_id, "
+            "create table intermediate.int_fraud_alerts_triggered as select 'rules' as detector, 'AL1' as alert_id, "
             "'A1' as account_id, timestamp '2026-10-01 10:06:00' as raised_at, date '2026-10-01' as raised_on, "
             "true as within_budget, 'c1' as trigger_call_id, null::double as peak_model_score, "
             "3.00::decimal(18, 2) as exposure_at_alert_eur"

@@ -313,8 +313,8 @@ def test_refund_owed_on_a_paid_over_billed_invoice(world):
 
 
 def test_tax_recomputation_unit(world):
-    """The dbt unit test of int_ra_invoice_recomputation: a hand-worked invoice per jurisdiction to the cent."""
-    done = run_dbt(world.data, "test", "--select", "int_ra_invoice_recomputation,test_type:unit")
+    """The dbt unit test of int_ra_invoices_recomputed: a hand-worked invoice per jurisdiction to the cent."""
+    done = run_dbt(world.data, "test", "--select", "int_ra_invoices_recomputed,test_type:unit")
     assert done.returncode == 0, done.stdout[-3000:]
 
 

@@ -293,7 +293,7 @@ def kpi_world(tmp_path_factory):
         "items_checked bigint, findings bigint, is_covered boolean)"
     )
     con.executemany("insert into marts.rpt_control_coverage values (?, ?, ?, ?, ?, ?)", COVERAGE)
-    con.execute("create table intermediate.int_ra_periods as select date '2026-09-01' as billing_period, "
+    con.execute("create table intermediate.int_ra_periods_selected as select date '2026-09-01' as billing_period, "
                 "date '2026-10-20' as as_of_date")  # fmt: skip
     con.execute(
         "create table marts.fct_leakage_findings (finding_id varchar, control_id varchar, leakage_area varchar, "

@@ -172,7 +172,7 @@ def billed_by_product(snapshot: Snapshot, first_month: date | None, last_month: 
             from per_currency group by all order by 1, 2, 3""",
         {"first_month": first_month, "last_month": last_month, "reporting": reporting_currency(snapshot)},
         l="fct_invoice_lines",
-        fx="int_fx_daily_rates",
+        fx="int_fx_rates_carried_forward",
     )
 
 

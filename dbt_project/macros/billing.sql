@@ -151,7 +151,7 @@ drop table billing.closed_invoice_calls_by_call;
     open period's as the last billing run drafted them, with `status` closed | draft. -#}
 {% macro frozen_or_drafted(archive_table, drafted_model) -%}
 with closed_periods as (
-    select billing_period from {{ ref('int_billing_period_status') }} where is_closed
+    select billing_period from {{ ref('int_period_statuses_derived') }} where is_closed
 )
 
 select 'closed' as status, * from {{ source('billing', archive_table) }}

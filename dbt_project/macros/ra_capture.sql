@@ -116,7 +116,7 @@
     list_sum([exp(-({{ mean }}) + i * ln(greatest({{ mean }}, 1e-9)) - lgamma(i + 1)) for i in range(cast({{ k }} as bigint) + 1)])
 {%- endmacro %}
 
-{#- What a file's name says (int_ra_capture_files): `unit` (the switch: the name's prefix), the UTC hour of
+{#- What a file's name says (int_ra_switch_files_parsed): `unit` (the switch: the name's prefix), the UTC hour of
     `<switch>_<YYYYMMDD>T<HH>Z[_<n>]` names, the sequence number of `<switch>_<n>` (or `_<n>` after the
     hour; not a number that reads as a date), after .csv/.gz/.json/.cdr/.txt/.log extensions are taken off. Plain SQL (no ref, no var), so a
     test can render it against its own table. -#}

@@ -32,7 +32,7 @@ owed as (
         over_billed.found_by,
         least(over_billed.over_billed,
               greatest(collection.collected - (collection.total_amount - over_billed.over_billed), 0)) as refund
-    from {{ ref('int_ra_collection') }} as collection
+    from {{ ref('int_ra_invoices_collected') }} as collection
     inner join over_billed using (account_id, billing_period, currency)
     where collection.collected > 0
 )

@@ -1,6 +1,6 @@
 {#- Tariff files have one format for customer plans (catalog) and vendor decks (docs/rating.md):
     one staging body per file, used by both sources. Values are cast with try_cast, so a bad number is
-    a null here and a row in int_tariff_errors (naming file, line and rule), not a failed build. -#}
+    a null here and a row in int_tariff_errors_found (naming file, line and rule), not a failed build. -#}
 {#- The columns among `columns` (name, type) whose text is there but does not cast: a list, empty when all do. -#}
 {% macro unparsable(columns) -%}
     list_filter([
@@ -86,7 +86,7 @@ from ({{ latest_version(source_name ~ '__holidays', ['rate_plan_id', '"date"']) 
     inner join {{ source('raw', 'load_audit') }} as audit using (file_id)
 {%- endmacro %}
 
-{#- Longest-prefix match keys (int_tariff_prefix_ranges). A number of up to 15 digits as a BIGINT with
+{#- Longest-prefix match keys (int_tariff_prefixes_flattened). A number of up to 15 digits as a BIGINT with
     the order of the strings: right-padded with zeros to 15 digits, times 16, plus its length, so '4477'
     sorts before '44770' and an 8-digit number never falls inside a 9-digit prefix's range. -#}
 {% macro number_key(digits) -%}

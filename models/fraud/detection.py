@@ -157,7 +157,7 @@ class DetectorResult:
 
 
 def evaluate(con: duckdb.DuckDBPyConnection, truth_dir: Path) -> list[DetectorResult]:
-    """Each detector's alerts (int_fraud_triggers) against the incidents of ground_truth/fraud_incidents.csv.
+    """Each detector's alerts (int_fraud_alerts_triggered) against the incidents of ground_truth/fraud_incidents.csv.
 
     An alert is true when its account carried some of an incident's calls and it was raised between the
     incident's first call and an hour after its last. Delay: from the incident's first call starting to the end of
@@ -172,7 +172,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, truth_dir: Path) -> list[DetectorRe
             alerts.within_budget, alerts.trigger_call_id, coalesce(alerts.peak_model_score, 0) as model_score,
             alerts.exposure_at_alert_eur, incident_accounts.incident_id, incident_accounts.kind,
             incident_accounts.started_at
-        from intermediate.int_fraud_triggers as alerts
+        from intermediate.int_fraud_alerts_triggered as alerts
         left join fraud_incident_accounts as incident_accounts
             on incident_accounts.account_id = alerts.account_id
             and alerts.raised_at between incident_accounts.started_at
@@ -181,11 +181,11 @@ def evaluate(con: duckdb.DuckDBPyConnection, truth_dir: Path) -> list[DetectorRe
     ).df()
     losses = con.execute(
         """select truth.incident_id, calls.end_at, calls.exposure_eur
-        from fraud_truth_calls as truth inner join intermediate.int_fraud_calls as calls using (call_id)"""
+        from fraud_truth_calls as truth inner join intermediate.int_outbound_calls_costed as calls using (call_id)"""
     ).df()
-    trigger_ends = con.execute("select call_id as trigger_call_id, end_at from intermediate.int_fraud_calls").df()
+    trigger_ends = con.execute("select call_id as trigger_call_id, end_at from intermediate.int_outbound_calls_costed").df()
     truth = con.execute("select incident_id, kind, cast(start_at as timestamp) as started_at from fraud_truth").df()
-    days = con.execute("select count(distinct cast(end_at as date)) from intermediate.int_fraud_calls").fetchone()[0]
+    days = con.execute("select count(distinct cast(end_at as date)) from intermediate.int_outbound_calls_costed").fetchone()[0]
     return [_judge(d, matched[matched.detector == d], truth, losses, trigger_ends, days) for d in DETECTORS]
 
 
@@ -385,7 +385,7 @@ class AlertNotFound(Exception):
     """No alert of that id in the warehouse."""
 
 
-# feature at the trigger -> the account's baseline column it is compared with (int_fraud_baselines)
+# feature at the trigger -> the account's baseline column it is compared with (int_accounts_baselined)
 _AGAINST_BASELINE = (
     ("calls_1h", "peak_calls", "calls in the last hour", "busiest hour"),
     ("exposure_1h_eur", "peak_exposure_eur", "exposure of the last hour (EUR)", "costliest hour"),
@@ -410,7 +410,7 @@ def explain_alert(
     found = con.execute(
         """select detector, account_id, raised_at, last_trigger_at, trigger_call_id, triggers, peak_model_score,
             rules_hit, calls, exposure_eur, exposure_at_alert_eur, within_budget
-        from intermediate.int_fraud_triggers where alert_id = $id
+        from intermediate.int_fraud_alerts_triggered where alert_id = $id
         order by detector = 'combined' desc, detector limit 1""",
         {"id": alert_id},
     ).df()
@@ -438,7 +438,7 @@ def explain_alert(
     f = features.iloc[0] if len(features) else pd.Series(dtype=object)
     day = pd.Timestamp(f.get("end_at", a.raised_at)).date()
     baseline = con.execute(
-        "select * from intermediate.int_fraud_baselines where account_id = $a and day = $d",
+        "select * from intermediate.int_accounts_baselined where account_id = $a and day = $d",
         {"a": a.account_id, "d": day},
     ).df()
     b = baseline.iloc[0] if len(baseline) else pd.Series(dtype=object)
@@ -495,7 +495,7 @@ def explain_alert(
             lines.append(f"  {column:<36} {float(value):>10g}")
     shown = con.execute(
         """select start_at, end_at, b_number, destination_country, billable_seconds, exposure_eur
-        from intermediate.int_fraud_calls
+        from intermediate.int_outbound_calls_costed
         where account_id = $a and end_at between $from and $to order by end_at, call_id""",
         {
             "a": a.account_id,

@@ -487,14 +487,14 @@ def ra_settings() -> dict:
 def read_findings(con: duckdb.DuckDBPyConnection, reporting_currency: str | None = None) -> list[Finding]:
     """The current findings from the warehouse's marts.fct_leakage_findings, without their evidence (sync
     does not need it; the mart keeps it), each with its leakage in the reporting currency at the FX rate of
-    its period's last day (intermediate.int_fx_daily_rates; None when no rate is known)."""
+    its period's last day (intermediate.int_fx_rates_carried_forward; None when no rate is known)."""
     reporting = reporting_currency or ra_settings()["reporting_currency"]
     (has_fx,) = con.execute(
         "select count(*) from information_schema.tables where table_schema = 'intermediate' "
-        "and table_name = 'int_fx_daily_rates'"
+        "and table_name = 'int_fx_rates_carried_forward'"
     ).fetchone()
     fx_join = (
-        "left join intermediate.int_fx_daily_rates fx on fx.base_currency = f.currency "
+        "left join intermediate.int_fx_rates_carried_forward fx on fx.base_currency = f.currency "
         "and fx.quote_currency = $reporting and fx.rate_day = last_day(f.billing_period)"
         if has_fx
         else "left join (select null::decimal(18, 6) as rate) fx on false"

@@ -3,7 +3,7 @@ with the warehouse's own rating SQL, on a temporary warehouse. The what-if tool 
 way anyone can check rating against published cases.
 
 The tariff files are ingested as the catalog source is (so a bad line is caught the same way), the calls
-are put where the dbt var `rating_requests: what_if` makes `int_rating_requests` read them, and the rating
+are put where the dbt var `rating_requests: what_if` makes `int_rating_requests_selected` read them, and the rating
 models run as dbt compiled them. A tariff that breaks a rule stops the command with each file, line and rule.
 """
 
@@ -212,7 +212,7 @@ def _rate(land: Callable[[Paths], list[date]], load_calls: Callable) -> pa.Table
             load_calls(con)
             _build_rating_models(con, models)
             errors = con.execute(
-                "select file_name, file_line, rule, message from intermediate.int_tariff_errors order by 1, 2, 3"
+                "select file_name, file_line, rule, message from intermediate.int_tariff_errors_found order by 1, 2, 3"
             ).fetchall()
             if errors:
                 raise RatingInputError(

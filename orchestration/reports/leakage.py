@@ -63,7 +63,7 @@ def build(con: duckdb.DuckDBPyConnection, store: Path, period: date) -> LeakageR
     ).fetchone()
     if not exists:
         raise ReportError("the revenue-assurance controls have not run here: run `tollhouse assure` first")
-    listed = con.execute("select billing_period from intermediate.int_ra_periods order by 1").fetchall()
+    listed = con.execute("select billing_period from intermediate.int_ra_periods_selected order by 1").fetchall()
     periods = [p for (p,) in listed]
     if period not in periods:
         known = ", ".join(f"{p:%Y-%m}" for p in periods) or "none"
@@ -87,7 +87,7 @@ def build(con: duckdb.DuckDBPyConnection, store: Path, period: date) -> LeakageR
            group by all order by c.leakage_area, c.control_id""",
         [period],
     )
-    (as_of,) = con.execute("select max(as_of_date) from intermediate.int_ra_periods").fetchone()
+    (as_of,) = con.execute("select max(as_of_date) from intermediate.int_ra_periods_selected").fetchone()
     return LeakageReport(
         period=period,
         as_of=as_of,

@@ -95,7 +95,7 @@ def margin_by_currency(con: duckdb.DuckDBPyConnection) -> list[tuple]:
 
 def tariff_errors(con: duckdb.DuckDBPyConnection) -> list[tuple]:
     return con.execute(
-        "select deck, file_name, file_line, rule, message from intermediate.int_tariff_errors order by all"
+        "select deck, file_name, file_line, rule, message from intermediate.int_tariff_errors_found order by all"
     ).fetchall()
 
 
@@ -145,7 +145,7 @@ def late_call_adjustments(con: duckdb.DuckDBPyConnection) -> list[tuple]:
         """
         select strftime(original_period, '%Y-%m'), coalesce(strftime(billing_period, '%Y-%m'), 'pending'),
             currency, count(*)::bigint, sum(charge)
-        from intermediate.int_billing_late_calls group by all order by all
+        from intermediate.int_closed_period_calls_adjusted group by all order by all
         """
     ).fetchall()
 

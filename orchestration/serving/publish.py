@@ -40,7 +40,7 @@ SERVED = (
     Served("staging.stg_crm__accounts"),
     Served("marts.rpt_usage_daily", "call_date"),
     Served("marts.rpt_rating_margin"),
-    Served("intermediate.int_fx_daily_rates"),  # amounts of several currencies shown in the reporting one
+    Served("intermediate.int_fx_rates_carried_forward"),  # amounts of several currencies shown in the reporting one
     # invoices and receivables
     Served("marts.fct_invoices"),
     Served("marts.fct_invoice_lines", "invoice_number, line_no"),

@@ -346,7 +346,7 @@ def _rating_counts(con) -> dict:
                   count(cost) filter (where deck = 'customer'),
                   count(*) filter (where deck = 'customer' and rating_error is not null),
                   count(cost) filter (where deck = 'vendor'),
-                  (select max(n) from (select count(distinct prefix) as n from intermediate.int_tariff_rates
+                  (select max(n) from (select count(distinct prefix) as n from intermediate.int_tariff_rates_bounded
                                        group by deck, rate_plan_id))
            from intermediate.int_calls_rated"""
     ).fetchone()
@@ -378,7 +378,7 @@ def step_rate_day(data: Path, calls: int) -> dict:
     days = json.dumps({"delivered_from": day.isoformat(), "delivered_to": day.isoformat()})
     _dbt_build(data, "--select", "tag:rating", "--vars", days)
     with connect(data / "warehouse" / "tollhouse.duckdb", read_only=True) as con:
-        (requests,) = con.execute("select count(*) from intermediate.int_rating_requests").fetchone()
+        (requests,) = con.execute("select count(*) from intermediate.int_rating_requests_selected").fetchone()
     return {"items": day_calls, "unit": "calls", "day": day.isoformat(), "requests": requests}
 
 
@@ -395,16 +395,16 @@ def step_pandas_rate(data: Path, calls: int) -> dict:
     with connect(data / "warehouse" / "tollhouse.duckdb", read_only=True) as con:
         q = con.execute(
             "select request_no, deck, rate_plan_id, b_number, answer_at, billable_seconds "
-            "from intermediate.int_rating_requests where request_error is null"
+            "from intermediate.int_rating_requests_selected where request_error is null"
         ).df()
-        plans = con.execute("from intermediate.int_tariff_plans").df()
+        plans = con.execute("from intermediate.int_tariff_plans_validated").df()
         rates = con.execute(
             "select deck, rate_plan_id, prefix, band, valid_from, valid_until, group_start_s, slot_end_s, "
             "cast(connect_fee * 100000000 as bigint) as fee_u, cast(rate * 100000000 as bigint) as rate_u, "
             "rate_unit_s, increment_s, cast(max_cost * 100000000 as bigint) as cap_u "
-            "from intermediate.int_tariff_rates"
+            "from intermediate.int_tariff_rates_bounded"
         ).df()
-        calendar = con.execute("from intermediate.int_tariff_band_calendar order by from_at").df()
+        calendar = con.execute("from intermediate.int_tariff_bands_laid_out order by from_at").df()
     requested = int(q.deck.eq("customer").sum())
     rates = rates.merge(plans[["deck", "rate_plan_id", "plan_no"]], on=["deck", "rate_plan_id"])
     rates["valid_from"] = pd.to_datetime(rates["valid_from"])
@@ -510,7 +510,7 @@ def step_pandas_rate(data: Path, calls: int) -> dict:
         con.register("pandas_costs", calls_out.reset_index()[["request_no", "cost_units", "rounding_decimals"]])
         (differ,) = con.execute(
             """select count(*) from intermediate.int_calls_rated r
-               join intermediate.int_rating_requests q using (call_id, deck)
+               join intermediate.int_rating_requests_selected q using (call_id, deck)
                full join pandas_costs p using (request_no)
                where cast(r.cost * 1000000 as bigint)
                      is distinct from p.cost_units * cast(10 ** (6 - p.rounding_decimals) as bigint)"""
@@ -545,7 +545,7 @@ def _run_times(data: Path) -> dict:
 def step_bill(data: Path, calls: int) -> dict:
     """`dbt build` of the billing models and their tests for the simulated month, as the month's billing
     partition (vars billing_from and billing_to): mediated and rated calls in, drafted invoices out (documents
-    excluded). Items are the calls billed (int_billing_calls of the month); model times from run_results.json."""
+    excluded). Items are the calls billed (int_calls_billed of the month); model times from run_results.json."""
     from orchestration.warehouse import connect
 
     warehouse = data / "warehouse" / "tollhouse.duckdb"
@@ -558,7 +558,7 @@ def step_bill(data: Path, calls: int) -> dict:
             """select count(*), count(*) filter (where covered_seconds > 0),
                       count(*) filter (where covered_seconds > 0 and covered_seconds < billed_seconds),
                       count(*) filter (where is_tiered)
-               from intermediate.int_billing_calls where billing_period = $1""",
+               from intermediate.int_calls_billed where billing_period = $1""",
             [month],
         ).fetchone()
         invoices, lines, usage_lines = con.execute(
@@ -778,7 +778,7 @@ def step_pandas_bill(data: Path, calls: int) -> dict:
         ).fetchone()
         con.register("pandas_calls", frame[["call_id", "covered"]])
         (covered_differ,) = con.execute(
-            """select count(*) from (select * from intermediate.int_billing_calls where billing_period = $1) t
+            """select count(*) from (select * from intermediate.int_calls_billed where billing_period = $1) t
                full join pandas_calls p using (call_id)
                where t.covered_seconds is distinct from p.covered""",
             [month],
@@ -822,16 +822,16 @@ def step_pandas_assure(data: Path, calls: int) -> dict:
     with connect(data / "warehouse" / "tollhouse.duckdb", read_only=True) as con:
         rated = con.execute(
             "select call_id, source, record_key, account_id, answer_at, rate_plan_id, cost "
-            "from intermediate.int_billing_rated_calls where billable_seconds > 0"
+            "from intermediate.int_calls_rated_for_billing where billable_seconds > 0"
         ).df()
         periods = con.execute(
-            "select account_id, billing_period, period_start_at, period_end_at from intermediate.int_billing_periods "
-            "where billing_period in (select billing_period from intermediate.int_ra_periods)"
+            "select account_id, billing_period, period_start_at, period_end_at from intermediate.int_billing_periods_bounded "
+            "where billing_period in (select billing_period from intermediate.int_ra_periods_selected)"
         ).df()
         lines = con.execute(
             "select source, record_key, billing_period, rate_plan_id, amount "
             "from staging.stg_billing_export__invoice_lines where line_type = 'usage' "
-            "and billing_period in (select billing_period from intermediate.int_ra_periods)"
+            "and billing_period in (select billing_period from intermediate.int_ra_periods_selected)"
         ).df()
     expected = pd.merge_asof(
         rated.sort_values("answer_at"), periods.sort_values("period_start_at"),
@@ -870,7 +870,7 @@ def step_fraud(data: Path, calls: int) -> dict:
     timings = {}
     started = time.perf_counter()
     _dbt_build(
-        data, "--select", "tag:fraud", "fraud_high_risk_ranges", "--exclude", "int_fraud_triggers", "fct_fraud_alerts"
+        data, "--select", "tag:fraud", "fraud_high_risk_ranges", "--exclude", "int_fraud_alerts_triggered", "fct_fraud_alerts"
     )
     timings["features_s"] = round(time.perf_counter() - started, 1)
     warehouse, models = data / "warehouse" / "tollhouse.duckdb", data / "models" / "fraud"
@@ -882,12 +882,12 @@ def step_fraud(data: Path, calls: int) -> dict:
         _, rows = fraud.score(con, models, data / "cases" / "none.sqlite")
         timings["score_s"] = round(time.perf_counter() - started, 1)
     started = time.perf_counter()
-    _dbt_build(data, "--select", "int_fraud_triggers", "fct_fraud_alerts")
+    _dbt_build(data, "--select", "int_fraud_alerts_triggered", "fct_fraud_alerts")
     timings["alerts_s"] = round(time.perf_counter() - started, 1)
     with connect(warehouse, read_only=True) as con:
         alerts = dict(
             con.execute(
-                "select detector, count(*) filter (where within_budget) from intermediate.int_fraud_triggers group by 1"
+                "select detector, count(*) filter (where within_budget) from intermediate.int_fraud_alerts_triggered group by 1"
             ).fetchall()
         )
     return {"items": rows, "unit": "calls", "model": model.version, "alerts": alerts} | timings
@@ -905,7 +905,7 @@ def step_pandas_fraud(data: Path, calls: int) -> dict:
     with connect(warehouse, read_only=True) as con:
         calls_df = con.execute(
             "select call_id, account_id, end_at, exposure_eur::double as exposure, is_high_risk::int as high_risk "
-            "from intermediate.int_fraud_calls"
+            "from intermediate.int_outbound_calls_costed"
         ).df()
     calls_df["one"] = 1
     calls_df = calls_df.sort_values(["account_id", "end_at"], kind="stable")

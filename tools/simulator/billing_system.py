@@ -507,7 +507,7 @@ def subscription_base(
     """The part of a subscription line (`amount`, as billed for `period`) a promotion valid [from, to) applies
     to: a one-time line whole when the subscription starts while it is valid; a recurring or bundle line
     pro rata the days both are active over the days the line charges, to 6 decimals. RA-26 re-computes it so
-    (int_ra_discount_recomputation)."""
+    (int_ra_discounts_recomputed)."""
     following = add_months(period, 1)
     valid_from, valid_to = valid[0], valid[1] or following
     if charge_type == "one_time":

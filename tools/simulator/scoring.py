@@ -324,7 +324,7 @@ def _legacy_matches(con: duckdb.DuckDBPyConnection, ground_truth: Path, suspense
                    cast(p.expected_outstanding as decimal(18, 6))
             from gt_payments p
             where p.expected_finding <> ''
-              and p.billing_period in (select cast(billing_period as varchar) from intermediate.int_ra_periods)
+              and p.billing_period in (select cast(billing_period as varchar) from intermediate.int_ra_periods_selected)
         ),
         truth_other as (
             -- ingestion faults by file, suspense by call once aged, late files by file
@@ -347,7 +347,7 @@ def _legacy_matches(con: duckdb.DuckDBPyConnection, ground_truth: Path, suspense
             from gt_injections i
             join raw.load_audit a on a.path = i.file
             join marts.fct_calls f on f.file_id = a.file_id
-            join intermediate.int_billing_periods p
+            join intermediate.int_billing_periods_bounded p
                 on p.account_id = f.account_id and f.answer_at >= p.period_start_at and f.answer_at < p.period_end_at
             join (select billing_period, min(acted_at) as closed_at from billing.period_log
                   where action = 'close' group by 1) c on c.billing_period = p.billing_period

@@ -54,7 +54,7 @@ BILLING_MODELS = "tag:billing"
 ASSURANCE_MODELS = "tag:assurance"
 # Fraud: the features and rules over every rated call; then, after the model scored them, the alerts.
 FRAUD_MODELS = "tag:fraud"
-FRAUD_ALERT_MODELS = "int_fraud_triggers fct_fraud_alerts"
+FRAUD_ALERT_MODELS = "int_fraud_alerts_triggered fct_fraud_alerts"
 
 
 class DbtAssets(NamedTuple):

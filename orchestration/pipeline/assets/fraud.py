@@ -2,7 +2,7 @@
 scored, and the alerts filed into the analysts' store.
 
 Order: dbt fraud features (tag fraud) -> fraud/model (training; monthly, or on demand) -> fraud/scores ->
-dbt alerts (int_fraud_triggers, fct_fraud_alerts) -> fraud/alerts (filed in the case store). Scoring uses
+dbt alerts (int_fraud_alerts_triggered, fct_fraud_alerts) -> fraud/alerts (filed in the case store). Scoring uses
 whichever model CURRENT names; a model file of another format or scikit-learn version fails the run with
 the reason.
 """

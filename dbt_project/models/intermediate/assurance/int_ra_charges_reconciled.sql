@@ -1,5 +1,5 @@
 -- Order-to-bill match per subscription and period (controls RA-07, RA-08, RA-19, RA-20): the charge tollhouse
--- expects from the order inventory (int_billing_subscription_charges, rounded to the currency's minor unit as
+-- expects from the order inventory (int_subscriptions_charged, rounded to the currency's minor unit as
 -- an invoice line is) against the billing system's charge lines for the subscription. Outcomes:
 -- subscription_not_billed (account_not_invoiced when the account has no invoice at all in the period),
 -- billed outside the service dates: billed_after_cancellation (billed above expected, or at all, for a
@@ -8,7 +8,7 @@
 {{ config(materialized='table') }}
 
 with periods as (
-    select * from {{ ref('int_ra_periods') }}
+    select * from {{ ref('int_ra_periods_selected') }}
 ),
 
 expected as (
@@ -19,7 +19,7 @@ expected as (
         charges.currency,
         charges.product_id,
         {{ round_money('charges.amount', 'charges.currency') }} as expected_amount
-    from {{ ref('int_billing_subscription_charges') }} as charges
+    from {{ ref('int_subscriptions_charged') }} as charges
     inner join periods using (billing_period)
     where charges.amount is not null
 ),

@@ -10,14 +10,14 @@
 {{ config(materialized='table') }}
 
 with periods as (
-    select * from {{ ref('int_ra_periods') }}
+    select * from {{ ref('int_ra_periods_selected') }}
 ),
 
 expected as (
     select
         call_id, source, record_key, account_id, billing_period, rate_plan_id, currency, expected_amount,
         billable_seconds, answer_at
-    from {{ ref('int_ra_expected_calls') }}
+    from {{ ref('int_ra_calls_expected') }}
 ),
 
 invoiced as (

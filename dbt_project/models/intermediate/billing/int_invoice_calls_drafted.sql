@@ -3,7 +3,7 @@
 -- the call in the account's currency (for a changed call, the difference); null for a call priced by a
 -- volume tier (the tier lines price it). `rated_charge` is the call's whole rated cost in that currency,
 -- from which a later change is measured once the invoice is closed.
--- A view: both parts are tables already (int_billing_calls keeps other periods' rows), and writing the
+-- A view: both parts are tables already (int_calls_billed keeps other periods' rows), and writing the
 -- month's 7 million calls again took 26 s at 10 million calls.
 {{ config(materialized='view') }}
 
@@ -24,7 +24,7 @@ select
     'usage' as line_type,
     cast(null as date) as original_period,
     rated_charge
-from {{ ref('int_billing_calls') }}
+from {{ ref('int_calls_billed') }}
 
 union all
 
@@ -45,5 +45,5 @@ select
     'adjustment',
     original_period,
     rated_charge
-from {{ ref('int_billing_late_calls') }}
+from {{ ref('int_closed_period_calls_adjusted') }}
 where billing_period is not null  -- a late call waits for an open month after its own

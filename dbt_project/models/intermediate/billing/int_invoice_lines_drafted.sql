@@ -1,12 +1,12 @@
 -- The invoice lines of every account and billing period the run bills (docs/billing.md), in the
 -- account's currency, each rounded once to the currency's minor unit (half-up):
---   recurring, bundle  one per subscription, prorated by day (int_billing_subscription_charges)
+--   recurring, bundle  one per subscription, prorated by day (int_subscriptions_charged)
 --   one_time           one per subscription activated in the period
---   usage              one per call type and destination: the sum of its calls' charges (int_billing_calls)
---   tier               one per volume tier reached (int_billing_tier_charges)
---   adjustment         one per late or changed call of a closed period (int_billing_late_calls): the
+--   usage              one per call type and destination: the sum of its calls' charges (int_calls_billed)
+--   tier               one per volume tier reached (int_volume_tiers_charged)
+--   adjustment         one per late or changed call of a closed period (int_closed_period_calls_adjusted): the
 --                      difference between its charge now and what closed invoices charged for it
---   discount           one per promotion (int_billing_discounts), negative
+--   discount           one per promotion (int_discounts_applied), negative
 --   tax                one per tax of the account's jurisdiction valid on the period's last day: the rate
 --                      times the sum of the lines of the charge types it taxes, rounded per tax line
 -- Totals are sums of rounded lines (int_invoices_drafted), so they add up exactly. These are drafts:
@@ -14,7 +14,7 @@
 {{ config(**billing_period_config()) }}
 
 with periods as (
-    select * from {{ ref('int_billing_periods') }}
+    select * from {{ ref('int_billing_periods_bounded') }}
     where {{ in_billing_range('billing_period') }}
 ),
 
@@ -34,7 +34,7 @@ subscription_lines as (
         {{ round_money('amount', 'currency') }} as amount,
         cast(null as date) as original_period,
         currency
-    from {{ ref('int_billing_subscription_charges') }}
+    from {{ ref('int_subscriptions_charged') }}
     where {{ in_billing_range('billing_period') }}
 ),
 
@@ -54,7 +54,7 @@ usage_lines as (
         {{ round_money('sum(charge)', 'currency') }} as amount,
         cast(null as date) as original_period,
         currency
-    from {{ ref('int_billing_calls') }}
+    from {{ ref('int_calls_billed') }}
     where {{ in_billing_range('billing_period') }} and not is_tiered
     group by account_id, billing_period, currency, call_type, destination, destination_country
 ),
@@ -74,7 +74,7 @@ tier_lines as (
         {{ round_money('charge', 'currency') }} as amount,
         cast(null as date) as original_period,
         currency
-    from {{ ref('int_billing_tier_charges') }}
+    from {{ ref('int_volume_tiers_charged') }}
     where {{ in_billing_range('billing_period') }}
 ),
 
@@ -99,7 +99,7 @@ adjustment_lines as (
         {{ round_money('charge', 'currency') }} as amount,
         original_period,
         currency
-    from {{ ref('int_billing_late_calls') }}
+    from {{ ref('int_closed_period_calls_adjusted') }}
     where {{ in_billing_range('billing_period') }}
 ),
 
@@ -119,7 +119,7 @@ discount_lines as (
         -{{ round_money('base * discount_percent * 0.01', 'periods.currency') }} as amount,
         cast(null as date) as original_period,
         periods.currency
-    from {{ ref('int_billing_discounts') }} as discounts
+    from {{ ref('int_discounts_applied') }} as discounts
     inner join periods using (account_id, billing_period)
 ),
 

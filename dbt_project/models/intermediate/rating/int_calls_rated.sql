@@ -3,9 +3,9 @@
 -- explained in a dispute. Unrated requests keep a reason and no cost, never a cost of zero.
 --
 -- 1. Destination: the longest prefix of the number among the plan's rates valid at the call's start (in
---    the plan's zone), found in int_rating_located.
+--    the plan's zone), found in int_rating_requests_located.
 -- 2. Bands: `split` cuts the call where it crosses from one band interval into the next (calendar in
---    int_tariff_band_calendar); `start` prices the whole call in the band it was answered in; rates with
+--    int_tariff_bands_laid_out); `start` prices the whole call in the band it was answered in; rates with
 --    band `*` apply at all times. Most calls stay in one band and join one rate card.
 -- 3. Slots cut each band piece again by elapsed seconds (list functions on the card's slots). Each piece
 --    is billed in whole increments of its slot, rounded up; the round-up past a piece's end is consumed
@@ -17,19 +17,19 @@
 --    max_cost, rounded once. Summed exactly as a numerator over the plan's price_denominator.
 -- Every request leaves as exactly one row: priced, or unrated with its reason (rating_conserves_every_call).
 -- With delivery days given, the run's requests replace their calls' rows and the rest are kept
--- (int_rating_requests says which calls a run prices).
+-- (int_rating_requests_selected says which calls a run prices).
 {{ config(materialized=by_delivery_day(), incremental_strategy='delete+insert', unique_key=['call_id', 'deck']) }}
 
 with plans as (
-    select * from {{ ref('int_tariff_plans') }}
+    select * from {{ ref('int_tariff_plans_validated') }}
 ),
 
 calendar as (
-    select * from {{ ref('int_tariff_band_calendar') }}
+    select * from {{ ref('int_tariff_bands_laid_out') }}
 ),
 
 cards as (
-    select * from {{ ref('int_tariff_rate_cards') }}
+    select * from {{ ref('int_tariff_rate_cards_assembled') }}
 ),
 
 one_band as (
@@ -40,7 +40,7 @@ one_band as (
         case when located.all_times then '*' else located.answer_band end as band,
         0 as from_s,
         located.billable_seconds as to_s
-    from {{ ref('int_rating_located') }} as located
+    from {{ ref('int_rating_requests_located') }} as located
     where located.prefix_no is not null and not located.crosses
 ),
 
@@ -112,7 +112,7 @@ crossing_pieces as (
             crossing.billable_seconds) as integer) as to_s
     from (
         select located.* exclude (crosses), unnest(range(located.first_interval, ended.interval_no + 1)) as interval_no
-        from {{ ref('int_rating_located') }} as located
+        from {{ ref('int_rating_requests_located') }} as located
         asof inner join calendar as ended
             on ended.plan_no = located.plan_no
             and located.answer_at + {{ seconds('located.billable_seconds - 1') }} >= ended.from_at
@@ -207,7 +207,7 @@ costs as (
 ),
 
 prefixes as (
-    select distinct prefix_no, prefix from {{ ref('int_tariff_prefix_ranges') }}
+    select distinct prefix_no, prefix from {{ ref('int_tariff_prefixes_flattened') }}
 )
 
 select
@@ -252,11 +252,11 @@ select
     case
         when located.request_error is not null then located.request_error
         when located.plan_no is null
-            and (located.deck, located.rate_plan_id) in (select (deck, rate_plan_id) from {{ ref('int_tariff_errors') }})
+            and (located.deck, located.rate_plan_id) in (select (deck, rate_plan_id) from {{ ref('int_tariff_errors_found') }})
             then 'invalid_rate_plan'
         when located.plan_no is null then 'unknown_rate_plan'
         else 'unknown_destination'
     end
-from {{ ref('int_rating_located') }} as located
+from {{ ref('int_rating_requests_located') }} as located
 left join plans using (plan_no)
 where located.prefix_no is null

@@ -7,16 +7,16 @@
 {{ config(materialized='table') }}
 {%- set previous = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) %}
 {%- set controls = [
-    'int_ra_completeness', 'int_ra_conservation', 'int_ra_cdr_to_bill', 'int_ra_rerating', 'int_ra_zero_rated',
-    'int_ra_usage_without_subscription', 'int_ra_subscriptions_not_billed', 'int_ra_billing_after_cancellation',
-    'int_ra_wrong_plan', 'int_ra_late_cdrs', 'int_ra_suspense_ageing', 'int_ra_negative_margin',
-    'int_ra_ledger_tie_out', 'int_ra_volume_anomalies', 'int_ra_collection_findings',
-    'int_ra_invoice_recomputation', 'int_ra_payment_findings',
-    'int_ra_bill_line_accuracy', 'int_ra_account_not_invoiced', 'int_ra_billed_before_activation',
-    'int_ra_plan_change_misdated',
-    'int_ra_file_sequence', 'int_ra_silent_hours',
-    'int_ra_vendor_invoices',
-    'int_ra_discount_recomputation',
+    'int_ra_completeness_checked', 'int_ra_conservation_checked', 'int_ra_cdr_to_bill_checked', 'int_ra_rating_accuracy_checked', 'int_ra_zero_rating_checked',
+    'int_ra_usage_subscriptions_checked', 'int_ra_subscription_billing_checked', 'int_ra_cancellation_dates_checked',
+    'int_ra_billed_plans_checked', 'int_ra_late_cdrs_checked', 'int_ra_suspense_ageing_checked', 'int_ra_route_margins_checked',
+    'int_ra_ledger_tied_out', 'int_ra_switch_volumes_checked', 'int_ra_collection_checked',
+    'int_ra_invoices_recomputed', 'int_ra_payment_application_checked',
+    'int_ra_bill_lines_checked', 'int_ra_account_invoicing_checked', 'int_ra_activation_dates_checked',
+    'int_ra_plan_change_dates_checked',
+    'int_ra_file_sequence_checked', 'int_ra_silent_hours_checked',
+    'int_ra_vendor_invoices_reconciled',
+    'int_ra_discounts_recomputed',
 ] %}
 
 with findings as (

@@ -19,20 +19,20 @@ checked as (
     union all select 'RA-07', count(*) from {{ ref('int_ra_charges_reconciled') }}
     union all select 'RA-08', count(*) from {{ ref('int_ra_charges_reconciled') }} where end_date is not null
     union all select 'RA-09', count(*) from {{ ref('int_ra_usage_reconciled') }} where billed_lines > 0
-    union all select 'RA-10', count(*) from {{ ref('int_billing_period_status') }} where is_closed  -- closed months
+    union all select 'RA-10', count(*) from {{ ref('int_period_statuses_derived') }} where is_closed  -- closed months
     union all select 'RA-11', (select count(*) from {{ ref('fct_suspense') }}) + (select count(*) from {{ ref('fct_rating_suspense') }})
     union all select 'RA-12', count(*) from {{ ref('rpt_rating_margin') }}
     union all select 'RA-13', count(*) from {{ ref('fct_invoices') }} where status = 'closed'  -- closed invoices
     union all select 'RA-14', count(distinct switch_id || call_date) from {{ ref('fct_calls') }}
-    union all select 'RA-15', count(*) from {{ ref('int_ra_collection') }}
+    union all select 'RA-15', count(*) from {{ ref('int_ra_invoices_collected') }}
     union all select 'RA-22', count(*) from {{ ref('stg_billing_export__invoices') }}
-    union all select 'RA-23', count(*) from {{ ref('int_ra_payment_application') }}  -- payments
-    union all select 'RA-24', count(*) from {{ ref('int_ra_collection') }} where collected > 0  -- paid invoices
+    union all select 'RA-23', count(*) from {{ ref('int_ra_payments_applied') }}  -- payments
+    union all select 'RA-24', count(*) from {{ ref('int_ra_invoices_collected') }} where collected > 0  -- paid invoices
     union all select 'RA-18', count(*) from {{ ref('int_ra_usage_reconciled') }} where billed_lines > 0
     union all select 'RA-19', count(distinct account_id || billing_period) from {{ ref('int_ra_usage_reconciled') }}
     union all select 'RA-20', count(*) from {{ ref('int_ra_charges_reconciled') }} where billed_lines > 0
     union all select 'RA-21', count(*) from {{ ref('int_ra_usage_reconciled') }} where billed_lines > 0
-    union all select 'RA-16', count(*) from {{ ref('int_ra_capture_files') }}  -- switch files named by hour or number
+    union all select 'RA-16', count(*) from {{ ref('int_ra_switch_files_parsed') }}  -- switch files named by hour or number
     union all select 'RA-17', (select count(distinct switch_id || date_trunc('hour', start_at)) from {{ ref('fct_calls') }})
         + (select count(distinct trunk_id || date_trunc('hour', start_at)) from {{ ref('fct_calls') }})  -- switch and trunk hours
     union all select 'RA-25', count(*) from {{ ref('stg_vendor__invoice_lines') }}  -- vendor invoice lines

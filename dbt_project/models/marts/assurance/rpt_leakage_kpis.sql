@@ -4,7 +4,7 @@
 -- and the CDR-to-bill match rate. Recovered % and days to recovery come from the cases analysts work
 -- (orchestration/assurance/cases.py), outside the warehouse; `tollhouse report leakage` joins them.
 with periods as (
-    select * from {{ ref('int_ra_periods') }}
+    select * from {{ ref('int_ra_periods_selected') }}
 ),
 
 revenue as (
@@ -50,7 +50,7 @@ joined as (
     from revenue
     inner join periods using (billing_period)
     left join leakage using (billing_period, currency)
-    left join {{ ref('int_fx_daily_rates') }} as fx
+    left join {{ ref('int_fx_rates_carried_forward') }} as fx
         on fx.base_currency = revenue.currency and fx.quote_currency = '{{ var("reporting_currency") }}'
         and fx.rate_day = cast(revenue.billing_period + interval 1 month - interval 1 day as date)
 )

@@ -67,7 +67,7 @@ findings as (
 
 collection as (
     select account_id, billing_period, total_amount as invoiced_total, collected
-    from {{ ref('int_ra_collection') }}
+    from {{ ref('int_ra_invoices_collected') }}
 ),
 
 accounts as (

@@ -1,7 +1,7 @@
 -- One row per account and UTC day with outbound traffic: the daily fraud features, with the day against
--- the account's own baseline (int_fraud_baselines: the fraud_baseline_days before it).
+-- the account's own baseline (int_accounts_baselined: the fraud_baseline_days before it).
 with calls as (
-    select * from {{ ref('int_fraud_calls') }}
+    select * from {{ ref('int_outbound_calls_costed') }}
 ),
 
 days as (
@@ -45,4 +45,4 @@ select
     end as peak_concurrency_ratio
 from days
 inner join hours using (account_id, day)
-left join {{ ref('int_fraud_baselines') }} as baselines using (account_id, day)
+left join {{ ref('int_accounts_baselined') }} as baselines using (account_id, day)

@@ -2,8 +2,8 @@
 -- for the analyst's timeline and the accounts' baselines.
 with calls as (
     select calls.*, windows.concurrent_calls
-    from {{ ref('int_fraud_calls') }} as calls
-    inner join {{ ref('int_fraud_call_windows') }} as windows on windows.call_id = calls.call_id
+    from {{ ref('int_outbound_calls_costed') }} as calls
+    inner join {{ ref('int_call_windows_aggregated') }} as windows on windows.call_id = calls.call_id
 )
 
 select

@@ -7,7 +7,7 @@
                    'wangiri_callbacks_6h', 'trunk_capacity_ratio', 'uniform_callees_1h', 'uniform_callees_window', 'range_spend_ratio',
                    'estimated_exposure_1h_eur'] %}
 with alerts as (
-    select * from {{ ref('int_fraud_triggers') }} where detector = 'combined' and within_budget
+    select * from {{ ref('int_fraud_alerts_triggered') }} where detector = 'combined' and within_budget
 ),
 
 decisions as (

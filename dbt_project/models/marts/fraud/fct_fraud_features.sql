@@ -1,11 +1,11 @@
 -- One row per outbound call: the account's trailing-window features when the call's CDR arrived,
--- ratios against the account's own baseline (int_fraud_baselines, the days before), and each rule of
+-- ratios against the account's own baseline (int_accounts_baselined, the days before), and each rule of
 -- var fraud_rules: 0 quiet, 1 warning, 2 critical. The model (orchestration/fraud) scores these rows;
--- int_fraud_triggers turns rule hits and scores into alerts.
+-- int_fraud_alerts_triggered turns rule hits and scores into alerts.
 {%- set rules = var('fraud_rules') %}
 
 with windows as (
-    select * from {{ ref('int_fraud_call_windows') }}
+    select * from {{ ref('int_call_windows_aggregated') }}
 ),
 
 features as (
@@ -27,7 +27,7 @@ features as (
         -- calls to the high-risk ranges beyond the account's busiest such hour of its baseline and that hour's
         -- Poisson noise (its square root): customers with family or suppliers there call them every week, and a
         -- busy account's count of them swings. Without a baseline (under fraud_min_history_days) only the
-        -- subscribed list and premium numbers abroad count (int_fraud_calls.is_known_high_risk): dear, new or
+        -- subscribed list and premium numbers abroad count (int_outbound_calls_costed.is_known_high_risk): dear, new or
         -- domestic premium ranges are what ordinary young accounts call, and need a normal to compare with
         case when baselines.history_days >= {{ var('fraud_min_history_days') }}
             then windows.high_risk_calls_1h - baselines.peak_high_risk_calls
@@ -63,9 +63,9 @@ features as (
                 {{ var('fraud_slow_min_reference_eur') }}), 3)
             else 0 end as range_spend_ratio
     from windows
-    left join {{ ref('int_fraud_baselines') }} as baselines
+    left join {{ ref('int_accounts_baselined') }} as baselines
         on baselines.account_id = windows.account_id and baselines.day = cast(windows.end_at as date)
-    left join {{ ref('int_fraud_trunk_baselines') }} as trunks
+    left join {{ ref('int_trunks_baselined') }} as trunks
         on trunks.trunk_key = windows.trunk_key and trunks.day = cast(windows.end_at as date)
     cross join lateral (
         select least(greatest(floor((epoch(windows.end_at) - epoch(windows.account_first_at)) / 86400)

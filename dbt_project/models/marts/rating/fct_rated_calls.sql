@@ -12,7 +12,7 @@ with vendor as (
 ),
 
 fx as (
-    select * from {{ ref('int_fx_daily_rates') }}
+    select * from {{ ref('int_fx_rates_carried_forward') }}
 )
 
 select

@@ -10,7 +10,7 @@ with rated as (
 
 fx as (
     select rate_day, base_currency, rate
-    from {{ ref('int_fx_daily_rates') }}
+    from {{ ref('int_fx_rates_carried_forward') }}
     where quote_currency = '{{ var("reporting_currency") }}'
 ),
 
