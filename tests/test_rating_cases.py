@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.rating import what_if
+
 pytestmark = pytest.mark.integration
 
 TOLLHOUSE = Path(sys.executable).parent / "tollhouse"
@@ -117,9 +119,15 @@ def call(call_id: str, b_number: str, answer_at: str, seconds: int, *, plan: str
     return f"{call_id},{plan if not account else ''},{account},{b_number},{answer_at},{seconds}"
 
 
-def run_rate(tmp_path: Path, tariff: Path, calls: list[str]) -> subprocess.CompletedProcess[str]:
+def write_calls(tmp_path: Path, calls: list[str]) -> Path:
     calls_file = tmp_path / "calls.csv"
     calls_file.write_text("\n".join([CALL_HEADER, *calls]) + "\n", encoding="utf-8")
+    return calls_file
+
+
+def run_rate(tmp_path: Path, tariff: Path, calls: list[str]) -> subprocess.CompletedProcess[str]:
+    """`tollhouse rate` as a user runs it: a subprocess writing OUT.csv."""
+    calls_file = write_calls(tmp_path, calls)
     env = {**os.environ, "TOLLHOUSE_DATA_DIR": str(tmp_path / "data")}
     return subprocess.run(
         [str(TOLLHOUSE), "rate", str(tariff), str(calls_file), "--out", str(tmp_path / "out.csv")],
@@ -131,14 +139,21 @@ def run_rate(tmp_path: Path, tariff: Path, calls: list[str]) -> subprocess.Compl
     )
 
 
-def rate_calls(tmp_path: Path, tariff: Path, calls: list[str]) -> dict[str, tuple[str, str, str, str]]:
-    """call_id -> (cost, currency, matched_prefix, reason), as written to OUT.csv."""
-    done = run_rate(tmp_path, tariff, calls)
-    assert done.returncode == 0, done.stdout + done.stderr
-    with (tmp_path / "out.csv").open(newline="", encoding="utf-8") as handle:
+def read_out(out: Path) -> dict[str, tuple[str, str, str, str]]:
+    with out.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         assert reader.fieldnames == ["call_id", "cost", "currency", "matched_prefix", "reason"]
         return {row["call_id"]: (row["cost"], row["currency"], row["matched_prefix"], row["reason"]) for row in reader}
+
+
+def rate_calls(tmp_path: Path, tariff: Path, calls: list[str]) -> dict[str, tuple[str, str, str, str]]:
+    """call_id -> (cost, currency, matched_prefix, reason), priced in this process by the function behind
+    `tollhouse rate` and written as the command writes OUT.csv (test_the_command_line_rates_and_refuses drives
+    the command itself)."""
+    rated = what_if.rate_calls(tariff, write_calls(tmp_path, calls))
+    with (tmp_path / "out.csv").open("w", newline="", encoding="utf-8") as handle:
+        what_if.write_rated(rated, handle)
+    return read_out(tmp_path / "out.csv")
 
 
 def unrated(result: tuple[str, str, str, str]) -> tuple[str, str, str]:
@@ -650,11 +665,47 @@ def good_rates() -> list[str]:
 )
 def test_bad_tariff_is_refused_with_file_and_line(tmp_path, plans, rates, bands, file_name, lines):
     tariff = write_tariff(tmp_path / "tariff", plans=plans, rates=rates, bands=bands)
-    done = run_rate(tmp_path, tariff, [call("c1", "442079460000", "2026-10-05T12:00:00+01:00", 60)])
-    output = done.stdout + done.stderr
-    assert done.returncode != 0, output
-    assert file_name in output
-    assert any(re.search(rf"\b{line}\b", output) for line in lines), output
+    calls = write_calls(tmp_path, [call("c1", "442079460000", "2026-10-05T12:00:00+01:00", 60)])
+    with pytest.raises(what_if.RatingInputError) as refused:
+        what_if.rate_calls(tariff, calls)
+    output = str(refused.value)
+    assert any(re.search(rf"\b{file_name}:{line}\b", output) for line in lines), output
+
+
+def test_the_command_line_rates_and_refuses(tmp_path):
+    """`tollhouse rate` end to end, in a subprocess: OUT.csv with the hand-worked costs and a summary line;
+    a tariff that breaks a rule exits 2 naming the file and line on stderr and writes no OUT.csv."""
+    tariff = write_tariff(
+        tmp_path / "tariff",
+        plans=[plan_row("P")],
+        rates=[rate_row("P", "44", "0.0125", increment_s=60)],
+        bands=all_week("P"),
+    )
+    done = run_rate(
+        tmp_path,
+        tariff,
+        [
+            call("s61", "442079460000", "2026-10-05T12:00:00+01:00", 61),
+            call("nowhere", "999123", "2026-10-05T12:00:00+01:00", 61),
+        ],
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "rated 1 of 2 calls into" in done.stdout
+    rated = read_out(tmp_path / "out.csv")
+    assert rated["s61"] == ("0.0250", "GBP", "44", "")  # ceil(61/60)*60 = 120 s; 120 * 0.0125 / 60 = 0.025
+    assert unrated(rated["nowhere"]) == ("", "", "unknown_destination")
+
+    bad = write_tariff(
+        tmp_path / "bad",
+        plans=[plan_row("P")],
+        rates=[*good_rates(), rate_row("P", "4478", "0.02", increment_s=0)],  # line 5: zero increment
+        bands=all_week("P"),
+    )
+    (tmp_path / "out.csv").unlink()
+    done = run_rate(tmp_path, bad, [call("c1", "442079460000", "2026-10-05T12:00:00+01:00", 60)])
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert re.search(r"\brates\.csv:5\b", done.stderr), done.stderr
+    assert not (tmp_path / "out.csv").exists()
 
 
 def test_one_bands_rate_changes_on_its_own(tmp_path):

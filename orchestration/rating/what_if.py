@@ -126,9 +126,13 @@ def _refuse_repeated_ids(con, name: str) -> None:
 def _project_fingerprint() -> str:
     """Changes whenever anything dbt compiles from changes (and with dbt's version)."""
     digest = hashlib.sha256(metadata.version("dbt-core").encode())
-    for path in sorted(p for p in DBT_PROJECT_DIR.rglob("*") if p.is_file() and "target" not in p.parts):
-        if path.suffix in {".sql", ".yml", ".csv"}:
-            digest.update(str(path.relative_to(DBT_PROJECT_DIR)).encode() + path.read_bytes())
+    sources = []
+    for folder, subfolders, files in os.walk(DBT_PROJECT_DIR):
+        # never descend into dbt's output (tens of thousands of files): walking it took seconds a run
+        subfolders[:] = [d for d in subfolders if d not in {"target", "logs", "dbt_packages"}]
+        sources += [Path(folder, f) for f in files if f.endswith((".sql", ".yml", ".csv"))]
+    for path in sorted(sources):
+        digest.update(str(path.relative_to(DBT_PROJECT_DIR)).encode() + path.read_bytes())
     return digest.hexdigest()[:16]
 
 
