@@ -22,6 +22,7 @@ from orchestration.pipeline.assets.ingestion import WAREHOUSE_POOL
 from orchestration.pipeline.instance import RUN_ID_ENV
 from orchestration.pipeline.partitions import billing_months, delivery_days
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, DBT_TARGET, default_data_dir
+from orchestration.warehouse import migrate_warehouse
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=DBT_TARGET)
 
@@ -33,8 +34,29 @@ def _layer(dbt_resource_props: Mapping[str, Any]) -> str:
     return Path(dbt_resource_props["original_file_path"]).parts[1]
 
 
+def _domain(dbt_resource_props: Mapping[str, Any]) -> str:
+    """The folder under models/<layer>/ (mediation, rating, billing, assurance, fraud, operations); staging
+    views belong with the raw tables they read (ingestion), seeds are the reference data."""
+    layer = _layer(dbt_resource_props)
+    if layer in ("reference", "staging"):
+        return {"reference": "reference", "staging": "ingestion"}[layer]
+    parts = Path(dbt_resource_props["original_file_path"]).parts
+    return parts[2] if len(parts) > 3 else layer
+
+
+def _leading_comment(sql: str) -> str:
+    """The `--` comment block a model's SQL starts with: what the model is, when its YAML says nothing."""
+    lines = []
+    for line in sql.lstrip().splitlines():
+        if not line.startswith("--"):
+            break
+        lines.append(line[2:].strip())
+    return " ".join(line for line in lines if line)
+
+
 class TollhouseTranslator(DagsterDbtTranslator):
-    """Models keyed by layer and name (marts/rpt_ingestion_daily), grouped by layer."""
+    """Models keyed by layer and name (marts/rpt_ingestion_daily), grouped by domain, described by their dbt
+    description (not their SQL, dagster-dbt's default)."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
@@ -42,7 +64,16 @@ class TollhouseTranslator(DagsterDbtTranslator):
         return dg.AssetKey([_layer(dbt_resource_props), dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        return _layer(dbt_resource_props)
+        if dbt_resource_props["resource_type"] == "source":
+            return super().get_group_name(dbt_resource_props)
+        return _domain(dbt_resource_props)
+
+    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        return (
+            dbt_resource_props.get("description")
+            or _leading_comment(dbt_resource_props.get("raw_code") or "")
+            or f"dbt {dbt_resource_props['resource_type']} {dbt_resource_props['name']}"
+        )
 
 
 # Models rebuilt for the delivery days a run covers (tagged in dbt_project.yml): the mediation chain and
@@ -190,6 +221,7 @@ class TollhouseDbtResource(DbtCliResource):
         return version.parse(__version__)
 
     def cli(self, args, *, context=None, **kwargs):
+        migrate_warehouse(default_data_dir())  # the tables Python writes, which dbt reads as sources
         # dagster-dbt passes this process's environment to dbt; the wrapper reads these.
         os.environ.update(
             {
@@ -197,6 +229,8 @@ class TollhouseDbtResource(DbtCliResource):
                 "TOLLHOUSE_DBT": str(DBT_EXECUTABLE),
                 "TOLLHOUSE_DBT_PARENT": str(os.getpid()),
                 "TOLLHOUSE_DBT_CWD": str(default_data_dir()),  # the profile's `run` target is relative to it
+                # dbt unit tests check the SQL, not the data: the test suite runs them once (tests/test_dbt_unit.py)
+                "DBT_EXCLUDE_RESOURCE_TYPES": "unit_test",
                 RUN_ID_ENV: context.run.run_id if context is not None else "",
             }
         )
