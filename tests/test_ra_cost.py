@@ -1,4 +1,4 @@
-"""Cost assurance on a small clean operator (tests/ra_world.py): RA-25 reconciles the vendors' invoices with the
+"""Cost assurance on a small clean operator (tests/worlds.py): RA-25 reconciles the vendors' invoices with the
 calls that left by their routes, costed at their decks; RA-12 finds a route and destination that loses money.
 
 One world, its mutations on different vendor invoice lines and destinations, each valued here by hand from the
@@ -18,7 +18,6 @@ The clean lines give no finding.
 
 from __future__ import annotations
 
-import os
 import zoneinfo
 from datetime import date, datetime
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_UP, Decimal
@@ -29,7 +28,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orchestration.settings import Paths
-from tests.ra_world import findings, landed, operator_month, read_rows, write_rows
+from tests.worlds import findings, landed, operator_month, read_rows, write_rows
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
@@ -210,11 +209,9 @@ def _mutate(paths: Paths) -> None:
 
 @pytest.fixture(scope="module")
 def world():
-    keep = bool(os.environ.get("TOLLHOUSE_KEEP_RA_WORLD"))  # to iterate on the SQL with dbt against it
-    with operator_month(_mutate, keep=keep) as (paths, results):
+    # TOLLHOUSE_KEEP_WORLD=1 keeps it, to iterate on the SQL with dbt against it
+    with operator_month(_mutate) as (paths, results):
         assert all(result.success for result in results.values()), results
-        if keep:
-            print(f"world kept in {paths.data}")
         yield paths
 
 
@@ -281,7 +278,7 @@ def test_cost_families_change_the_landed_invoices_as_their_ground_truth_says(tmp
     """Every family of leakage/cost.py leaves one leak per vendor invoice, named by `<invoice>|<line>`, whose billed
     amount is the landed line's: raised lines, a copy of another line, a line for a destination no call of the
     month reached (ground_truth/vendor_calls.parquet: what the vendors bill)."""
-    from tests.ra_world import SEPTEMBER
+    from tests.worlds import SEPTEMBER
     from tools.simulator import SimulationConfig, simulate
     from tools.simulator.leakage.cost import FAMILIES
 

@@ -24,7 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orchestration.settings import Paths
-from tests.ra_world import operator_month
+from tests.worlds import operator_month
 
 # a simulation and a pipeline run of a month: past the default timeout on a loaded machine (the fixture's
 # run happens inside the first test that asks for it)
