@@ -273,7 +273,7 @@ def cmd_fraud_decide(args: argparse.Namespace) -> int:
 
 def cmd_fraud_evaluate(args: argparse.Namespace) -> int:
     from models.fraud import model as model_lib
-    from models.fraud.detection import evaluate, render_evaluation
+    from models.fraud.evaluation import evaluate, render_evaluation
     from tools.simulator import SimulationConfig, simulate
 
     paths, work = Paths.from_env(), Paths(Path(args.work).resolve())
@@ -309,7 +309,7 @@ def cmd_fraud_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_fraud_show(args: argparse.Namespace) -> int:
-    from models.fraud.detection import AlertNotFound, explain_alert
+    from models.fraud.explain import AlertNotFound, explain_alert
     from orchestration.assurance import cases
 
     paths = Paths.from_env()
@@ -328,7 +328,7 @@ def cmd_fraud_show(args: argparse.Namespace) -> int:
 
 
 def cmd_fraud_label_from_truth(args: argparse.Namespace) -> int:
-    from models.fraud.detection import label_from_truth
+    from models.fraud.evaluation import label_from_truth
 
     paths = Paths.from_env()
     if not (paths.ground_truth / "fraud_incidents.csv").exists():

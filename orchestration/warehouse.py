@@ -137,7 +137,7 @@ create table if not exists billing.{name} (
 );
 """
 
-# What the fraud/scores asset writes (models/fraud/detection.py); empty until a model has scored, so the alert
+# What the fraud/scores asset writes (models/fraud/training.py); empty until a model has scored, so the alert
 # models build before any model exists (then only the rules raise alerts).
 FRAUD_DDL = """
 create schema if not exists fraud;

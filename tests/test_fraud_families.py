@@ -250,7 +250,7 @@ def test_without_both_labels_on_both_sides_there_is_no_classifier():
 
 
 def test_classifier_labels_come_from_decisions_and_quiet_accounts():
-    from models.fraud.detection import classifier_labels
+    from models.fraud.training import classifier_labels
 
     rows = _feature_rows().head(600)
     confirmed = rows.account_id.eq("A00") & (rows.index < 100)
@@ -322,7 +322,7 @@ def alert_warehouse(tmp_path_factory):
 
 
 def test_fraud_show_says_why_the_alert_fired(alert_warehouse):
-    from models.fraud.detection import explain_alert
+    from models.fraud.explain import explain_alert
 
     con = duckdb.connect(str(alert_warehouse / "warehouse" / "tollhouse.duckdb"), read_only=True)
     text = explain_alert(con, "FA-0123456789", calls=10)
@@ -371,7 +371,7 @@ def test_fraud_show_on_the_command_line_and_an_unknown_alert(alert_warehouse, mo
 
 
 def test_the_evaluation_reports_the_lift_over_the_rules():
-    from models.fraud.detection import DetectorResult, _lift
+    from models.fraud.evaluation import DetectorResult, _lift
 
     def result(detector, delays, alerts, true_alerts):
         table = pd.DataFrame(

@@ -144,7 +144,7 @@ def test_the_ingestion_scorecard_reads_a_ground_truth_folder_named_with_quotes(o
 def test_fraud_evaluation_reads_a_ground_truth_folder_named_with_quotes(odd_folder):
     """One IRSF incident from 10:00; its call ends at 10:05 and triggers the rules detector's alert: found
     5 minutes after it started, nothing lost before the alert."""
-    from models.fraud.detection import evaluate
+    from models.fraud.evaluation import evaluate
 
     (odd_folder / "fraud_incidents.csv").write_text(
         "incident_id,kind,account_ids,start_at,end_at,calls\nI1,irsf,A1,2026-10-01 10:00:00,2026-10-01 10:30:00,1\n"

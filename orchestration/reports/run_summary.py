@@ -304,7 +304,7 @@ def assurance_sections(con: duckdb.DuckDBPyConnection, cases: Path | None = None
 
 def fraud_sections(con: duckdb.DuckDBPyConnection, ground_truth: Path | None = None) -> list[str]:
     """The fraud alert queue (empty before fraud detection ran) and, with a ground truth, the scorecard of
-    the three detectors against the simulated incidents (models/fraud/detection.py evaluate)."""
+    the three detectors against the simulated incidents (models/fraud/evaluation.py evaluate)."""
     (ran,) = con.execute(
         "select count(*) from information_schema.tables "
         "where table_schema = 'marts' and table_name = 'fct_fraud_alerts'"
@@ -325,7 +325,7 @@ def fraud_sections(con: duckdb.DuckDBPyConnection, ground_truth: Path | None = N
         ),
     ]
     if ground_truth and (ground_truth / "fraud_incidents.csv").exists():
-        from models.fraud.detection import evaluate
+        from models.fraud.evaluation import evaluate
 
         rows = [
             (r.detector, r.alerts, r.true_alerts, f"{r.precision:.0%}", f"{r.detected} of {r.incidents}",

@@ -209,7 +209,7 @@ def step_assure(data: Path, calls: int) -> dict:
 def step_fraud(data: Path, calls: int) -> dict:
     """Fraud detection over the month: `dbt build` of the features and rules (tag fraud, alerts excluded), the
     Isolation Forest trained and every feature row scored (models/fraud/model.py), then the alert models."""
-    from models.fraud import detection as fraud
+    from models.fraud import training as fraud
     from orchestration.warehouse import connect
 
     timings = {}

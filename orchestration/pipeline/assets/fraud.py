@@ -9,8 +9,8 @@ the reason.
 
 import dagster as dg
 
-from models.fraud import detection as detection
 from models.fraud import model as model_lib
+from models.fraud import training
 from orchestration.assurance import cases
 from orchestration.pipeline.assets.ingestion import WAREHOUSE_POOL
 from orchestration.pipeline.resources import WarehouseResource
@@ -32,7 +32,7 @@ class TrainingConfig(dg.Config):
           "threshold and metrics (the analysts' confirmed and dismissed rows it flags); CURRENT names it.")  # fmt: skip
 def model(context: dg.AssetExecutionContext, config: TrainingConfig, warehouse: WarehouseResource):
     with warehouse.connect(read_only=True) as con:
-        trained = detection.train(con, warehouse.paths.cases, warehouse.paths.fraud_models, config.seed)
+        trained = training.train(con, warehouse.paths.cases, warehouse.paths.fraud_models, config.seed)
     context.log.info(f"fraud model {trained.version}: threshold {trained.threshold}, {trained.metrics}")
     card = trained.card()
     return dg.MaterializeResult(
@@ -51,7 +51,7 @@ def model(context: dg.AssetExecutionContext, config: TrainingConfig, warehouse: 
 def scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     try:
         with warehouse.connect() as con:
-            used, rows = detection.score(con, warehouse.paths.fraud_models, warehouse.paths.cases)
+            used, rows = training.score(con, warehouse.paths.fraud_models, warehouse.paths.cases)
     except model_lib.ModelFileError as error:
         raise dg.Failure(description=str(error)) from error
     context.log.info(f"{rows:,} feature rows scored by model {used.version}")
