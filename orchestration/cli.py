@@ -247,9 +247,9 @@ def cmd_fraud_run(args: argparse.Namespace) -> int:
 
 
 def cmd_fraud_alerts(args: argparse.Namespace) -> int:
-    from orchestration.assurance import cases
+    from orchestration.assurance import alert_queue
 
-    alerts = cases.fraud_alerts(Paths.from_env().cases, status=args.status)
+    alerts = alert_queue.fraud_alerts(Paths.from_env().cases, status=args.status)
     print(f"{'alert':<14} {'account':<10} {'raised (UTC)':<20} {'exposure EUR':>12}  {'status':<10} rules")
     for a in alerts[: args.limit]:
         print(f"{a.alert_id:<14} {a.account_id:<10} {a.raised_at:%Y-%m-%d %H:%M:%S} {a.exposure_eur:>12,.2f}  "
@@ -259,11 +259,11 @@ def cmd_fraud_alerts(args: argparse.Namespace) -> int:
 
 
 def cmd_fraud_decide(args: argparse.Namespace) -> int:
-    from orchestration.assurance import cases
+    from orchestration.assurance import alert_queue, cases
 
     decision = {"confirm": "confirmed", "dismiss": "dismissed", "reopen": "open"}[args.fraud_command]
     try:
-        alert = cases.decide_alert(Paths.from_env().cases, args.alert_id, decision, _user(), args.note)
+        alert = alert_queue.decide_alert(Paths.from_env().cases, args.alert_id, decision, _user(), args.note)
     except cases.CaseError as error:
         _say(f"fraud {args.fraud_command}: {error}")
         return 2
@@ -310,10 +310,10 @@ def cmd_fraud_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_fraud_show(args: argparse.Namespace) -> int:
     from models.fraud.explain import AlertNotFound, explain_alert
-    from orchestration.assurance import cases
+    from orchestration.assurance import alert_queue
 
     paths = Paths.from_env()
-    filed = cases.fraud_alerts(paths.cases, alert_id=args.alert_id) if paths.cases.exists() else []
+    filed = alert_queue.fraud_alerts(paths.cases, alert_id=args.alert_id) if paths.cases.exists() else []
     try:
         text = _read_warehouse(
             paths, lambda con: explain_alert(con, args.alert_id, args.calls, filed[0] if filed else None)

@@ -30,7 +30,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboards import data
 from dashboards.queries import fraud, invoices
-from orchestration.assurance import cases
+from orchestration.assurance import alert_queue, cases
 from orchestration.pipeline.runs import assure, build_models, close_month, detect_fraud, landed_days, load_days
 from orchestration.settings import REPO_ROOT, Paths
 from tools.simulator import SimulationConfig, simulate
@@ -365,7 +365,7 @@ def test_the_fraud_queue_is_ordered_by_exposure_and_an_alert_is_confirmed_from_t
     by_label(at.text_input, "Note").input("calls to a premium range at night, customer confirms")
     by_label(at.button, "Confirm fraud").click().run()
     assert not at.exception
-    (alert,) = cases.fraud_alerts(operator.cases, alert_id=top)
+    (alert,) = alert_queue.fraud_alerts(operator.cases, alert_id=top)
     assert (alert.status, alert.decided_by) == ("confirmed", ANALYST)
     assert metrics(at)["Confirmed"] == "1" and metrics(at)["Open alerts"] == str(len(ordered) - 1)
 

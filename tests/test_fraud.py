@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from models.fraud import model as model_lib
-from orchestration.assurance import cases
+from orchestration.assurance import alert_queue, cases
 from tools.simulator import SimulationConfig, simulate
 
 
@@ -129,27 +129,29 @@ def test_a_model_file_of_another_format_or_version_is_refused(tmp_path):
         model_lib.current(tmp_path / "empty")
 
 
-def _alert(alert_id: str, exposure: str) -> cases.FraudAlert:
+def _alert(alert_id: str, exposure: str) -> alert_queue.FraudAlert:
     at = datetime(2026, 10, 12, 14, 51, 59, tzinfo=UTC)
-    return cases.FraudAlert(alert_id, "ACC-00026", at, at, Decimal(exposure), ("FR-01", "FR-02"), 0.79)
+    return alert_queue.FraudAlert(alert_id, "ACC-00026", at, at, Decimal(exposure), ("FR-01", "FR-02"), 0.79)
 
 
 def test_alerts_are_filed_once_and_decisions_survive_the_next_sync(tmp_path):
     store = tmp_path / "cases.sqlite"
-    assert cases.sync_fraud_alerts(store, [_alert("FA-1", "418.10"), _alert("FA-2", "7.05")]) == 2
-    decided = cases.decide_alert(store, "FA-1", "confirmed", "ana", "PBX of a dental practice, confirmed by phone")
+    assert alert_queue.sync_fraud_alerts(store, [_alert("FA-1", "418.10"), _alert("FA-2", "7.05")]) == 2
+    decided = alert_queue.decide_alert(
+        store, "FA-1", "confirmed", "ana", "PBX of a dental practice, confirmed by phone"
+    )
     assert decided.status == "confirmed" and decided.decided_by == "ana"
     # the next run refreshes the exposure, never the decision
-    assert cases.sync_fraud_alerts(store, [_alert("FA-1", "500.00")]) == 0
-    again = cases.fraud_alerts(store, alert_id="FA-1")[0]
+    assert alert_queue.sync_fraud_alerts(store, [_alert("FA-1", "500.00")]) == 0
+    again = alert_queue.fraud_alerts(store, alert_id="FA-1")[0]
     assert (again.status, again.exposure_eur) == ("confirmed", Decimal("500.00"))
-    assert [a.alert_id for a in cases.fraud_alerts(store)] == ["FA-1", "FA-2"]  # most exposed first
+    assert [a.alert_id for a in alert_queue.fraud_alerts(store)] == ["FA-1", "FA-2"]  # most exposed first
     with pytest.raises(cases.CaseError, match="already confirmed"):
-        cases.decide_alert(store, "FA-1", "confirmed", "ana")
+        alert_queue.decide_alert(store, "FA-1", "confirmed", "ana")
     with pytest.raises(cases.CaseError, match="no fraud alert FA-9"):
-        cases.decide_alert(store, "FA-9", "dismissed", "ana")
+        alert_queue.decide_alert(store, "FA-9", "dismissed", "ana")
     with pytest.raises(cases.CaseError, match="decision must be one of"):
-        cases.decide_alert(store, "FA-2", "maybe", "ana")
+        alert_queue.decide_alert(store, "FA-2", "maybe", "ana")
     con = cases.connect(store)
     try:
         actions = [r[0] for r in con.execute("select action from fraud_alert_events order by event_id")]

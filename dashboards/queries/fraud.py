@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from dashboards.data import Snapshot, query
-from orchestration.assurance import cases
+from orchestration.assurance import alert_queue
 
 TIMELINE_BEFORE = timedelta(days=3)
 TIMELINE_AFTER = timedelta(days=1)
@@ -25,7 +25,7 @@ def queue(snapshot: Snapshot, store: Path) -> pd.DataFrame:
            from a order by exposure_eur desc, alert_id""",
         a="fct_fraud_alerts",
     )
-    decided = {a.alert_id: a for a in cases.fraud_alerts(store)} if store.exists() else {}
+    decided = {a.alert_id: a for a in alert_queue.fraud_alerts(store)} if store.exists() else {}
     alerts["status"] = [decided[i].status if i in decided else "open" for i in alerts["alert_id"]]
     alerts["decided_by"] = [decided[i].decided_by if i in decided else None for i in alerts["alert_id"]]
     alerts["note"] = [decided[i].note if i in decided else None for i in alerts["alert_id"]]

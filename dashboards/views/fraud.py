@@ -10,7 +10,7 @@ import streamlit as st
 from dashboards.app_state import blank, metric_row, money, page, table
 from dashboards.queries import fraud
 from dashboards.roles import current_user
-from orchestration.assurance import cases
+from orchestration.assurance import alert_queue, cases
 
 snapshot, role, paths = page("Fraud", "fct_fraud_alerts", "fct_fraud_account_hours",
                              needs="score the calls (`tollhouse fraud score`)")  # fmt: skip
@@ -95,7 +95,7 @@ with st.form("fraud_decision", clear_on_submit=True):
         choice = "open"
     if choice:
         try:
-            cases.decide_alert(paths.cases, alert_id, choice, current_user(), note or None)
+            alert_queue.decide_alert(paths.cases, alert_id, choice, current_user(), note or None)
         except cases.CaseError as error:
             st.error(f"Not saved: {error}")
         else:

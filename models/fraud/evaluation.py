@@ -14,7 +14,7 @@ import yaml
 
 from models.fraud import model as model_lib
 from models.fraud.training import DETECTORS
-from orchestration.assurance import cases
+from orchestration.assurance import alert_queue
 from orchestration.settings import DBT_PROJECT_DIR
 
 
@@ -24,17 +24,17 @@ def label_from_truth(con: duckdb.DuckDBPyConnection, store_path: Path, truth_dir
     first call and an hour after its last; else dismissed). Returns (confirmed, dismissed)."""
     _truth_tables(con, truth_dir)
     true_ids = set()
-    for alert in cases.fraud_alerts(store_path, status="open"):
+    for alert in alert_queue.fraud_alerts(store_path, status="open"):
         hit = con.execute(
             """select count(*) from fraud_incident_accounts where account_id = $account
             and cast($raised as timestamp) between started_at and ended_at + interval 1 hour""",
             {"account": alert.account_id, "raised": pd.Timestamp(alert.raised_at).tz_localize(None)},
         ).fetchone()[0]
         decision = "confirmed" if hit else "dismissed"
-        cases.decide_alert(store_path, alert.alert_id, decision, "ground-truth", "labelled from the simulation")
+        alert_queue.decide_alert(store_path, alert.alert_id, decision, "ground-truth", "labelled from the simulation")
         if hit:
             true_ids.add(alert.alert_id)
-    decided = len(cases.fraud_alerts(store_path)) if store_path.exists() else 0
+    decided = len(alert_queue.fraud_alerts(store_path)) if store_path.exists() else 0
     return len(true_ids), decided - len(true_ids)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from orchestration.assurance import cases
+from orchestration.assurance import alert_queue
 from orchestration.settings import DBT_PROJECT_DIR
 
 
@@ -33,7 +33,7 @@ def _rules() -> dict[str, dict]:
 
 
 def explain_alert(
-    con: duckdb.DuckDBPyConnection, alert_id: str, calls: int = 10, filed: cases.FraudAlert | None = None
+    con: duckdb.DuckDBPyConnection, alert_id: str, calls: int = 10, filed: alert_queue.FraudAlert | None = None
 ) -> str:
     """Why an alert fired, as text: the rules hit with their thresholds, the model's score, the features at the
     triggering call against the account's baseline, its first `calls` calls and the exposure so far.

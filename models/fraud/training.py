@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from models.fraud import model as model_lib
-from orchestration.assurance import cases
+from orchestration.assurance import alert_queue
 from orchestration.warehouse import migrate
 
 DETECTORS = ("rules", "model", "combined")
@@ -38,7 +38,7 @@ def _labels(rows: pd.DataFrame, store_path: Path) -> tuple[pd.Series, pd.Series]
     dismissed = pd.Series(False, index=rows.index)
     if not store_path.exists():
         return confirmed, dismissed
-    for alert in cases.fraud_alerts(store_path):
+    for alert in alert_queue.fraud_alerts(store_path):
         if alert.status == "open":
             continue
         start = pd.Timestamp(alert.raised_at).tz_localize(None) - pd.Timedelta(hours=1)
@@ -73,7 +73,7 @@ def train(con: duckdb.DuckDBPyConnection, store_path: Path, models_dir: Path, se
     rows = feature_rows(con)
     confirmed, dismissed = _labels(rows, store_path)
     model = model_lib.train(rows, seed=seed, confirmed=confirmed, dismissed=dismissed)
-    alerted = {a.account_id for a in cases.fraud_alerts(store_path)} if store_path.exists() else set()
+    alerted = {a.account_id for a in alert_queue.fraud_alerts(store_path)} if store_path.exists() else set()
     labels = classifier_labels(rows, confirmed, dismissed, alerted)
     if labels.notna().any():
         model = model_lib.add_classifier(model, rows, labels, seed=seed)
@@ -95,7 +95,7 @@ def score(con: duckdb.DuckDBPyConnection, models_dir: Path, store_path: Path) ->
             "model_version": model.version,
         }
     )
-    decided = [a for a in (cases.fraud_alerts(store_path) if store_path.exists() else []) if a.status != "open"]
+    decided = [a for a in (alert_queue.fraud_alerts(store_path) if store_path.exists() else []) if a.status != "open"]
     decisions = pd.DataFrame(
         {
             "alert_id": pd.Series([a.alert_id for a in decided], dtype="string"),

@@ -251,7 +251,7 @@ def step_dashboards(data: Path, calls: int) -> dict:
     as the assurance role (every page, numbers shown), once with an empty cache (the first look at a new
     snapshot) and once warm. The process is warmed first: imports are the server's, not a page's."""
     from dashboards.roles import PAGES  # every page the app has
-    from orchestration.assurance import cases
+    from orchestration.assurance import alert_queue, cases
     from orchestration.serving.publish import publish
     from orchestration.settings import Paths
     from orchestration.warehouse import connect
@@ -267,7 +267,7 @@ def step_dashboards(data: Path, calls: int) -> dict:
         manifest = publish(con, paths)
         timings["publish_s"] = round(time.perf_counter() - started, 1)
         cases.sync_findings(paths.cases, cases.read_findings(con))
-        cases.sync_fraud_alerts(paths.cases, cases.read_fraud_alerts(con))
+        alert_queue.sync_fraud_alerts(paths.cases, alert_queue.read_fraud_alerts(con))
     snapshot_mb = sum(f.stat().st_size for f in (paths.serving / "snapshots" / manifest["version"]).iterdir()) >> 20
 
     import streamlit as st

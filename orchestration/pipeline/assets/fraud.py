@@ -11,7 +11,7 @@ import dagster as dg
 
 from models.fraud import model as model_lib
 from models.fraud import training
-from orchestration.assurance import cases
+from orchestration.assurance import alert_queue
 from orchestration.pipeline.assets.ingestion import WAREHOUSE_POOL
 from orchestration.pipeline.resources import WarehouseResource
 
@@ -63,8 +63,8 @@ def scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
           "dismiss is never changed.")  # fmt: skip
 def filed_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     with warehouse.connect(read_only=True) as con:
-        alerts = cases.read_fraud_alerts(con)
-    new = cases.sync_fraud_alerts(warehouse.paths.cases, alerts)
+        alerts = alert_queue.read_fraud_alerts(con)
+    new = alert_queue.sync_fraud_alerts(warehouse.paths.cases, alerts)
     context.log.info(f"{len(alerts)} alerts in the queue, {new} new")
     return dg.MaterializeResult(metadata={"alerts": len(alerts), "new_alerts": new})
 
