@@ -1,29 +1,67 @@
-"""The `tollhouse` command line: help on every subcommand, clear errors for bad arguments."""
+"""The `tollhouse` command line: help that names every subcommand and option, clear errors for bad arguments,
+and the summary's figures for a load worked out by hand."""
 
 from __future__ import annotations
+
+import csv
+import re
 
 import pytest
 
 from orchestration.cli import build_parser, main
+from tests.conftest import land
+from tests.test_ingest import ast
 
-SUBCOMMANDS = ["simulate", "load", "summary", "demo"]
+# What a user must be able to find in the help, written out here (not read from the parser): a subcommand or
+# an option dropped or renamed fails the test.
+SUBCOMMANDS = {
+    "simulate": ["--seed", "--start", "--months", "--accounts", "--calls-per-day", "--out", "--no-faults",
+                 "--deck-prefixes", "--split-bands", "--fraud", "--leakage"],
+    "load": ["--from", "--to", "--source", "--full-refresh"],
+    "summary": [],
+    "recover": [],
+    "rate": ["TARIFF_DIR", "CALLS", "--out"],
+    "backfill": ["--from", "--to"],
+    "close": ["--period", "--by", "--reason"],
+    "reopen": ["--period", "--reason", "--by"],
+    "case": ["list", "show", "assign", "move", "note"],
+    "assure": [],
+    "fraud": ["train", "score", "alerts", "confirm", "dismiss", "reopen", "show"],
+    "report": ["leakage", "score"],
+    "demo": ["--seed", "--start", "--accounts", "--calls-per-day", "--skip-simulate"],
+}  # fmt: skip
 
 
-@pytest.mark.parametrize("command", SUBCOMMANDS)
-def test_every_subcommand_has_help(command, capsys):
+def named(word: str, text: str) -> bool:
+    return re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text) is not None
+
+
+@pytest.mark.parametrize("command", sorted(SUBCOMMANDS))
+def test_every_subcommand_has_help_naming_each_option(command, capsys):
     with pytest.raises(SystemExit) as done:
         main([command, "--help"])
     assert done.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith(f"usage: tollhouse {command}")
-    assert "--help" in out
+    missing = [word for word in SUBCOMMANDS[command] if not named(word, out)]
+    assert missing == [], out
 
 
-def test_top_level_help_lists_every_subcommand(capsys):
-    with pytest.raises(SystemExit):
+def test_top_level_help_lists_every_subcommand_with_a_line_of_its_own(capsys):
+    with pytest.raises(SystemExit) as done:
         main(["--help"])
+    assert done.value.code == 0
     out = capsys.readouterr().out
-    assert all(command in out for command in SUBCOMMANDS)
+    listed = re.findall(r"^    (\w[\w-]*)\s+\S", out, flags=re.MULTILINE)  # `    name  what it does`
+    assert listed == list(SUBCOMMANDS), out
+
+
+def test_an_unknown_subcommand_is_refused_naming_the_choices(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["bill"])
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'bill'" in err and all(named(c, err) for c in SUBCOMMANDS), err
 
 
 def test_bad_dates_are_refused_with_a_message(capsys):
@@ -38,15 +76,43 @@ def test_summary_without_a_warehouse_says_what_to_do(paths, capsys):
     assert "run `tollhouse load` first" in capsys.readouterr().out
 
 
-def test_simulate_then_summary_of_a_load(paths, capsys):
+def test_simulate_writes_the_calls_it_reports(paths, capsys):
     simulate = ["simulate", "--accounts", "12", "--calls-per-day", "200", "--fraud", "none", "--out", str(paths.data)]
     assert main(simulate) == 0
     out = capsys.readouterr().out
-    assert "simulated 6,200 calls" in out and "injected faults" in out
+    # 200 calls a day for October's 31 days
+    assert re.search(r"simulated 6,200 calls in [\d,]+ files \([\d,]+ injected faults\)", out), out
+    with (paths.ground_truth / "injections.csv").open(newline="") as handle:
+        assert sum(1 for _ in csv.DictReader(handle)) > 0
+    assert {p.name for p in paths.landing.iterdir()} >= {"asterisk", "freeswitch", "carrier", "crm", "network"}
+
+
+def rows(out: str, heading: str) -> list[list[str]]:
+    """The rows of the summary's table under `heading` (after its header and rule), split on white space."""
+    lines = out.split(heading, 1)[1].splitlines()[3:]
+    return [line.split() for line in lines[: lines.index("")] if line.strip()] if "" in lines else []
+
+
+def test_summary_of_a_load_shows_its_files_lines_rejects_quarantine_and_mediation(paths, capsys):
+    """Day 1: one Asterisk file of two good lines and one that is no CSV record; day 2: a `.gz` that is not
+    gzip. No switches reference, so mediation rejects both records as unknown_switch."""
+    land(paths, "asterisk", "2026-10-01", "a_20261001T01Z.csv", f"{ast(uid='1')}\n{ast(uid='2')}\nbad\n".encode())
+    land(paths, "asterisk", "2026-10-02", "a_20261002T01Z.csv.gz", b"not gzip")
     assert main(["load", "--source", "asterisk", "--from", "2026-10-01", "--to", "2026-10-02"]) == 0
+    loaded = capsys.readouterr().out
+    assert "check failed: raw/asterisk:no_quarantined_files" in loaded
     assert main(["summary"]) == 0
     out = capsys.readouterr().out
-    assert "asterisk" in out and "Ingestion (raw layer)" in out
+    # files 2, re-delivered 0, quarantined 1, lines 3, raw rows 2, rejects 1, exact-parsed 0
+    assert rows(out, "Ingestion (raw layer)") == [["asterisk", "2", "0", "1", "3", "2", "1", "0"]]
+    assert rows(out, "Rejected lines by reason") == [["asterisk", "unparseable_row", "1"]]
+    quarantined = rows(out, "Quarantined or refused files")
+    assert [r[:3] for r in quarantined] == [
+        ["asterisk/2026-10-02/a_20261002T01Z.csv.gz", "quarantined", "corrupt_gzip:"]
+    ]
+    # records 2 = calls 0 + partials 0 + duplicates 0 + rejected 2 + suspended 0; unaccounted 0
+    assert rows(out, "Mediation (records in") == [["asterisk", "2", "0", "0", "0", "2", "0", "0"]]
+    assert rows(out, "Mediation outcomes other than a call") == [["validation", "unknown_switch", "2"]]
 
 
 def test_simulate_refuses_an_impossible_config(paths, capsys):
