@@ -129,7 +129,7 @@ def reporting_currency(snapshot: Snapshot) -> str:
 
 
 def fx_join(currency: str, day: str) -> str:
-    """SQL joining `fx` (the served int_fx_rates_carried_forward) at `day` for rows in `currency`; bind $reporting."""
+    """SQL joining `fx` (the served dim_fx_rates) at `day` for rows in `currency`; bind $reporting."""
     return f"left join fx on fx.base_currency = {currency} and fx.quote_currency = $reporting and fx.rate_day = {day}"
 
 

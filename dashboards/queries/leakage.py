@@ -120,7 +120,7 @@ def findings(snapshot: Snapshot, filters: FindingFilter) -> pd.DataFrame:
             order by leakage_reporting desc nulls last, f.finding_id""",
         filters.params(snapshot),
         f="fct_leakage_findings",
-        fx="int_fx_rates_carried_forward",
+        fx="dim_fx_rates",
     )
 
 
@@ -135,7 +135,7 @@ def by_area_and_type(snapshot: Snapshot, filters: FindingFilter) -> pd.DataFrame
             group by all order by leakage desc nulls last""",
         filters.params(snapshot),
         f="fct_leakage_findings",
-        fx="int_fx_rates_carried_forward",
+        fx="dim_fx_rates",
     )
 
 

@@ -91,7 +91,7 @@ def choices(snapshot: Snapshot) -> dict[str, list]:
         "filter (where u.destination_country is not null) as countries from u",
         u="rpt_usage_daily",
     )
-    accounts = query(snapshot, "select account_id, account_name from a order by account_name", a="stg_crm__accounts")
+    accounts = query(snapshot, "select account_id, account_name from a order by account_name", a="dim_accounts")
     return {
         "products": values(frame["products"][0]),
         "countries": values(frame["countries"][0]),
@@ -119,7 +119,7 @@ def usage_by(snapshot: Snapshot, dimension: str, filters: UsageFilter, mode: str
             group by all order by {"1, 2" if dimension in ("month", "day") else "revenue desc nulls last, 1"}""",
         {**filters.params(), **({"reporting": reporting_currency(snapshot)} if mode == "reporting" else {})},
         u="rpt_usage_daily",
-        a="stg_crm__accounts",
+        a="dim_accounts",
     )
 
 
@@ -172,7 +172,7 @@ def billed_by_product(snapshot: Snapshot, first_month: date | None, last_month: 
             from per_currency group by all order by 1, 2, 3""",
         {"first_month": first_month, "last_month": last_month, "reporting": reporting_currency(snapshot)},
         l="fct_invoice_lines",
-        fx="int_fx_rates_carried_forward",
+        fx="dim_fx_rates",
     )
 
 

@@ -37,10 +37,10 @@ SERVED = (
     Served("marts.fct_rating_suspense"),
     Served("marts.fct_mediation_rejects", "delivery_date, reason"),
     # revenue
-    Served("staging.stg_crm__accounts"),
+    Served("marts.dim_accounts"),
     Served("marts.rpt_usage_daily", "call_date"),
     Served("marts.rpt_rating_margin"),
-    Served("intermediate.int_fx_rates_carried_forward"),  # amounts of several currencies shown in the reporting one
+    Served("marts.dim_fx_rates"),  # amounts of several currencies shown in the reporting one
     # invoices and receivables
     Served("marts.fct_invoices"),
     Served("marts.fct_invoice_lines", "invoice_number, line_no"),
