@@ -24,9 +24,6 @@ paid; the data end on 1 November, after September's due date (31 October).
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -34,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.settings import Paths, run_dbt
-from tests.ra_world import findings, landed, read_rows, run_month, write_rows
+from tests.worlds import findings, landed, operator_month, read_rows, write_rows
 from tools.simulator import SimulationConfig, simulate
 
 # a simulation and a pipeline run of two months: past the default timeout on a loaded machine
@@ -188,34 +185,11 @@ def mutate(paths: Paths) -> None:
 
 @pytest.fixture(scope="module")
 def world():
-    """The mutated world, run through September's billing and the controls (one per module)."""
-    mp = pytest.MonkeyPatch()
-    data = Path(tempfile.mkdtemp(prefix="tollhouse-ra-c-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None))
-    mp.setenv("TOLLHOUSE_DATA_DIR", str(data))
-    mp.setenv("DAGSTER_HOME", str(data / "dagster"))
-    try:
-        paths = Paths(data)
-        simulate(
-            SimulationConfig(
-                seed=7,
-                start=SEPTEMBER,
-                months=2,
-                accounts=12,
-                calls_per_day=150,
-                out=data,
-                inject_faults=False,
-                fraud="none",
-                leakage="none",
-            )
-        )
-        mutate(paths)
-        results = run_month(paths, SEPTEMBER)
+    """The mutated world, run through September's billing and the controls (one per module). The payments
+    land until 1 November; October's switch files (no September call among them) are not needed."""
+    with operator_month(mutate, months=2, calls_per_day=150, switches_through=date(2026, 10, 1)) as (paths, results):
         assert results["assure"].success
         yield paths
-    finally:
-        mp.undo()
-        if not os.environ.get("TOLLHOUSE_KEEP_WORLD"):
-            shutil.rmtree(data, ignore_errors=True)
 
 
 def mine(paths: Paths) -> dict[tuple[str, str, str], dict]:
