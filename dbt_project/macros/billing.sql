@@ -65,74 +65,6 @@
     greatest(0, date_diff('day', greatest({{ from_date }}, {{ lo }}), least({{ to_date }}, {{ hi }})))
 {%- endmacro %}
 
-{#- The archive of closed periods (docs/billing.md: a closed period never changes). Python writes it
-    (orchestration/billing/periods.py: close and re-open, each logged in period_log); dbt only reads it, so no
-    dbt run, full refresh included, can touch a closed invoice. Created before any model reads it (an
-    on-run-start hook); the columns are those of the drafted models, which the close copies by name. -#}
-{% macro create_billing_archive() -%}
-create schema if not exists billing;
-create table if not exists billing.period_log (
-    billing_period date not null,
-    action         varchar not null check (action in ('close', 'reopen')),
-    acted_at       timestamp not null,
-    acted_by       varchar not null,
-    reason         varchar,
-    invoices       integer not null,
-    totals         varchar not null  -- what the period's invoices added up to, per currency
-);
-create table if not exists billing.closed_invoices (
-    invoice_number varchar primary key,
-    account_id varchar not null, billing_period date not null, issue_date date not null, due_date date not null,
-    currency varchar not null, subtotal decimal(18, 2) not null, tax_total decimal(18, 2) not null,
-    total decimal(18, 2) not null, line_count integer not null, call_count bigint not null,
-    account_name varchar, billing_email varchar, address_line1 varchar, city varchar, postcode varchar,
-    country_code varchar, timezone varchar,
-    closed_at timestamp not null
-);
-create table if not exists billing.closed_invoice_lines (
-    invoice_number varchar not null, account_id varchar not null, billing_period date not null,
-    line_no integer not null, line_type varchar not null, charge_type varchar, description varchar not null,
-    reference varchar, quantity decimal(18, 6), unit varchar, unit_price decimal(18, 6),
-    amount decimal(18, 2) not null, currency varchar not null, tax_name varchar, tax_rate decimal(9, 6),
-    original_period date,
-    primary key (invoice_number, line_no)
-);
-{{ closed_invoice_calls_table('billing.closed_invoice_calls') }}
-{{ migrate_closed_invoice_calls() }}
-{%- endmacro %}
-
-{#- A call is on one invoice of its own period (usage, or a late call's adjustment), and on one more invoice
-    for each later change of what it should be charged (an adjustment of the difference): the key is the
-    invoice and the call. `rated_charge` is the call's rated cost in the account's currency (before bundles
-    and tiers) that the row billed against, what the next change is measured from. -#}
-{% macro closed_invoice_calls_table(name) -%}
-create table if not exists {{ name }} (
-    invoice_number varchar not null, account_id varchar not null, billing_period date not null,
-    call_id varchar not null,
-    answer_at timestamp, b_number varchar, destination varchar, call_type varchar,
-    billable_seconds integer, billed_seconds integer, covered_seconds integer,
-    charge decimal(18, 6), currency varchar, line_type varchar not null, original_period date,
-    rated_charge decimal(18, 6),
-    primary key (invoice_number, call_id)
-);
-{%- endmacro %}
-
-{#- An archive created before adjustments of billed calls keyed its calls by call_id alone and had no
-    rated_charge: rebuilt once with the new key, its rows kept (their rated_charge unknown, null). -#}
-{% macro migrate_closed_invoice_calls() -%}
-    {%- if execute -%}
-        {%- set old = run_query("select count(*) from duckdb_constraints() where schema_name = 'billing'
-            and table_name = 'closed_invoice_calls' and constraint_type = 'PRIMARY KEY'
-            and constraint_column_names = ['call_id']") -%}
-        {%- if old.rows[0][0] > 0 %}
-alter table billing.closed_invoice_calls rename to closed_invoice_calls_by_call;
-{{ closed_invoice_calls_table('billing.closed_invoice_calls') }}
-insert into billing.closed_invoice_calls by name select * from billing.closed_invoice_calls_by_call;
-drop table billing.closed_invoice_calls_by_call;
-        {%- endif -%}
-    {%- endif -%}
-{%- endmacro %}
-
 {#- `amount / divisor` (a DECIMAL over a positive integer, which DuckDB would divide as a double) exactly,
     rounded half-up to 6 decimals. -#}
 {% macro divide_to_call_amount(amount, divisor) -%}
@@ -154,7 +86,7 @@ with closed_periods as (
     select billing_period from {{ ref('int_period_statuses_derived') }} where is_closed
 )
 
-select 'closed' as status, * from {{ source('billing', archive_table) }}
+select 'closed' as status, * from {{ source('billing_closed', archive_table) }}
 where billing_period in (select billing_period from closed_periods)
 
 union all by name

@@ -3,10 +3,10 @@
 import dagster as dg
 
 from orchestration.pipeline.assets.assurance import assurance_assets
-from orchestration.pipeline.assets.billing import billing_assets
+from orchestration.pipeline.assets.billing import ARCHIVE_AS_DRAFTING_READS_IT, billing_assets
 from orchestration.pipeline.assets.dbt import build_dbt_assets
 from orchestration.pipeline.assets.fraud import fraud_assets
-from orchestration.pipeline.assets.ingestion import raw_assets
+from orchestration.pipeline.assets.ingestion import audit_tables, raw_assets
 from orchestration.pipeline.assets.serving import serving_snapshot
 from orchestration.pipeline.resources import build_resources
 from orchestration.pipeline.schedules import (
@@ -26,7 +26,16 @@ from orchestration.pipeline.sensors import landing_sensor, run_recovery_sensor
 from orchestration.settings import Paths
 
 defs = dg.Definitions(
-    assets=[*raw_assets, *build_dbt_assets(), *billing_assets, *assurance_assets, *fraud_assets, serving_snapshot],
+    assets=[
+        *raw_assets,
+        *audit_tables,
+        *build_dbt_assets(),
+        *billing_assets,
+        *ARCHIVE_AS_DRAFTING_READS_IT,
+        *assurance_assets,
+        *fraud_assets,
+        serving_snapshot,
+    ],
     jobs=[
         daily_load_job,
         monthly_close_job,

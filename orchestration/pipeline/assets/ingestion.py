@@ -150,3 +150,19 @@ def build_raw_asset(source: str) -> dg.AssetsDefinition:
 
 
 raw_assets = [build_raw_asset(source) for source in SOURCES]
+
+# Every source's load writes its files' audit rows and its rejected lines into these two tables, so no one asset
+# materializes them; declared here with every raw asset upstream, so the models that read them (file
+# attribution, the ingestion report, the capture controls) show where their rows come from.
+audit_tables = [
+    dg.AssetSpec(
+        dg.AssetKey(["raw", table]),
+        deps=[raw_asset_key(source) for source in SOURCES],
+        group_name="ingestion",
+        description=description,
+    )
+    for table, description in (
+        ("load_audit", "One row per landed file of any source: what was loaded, refused or quarantined, and why."),
+        ("rejects", "One row per rejected line of any landed file, with its reason and the original text."),
+    )
+]

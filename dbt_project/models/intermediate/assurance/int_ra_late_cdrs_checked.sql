@@ -25,7 +25,7 @@ late as (
         and rated.answer_at >= periods.period_start_at and rated.answer_at < periods.period_end_at
     where rated.billable_seconds > 0
         and not exists (
-            select 1 from {{ source('billing', 'closed_invoice_calls') }} as frozen
+            select 1 from {{ source('billing_closed', 'closed_invoice_calls') }} as frozen
             where frozen.call_id = rated.call_id and frozen.billing_period = periods.billing_period
         )
 ),
