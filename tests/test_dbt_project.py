@@ -134,7 +134,11 @@ def test_dagster_shows_dbt_descriptions_grouped_by_domain_with_keys_unchanged():
     assert groups["marts/fct_leakage_findings"] == "assurance"
     assert groups["marts/fct_fraud_alerts"] == "fraud"
     assert groups["marts/rpt_ingestion_daily"] == "operations"
-    assert groups["staging/stg_asterisk__cdrs"] == "ingestion"
+    assert groups["staging/stg_asterisk__cdrs"] == "asterisk"  # staging: by source
+    assert groups["staging/stg_crm__accounts"] == "crm"
+    assert groups["marts/dim_accounts"] == "customers"
+    # the daily load job selects the group `ingestion` (the raw tables) whole: no dbt model joins it
+    assert "ingestion" not in set(groups.values())
     assert not {"staging", "intermediate", "marts"} & set(groups.values())
     nodes = models()
     for key, spec in specs.items():

@@ -35,13 +35,12 @@ def _layer(dbt_resource_props: Mapping[str, Any]) -> str:
 
 
 def _domain(dbt_resource_props: Mapping[str, Any]) -> str:
-    """The folder under models/<layer>/ (mediation, rating, billing, assurance, fraud, operations); staging
-    views belong with the raw tables they read (ingestion), seeds are the reference data."""
+    """The folder under models/<layer>/: the domain (mediation, rating, billing, assurance, fraud, customers,
+    operations), for staging the source (crm, asterisk, ...); seeds are the reference data. Not `ingestion`,
+    the raw tables' group, which the daily load job selects whole."""
     layer = _layer(dbt_resource_props)
-    if layer in ("reference", "staging"):
-        return {"reference": "reference", "staging": "ingestion"}[layer]
-    parts = Path(dbt_resource_props["original_file_path"]).parts
-    return parts[2] if len(parts) > 3 else layer
+    parts = Path(dbt_resource_props.get("original_file_path") or "").parts
+    return parts[2] if layer != "reference" and len(parts) > 3 else layer
 
 
 def _leading_comment(sql: str) -> str:
