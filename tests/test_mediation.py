@@ -111,10 +111,9 @@ def reference(paths, day: str = "2026-10-01", owners: str = OWNERS) -> None:
 # The marts these scenarios read, built with everything they are built from, not the whole project: rating,
 # billing and the controls have suites of their own. The accounts let fct_calls' relationship test run; a test
 # that needs a model left out (cautious selection) runs where that model is built.
-MEDIATION_MARTS = (
-    "+fct_calls", "+fct_mediation_rejects", "+fct_suspense", "+rpt_mediation_conservation", "+stg_crm__accounts",
-    "--indirect-selection", "cautious",
-)  # fmt: skip
+MEDIATION_MARTS = ("+fct_calls", "+fct_mediation_rejects", "+fct_suspense", "+rpt_mediation_conservation",
+                   "+stg_crm__accounts")  # fmt: skip
+SELECTED_TESTS = ("--indirect-selection", "cautious", "--exclude", "test_type:unit")
 
 
 def load_and_build(paths, days: list[str], select=MEDIATION_MARTS) -> None:
@@ -126,7 +125,7 @@ def load_and_build(paths, days: list[str], select=MEDIATION_MARTS) -> None:
         for source in SOURCES:
             ingest_days(con, paths.landing, source, [first + timedelta(d) for d in range((last - first).days + 1)])
     done = run_dbt(
-        paths.data, "build", "--select", *select, "--exclude", "test_type:unit",
+        paths.data, "build", "--select", *select, *SELECTED_TESTS,
         "--vars", json.dumps({"delivered_from": days[0], "delivered_to": days[-1]}),
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:]

@@ -1,29 +1,37 @@
 """Mediation against hostile input: partials re-sent under new record ids, record ids two switches share,
 numbers that are not counts of seconds, withheld callers written twice, calls dated far from their file,
 and a switches reference with two configurations valid at once. One small warehouse, loaded and mediated
-in two real Dagster runs (a day, then the next), holds every scenario; they use distinct numbers, times
-and switches so they do not interfere. Expected values are worked out by hand."""
+a day at a time (the `dbt build` of the mediation marts with the day's vars that Dagster's daily assets run,
+then the serving snapshot), holds every scenario; they use distinct numbers, times and switches so they do
+not interfere. Expected values are worked out by hand."""
 
 from __future__ import annotations
 
 import json
 import re
 import shutil
+import tempfile
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestration.pipeline.runs import build_models, failed_checks, load_days
-from orchestration.settings import Paths
+from orchestration.ingestion.layouts import SOURCES
+from orchestration.ingestion.load import ingest_days
+from orchestration.serving.publish import publish
+from orchestration.settings import Paths, run_dbt
+from orchestration.warehouse import connect
 from tests.conftest import land
 from tests.test_mediation import (
     ACCOUNTS,
     ASSIGNMENTS_HEADER,
     CARRIER_HEADER,
+    MEDIATION_MARTS,
     OWNERS,
+    SELECTED_TESTS,
     SWITCHES,
     asterisk,
     freeswitch,
@@ -31,6 +39,9 @@ from tests.test_mediation import (
 )
 
 pytestmark = pytest.mark.integration
+
+# a small warehouse written many times over: on tmpfs where the machine has one
+TMPFS = "/dev/shm" if Path("/dev/shm").is_dir() else None
 
 DAY1, DAY2 = "2026-10-01", "2026-10-02"
 
@@ -157,25 +168,44 @@ def land_scenarios(paths: Paths, switches: str = SWITCHES_HOSTILE) -> None:
 HELD: dict[str, list] = {}
 
 
+def mediate_day(paths: Paths, day: str) -> dict[str, str]:
+    """Load the delivery day, build the mediation marts (and the rated calls) for it and publish the snapshot.
+    Returns every data test of the build that did not pass, by name, with its status."""
+    d = date.fromisoformat(day)
+    with connect(paths.warehouse) as con:
+        for source in SOURCES:
+            ingest_days(con, paths.landing, source, [d])
+    done = run_dbt(
+        paths.data, "build", "--select", *MEDIATION_MARTS, "+fct_rated_calls", "+stg_network__reference_errors",
+        *SELECTED_TESTS,
+        "--vars", json.dumps({"delivered_from": day, "delivered_to": day}),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:]
+    results = json.loads((paths.data / "dbt_target" / "run_results.json").read_text())["results"]
+    with connect(paths.warehouse, read_only=True) as con:
+        publish(con, paths)
+    return {
+        r["unique_id"].split(".")[2]: r["status"]
+        for r in results
+        if r["unique_id"].startswith("test.") and r["status"] != "pass"
+    }
+
+
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
-    """The warehouse after day 1 and day 2 were each loaded and mediated in its own Dagster run."""
+    """The warehouse after day 1 and day 2 were each loaded and mediated in a run of its own."""
     with pytest.MonkeyPatch.context() as mp:
-        root = tmp_path_factory.mktemp("hostile")
+        root = Path(tempfile.mkdtemp(prefix="hostile-", dir=TMPFS)) if TMPFS else tmp_path_factory.mktemp("hostile")
         mp.setenv("TOLLHOUSE_DATA_DIR", str(root))
-        mp.setenv("DAGSTER_HOME", str(root / "dagster"))
         paths = Paths(root)
         land_scenarios(paths)
         checks = []
         for day in (DAY1, DAY2):
-            d = date.fromisoformat(day)
-            assert load_days(paths, d, d).success
-            built = build_models(paths, d, d)
-            failures = [str(e.event_specific_data)[:2000] for e in built.all_events if e.is_step_failure]
-            assert built.success, (failed_checks(built), failures)
-            checks.append(failed_checks(built))
+            checks.append(mediate_day(paths, day))
             HELD[day] = query(paths, "select call_id, reason, age_days from marts.fct_suspense order by call_id")
         yield paths, checks
+        if TMPFS:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def rejects(paths) -> dict[str, tuple]:
@@ -316,9 +346,7 @@ def test_overlapping_switch_configurations_are_named_and_only_that_switch_waits(
     assert found["v.1"][:2] == ("validation", "ambiguous_switch_config")
     assert "fs-ber1:u.ok" in calls(paths)
     # the check warns on every run while the reference is wrong; nothing else fails
-    assert all(
-        c == ["staging/stg_network__reference_errors:expect_no_rows_stg_network__reference_errors_"] for c in checks
-    ), checks
+    assert checks == [{"expect_no_rows_stg_network__reference_errors_": "warn"}] * 2, checks
 
 
 def test_every_record_is_accounted_for(hostile):
