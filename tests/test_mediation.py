@@ -17,8 +17,17 @@ from orchestration.ingestion.load import ingest_days
 from orchestration.settings import run_dbt
 from orchestration.warehouse import connect
 from tests.conftest import REALDATA, land
+from tests.worlds import data_folder
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def paths():
+    """Each scenario's data folder on tmpfs: dbt rewrites its small warehouse many times over."""
+    with data_folder("mediation") as folder:
+        yield folder
+
 
 SWITCHES = (
     "switch_id,source,timezone,country_code,country_calling_code,national_prefix,international_prefix,"

@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import tempfile
 from datetime import date
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -37,11 +35,9 @@ from tests.test_mediation import (
     freeswitch,
     query,
 )
+from tests.worlds import data_folder
 
 pytestmark = pytest.mark.integration
-
-# a small warehouse written many times over: on tmpfs where the machine has one
-TMPFS = "/dev/shm" if Path("/dev/shm").is_dir() else None
 
 DAY1, DAY2 = "2026-10-01", "2026-10-02"
 
@@ -192,20 +188,15 @@ def mediate_day(paths: Paths, day: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def hostile(tmp_path_factory):
+def hostile():
     """The warehouse after day 1 and day 2 were each loaded and mediated in a run of its own."""
-    with pytest.MonkeyPatch.context() as mp:
-        root = Path(tempfile.mkdtemp(prefix="hostile-", dir=TMPFS)) if TMPFS else tmp_path_factory.mktemp("hostile")
-        mp.setenv("TOLLHOUSE_DATA_DIR", str(root))
-        paths = Paths(root)
+    with data_folder("hostile") as paths:  # on tmpfs
         land_scenarios(paths)
         checks = []
         for day in (DAY1, DAY2):
             checks.append(mediate_day(paths, day))
             HELD[day] = query(paths, "select call_id, reason, age_days from marts.fct_suspense order by call_id")
         yield paths, checks
-        if TMPFS:
-            shutil.rmtree(root, ignore_errors=True)
 
 
 def rejects(paths) -> dict[str, tuple]:

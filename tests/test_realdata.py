@@ -92,21 +92,18 @@ SWITCHES_CSV = (
 
 
 @pytest.fixture(scope="module")
-def outcomes(tmp_path_factory):
+def outcomes():
     """Every sample landed on one day, loaded and mediated in one run (ingestion, then the `dbt build` of the
     mediation marts the daily assets run); per sample: its audit row, and the calls, suspense and mediation
     rejects its records became."""
     from orchestration.ingestion.layouts import SOURCES
     from orchestration.ingestion.load import ingest_days
-    from orchestration.settings import Paths, run_dbt
+    from orchestration.settings import run_dbt
     from orchestration.warehouse import connect
     from tests.test_mediation import MEDIATION_MARTS, SELECTED_TESTS
+    from tests.worlds import data_folder
 
-    mp = pytest.MonkeyPatch()
-    data = tmp_path_factory.mktemp("realdata")
-    mp.setenv("TOLLHOUSE_DATA_DIR", str(data))
-    paths = Paths(data)
-    try:
+    with data_folder("realdata") as paths:  # on tmpfs
         network = paths.landing / "network" / DAY.isoformat()
         network.mkdir(parents=True)
         (network / "switches.csv").write_text(SWITCHES_CSV)
@@ -152,8 +149,6 @@ def outcomes(tmp_path_factory):
                 "mediated": mediated,
                 "unaccounted": unaccounted.fetchone()[0],
             }
-    finally:
-        mp.undo()
 
 
 @pytest.mark.realdata
