@@ -76,9 +76,8 @@ def of_kind(injections: list[dict], kind: str) -> list[dict]:
     return found
 
 
-def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
-    first, second, other = tmp_path / "a", tmp_path / "b", tmp_path / "c"
-    simulate(SimulationConfig(out=first, **SMALL))
+def test_same_seed_same_bytes_other_seed_other_bytes(world, tmp_path):
+    first, second, other = world, tmp_path / "b", tmp_path / "c"  # the module's world is the first run
     simulate(SimulationConfig(out=second, **SMALL))
     simulate(SimulationConfig(out=other, **{**SMALL, "seed": 6}))
     assert tree_digest(first) == tree_digest(second)
