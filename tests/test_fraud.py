@@ -7,7 +7,6 @@ The end-to-end figures (precision, recall, delay on the held-out mix) come from 
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import duckdb
 import joblib
 import numpy as np
 import pandas as pd
@@ -15,7 +14,6 @@ import pytest
 
 from models.fraud import model as model_lib
 from orchestration.assurance import alert_queue, cases
-from tools.simulator import SimulationConfig, simulate
 
 
 def _rows(n: int, seed: int) -> pd.DataFrame:
@@ -160,38 +158,3 @@ def test_alerts_are_filed_once_and_decisions_survive_the_next_sync(tmp_path):
             con.execute("delete from fraud_alert_events")
     finally:
         con.close()
-
-
-def test_the_simulator_records_every_incident_and_its_calls(tmp_path):
-    simulate(SimulationConfig(seed=5, accounts=12, calls_per_day=1000, out=tmp_path))
-    truth = duckdb.connect()
-    incidents = truth.execute(
-        f"select incident_id, kind, calls from read_csv('{tmp_path}/ground_truth/fraud_incidents.csv')"
-    ).fetchall()
-    kinds = {kind for _, kind, _ in incidents}
-    assert kinds == {"irsf", "pbx_hacking", "wangiri_callback", "traffic_pumping", "subscription_fraud"}
-    counted = dict(
-        truth.execute(
-            f"select fraud_incident_id, count(*) from '{tmp_path}/ground_truth/calls.parquet' "
-            "where fraud_incident_id is not null group by 1"
-        ).fetchall()
-    )
-    assert counted == {incident: calls for incident, _, calls in incidents}
-    # IRSF goes to the seed's high-risk ranges; ordinary customers call them too, rarely and to a few numbers
-    seed = "dbt_project/seeds/fraud_high_risk_ranges.csv"
-    ranges = [r[0] for r in truth.execute(f"select prefix::varchar from '{seed}'").fetchall()]
-    hot = " or ".join(f"starts_with(b_number, '{p}')" for p in ranges)
-    calls = f"'{tmp_path}/ground_truth/calls.parquet'"
-    irsf = truth.execute(
-        f"select count(*) filter (where {hot}), count(*) from {calls} c "
-        f"join read_csv('{tmp_path}/ground_truth/fraud_incidents.csv') i on i.incident_id = c.fraud_incident_id "
-        "where i.kind = 'irsf'"
-    ).fetchone()
-    assert irsf[0] == irsf[1] > 0
-    ordinary, international, most_numbers = truth.execute(
-        f"select count(*) filter (where {hot}), count(*) filter (where call_type = 'international' or ({hot})), "
-        f"(select max(n) from (select count(distinct b_number) n from {calls} "
-        f"where fraud_incident_id is null and ({hot}) group by account_id)) "
-        f"from {calls} where fraud_incident_id is null"
-    ).fetchone()
-    assert 0 < ordinary < 0.01 * international and most_numbers <= 3

@@ -315,3 +315,38 @@ def test_the_billing_system_export_is_written_as_pythons_csv_module_writes_it(wo
         again = io.StringIO()
         csv.writer(again, lineterminator="\n").writerows(rows)
         assert again.getvalue().encode("utf-8") == data, path
+
+
+def test_the_simulator_records_every_incident_and_its_calls(world):
+    # the module's world: seed 5, 12 accounts, 1,000 calls a day, the training mix of fraud kinds
+    truth = duckdb.connect()
+    incidents = truth.execute(
+        f"select incident_id, kind, calls from read_csv('{world}/ground_truth/fraud_incidents.csv')"
+    ).fetchall()
+    kinds = {kind for _, kind, _ in incidents}
+    assert kinds == {"irsf", "pbx_hacking", "wangiri_callback", "traffic_pumping", "subscription_fraud"}
+    counted = dict(
+        truth.execute(
+            f"select fraud_incident_id, count(*) from '{world}/ground_truth/calls.parquet' "
+            "where fraud_incident_id is not null group by 1"
+        ).fetchall()
+    )
+    assert counted == {incident: calls for incident, _, calls in incidents}
+    # IRSF goes to the seed's high-risk ranges; ordinary customers call them too, rarely and to a few numbers
+    seed = "dbt_project/seeds/fraud_high_risk_ranges.csv"
+    ranges = [r[0] for r in truth.execute(f"select prefix::varchar from '{seed}'").fetchall()]
+    hot = " or ".join(f"starts_with(b_number, '{p}')" for p in ranges)
+    calls = f"'{world}/ground_truth/calls.parquet'"
+    irsf = truth.execute(
+        f"select count(*) filter (where {hot}), count(*) from {calls} c "
+        f"join read_csv('{world}/ground_truth/fraud_incidents.csv') i on i.incident_id = c.fraud_incident_id "
+        "where i.kind = 'irsf'"
+    ).fetchone()
+    assert irsf[0] == irsf[1] > 0
+    ordinary, international, most_numbers = truth.execute(
+        f"select count(*) filter (where {hot}), count(*) filter (where call_type = 'international' or ({hot})), "
+        f"(select max(n) from (select count(distinct b_number) n from {calls} "
+        f"where fraud_incident_id is null and ({hot}) group by account_id)) "
+        f"from {calls} where fraud_incident_id is null"
+    ).fetchone()
+    assert 0 < ordinary < 0.01 * international and most_numbers <= 3
