@@ -9,27 +9,21 @@ import duckdb
 import pytest
 
 from orchestration.pipeline.runs import build_models, failed_checks, landed_days, load_days
-from tools.simulator import SimulationConfig, simulate
+from tests.worlds import data_folder, simulated
+from tools.simulator import SimulationConfig
 from tools.simulator.scoring import call_accuracy, ingestion_scorecard, mediation_scorecard, rating_scorecard
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def loaded(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    data = tmp_path_factory.mktemp("pipeline")
-    mp.setenv("TOLLHOUSE_DATA_DIR", str(data))
-    mp.setenv("DAGSTER_HOME", str(data / "dagster"))
-    from orchestration.settings import Paths
-
-    paths = Paths(data)
-    simulate(SimulationConfig(seed=9, accounts=12, calls_per_day=1000, out=data))
-    days = landed_days(paths)
-    load = load_days(paths, days[0], days[-1])
-    build = build_models(paths, days[0], days[-1])
-    yield paths, load, build
-    mp.undo()
+def loaded():
+    with data_folder("pipeline") as paths:
+        simulated(paths.data, SimulationConfig(seed=9, accounts=12, calls_per_day=1000))
+        days = landed_days(paths)
+        load = load_days(paths, days[0], days[-1])
+        build = build_models(paths, days[0], days[-1])
+        yield paths, load, build
 
 
 def test_every_ingestion_fault_found_with_its_reason(loaded):
