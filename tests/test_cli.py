@@ -11,6 +11,15 @@ import pytest
 from orchestration.cli import build_parser, main
 from tests.conftest import land
 from tests.test_ingest import ast
+from tests.worlds import data_folder
+
+
+@pytest.fixture
+def paths():
+    """The test's data folder on tmpfs: Dagster's SQLite event log syncs on every event."""
+    with data_folder("cli") as folder:
+        yield folder
+
 
 # What a user must be able to find in the help, written out here (not read from the parser): a subcommand or
 # an option dropped or renamed fails the test.

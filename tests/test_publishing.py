@@ -15,8 +15,18 @@ from dashboards.queries import operations
 from dashboards.roles import RoleError, current_role, load_roles
 from orchestration.pipeline.runs import build_models
 from orchestration.settings import REPO_ROOT
+from tests.worlds import data_folder
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def paths():
+    """The test's data folder on tmpfs: Dagster's SQLite event log syncs on every event."""
+    with data_folder("publishing") as folder:
+        yield folder
+
+
 APP = str(REPO_ROOT / "dashboards" / "app.py")
 
 
