@@ -21,8 +21,18 @@ from orchestration.pipeline.runs import build_models, failed_checks, load_days
 from orchestration.pipeline.sensors import landing_sensor
 from tests.conftest import land
 from tests.test_ingest import ast
+from tests.worlds import data_folder
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def paths():
+    """The test's data folder on tmpfs: Dagster's SQLite event log syncs on every event."""
+    with data_folder("dagster") as folder:
+        yield folder
+
+
 DAY = date(2026, 10, 1)
 
 

@@ -26,8 +26,18 @@ from orchestration.pipeline.instance import RUN_ID_ENV, WORKER_TAG, get_instance
 from orchestration.settings import REPO_ROOT, Paths
 from tests.conftest import land
 from tests.test_ingest import ast
+from tests.worlds import data_folder
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def paths():
+    """The test's data folder on tmpfs: Dagster's SQLite event log syncs on every event."""
+    with data_folder("run-recovery") as folder:
+        yield folder
+
+
 DAY = date(2026, 10, 1)
 POOL = "warehouse"
 
