@@ -15,7 +15,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -33,7 +32,8 @@ from dashboards.queries import fraud, invoices
 from orchestration.assurance import alert_queue, cases
 from orchestration.pipeline.runs import assure, build_models, close_month, detect_fraud, landed_days, load_days
 from orchestration.settings import REPO_ROOT, Paths
-from tools.simulator import SimulationConfig, simulate
+from tests.worlds import data_folder, simulated
+from tools.simulator import SimulationConfig
 
 pytestmark = pytest.mark.integration
 APP = str(REPO_ROOT / "dashboards" / "app.py")
@@ -53,15 +53,8 @@ def operator():
     """One month of a small operator: every landed day loaded and mediated, October closed (its documents
     rendered), the controls run and the cases filed, the fraud model trained and the alerts filed. Each run
     published the snapshot."""
-    mp = pytest.MonkeyPatch()
-    shm = Path("/dev/shm")
-    folder = Path(tempfile.mkdtemp(prefix="tollhouse-dashboards-", dir=shm if shm.is_dir() else None))
-    mp.setenv("TOLLHOUSE_DATA_DIR", str(folder))
-    mp.setenv("DAGSTER_HOME", str(folder / "dagster"))
-    mp.setenv("TOLLHOUSE_USER", ANALYST)
-    try:
-        paths = Paths(folder)
-        simulate(SimulationConfig(seed=11, start=OCT, accounts=12, calls_per_day=150, out=folder))
+    with data_folder("dashboards", TOLLHOUSE_USER=ANALYST) as paths:
+        simulated(paths.data, SimulationConfig(seed=11, start=OCT, accounts=12, calls_per_day=150))
         days = landed_days(paths)
         for step, run in (
             ("load", lambda: load_days(paths, days[0], days[-1])),
@@ -75,9 +68,6 @@ def operator():
             PUBLISHED[step] = snapshot and snapshot.version
         st.cache_data.clear()
         yield paths
-    finally:
-        mp.undo()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def warehouse(paths: Paths, sql: str, params: list | None = None) -> list[tuple]:
