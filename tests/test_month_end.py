@@ -28,7 +28,6 @@ import hashlib
 import io
 import json
 import shutil
-import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -46,9 +45,12 @@ from orchestration.pipeline.instance import get_instance
 from orchestration.pipeline.runs import bill_months, build_models, close_month, failed_checks, landed_days, load_days
 from orchestration.settings import Paths
 from orchestration.warehouse import connect
-from tools.simulator import SimulationConfig, simulate
+from tests.worlds import data_folder, simulated
+from tools.simulator import SimulationConfig
 
-pytestmark = pytest.mark.integration
+# the module's operator (simulated, loaded, mediated, three months billed twice) is built in its first test's
+# fixtures: past the default timeout on a loaded machine (it was, once, under 2 cores' worth of other tests)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
 AUG, SEP, OCT = date(2026, 8, 1), date(2026, 9, 1), date(2026, 10, 1)
 MONTHS = (AUG, SEP, OCT)
@@ -225,14 +227,8 @@ def assert_every_call_billed_once(paths: Paths, months=MONTHS) -> None:
 
 @pytest.fixture(scope="module")
 def operator():
-    mp = pytest.MonkeyPatch()
-    shm = Path("/dev/shm")
-    data = Path(tempfile.mkdtemp(prefix="tollhouse-billing-", dir=shm if shm.is_dir() else None))
-    mp.setenv("TOLLHOUSE_DATA_DIR", str(data))
-    mp.setenv("DAGSTER_HOME", str(data / "dagster"))
-    try:
-        paths = Paths(data)
-        simulate(SimulationConfig(seed=7, start=AUG, months=2, accounts=12, calls_per_day=200, out=data))
+    with data_folder("billing") as paths:
+        simulated(paths.data, SimulationConfig(seed=7, start=AUG, months=2, accounts=12, calls_per_day=200))
         with (paths.ground_truth / "injections.csv").open(newline="") as handle:
             (late_file,) = [
                 row["file"]
@@ -249,9 +245,6 @@ def operator():
         assert loaded.success  # (the simulator's corrupt files fail no_quarantined_files, on purpose)
         assert_ran(build_models(paths, days[0], late_day - timedelta(days=1)))
         yield Operator(paths, late_file, [d for d in days if d >= late_day])
-    finally:
-        mp.undo()
-        shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
