@@ -83,12 +83,23 @@ def simulated(folder: Path, config: SimulationConfig) -> Path:
             shutil.rmtree(built, ignore_errors=True)
             simulate(dataclasses.replace(config, out=built))
             (built / "DONE").write_text(repr(fields))
+            _prune(keep=built)
+        (built / "DONE").touch()  # last used
     for part in ("landing", "ground_truth"):
         shutil.copytree(built / part, folder / part, dirs_exist_ok=True)
     return folder
 
 
 SWITCHES = ("asterisk", "freeswitch", "carrier")
+
+
+def _prune(keep: Path, days: int = 2) -> None:
+    """Remove the cached simulations unused for `days` (older configs, older simulator code)."""
+    import time
+
+    for done in CACHE.glob("*/DONE"):
+        if done.parent != keep and time.time() - done.stat().st_mtime > days * 86400:
+            shutil.rmtree(done.parent, ignore_errors=True)
 
 
 def keep_days_through(paths: Paths, last: date, sources: tuple[str, ...] | None = None) -> None:
