@@ -11,8 +11,6 @@ import re
 from functools import cache
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = ROOT / "dbt_project" / "target" / "manifest.json"
 PAGES = ("overview", "revenue", "invoices", "leakage", "cases", "fraud", "data_operations")
@@ -147,4 +145,3 @@ def test_dagster_shows_dbt_descriptions_grouped_by_domain_with_keys_unchanged():
             assert layer == nodes[name]["original_file_path"].split("/")[1]
             assert spec.description == nodes[name]["description"], key
             assert "select" not in spec.description.lower().split(), key
-

@@ -280,7 +280,8 @@ def alert_warehouse(tmp_path_factory):
     for schema in ("intermediate", "marts", "fraud"):
         con.execute(f"create schema {schema}")
     con.execute(
-        """create table intermediate.int_fraud_alerts_triggered as select 'FA-0123456789' as alert_id, 'combined' as detector,
+        """create table intermediate.int_fraud_alerts_triggered as
+        select 'FA-0123456789' as alert_id, 'combined' as detector,
         'ACC-00026' as account_id, timestamp '2026-10-12 14:51:59' as raised_at,
         timestamp '2026-10-12 15:30:00' as last_trigger_at, 'call-07' as trigger_call_id, 4 as triggers,
         0.833333 as peak_model_score, ['FR-02', 'FR-03'] as rules_hit, 12 as calls, 17.00 as exposure_eur,

@@ -264,7 +264,8 @@ def test_unpriced_calls_feed_the_features_with_an_exposure_estimated_from_the_ve
     # they are in the account's windows: the last call's hour holds all four
     assert _query(
         world,
-        "select f.unrated_calls_1h from marts.fct_fraud_features f join intermediate.int_outbound_calls_costed c using (call_id) "
+        "select f.unrated_calls_1h from marts.fct_fraud_features f "
+        "join intermediate.int_outbound_calls_costed c using (call_id) "
         "where c.account_id = ? and c.b_number = '81355550103'",
         [UNPRICED],
     ) == [(4,)]
@@ -354,7 +355,8 @@ def test_the_alerts_carry_the_new_rules_one_alert_per_episode(world):
     alerts = _query(
         world,
         "select account_id, count(*), list_sort(list_distinct(flatten(list(rules_hit)))) "
-        "from intermediate.int_fraud_alerts_triggered where detector = 'combined' group by account_id order by account_id",
+        "from intermediate.int_fraud_alerts_triggered where detector = 'combined' "
+        "group by account_id order by account_id",
     )
     hit = {account: (count, rules) for account, count, rules in alerts}
     for account, rule in ((WANGIRI, "FR-08"), (TRUNK, "FR-09"), (SIMBOX, "FR-10"), (SLOW, "FR-11"), (SPREAD, "FR-12")):
@@ -428,7 +430,8 @@ def test_a_simbox_spreading_its_calls_raises_fr12_never_fr10(world):
     assert [r[4] for r in rows] == [0] * 19 + [1] * 10 + [2] * (SPREAD_CALLS - 29)
     alerts = _query(
         world,
-        "select raised_at, rules_hit from intermediate.int_fraud_alerts_triggered where detector = 'rules' and account_id = ?",
+        "select raised_at, rules_hit from intermediate.int_fraud_alerts_triggered "
+        "where detector = 'rules' and account_id = ?",
         [SPREAD],
     )
     # critical from the 30th number: one alert

@@ -253,7 +253,8 @@ def test_a_refused_file_is_an_ra01_finding_and_moves_no_as_of_date(paths, con):
             "from intermediate.int_zone_offsets_tabulated"
         ).fetchone()
         findings = built.execute(
-            "select finding_type, subject from intermediate.int_ra_completeness_checked where finding_type = 'file_refused'"
+            "select finding_type, subject from intermediate.int_ra_completeness_checked "
+            "where finding_type = 'file_refused'"
         ).fetchall()
     # the span is the loaded day less 62 days to it plus 3, not to Christmas
     assert span[1] is not None and span[1] <= "2026-10-04", span

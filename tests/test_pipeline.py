@@ -173,7 +173,8 @@ def test_outbound_calls_carry_vendor_cost_and_margin_and_rating_faults_are_found
         assert outbound > 0 and costed + held >= outbound and costed > 0.95 * outbound
         # the route: from the record (Asterisk's called channel, the carrier's column) or the switch's only one
         assert dict(con.execute(
-            """select c.source, count(*) filter (where q.route_found_by is null) from intermediate.int_rating_requests_selected q
+            """select c.source, count(*) filter (where q.route_found_by is null)
+            from intermediate.int_rating_requests_selected q
                join marts.fct_calls c using (call_id) where q.deck = 'vendor' group by 1"""
         ).fetchall()) == {"asterisk": 0, "carrier": 0, "freeswitch": 0}  # fmt: skip
         # margin = revenue - vendor cost in the call's currency, to the cent of every call
