@@ -16,7 +16,7 @@ with over_billed as (
         list_sort(list_distinct(flatten(list(evidence_call_ids)))) as call_ids,
         case when sum(evidence_calls) = sum(len(evidence_call_ids))
              then len(list_distinct(flatten(list(evidence_call_ids)))) else sum(evidence_calls) end as calls,
-        string_agg(distinct control_id || ' ' || finding_type, ', ') as found_by
+        string_agg(distinct control_id || ' ' || finding_type, ', ' order by control_id || ' ' || finding_type) as found_by
     from {{ findings }}
     where direction = 'over_billing' and leakage_amount > 0 and control_id not in ('RA-23', 'RA-24')
     group by account_id, billing_period, currency

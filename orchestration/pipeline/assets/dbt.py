@@ -75,6 +75,10 @@ class TollhouseTranslator(DagsterDbtTranslator):
         )
 
 
+# `dbt build` without the unit tests: they check the SQL, not the data, and the test suite runs them once
+# (tests/test_dbt_unit.py). A flag, not the environment, so that no other dbt this process starts skips them.
+BUILD = ["build", "--exclude-resource-type", "unit_test"]
+
 # Models rebuilt for the delivery days a run covers (tagged in dbt_project.yml): the mediation chain and
 # the control marts. The rest (seeds, staging views) changes only with the project's code.
 DAILY_MODELS = "tag:daily"
@@ -132,7 +136,7 @@ def _unpartitioned(name: str, select: str, what: str, exclude: str | None = None
     )
     def models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         context.log.info(what)
-        yield from dbt.cli(["build"], context=context).stream()
+        yield from dbt.cli(BUILD, context=context).stream()
 
     return models
 
@@ -155,7 +159,7 @@ def build_dbt_assets() -> DbtAssets:
         name="tollhouse_dbt",
     )
     def tollhouse_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-        yield from dbt.cli(["build"], context=context).stream()
+        yield from dbt.cli(BUILD, context=context).stream()
 
     @dbt_assets(
         manifest=dbt_project.manifest_path,
@@ -170,7 +174,7 @@ def build_dbt_assets() -> DbtAssets:
         days = delivery_day_vars(context)
         rebuilt = ", rebuilt from every record" if config.full_refresh else ""
         context.log.info(f"mediating delivery days {days}{rebuilt}")
-        args = ["build", "--vars", json.dumps(days), *(["--full-refresh"] if config.full_refresh else [])]
+        args = [*BUILD, "--vars", json.dumps(days), *(["--full-refresh"] if config.full_refresh else [])]
         yield from dbt.cli(args, context=context).stream()
 
     @dbt_assets(
@@ -185,7 +189,7 @@ def build_dbt_assets() -> DbtAssets:
     def tollhouse_dbt_billing(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         months = billing_month_vars(context)
         context.log.info(f"billing months {months['billing_from']}..{months['billing_to']}")
-        yield from dbt.cli(["build", "--vars", json.dumps(months)], context=context).stream()
+        yield from dbt.cli([*BUILD, "--vars", json.dumps(months)], context=context).stream()
 
     assurance = _unpartitioned(
         "tollhouse_dbt_assurance",
@@ -228,8 +232,6 @@ class TollhouseDbtResource(DbtCliResource):
                 "TOLLHOUSE_DBT": str(DBT_EXECUTABLE),
                 "TOLLHOUSE_DBT_PARENT": str(os.getpid()),
                 "TOLLHOUSE_DBT_CWD": str(default_data_dir()),  # the profile's `run` target is relative to it
-                # dbt unit tests check the SQL, not the data: the test suite runs them once (tests/test_dbt_unit.py)
-                "DBT_EXCLUDE_RESOURCE_TYPES": "unit_test",
                 RUN_ID_ENV: context.run.run_id if context is not None else "",
             }
         )
