@@ -66,33 +66,29 @@ def test_the_dagster_definitions_match_the_reviewed_snapshot() -> None:
     )
 
 
+def _ancestors(graph, key: dg.AssetKey) -> set[dg.AssetKey]:
+    """Every asset upstream of `key`, however far."""
+    found, stack = set(), [key]
+    while stack:
+        for parent in graph.get(stack.pop()).parent_keys:
+            if parent not in found:
+                found.add(parent)
+                stack.append(parent)
+    return found
+
+
 def test_the_graph_runs_from_landing_files_to_the_published_snapshot() -> None:
     """Every asset the snapshot publishes from reaches back to a raw (landing) asset: no hidden edge breaks the
     path from the files to the dashboards."""
     from orchestration.pipeline.definitions import defs
 
     graph = defs.resolve_asset_graph()
-    serving = dg.AssetKey(["serving", "snapshot"])
-    upstream = graph.get(serving).parent_keys
-    seen, stack = set(), list(upstream)
-    while stack:
-        key = stack.pop()
-        if key in seen:
-            continue
-        seen.add(key)
-        stack.extend(graph.get(key).parent_keys)
-    raw = {key for key in seen if key.path[0] == "raw"}
-    assert raw, "the published snapshot does not reach any landing file"
-    # every asset feeding the snapshot is itself fed by raw data, or is reference data shipped with the code
+    upstream = graph.get(dg.AssetKey(["serving", "snapshot"])).parent_keys
+    assert upstream, "the published snapshot reads no asset"
     for key in upstream:
-        ancestors, stack = set(), [key]
-        while stack:
-            k = stack.pop()
-            for parent in graph.get(k).parent_keys:
-                if parent not in ancestors:
-                    ancestors.add(parent)
-                    stack.append(parent)
-        assert any(a.path[0] == "raw" for a in ancestors), f"{key.to_user_string()} is not fed by any landing file"
+        assert any(a.path[0] == "raw" for a in _ancestors(graph, key)), (
+            f"{key.to_user_string()} is not fed by any landing file"
+        )
 
 
 if __name__ == "__main__":
