@@ -30,10 +30,23 @@ def seed_partial_parse(target_path: Path) -> None:
         shutil.copyfile(DBT_PARTIAL_PARSE, target_path / DBT_PARTIAL_PARSE.name)
 
 
-def run_dbt(data: Path, *args: str, target_path: Path | None = None) -> subprocess.CompletedProcess[str]:
+def delivery_range_env(first: object, last: object) -> dict[str, str]:
+    """The delivery days a dbt run mediates (inclusive ISO dates), as macros/delivery_days.sql reads them."""
+    return {"TOLLHOUSE_DELIVERED_FROM": str(first), "TOLLHOUSE_DELIVERED_TO": str(last)}
+
+
+def billing_range_env(first: object, last: object) -> dict[str, str]:
+    """The billing months a dbt run bills (their first days, inclusive), as macros/billing.sql reads them."""
+    return {"TOLLHOUSE_BILLING_FROM": str(first), "TOLLHOUSE_BILLING_TO": str(last)}
+
+
+def run_dbt(
+    data: Path, *args: str, env: dict[str, str] | None = None, target_path: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """`dbt ARGS` on tollhouse's project against the warehouse in `data`, in a subprocess as Dagster runs it
-    (dbt-duckdb in this process would keep the file open its own way), its artefacts under `target_path`
-    (default `data/dbt_target`). Output is captured; the caller checks the return code."""
+    (dbt-duckdb in this process would keep the file open its own way), with `env` added to its environment
+    (a run's range: `delivery_range_env`, `billing_range_env`), its artefacts under `target_path` (default
+    `data/dbt_target`). Output is captured; the caller checks the return code."""
     from orchestration.warehouse import migrate_warehouse
 
     target_path = target_path or data / "dbt_target"
@@ -43,7 +56,7 @@ def run_dbt(data: Path, *args: str, target_path: Path | None = None) -> subproce
         [str(DBT_EXECUTABLE), *args, "--target-path", str(target_path), "--target", DBT_TARGET,
          "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
         cwd=data,
-        env=os.environ | {"TOLLHOUSE_DATA_DIR": str(data)},
+        env=os.environ | (env or {}) | {"TOLLHOUSE_DATA_DIR": str(data)},
         capture_output=True,
         text=True,
         check=False,

@@ -5,7 +5,6 @@ Dagster's own runs of a day are tested in test_dagster.py."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from datetime import date, timedelta
 
@@ -14,7 +13,7 @@ import pytest
 
 from orchestration.ingestion.layouts import SOURCES
 from orchestration.ingestion.load import ingest_days
-from orchestration.settings import run_dbt
+from orchestration.settings import delivery_range_env, run_dbt
 from orchestration.warehouse import connect
 from tests.conftest import REALDATA, land
 from tests.worlds import data_folder
@@ -127,15 +126,15 @@ SELECTED_TESTS = ("--indirect-selection", "cautious", "--exclude", "test_type:un
 
 def load_and_build(paths, days: list[str], select=MEDIATION_MARTS) -> None:
     """Raw ingestion of every source for the delivery days `days[0]`..`days[-1]` in this process, then the
-    mediation of those days' partition range: the `dbt build` with the days' vars that Dagster's daily assets
-    run, of the models `select` names (dbt unit tests run once, elsewhere)."""
+    mediation of those days' partition range: the `dbt build` of Dagster's daily assets, the days in its
+    environment, of the models `select` names (dbt unit tests run once, elsewhere)."""
     first, last = date.fromisoformat(days[0]), date.fromisoformat(days[-1])
     with connect(paths.warehouse) as con:
         for source in SOURCES:
             ingest_days(con, paths.landing, source, [first + timedelta(d) for d in range((last - first).days + 1)])
     done = run_dbt(
         paths.data, "build", "--select", *select, *SELECTED_TESTS,
-        "--vars", json.dumps({"delivered_from": days[0], "delivered_to": days[-1]}),
+        env=delivery_range_env(days[0], days[-1]),
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:]
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from orchestration.ingestion.layouts import SOURCES
 from orchestration.ingestion.load import ingest_days
 from orchestration.serving.publish import publish
-from orchestration.settings import Paths, run_dbt
+from orchestration.settings import Paths, delivery_range_env, run_dbt
 from orchestration.warehouse import connect
 from tests.conftest import land
 from tests.test_mediation import (
@@ -174,7 +174,7 @@ def mediate_day(paths: Paths, day: str) -> dict[str, str]:
     done = run_dbt(
         paths.data, "build", "--select", *MEDIATION_MARTS, "+fct_rated_calls", "+stg_network__reference_errors",
         *SELECTED_TESTS,
-        "--vars", json.dumps({"delivered_from": day, "delivered_to": day}),
+        env=delivery_range_env(day, day),
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:]
     results = json.loads((paths.data / "dbt_target" / "run_results.json").read_text())["results"]

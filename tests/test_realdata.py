@@ -10,7 +10,6 @@ test_ingest_json.py and test_mediation.py; this module checks that no sample is 
 
 from __future__ import annotations
 
-import json
 import shutil
 from datetime import date
 from pathlib import Path
@@ -98,7 +97,7 @@ def outcomes():
     rejects its records became."""
     from orchestration.ingestion.layouts import SOURCES
     from orchestration.ingestion.load import ingest_days
-    from orchestration.settings import run_dbt
+    from orchestration.settings import delivery_range_env, run_dbt
     from orchestration.warehouse import connect
     from tests.test_mediation import MEDIATION_MARTS, SELECTED_TESTS
     from tests.worlds import data_folder
@@ -115,7 +114,7 @@ def outcomes():
             load = [ingest_days(con, paths.landing, source, [DAY]) for source in SOURCES]
         build = run_dbt(
             paths.data, "build", "--select", *MEDIATION_MARTS, *SELECTED_TESTS,
-            "--vars", json.dumps({"delivered_from": DAY.isoformat(), "delivered_to": DAY.isoformat()}),
+            env=delivery_range_env(DAY, DAY),
         )  # fmt: skip
         with duckdb.connect(str(paths.warehouse), read_only=True) as con:
             audit = {

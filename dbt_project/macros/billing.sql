@@ -1,17 +1,19 @@
-{#- Monthly billing periods (docs/billing.md). Dagster passes the months a run bills as the vars
-    `billing_from` and `billing_to` (first days, inclusive). Without them, every period is billed. -#}
+{#- Monthly billing periods (docs/billing.md). Dagster passes the months a run bills in the environment variables
+    TOLLHOUSE_BILLING_FROM and TOLLHOUSE_BILLING_TO (first days, inclusive; environment variables for the reason
+    macros/delivery_days.sql gives). Without them, every period is billed. -#}
+{% macro billing_range() -%}
+    {{- return(run_range('TOLLHOUSE_BILLING')) -}}
+{%- endmacro %}
+
 {% macro billing_range_given() -%}
-    {%- set first, last = var('billing_from', none), var('billing_to', none) -%}
-    {%- if (first is none) != (last is none) -%}
-        {{ exceptions.raise_compiler_error("give both billing_from and billing_to, or neither") }}
-    {%- endif -%}
-    {{- return(first is not none) -}}
+    {{- return(billing_range() is not none) -}}
 {%- endmacro %}
 
 {#- `column` (a billing_period) is one of the run's periods; always true without a range. -#}
 {% macro in_billing_range(column) -%}
     {%- if billing_range_given() -%}
-        ({{ column }} between cast('{{ var("billing_from") }}' as date) and cast('{{ var("billing_to") }}' as date))
+        {%- set first, last = billing_range() %}
+        ({{ column }} between cast('{{ first }}' as date) and cast('{{ last }}' as date))
     {%- else -%}
         true
     {%- endif -%}

@@ -146,7 +146,7 @@ Each step runs in its own process; peak memory is that process's maximum residen
         parts.append(
             f"""
 - **bill**: `dbt build` of the billing models and their tests (`--select tag:billing`) for the simulated
-  month as its billing partition (`billing_from` and `billing_to` {bill["month"]}), from mediated and
+  month as its billing partition (`TOLLHOUSE_BILLING_FROM` and `_TO` {bill["month"]}), from mediated and
   rated calls to drafted invoices: {bill["items"]:,} calls billed in their account's month
   ({bill["covered"]:,} in a free-minute bundle, {bill["partly_covered"]:,} of them partly; {bill["tiered"]:,} priced
   by volume tiers), {bill["invoices"]:,} invoices of {bill["lines"]:,} lines ({bill["usage_lines"]:,} usage lines).

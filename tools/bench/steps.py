@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from orchestration.ingestion.layouts import CDR_SOURCES, SOURCES
-from orchestration.settings import REPO_ROOT
+from orchestration.settings import REPO_ROOT, billing_range_env, delivery_range_env
 
 DAYS = 31  # October 2026: the demo month, with the European DST change in it
 START = date(2026, 10, 1)
@@ -48,11 +48,11 @@ def step_ingest(data: Path, calls: int) -> dict:
     return {"items": lines, "unit": "lines", "files": files, "rows": rows, "rejects": rejects, "cdr_rows": cdr_rows}
 
 
-def dbt_build(data: Path, *args: str) -> None:
+def dbt_build(data: Path, *args: str, env: dict[str, str] | None = None) -> None:
     from orchestration.settings import run_dbt
 
     # its own target folder: a dbt command run meanwhile on the project cannot swap the manifest under it
-    done = run_dbt(data, "build", "--quiet", *args)
+    done = run_dbt(data, "build", "--quiet", *args, env=env)
     if done.returncode != 0:
         raise SystemExit(f"dbt build failed:\n{done.stdout[-4000:]}{done.stderr[-2000:]}")
 
@@ -87,8 +87,7 @@ def step_mediate_day(data: Path, calls: int) -> dict:
                group by 1 order by 2 desc limit 1"""
         ).fetchone()
         (suspended,) = con.execute("select count(*) from marts.fct_suspense").fetchone()
-    days = json.dumps({"delivered_from": day.isoformat(), "delivered_to": day.isoformat()})
-    dbt_build(data, "--select", "tag:daily", "--exclude", "tag:rating+", "--vars", days)
+    dbt_build(data, "--select", "tag:daily", "--exclude", "tag:rating+", env=delivery_range_env(day, day))
     return {"items": day_calls + suspended, "unit": "calls", "day": day.isoformat()}
 
 
@@ -127,8 +126,7 @@ def step_rate_day(data: Path, calls: int) -> dict:
         day, day_calls = con.execute(
             "select delivery_date, count(*) from marts.fct_calls group by 1 order by 2 desc limit 1"
         ).fetchone()
-    days = json.dumps({"delivered_from": day.isoformat(), "delivered_to": day.isoformat()})
-    dbt_build(data, "--select", "tag:rating", "--vars", days)
+    dbt_build(data, "--select", "tag:rating", env=delivery_range_env(day, day))
     with connect(data / "warehouse" / "tollhouse.duckdb", read_only=True) as con:
         (requests,) = con.execute("select count(*) from intermediate.int_rating_requests_selected").fetchone()
     return {"items": day_calls, "unit": "calls", "day": day.isoformat(), "requests": requests}
@@ -159,15 +157,14 @@ def run_times(data: Path) -> dict:
 
 def step_bill(data: Path, calls: int) -> dict:
     """`dbt build` of the billing models and their tests for the simulated month, as the month's billing
-    partition (vars billing_from and billing_to): mediated and rated calls in, drafted invoices out (documents
+    partition (TOLLHOUSE_BILLING_FROM and _TO): mediated and rated calls in, drafted invoices out (documents
     excluded). Items are the calls billed (int_calls_billed of the month); model times from run_results.json."""
     from orchestration.warehouse import connect
 
     warehouse = data / "warehouse" / "tollhouse.duckdb"
     with connect(warehouse, read_only=True) as con:
         month = billing_month(con)
-    dbt_build(data, "--select", "tag:billing", "--vars",
-               json.dumps({"billing_from": month.isoformat(), "billing_to": month.isoformat()}))  # fmt: skip
+    dbt_build(data, "--select", "tag:billing", env=billing_range_env(month, month))
     with connect(warehouse, read_only=True) as con:
         billed, covered, partly, tiered = con.execute(
             """select count(*), count(*) filter (where covered_seconds > 0),

@@ -15,8 +15,9 @@ bounds as (
     -- every closed period, not only the run's
     select
         {%- if billing_range_given() %}
-        least(min(date_trunc('month', first_local)), cast('{{ var("billing_from") }}' as date)) as first_month,
-        greatest(max(date_trunc('month', last_local)), cast('{{ var("billing_to") }}' as date)) as last_month
+        {%- set first, last = billing_range() %}
+        least(min(date_trunc('month', first_local)), cast('{{ first }}' as date)) as first_month,
+        greatest(max(date_trunc('month', last_local)), cast('{{ last }}' as date)) as last_month
         {%- else %}
         min(date_trunc('month', first_local)) as first_month,
         max(date_trunc('month', last_local)) as last_month
