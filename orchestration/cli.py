@@ -406,44 +406,155 @@ def cmd_rate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _shown(amount: Decimal | None) -> str:
-    return "-" if amount is None else format(amount, "f")
+def _actor(args: argparse.Namespace) -> str:
+    """Who acts on a case: --by, else TOLLHOUSE_USER; never the machine's login (a shared service account
+    would sign every analyst's change)."""
+    from orchestration.assurance.cases import CaseError
+
+    who = (getattr(args, "by", None) or os.environ.get("TOLLHOUSE_USER") or "").strip()
+    if not who:
+        raise CaseError("say who you are: --by NAME or TOLLHOUSE_USER")
+    return who
 
 
-def _case_line(case) -> str:
-    period = f"{case.billing_period:%Y-%m}"
-    leakage = f"{_shown(case.leakage_amount)} {case.currency}"
-    return (
-        f"{case.case_id}  {case.status:<16} {case.owner or '-':<12} {period}  {leakage:>20}  "
-        f"recovered {_shown(case.recovered_amount):<12} {case.title}"
+def _case_materiality(args: argparse.Namespace) -> Decimal:
+    from orchestration.assurance.cases import ra_settings
+
+    return args.materiality if args.materiality is not None else ra_settings()["ra_case_materiality"]
+
+
+def _immaterial(case, materiality: Decimal) -> bool:
+    """A case with money worth less than the materiality (in its own currency) or than one minor unit of it."""
+    from orchestration.assurance.kpis import MINOR_UNITS
+
+    if case.currency is None:
+        return False  # a signal without money (a file, a switch-day) is never hidden
+    unit = Decimal(1).scaleb(-MINOR_UNITS.get(case.currency, 2))
+    return case.leakage_amount < max(materiality, unit)
+
+
+CASE_LIST_COLUMNS = ("CASE", "STATUS", "OWNER", "PERIOD", "CONTROL", "ACCOUNT", "VALUE", "RECOVERED", "TITLE")
+
+
+def _case_table(found: list) -> list[str]:
+    """The cases as aligned columns under a header; money right-aligned at the currency's decimals."""
+    from orchestration.assurance.kpis import money_text
+
+    rows = [
+        (c.case_id, c.status, c.owner or "-", f"{c.billing_period:%Y-%m}", c.control_id, c.account_id or "-",
+         money_text(c.leakage_amount, c.currency), money_text(c.recovered_amount, c.currency), c.title)
+        for c in found
+    ]  # fmt: skip
+    widths = [max(len(str(r[i])) for r in [CASE_LIST_COLUMNS, *rows]) for i in range(len(CASE_LIST_COLUMNS))]
+    right = {6, 7}  # the money columns
+
+    def line(cells) -> str:
+        return "  ".join(
+            (f"{cell:>{w}}" if i in right else f"{cell:<{w}}") if i < len(cells) - 1 else str(cell)
+            for i, (cell, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
+    return [line(CASE_LIST_COLUMNS), *(line(r) for r in rows)]
+
+
+def _kpi_footer(figures) -> list[str]:
+    """The case KPIs (orchestration/assurance/kpis.py) under the list: the same figures the report shows."""
+    from orchestration.assurance.kpis import money_text
+
+    out = []
+    for cur in sorted(figures.leakage):
+        pct = figures.recovered_pct[cur]
+        out.append(
+            f"{cur}: leakage worked {money_text(figures.leakage[cur], cur)}, recovered "
+            f"{money_text(figures.recovered[cur], cur)} ({'n/a' if pct is None else f'{pct:.2f} %'}); refunds owed "
+            f"{money_text(figures.refunds_owed[cur], cur)}, refunded {money_text(figures.refunded[cur], cur)}"
+        )
+    ageing = ", ".join(f"{label} {count:,}" for label, count in figures.ageing.items())
+    out.append(f"open cases {figures.open_cases:,} ({ageing}); pending approval {figures.pending_approval:,}")
+    return out
+
+
+def _case_list(store: Path, args: argparse.Namespace) -> None:
+    from orchestration.assurance import cases
+    from orchestration.assurance.kpis import case_kpis
+
+    found = cases.list_cases(store, status=args.status, owner=args.owner, period=args.period, account=args.account,
+                             control=args.control)  # fmt: skip
+    if args.min_value is not None:
+        found = [c for c in found if c.leakage_amount >= args.min_value]
+    materiality, hidden = _case_materiality(args), 0
+    if not args.all:
+        shown = [c for c in found if not _immaterial(c, materiality)]
+        hidden, found = len(found) - len(shown), shown
+    if args.sort == "value":
+        found.sort(key=lambda c: (-c.leakage_amount, c.case_id))
+    elif args.sort == "age":
+        found.sort(key=lambda c: (c.created_at, c.case_id))  # oldest first
+    for line in _case_table(found):
+        print(line)
+    below = (
+        f"; {hidden:,} below materiality hidden (worth less than {materiality:f} or one minor unit; --all shows them)"
+        if hidden
+        else ""
     )
+    print(f"{len(found):,} case(s) shown{below}")
+    scope = f"{args.period:%Y-%m}" if args.period else "every period"
+    print(f"KPIs of the cases of {scope}, cancelled left out:")
+    for line in _kpi_footer(case_kpis(store, args.period)):
+        print(f"  {line}")
 
 
 def _show_case(detail) -> None:
-    case = detail.case
+    from orchestration.assurance.kpis import money_text
+
+    case, cur = detail.case, detail.case.currency
+    got = "refunded" if case.kind == "refund" else "recovered"
     print(f"{case.case_id}  {case.title}")
-    print(f"  status {case.status}   owner {case.owner or '-'}")
+    print(f"  status {case.status}   owner {case.owner or '-'}   kind {case.kind}")
     print(
         f"  control {case.control_id}   type {case.finding_type}   account {case.account_id or '-'}   "
         f"period {case.billing_period:%Y-%m}"
     )
-    print(f"  leakage {_shown(case.leakage_amount)} {case.currency}   recovered {_shown(case.recovered_amount)}")
-    print(f"  created {case.created_at:%Y-%m-%d %H:%M}   updated {case.updated_at:%Y-%m-%d %H:%M}")
+    print(f"  value {money_text(case.leakage_amount, cur)}   {got} {money_text(case.recovered_amount, cur)}")
+    print(f"  created {case.created_at:%Y-%m-%d %H:%M} UTC   updated {case.updated_at:%Y-%m-%d %H:%M} UTC")
     print(f"findings ({sum(f.present for f in detail.findings)} of {len(detail.findings)} present):")
-    for finding in detail.findings:
-        state = "present" if finding.present else "gone"
-        seen = f"last seen {finding.last_seen_at:%Y-%m-%d}"
-        print(f"  {finding.finding_id}  {_shown(finding.leakage_amount)}  {state}  {seen}")
-    print("history:")
+    for f in detail.findings:
+        state = "present" if f.present else "gone"
+        print(f"  {f.finding_id}  {f.finding_type or '-'}  {f.direction or '-'}  {f.leakage_area or '-'}  {state}  "
+              f"last seen {f.last_seen_at:%Y-%m-%d}")  # fmt: skip
+        print(f"      expected {money_text(f.expected_amount, cur)}, billed {money_text(f.billed_amount, cur)}, "
+              f"leakage {money_text(f.leakage_amount, cur)}")  # fmt: skip
+        if f.detail:
+            print(f"      {f.detail}")
+    if detail.entries:
+        print(f"{got} ledger:")
+    for e in detail.entries:
+        decided = f"; {e.state} by {e.decided_by}: {e.decision_reason}" if e.decided_by else ""
+        reason = f": {e.reason}" if e.reason else ""
+        print(f"  entry {e.entry_id}  {e.action:<9} {money_text(e.amount, cur):>16}  {e.state:<9} by {e.entered_by} "
+              f"{e.entered_at:%Y-%m-%d %H:%M}{reason}{decided}")  # fmt: skip
+    print("history (UTC):")
     for event in detail.events:
         moved = f" {event.from_status or '-'} -> {event.to_status}" if event.to_status else ""
-        amount = f" amount {_shown(event.amount)}" if event.amount is not None else ""
+        amount = f" amount {money_text(event.amount, cur)}" if event.amount is not None else ""
         note = f": {event.note}" if event.note else ""
         print(f"  {event.at:%Y-%m-%d %H:%M}  {event.actor}  {event.action}{moved}{amount}{note}")
 
 
+def _entry_said(case_id: str, entry, currency: str | None) -> str:
+    from orchestration.assurance.kpis import money_text
+
+    if entry.state == "pending":
+        return (
+            f"entry {entry.entry_id} of {case_id}: {money_text(entry.amount, currency)} pending approval by "
+            f"someone other than {entry.entered_by} (`tollhouse case approve {case_id} {entry.entry_id}`)"
+        )
+    return f"entry {entry.entry_id} of {case_id}: {money_text(entry.amount, currency)} {entry.state}"
+
+
 def cmd_case(args: argparse.Namespace) -> int:
     from orchestration.assurance import cases
+    from orchestration.assurance.kpis import money_text
 
     store = Paths.from_env().cases
     try:
@@ -452,24 +563,39 @@ def cmd_case(args: argparse.Namespace) -> int:
             for b in below:
                 print(
                     f"{b.finding_id}  {b.control_id}  {b.finding_type:<24} {b.account_id or '-':<12} "
-                    f"{b.billing_period:%Y-%m}  {_shown(b.leakage_amount):>12} {b.currency or ''}  below materiality"
+                    f"{b.billing_period:%Y-%m}  {money_text(b.leakage_amount, b.currency):>16}  below materiality"
                 )
             _say(f"{len(below)} finding(s) below materiality, filed without a case")
         elif args.case_command == "list":
-            found = cases.list_cases(store, status=args.status, owner=args.owner, period=args.period)
-            for case in found:
-                print(_case_line(case))
-            _say(f"{len(found)} case(s)")
+            _case_list(store, args)
         elif args.case_command == "show":
             _show_case(cases.get_case(store, args.case_id))
         elif args.case_command == "assign":
-            case = cases.assign(store, args.case_id, args.owner, _user())
+            case = cases.assign(store, args.case_id, args.owner, _actor(args))
             _say(f"{case.case_id} assigned to {case.owner}")
         elif args.case_command == "move":
-            case = cases.move(store, args.case_id, args.status, _user(), args.note, args.recovered)
+            case = cases.move(store, args.case_id, args.status, _actor(args), args.note, args.recovered)
             _say(f"{case.case_id} is now {case.status}")
+        elif args.case_command == "recover":
+            entry = cases.record_recovery(store, args.case_id, args.amount, _actor(args), args.reason, args.override)
+            case = cases.get_case(store, args.case_id).case
+            _say(_entry_said(case.case_id, entry, case.currency))
+        elif args.case_command == "correct":
+            made = cases.correct_recovery(
+                store, args.case_id, args.entry_id, args.amount, _actor(args), args.reason, args.override
+            )
+            case = cases.get_case(store, args.case_id).case
+            for entry in made:
+                _say(_entry_said(case.case_id, entry, case.currency))
+            _say(f"{case.case_id} amount now {money_text(case.recovered_amount, case.currency)}")
+        elif args.case_command in ("approve", "reject"):
+            entry = cases.decide_recovery(
+                store, args.case_id, args.entry_id, _actor(args), args.reason, approve=args.case_command == "approve"
+            )
+            case = cases.get_case(store, args.case_id).case
+            _say(_entry_said(case.case_id, entry, case.currency))
         else:
-            cases.add_note(store, args.case_id, args.text, _user())
+            cases.add_note(store, args.case_id, args.text, _actor(args))
             _say(f"note added to {args.case_id}")
     except cases.CaseError as error:
         _say(f"case {args.case_command}: {error}")
@@ -619,42 +745,101 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "case",
-        help="work revenue-assurance cases: list, show, assign, move, note",
+        help="work revenue-assurance cases: list, show, assign, move, note, recover, correct, approve, reject",
         description="The revenue-assurance cases that group the controls' leakage findings, kept in "
         "data/cases/cases.sqlite so that analysts' edits survive every pipeline run. Workflow: open -> "
-        "investigating -> confirmed -> recovery_pending -> recovered | not_recoverable -> closed, or cancelled "
-        "(confirmed may also go to not_recoverable). Every change is logged with your user name.",
+        "investigating -> confirmed -> recovery_pending -> recovered | not_recoverable -> closed; a refund owed "
+        "to the customer (over-billing): confirmed -> refund_due -> refunded -> closed; or cancelled. Every "
+        "change is logged with who made it: --by NAME, else the TOLLHOUSE_USER environment variable.",
     )
     case_sub = p.add_subparsers(dest="case_command", required=True, metavar="ACTION")
-    c = case_sub.add_parser("list", help="list cases", description="List cases in id order, optionally filtered.")
+    by = argparse.ArgumentParser(add_help=False)
+    by.add_argument("--by", metavar="NAME", help="who acts, for the case history (default: $TOLLHOUSE_USER)")
+    c = case_sub.add_parser(
+        "list",
+        help="list cases",
+        description="Cases under a header, the largest value first, with the case KPIs below. Cases worth less "
+        "than the materiality (ra_case_materiality, at least one minor unit of their currency) are hidden and "
+        "counted; --all shows them.",
+    )
     c.add_argument("--status", help="only cases in this status")
     c.add_argument("--owner", help="only cases of this owner")
     c.add_argument("--period", type=_month, help="only cases of this billing month, YYYY-MM")
+    c.add_argument("--account", help="only cases of this account")
+    c.add_argument("--control", help="only cases of this control, e.g. RA-07")
+    c.add_argument("--min-value", type=_amount, help="only cases worth at least this, in their currency")
+    c.add_argument("--sort", choices=("value", "age", "id"), default="value",
+                   help="largest value first (default), oldest first, or by id")  # fmt: skip
+    c.add_argument("--all", action="store_true", help="show the cases below materiality too")
+    c.add_argument("--materiality", type=_amount, help="hide cases worth less (default: ra_case_materiality)")
     c.add_argument(
         "--below-materiality",
         action="store_true",
         help="list the findings filed without a case instead (their group is below ra_case_materiality)",
     )
     c = case_sub.add_parser(
-        "show", help="one case with its findings and history", description="Print a case, its findings and history."
+        "show",
+        help="one case with its findings, their evidence, its ledger and history",
+        description="Print a case, each finding with its evidence (type, direction, area, expected, billed, "
+        "leakage, detail), the recovery ledger and the history with who acted.",
     )
     c.add_argument("case_id", help="e.g. CASE-000001")
-    c = case_sub.add_parser("assign", help="give a case to an owner", description="Set the owner of a case.")
+    c = case_sub.add_parser(
+        "assign", parents=[by], help="give a case to an owner", description="Set the owner of a case."
+    )
     c.add_argument("case_id", help="e.g. CASE-000001")
     c.add_argument("owner", help="who works the case")
     c = case_sub.add_parser(
         "move",
+        parents=[by],
         help="move a case to another status",
         description="Move a case along the workflow; a move the workflow does not allow is refused with the "
-        "statuses it does allow (exit 2). Entering recovered needs a recovered amount above zero.",
+        "statuses it does allow (exit 2). Entering recovered (refunded) needs an amount above zero.",
     )
     c.add_argument("case_id", help="e.g. CASE-000001")
     c.add_argument("status", help="the status to move to")
     c.add_argument("--note", help="why, for the case history")
-    c.add_argument("--recovered", type=_amount, help="the amount recovered so far, e.g. 1234.56")
-    c = case_sub.add_parser("note", help="add a note to a case's history", description="Add a note to a case.")
+    c.add_argument("--recovered", type=_amount, help="record this amount recovered (refunded), e.g. 1234.56")
+    c = case_sub.add_parser(
+        "note", parents=[by], help="add a note to a case's history", description="Add a note to a case."
+    )
     c.add_argument("case_id", help="e.g. CASE-000001")
     c.add_argument("text", help="the note")
+    c = case_sub.add_parser(
+        "recover",
+        parents=[by],
+        help="record an amount recovered (refunded) on a case",
+        description="Add an entry to the case's recovery ledger. The case's entries stay within its value "
+        "unless --override; an override, or an amount above ra_recovery_approval_above, counts only once "
+        "another person approves it (case approve).",
+    )
+    c.add_argument("case_id", help="e.g. CASE-000001")
+    c.add_argument("amount", type=_amount, help="the amount, in the case's currency, e.g. 49.72")
+    c.add_argument("--reason", help="why (needed with --override)")
+    c.add_argument("--override", action="store_true", help="above the case's value: needs a second person")
+    c = case_sub.add_parser(
+        "correct",
+        parents=[by],
+        help="correct a ledger entry: reverse it and record the right amount",
+        description="A wrong amount is never edited: a reversal takes the entry back and a new entry records "
+        "the right amount (0: none). Allowed on recovered and closed cases; the reason is kept.",
+    )
+    c.add_argument("case_id", help="e.g. CASE-000001")
+    c.add_argument("entry_id", type=int, help="the entry to correct (case show lists them)")
+    c.add_argument("amount", type=_amount, help="the right amount, e.g. 42.50")
+    c.add_argument("--reason", required=True, help="why the amount was wrong")
+    c.add_argument("--override", action="store_true", help="above the case's value: needs a second person")
+    for decision in ("approve", "reject"):
+        c = case_sub.add_parser(
+            decision,
+            parents=[by],
+            help=f"{decision} a pending ledger entry (not your own)",
+            description=f"{decision.capitalize()} an entry waiting for a second person; whoever entered it "
+            f"cannot {decision} it.",
+        )
+        c.add_argument("case_id", help="e.g. CASE-000001")
+        c.add_argument("entry_id", type=int, help="the pending entry")
+        c.add_argument("--reason", required=True, help="why, for the case history")
     p.set_defaults(func=cmd_case)
 
     p = sub.add_parser(

@@ -18,7 +18,8 @@ import pytest
 
 from orchestration.assurance import cases
 from orchestration.assurance.cases import STATUSES, TRANSITIONS, CaseError, Finding
-from orchestration.cli import _user, main
+from orchestration.assurance.kpis import case_kpis
+from orchestration.cli import main
 from orchestration.settings import Paths
 
 SEP, OCT = date(2026, 9, 1), date(2026, 10, 1)
@@ -59,13 +60,24 @@ def one_case(store: Path, *findings: Finding) -> str:
     return cases.list_cases(store)[-1].case_id
 
 
+def refund_finding(finding_id: str = "F1", **kwargs) -> Finding:
+    """An over-billing finding: its case is a refund owed to the customer."""
+    return Finding(**{**finding(finding_id, **kwargs).__dict__, "direction": "over_billing"})
+
+
+def for_statuses(*statuses: str) -> Finding:
+    """A finding whose case can reach these statuses: a refund's for refund_due and refunded."""
+    return refund_finding() if set(statuses) & set(cases.REFUND_ONLY) else finding("F1")
+
+
 def path_to(status: str) -> list[str]:
-    """The shortest walk from open to `status` along TRANSITIONS."""
+    """The shortest walk from open to `status` along TRANSITIONS, by the statuses of one kind of case."""
+    other = cases.REVENUE_ONLY if status in cases.REFUND_ONLY else cases.REFUND_ONLY
     paths, queue = {"open": []}, deque(["open"])
     while queue:
         current = queue.popleft()
         for following in TRANSITIONS[current]:
-            if following not in paths:
+            if following not in paths and following not in other:
                 paths[following] = [*paths[current], following]
                 queue.append(following)
     return paths[status]
@@ -73,7 +85,8 @@ def path_to(status: str) -> list[str]:
 
 def walk(store: Path, case_id: str, status: str, now: datetime = T0) -> None:
     for step in path_to(status):
-        cases.move(store, case_id, step, "alice", recovered_amount="1.00" if step == "recovered" else None, now=now)
+        amount = "1.00" if step in ("recovered", "refunded") else None
+        cases.move(store, case_id, step, "alice", recovered_amount=amount, now=now)
 
 
 def dump(store: Path) -> dict[str, list[tuple]]:
@@ -137,6 +150,13 @@ DESIGNED = {
     ("recovered", "closed"),
     ("not_recoverable", "closed"),
 }  # fmt: skip
+# a refund owed to the customer (an over-billing case) takes refund_due and refunded instead
+DESIGNED_REFUND = {(a, b) for a, b in DESIGNED if "recovery_pending" not in (a, b) and "recovered" not in (a, b)} | {
+    ("confirmed", "refund_due"),
+    ("refund_due", "refunded"),
+    ("refund_due", "cancelled"),
+    ("refunded", "closed"),
+}
 # a hand-written way to reach each status from open
 REACH = {
     "open": [],
@@ -150,19 +170,32 @@ REACH = {
 }
 
 
-def test_move_accepts_exactly_the_designed_workflow(tmp_path):
+REACH_REFUND = {status: steps for status, steps in REACH.items() if "recovery_pending" not in steps} | {
+    "refund_due": ["investigating", "confirmed", "refund_due"],
+    "refunded": ["investigating", "confirmed", "refund_due", "refunded"],
+}
+
+
+KINDS = [("under_billing", REACH, DESIGNED), ("over_billing", REACH_REFUND, DESIGNED_REFUND)]
+
+
+@pytest.mark.parametrize(("direction", "reach", "designed"), KINDS)
+def test_move_accepts_exactly_the_designed_workflow(tmp_path, direction, reach, designed):
     """From each status, every move to each status is tried on a case of its own: the moves that succeed are
-    the designed ones, and a case that cannot move on is in closed or cancelled."""
+    the designed ones (of a revenue case; of a refund case), and a case that cannot move on is in closed or
+    cancelled."""
     store = tmp_path / "cases.sqlite"
     accepted, stuck = set(), set()
-    for start, steps in REACH.items():
+    amount = {"recovered": "1.00", "refunded": "1.00"}
+    for start, steps in reach.items():
         moved = False
-        for to in REACH:
-            case_id = one_case(store, finding(f"F-{start}-{to}", account=f"ACC-{start}-{to}"))
+        for to in STATUSES:
+            made = finding(f"F-{start}-{to}", account=f"ACC-{start}-{to}")
+            case_id = one_case(store, Finding(**{**made.__dict__, "direction": direction}))
             for step in steps:
-                cases.move(store, case_id, step, "alice", recovered_amount="1.00" if step == "recovered" else None)
+                cases.move(store, case_id, step, "alice", recovered_amount=amount.get(step))
             try:
-                cases.move(store, case_id, to, "bob", recovered_amount="1.00" if to == "recovered" else None)
+                cases.move(store, case_id, to, "bob", recovered_amount=amount.get(to))
             except CaseError:
                 assert cases.get_case(store, case_id).case.status == start
                 continue
@@ -171,22 +204,21 @@ def test_move_accepts_exactly_the_designed_workflow(tmp_path):
             moved = True
         if not moved:
             stuck.add(start)
-    assert accepted == DESIGNED
+    assert accepted == designed
     assert stuck == {"closed", "cancelled"} == set(cases.TERMINAL)
 
 
 @pytest.mark.parametrize(("start", "to"), [(a, b) for a, following in TRANSITIONS.items() for b in following])
 def test_every_allowed_transition_walks(store, start, to):
-    case_id = one_case(store)
+    case_id = one_case(store, for_statuses(start, to))
     walk(store, case_id, start)
     later = T0 + timedelta(days=2)
-    case = cases.move(
-        store, case_id, to, "bob", note="why", recovered_amount="1.00" if to == "recovered" else None, now=later
-    )
+    amount = "1.00" if to in ("recovered", "refunded") else None
+    case = cases.move(store, case_id, to, "bob", note="why", recovered_amount=amount, now=later)
     assert case.status == to
     assert case.updated_at == later
     assert case.closed_at == (later if to in ("closed", "cancelled") else None)
-    assert (case.recovered_at == later) is (to == "recovered")
+    assert (case.recovered_at == later) is (to in ("recovered", "refunded"))
     last = cases.get_case(store, case_id).events[-1]
     assert (last.actor, last.action, last.from_status, last.to_status, last.note) == (
         "bob",
@@ -202,7 +234,7 @@ REFUSED = [(a, b) for a in STATUSES for b in STATUSES if b not in TRANSITIONS[a]
 
 @pytest.mark.parametrize(("start", "to"), REFUSED)
 def test_a_refused_transition_names_the_case_both_statuses_and_what_is_allowed(store, start, to):
-    case_id = one_case(store)
+    case_id = one_case(store, for_statuses(start))
     walk(store, case_id, start)
     before = cases.get_case(store, case_id)
     allowed = TRANSITIONS[start]
@@ -222,7 +254,7 @@ def test_an_unknown_status_is_refused_with_the_statuses(store):
 
 
 def test_recovered_needs_a_recovered_amount_above_zero(store):
-    case_id = one_case(store)
+    case_id = one_case(store, finding("F1", "400"))
     walk(store, case_id, "recovery_pending")
     with pytest.raises(CaseError, match=f"{case_id} cannot be recovered without a recovered amount above zero"):
         cases.move(store, case_id, "recovered", "bob")
@@ -249,7 +281,7 @@ def test_recovered_needs_a_recovered_amount_above_zero(store):
         cases.set_recovered(store, case_id, "0", "bob")
     case = cases.move(store, case_id, "closed", "bob", now=later + timedelta(days=1))
     assert (case.recovered_at, case.closed_at) == (later, later + timedelta(days=1))
-    with pytest.raises(CaseError, match="is closed: its recovered amount is final"):
+    with pytest.raises(CaseError, match="is closed: record no new amount"):
         cases.set_recovered(store, case_id, "300", "bob")
 
 
@@ -568,13 +600,14 @@ def test_list_filters_and_kpis(store):
     assert [c.case_id for c in cases.list_cases(store, status="recovered", period=SEP, owner="alice")] == [two]
     assert cases.list_cases(store, owner="nobody") == []
 
-    kpis = cases.case_kpis(store)
+    kpis = case_kpis(store)
     assert kpis.cases == 5
     assert kpis.by_status == dict.fromkeys(STATUSES, 0) | {"recovered": 3, "cancelled": 1, "open": 1}
     assert kpis.leakage == {"EUR": Decimal(350), "USD": Decimal(40)}  # the cancelled 300 is not leakage
     assert kpis.recovered == {"EUR": Decimal(260), "USD": Decimal(40)}
+    assert kpis.recovered_pct == {"EUR": Decimal("74.29"), "USD": Decimal("100.00")}  # 260 / 350; 40 / 40
     assert kpis.mean_days_to_recovery == pytest.approx(3.0)
-    october = cases.case_kpis(store, period=OCT)
+    october = case_kpis(store, period=OCT)
     assert (october.cases, october.recovered, october.mean_days_to_recovery) == (1, {"EUR": Decimal(0)}, None)
 
 
@@ -584,6 +617,7 @@ def test_list_filters_and_kpis(store):
 @pytest.fixture
 def cli_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("TOLLHOUSE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TOLLHOUSE_USER", "alice")
     return Paths.from_env().cases
 
 
@@ -601,7 +635,7 @@ def test_the_case_commands_work_a_case(cli_store, capsys):
     cases.sync_findings(cli_store, [finding("F1", "12.50"), finding("F2", "7", account="ACC-0002")], now=T0)
     assert main(["case", "list"]) == 0
     out = capsys.readouterr().out
-    assert "CASE-000001  open" in out and "12.50 EUR" in out and "2 case(s)" in out
+    assert "CASE-000001  open" in out and "12.50 EUR" in out and "2 case(s) shown" in out
     assert main(["case", "assign", "CASE-000001", "alice"]) == 0
     assert main(["case", "move", "CASE-000001", "investigating", "--note", "looking at switch 3"]) == 0
     assert main(["case", "note", "CASE-000001", "the file came late"]) == 0
@@ -609,18 +643,19 @@ def test_the_case_commands_work_a_case(cli_store, capsys):
 
     assert main(["case", "list", "--status", "investigating", "--owner", "alice", "--period", "2026-09"]) == 0
     out = capsys.readouterr().out
-    assert "CASE-000001" in out and "CASE-000002" not in out and "1 case(s)" in out
+    assert "CASE-000001" in out and "CASE-000002" not in out and "1 case(s) shown" in out
     assert main(["case", "list", "--period", "2026-08"]) == 0
-    assert "0 case(s)" in capsys.readouterr().out
+    assert "0 case(s) shown" in capsys.readouterr().out
 
     assert main(["case", "show", "CASE-000001"]) == 0
     out = capsys.readouterr().out
     assert "status investigating   owner alice" in out
-    assert "F1  12.50  present" in out
+    assert "F1  unbilled_usage  under_billing  usage  present" in out
+    assert "expected 12.50 EUR, billed 0.00 EUR, leakage 12.50 EUR" in out
     assert "status_changed open -> investigating: looking at switch 3" in out
     assert "note: the file came late" in out
     actors = {e.actor for e in cases.get_case(cli_store, "CASE-000001").events if e.action != "finding_attached"}
-    assert actors == {"pipeline", _user()}
+    assert actors == {"pipeline", "alice"}  # TOLLHOUSE_USER
 
 
 def test_the_case_commands_refuse_with_exit_2_and_the_reason(cli_store, capsys):
@@ -692,7 +727,7 @@ def test_findings_below_materiality_are_filed_without_a_case_until_their_group_r
         ("F2", Decimal("0.35"), Decimal("0.35")),
     ]
     assert cases.case_of_finding(store, "F1") is None
-    assert cases.case_kpis(store).below_materiality == 3
+    assert case_kpis(store).below_materiality == 3
     again = cases.sync_findings(store, small + other, now=T0, materiality="1.00")
     assert again == cases.SyncResult(0, 0, 0, below_materiality=3)  # idempotent
 
@@ -729,12 +764,14 @@ def test_recovered_counts_under_billing_and_collection_cases_not_refunds(store):
         now=T0,
     )  # fmt: skip
     under, over, collection = (c.case_id for c in cases.list_cases(store))
-    for case_id, amount in ((under, "30"), (over, "20"), (collection, "5")):
-        walk(store, case_id, "recovery_pending")
-        cases.move(store, case_id, "recovered", "alice", recovered_amount=amount)
-    kpis = cases.case_kpis(store)
-    assert kpis.leakage == {"EUR": Decimal(65)}
+    for case_id, amount, done in ((under, "30", "recovered"), (over, "20", "refunded"), (collection, "5", "recovered")):
+        walk(store, case_id, done)
+        cases.correct_recovery(store, case_id, cases.get_case(store, case_id).entries[0].entry_id, amount, "bob",
+                               "the amount paid", approval_above="1000")  # fmt: skip
+    kpis = case_kpis(store)
+    assert kpis.leakage == {"EUR": Decimal(45)}  # 30 + 15: the over-billing case is a refund owed
     assert kpis.recovered == {"EUR": Decimal(35)}  # 30 + 5: the over-billing refund is not revenue recovered
+    assert kpis.refunds_owed == {"EUR": Decimal(20)}
     assert kpis.refunded == {"EUR": Decimal(20)}
 
 
@@ -797,7 +834,7 @@ def test_a_version_2_store_migrates_its_open_cases_to_the_new_groups(tmp_path):
     assert [c.case_id for c in cases.list_cases(store)] == ["CASE-000001", "CASE-000002", "CASE-000003",
                                                             "CASE-000004"]  # fmt: skip
     with sqlite3.connect(store) as check:
-        assert check.execute("select version from schema_version").fetchall() == [(3,)]
+        assert check.execute("select version from schema_version").fetchall() == [(cases.SCHEMA_VERSION,)]
     current = [
         *(finding(f"OLD-{n}", "1", account="A1", control="RA-03") for n in (1, 2, 3)),
         finding("OLD-4", "1", account=None, control="RA-03", currency=None),

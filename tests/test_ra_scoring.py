@@ -312,9 +312,11 @@ def kpi_world(tmp_path_factory):
     now = datetime(2026, 10, 21, tzinfo=UTC)
     cases.sync_findings(store, made, now=now)
     for case, amount in zip(cases.list_cases(store), ("10.00", "3.00", "5.00"), strict=True):
-        for status in ("investigating", "confirmed", "recovery_pending"):
+        # the over-billing case is a refund owed: worked to refunded, never recovered
+        pending, done = ("refund_due", "refunded") if case.kind == "refund" else ("recovery_pending", "recovered")
+        for status in ("investigating", "confirmed", pending):
             cases.move(store, case.case_id, status, "alice", now=now)
-        cases.move(store, case.case_id, "recovered", "alice", recovered_amount=amount, now=now)
+        cases.move(store, case.case_id, done, "alice", recovered_amount=amount, now=now)
     return con, store, folder
 
 
@@ -332,11 +334,13 @@ def test_each_kpi_is_the_hand_worked_figure(kpi_world):
     assert t["recovered"] == d("14.50")  # 10 EUR + 5 USD x 0.9; the 3.00 refund of over-billing is not revenue
     assert t["leakage_pct_of_billed"] == d("1.0759")  # 15.60 / 1450
     assert t["recoverable_pct"] == d("82.76")  # 24 / (15.60 + 13.40)
-    assert t["recovered_pct"] == d("50.00")  # 14.50 / 29.00
+    # of the leakage of the revenue cases worked: 14.50 / (10 EUR + 6 USD x 0.9 = 15.40)
+    assert (t["case_leakage"], t["recovered_pct"]) == (d("15.40"), d("94.16"))
+    assert (t["refunds_owed"], t["refunded"]) == (d("3.00"), d("3.00"))
     assert t["match_rate_pct"] == d("99.3333")  # 298 / 300
     eur, usd = figures.per_currency
     assert (eur["recovered"], eur["recoverable_pct"], eur["leakage_pct_of_billed"]) == (d(10), d("75.00"), d("1.2000"))
-    assert (usd["recovered"], usd["recovered_pct"]) == (d(5), d("50.00"))
+    assert (usd["recovered"], usd["recovered_pct"]) == (d(5), d("83.33"))  # 5 / 6
     assert figures.coverage == [
         {"leakage_area": "billing", "controls": 2, "covered": 1, "items_checked": 300, "findings": 3,
          "covered_pct": d("50.00")},
@@ -367,7 +371,7 @@ def test_the_report_the_run_summary_and_the_dashboards_show_the_same_kpis(kpi_wo
     )
 
     assert run_summary.kpi_rows(con, store) == [
-        ("2026-09", "EUR", "1450.00", "15.60", "3.90", "5.00", "13.40", "14.50", "1.0759", "82.76", "50.00")
+        ("2026-09", "EUR", "1450.00", "15.60", "3.90", "5.00", "13.40", "14.50", "1.0759", "82.76", "94.16")
     ]
 
     served = folder / "snapshot"

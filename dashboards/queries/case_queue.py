@@ -9,10 +9,11 @@ from pathlib import Path
 import pandas as pd
 
 from dashboards.data import Snapshot, query
-from orchestration.assurance import cases
+from orchestration.assurance import cases, kpis
 from orchestration.billing.invoices.formatting import cents
 
-OPEN_STATUSES = ("open", "investigating", "confirmed", "recovery_pending")  # still being worked
+OPEN_STATUSES = kpis.WORKING  # still being worked
+RECOVERY_COLUMNS = ["currency", "leakage worked", "recovered", "recovered %", "refunds owed", "refunded"]
 COLUMNS = ["case_id", "status", "owner", "title", "control_id", "account_id", "billing_period", "currency",
            "leakage_amount", "recovered_amount", "updated_at"]  # fmt: skip
 
@@ -48,3 +49,20 @@ def findings_of(snapshot: Snapshot, finding_ids: list[str]) -> pd.DataFrame:
         {"ids": finding_ids},
         f="fct_leakage_findings",
     )
+
+
+def recovery_table(figures: kpis.CaseKpis) -> pd.DataFrame:
+    """The case KPIs per currency as the Cases page shows them: the figures of kpis.case_kpis, formatted
+    (the currency's decimals, thousands separated), never recomputed here."""
+    rows = [
+        {
+            "currency": cur,
+            "leakage worked": kpis.money_text(figures.leakage[cur], cur),
+            "recovered": kpis.money_text(figures.recovered[cur], cur),
+            "recovered %": "–" if figures.recovered_pct[cur] is None else f"{figures.recovered_pct[cur]:.2f} %",
+            "refunds owed": kpis.money_text(figures.refunds_owed[cur], cur),
+            "refunded": kpis.money_text(figures.refunded[cur], cur),
+        }
+        for cur in sorted(figures.leakage)
+    ]
+    return pd.DataFrame(rows, columns=RECOVERY_COLUMNS)

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import duckdb
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_S = 10.0  # a writer waits this long for another's transaction before giving up
 SYNC_ACTOR = "pipeline"  # the actor of the events sync writes
 
@@ -42,15 +42,21 @@ SYNC_ACTOR = "pipeline"  # the actor of the events sync writes
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "open": ("investigating", "cancelled"),
     "investigating": ("confirmed", "cancelled"),
-    "confirmed": ("recovery_pending", "not_recoverable", "cancelled"),
+    "confirmed": ("recovery_pending", "refund_due", "not_recoverable", "cancelled"),
     "recovery_pending": ("recovered", "not_recoverable", "cancelled"),
+    "refund_due": ("refunded", "cancelled"),  # over-billing: money owed back to the customer, not revenue
     "recovered": ("closed",),
+    "refunded": ("closed",),
     "not_recoverable": ("closed",),
     "closed": (),
     "cancelled": (),
 }
 STATUSES = tuple(TRANSITIONS)
 TERMINAL = tuple(status for status, following in TRANSITIONS.items() if not following)
+# A refund case (its findings over-billed the customer) is worked to refunded, a revenue case to recovered:
+# each kind is refused the other's statuses.
+REFUND_ONLY = ("refund_due", "refunded")
+REVENUE_ONLY = ("recovery_pending", "recovered")
 
 # Migrations: MIGRATIONS[n] brings a store from version n to n + 1. Version 1 is the case store; later
 # versions add tables beside it (version 2: fraud alerts and their labels; version 3: cases roll up by control,
@@ -164,6 +170,47 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "create index findings_below_materiality_group on findings_below_materiality (group_key)",
     ),
+    (  # version 4: recovered (or refunded) amounts as an append-only ledger of entries, an entry above the
+        # approval threshold or above the case's value effective only once a second person approves it; and
+        # each finding's evidence kept with it, so that a case can be shown without the warehouse
+        """create table case_recovery_entries (
+            entry_id       integer primary key,
+            case_id        text not null references cases (case_id),
+            action         text not null check (action in ('recorded', 'reversal', 'migrated')),
+            amount         text not null,     -- signed decimal as text; a reversal is the negative of its entry
+            reverses       integer references case_recovery_entries (entry_id),
+            override       integer not null check (override in (0, 1)),  -- above the case's value
+            needs_approval integer not null check (needs_approval in (0, 1)),
+            entered_by     text not null,
+            entered_at     text not null,
+            reason         text
+        )""",
+        "create index case_recovery_entries_case on case_recovery_entries (case_id, entry_id)",
+        """create table case_recovery_decisions (
+            entry_id   integer primary key references case_recovery_entries (entry_id),  -- one decision
+            decision   text not null check (decision in ('approved', 'rejected')),
+            decided_by text not null,
+            decided_at text not null,
+            reason     text not null
+        )""",
+        """create trigger case_recovery_entries_no_update before update on case_recovery_entries
+            begin select raise(abort, 'the recovery ledger is append-only'); end""",
+        """create trigger case_recovery_entries_no_delete before delete on case_recovery_entries
+            begin select raise(abort, 'the recovery ledger is append-only'); end""",
+        """create trigger case_recovery_decisions_no_update before update on case_recovery_decisions
+            begin select raise(abort, 'the recovery ledger is append-only'); end""",
+        """create trigger case_recovery_decisions_no_delete before delete on case_recovery_decisions
+            begin select raise(abort, 'the recovery ledger is append-only'); end""",
+        # the amount each case had becomes its first entry, so that the ledger adds up to it
+        "insert into case_recovery_entries (case_id, action, amount, override, needs_approval, entered_by, "
+        "entered_at, reason) select case_id, 'migrated', recovered_amount, 0, 0, 'migration', updated_at, "
+        "'recovered amount recorded before the ledger' from cases "
+        "where recovered_amount is not null and cast(recovered_amount as real) != 0 order by case_id",
+        "alter table case_findings add column leakage_area text",
+        "alter table case_findings add column expected_amount text",
+        "alter table case_findings add column billed_amount text",
+        "alter table case_findings add column detail text",
+    ),
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
@@ -209,6 +256,14 @@ class Case:
     updated_at: datetime
     recovered_at: datetime | None
     closed_at: datetime | None
+    # refund: its findings over-billed the customer (what it "recovers" is refunded, never revenue);
+    # revenue: the others (under-billing, collection, cost, or filed before findings had a direction)
+    kind: str = "revenue"
+
+    @property
+    def value(self) -> Decimal:
+        """What can be recovered (or refunded) on the case without an approved override: its leakage."""
+        return self.leakage_amount
 
 
 @dataclass(frozen=True)
@@ -218,6 +273,33 @@ class CaseFinding:
     leakage_amount: Decimal
     last_seen_at: datetime
     present: bool
+    # the evidence as the last sync saw it (None: filed before version 4 and not seen since)
+    finding_type: str | None = None
+    direction: str | None = None
+    leakage_area: str | None = None
+    expected_amount: Decimal | None = None
+    billed_amount: Decimal | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class RecoveryEntry:
+    """One entry of a case's recovery ledger: an amount recorded, a reversal of one, or the amount a case had
+    before the ledger (migrated). Its state: effective (counts), pending (awaits a second person's approval),
+    rejected, or reversed (effective once, taken back by a reversal that counts instead)."""
+
+    entry_id: int
+    action: str  # recorded | reversal | migrated
+    amount: Decimal  # negative for a reversal
+    reverses: int | None
+    override: bool
+    entered_by: str
+    entered_at: datetime
+    reason: str | None
+    state: str  # effective | pending | rejected | reversed
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    decision_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -238,6 +320,7 @@ class CaseDetail:
     case: Case
     findings: tuple[CaseFinding, ...]
     events: tuple[CaseEvent, ...]
+    entries: tuple[RecoveryEntry, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -265,19 +348,6 @@ class BelowMateriality:
     filed_at: datetime
     last_seen_at: datetime
     present: bool
-
-
-@dataclass(frozen=True)
-class CaseKpis:
-    cases: int
-    by_status: dict[str, int]  # every status, zero included
-    leakage: dict[str, Decimal]  # currency -> leakage of the cases not cancelled
-    # currency -> recovered amount of the cases not cancelled that are about revenue (under-billing or
-    # collection findings, or filed before findings had a direction); a refund of over-billing is no recovery
-    recovered: dict[str, Decimal]
-    mean_days_to_recovery: float | None  # created -> recovered, over the cases that reached recovered
-    refunded: dict[str, Decimal] | None = None  # currency -> "recovered" amounts of over-billing-only cases
-    below_materiality: int = 0  # present findings filed without a case
 
 
 # --- the store -----------------------------------------------------------------------------------------
@@ -418,12 +488,28 @@ def _carries_money(finding: Finding) -> bool:
 
 CASE_COLUMNS = (
     "case_id, title, control_id, finding_type, account_id, billing_period, currency, status, owner, "
-    "leakage_amount, recovered_amount, created_at, updated_at, recovered_at, closed_at"
+    "leakage_amount, recovered_amount, created_at, updated_at, recovered_at, closed_at, "
+    # the directions of its findings ('-': filed before findings had one), for its kind
+    "(select group_concat(distinct coalesce(cf.direction, '-')) from case_findings cf "
+    "where cf.case_id = cases.case_id)"
 )
 
 
+def case_kind(directions: Iterable[str | None], finding_types: str) -> str:
+    """refund when the customer was over-billed: every finding with a direction is over-billing (or RA-24's
+    refund owed); revenue otherwise, a mix included (its recovery is revenue; the over-billing part of a
+    mixed case is a limit noted in docs/assurance.md)."""
+    seen = {d or "-" for d in directions}
+    if "-" in seen or seen & set(REVENUE_DIRECTIONS):
+        return "revenue"
+    if "over_billing" in seen or "refund_owed" in finding_types.split("|"):
+        return "refund"
+    return "revenue"
+
+
 def _case(row: tuple) -> Case:
-    (case_id, title, control, kind, account, period, currency, status, owner, leakage, recovered, *stamps) = row
+    (case_id, title, control, kind, account, period, currency, status, owner, leakage, recovered, *stamps,
+     directions) = row  # fmt: skip
     created, updated, recovered_at, closed = (_time(stamp) for stamp in stamps)
     return Case(
         case_id,
@@ -441,6 +527,7 @@ def _case(row: tuple) -> Case:
         updated,
         recovered_at,
         closed,
+        case_kind((directions or "").split(",") if directions else [], kind),
     )
 
 
@@ -482,6 +569,7 @@ def ra_settings() -> dict:
     return {
         "reporting_currency": str(variables.get("reporting_currency", "EUR")),
         "ra_case_materiality": Decimal(str(variables.get("ra_case_materiality", 0))),
+        "ra_recovery_approval_above": Decimal(str(variables.get("ra_recovery_approval_above", 0))),
     }
 
 
@@ -571,8 +659,9 @@ def sync_findings(
                 amount = _text(previous)  # the same number: keep its text, so that nothing changes
             con.execute(
                 "update case_findings set leakage_amount = ?, present = 1, last_seen_at = ?, "
-                "direction = coalesce(direction, ?), finding_type = coalesce(finding_type, ?) where finding_id = ?",
-                [amount, at, finding.direction, finding.finding_type, finding.finding_id],
+                "direction = coalesce(direction, ?), finding_type = coalesce(finding_type, ?), leakage_area = ?, "
+                "expected_amount = ?, billed_amount = ?, detail = ? where finding_id = ?",
+                [amount, at, finding.direction, finding.finding_type, *_evidence(finding), finding.finding_id],
             )
         # Sorted so that case ids are given out in the same order for the same findings.
         for key in sorted(new):
@@ -592,9 +681,10 @@ def sync_findings(
                 con.execute("delete from findings_below_materiality where finding_id = ?", [finding.finding_id])
                 con.execute(
                     "insert into case_findings (finding_id, case_id, attached_at, leakage_amount, last_seen_at, "
-                    "present, direction, finding_type) values (?, ?, ?, ?, ?, 1, ?, ?)",
+                    "present, direction, finding_type, leakage_area, expected_amount, billed_amount, detail) "
+                    "values (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
                     [finding.finding_id, case_id, at, _text(amounts[finding.finding_id]), at, finding.direction,
-                     finding.finding_type],
+                     finding.finding_type, *_evidence(finding)],
                 )  # fmt: skip
                 _event(con, case_id, at, SYNC_ACTOR, "finding_attached", note=finding.finding_id,
                        amount=amounts[finding.finding_id])  # fmt: skip
@@ -614,6 +704,15 @@ def sync_findings(
         for case_id in sorted(touched):
             _refresh_leakage(con, case_id, at, before.get(case_id, 0), case_id in created)
     return SyncResult(new_cases, attached, gone, filed_below)
+
+
+def _evidence(finding: Finding) -> list:
+    """What a finding shows an analyst (area, expected, billed, detail), as the case store keeps it."""
+    # normalised: the same number at another scale is the same text (a re-run writes nothing new)
+    money = [
+        None if v is None else _text(Decimal(v).normalize()) for v in (finding.expected_amount, finding.billed_amount)
+    ]
+    return [finding.leakage_area, *money, finding.detail]
 
 
 def _below(group: list[Finding], threshold: Decimal) -> bool:
@@ -722,13 +821,16 @@ def move(
     note: str | None = None,
     recovered_amount: Decimal | int | str | None = None,
     now: datetime | None = None,
+    approval_above: Decimal | int | str | None = None,
 ) -> Case:
-    """Move the case along the workflow (TRANSITIONS). Entering recovered needs a recovered amount above
-    zero, given here or set before."""
+    """Move the case along the workflow (TRANSITIONS). Entering recovered (refunded) needs an effective
+    amount above zero in the case's ledger; an amount given here is recorded first (record_recovery's
+    rules: at most the case's value, and approved by a second person above the approval threshold)."""
     actor = _who(actor)
     if to_status not in TRANSITIONS:
         raise CaseError(f"unknown status {to_status!r}; the statuses are {', '.join(STATUSES)}")
     amount = None if recovered_amount is None else _recovered(recovered_amount)
+    threshold = None if amount is None else _approval_above(approval_above)
     at = _stamp(now)
     with _transaction(store_path, write=True) as con:
         case = _load(con, case_id)
@@ -736,15 +838,35 @@ def move(
         if to_status not in allowed:
             following = f"allowed next: {', '.join(allowed)}" if allowed else f"{case.status} is terminal"
             raise CaseError(f"{case_id} is {case.status} and cannot move to {to_status} ({following})")
-        recovered = amount if amount is not None else case.recovered_amount
-        if to_status == "recovered" and not (recovered and recovered > 0):
-            raise CaseError(f"{case_id} cannot be recovered without a recovered amount above zero")
+        if to_status in REFUND_ONLY and case.kind != "refund":
+            raise CaseError(
+                f"{case_id} is about revenue, not a refund owed to the customer: it is worked to "
+                f"recovery_pending and recovered, not {to_status}"
+            )
+        if to_status in REVENUE_ONLY and case.kind == "refund":
+            raise CaseError(
+                f"{case_id} is a refund owed to the customer (over-billing), never revenue recovered: "
+                f"it is worked to refund_due and refunded, not {to_status}"
+            )
+        if amount:
+            _, pending = _record(con, case, amount, actor, _clean(note), False, threshold, at)
+            if pending and to_status in ("recovered", "refunded"):
+                raise CaseError(
+                    f"{case_id}: {_shown(amount, case.currency)} is above the approval threshold "
+                    f"{_shown(threshold, case.currency)}: record it, have a second person approve it, then move "
+                    f"the case to {to_status}"
+                )
+        total = _effective(con, case_id)
+        if to_status in ("recovered", "refunded") and not (total and total > 0):
+            word = "recovered" if to_status == "recovered" else "refunded"
+            raise CaseError(f"{case_id} cannot be {to_status} without a {word} amount above zero")
+        entering = to_status in ("recovered", "refunded")
         con.execute(
             "update cases set status = ?, recovered_amount = ?, updated_at = ?, "
-            "recovered_at = case when ? = 'recovered' then ? else recovered_at end, "
+            "recovered_at = case when ? then ? else recovered_at end, "
             "closed_at = case when ? in ('closed', 'cancelled') then ? else closed_at end "
             "where case_id = ?",
-            [to_status, None if recovered is None else _text(recovered), at, to_status, at, to_status, at, case_id],
+            [to_status, None if total is None else _text(total), at, entering, at, to_status, at, case_id],
         )
         _event(con, case_id, at, actor, "status_changed", case.status, to_status, _clean(note), amount)
         return _load(con, case_id)
@@ -763,32 +885,319 @@ def add_note(store_path: Path, case_id: str, note: str, actor: str, now: datetim
         return _load(con, case_id)
 
 
-def set_recovered(
-    store_path: Path, case_id: str, amount: Decimal | int | str, actor: str, now: datetime | None = None
-) -> Case:
-    """Record what has been recovered so far (not added: the amount replaces the last one)."""
+# --- the recovery ledger -------------------------------------------------------------------------------
+# A case's recovered (for a refund case: refunded) amount is the sum of its effective ledger entries; the
+# cases table keeps that sum for readers. Nothing is changed in place: a wrong amount is corrected by a
+# reversal of its entry and a new entry. An entry above the case's value (an override), or above the approval
+# threshold (ra_recovery_approval_above, in the case's currency), is pending until a person other than the
+# one who entered it approves it with a reason.
+
+
+def record_recovery(
+    store_path: Path,
+    case_id: str,
+    amount: Decimal | int | str,
+    actor: str,
+    reason: str | None = None,
+    override: bool = False,
+    approval_above: Decimal | int | str | None = None,
+    now: datetime | None = None,
+) -> RecoveryEntry:
+    """Record an amount recovered (refunded) on the case, added to what its ledger has. The case's recorded
+    and pending amounts together stay within its value unless `override` (which then needs a reason and a
+    second person's approval)."""
     actor = _who(actor)
-    recovered = _recovered(amount)
+    amount = _recovered(amount)
+    if amount == 0:
+        raise CaseError("a recovered amount must be above zero (to take an entry back, correct it)")
+    if override and not _clean(reason):
+        raise CaseError("an override above the case's value needs a reason")
+    threshold = _approval_above(approval_above)
     at = _stamp(now)
     with _transaction(store_path, write=True) as con:
         case = _load(con, case_id)
         if case.status in TERMINAL:
-            raise CaseError(f"{case_id} is {case.status}: its recovered amount is final")
-        if case.status == "recovered" and recovered <= 0:
-            raise CaseError(f"{case_id} is recovered: its recovered amount must stay above zero")
+            raise CaseError(f"{case_id} is {case.status}: record no new amount (a wrong one is corrected)")
+        entry_id, _ = _record(con, case, amount, actor, _clean(reason), override, threshold, at)
+        _store_total(con, case, at)
+        return _entry(con, entry_id)
+
+
+def correct_recovery(
+    store_path: Path,
+    case_id: str,
+    entry_id: int,
+    amount: Decimal | int | str,
+    actor: str,
+    reason: str,
+    override: bool = False,
+    approval_above: Decimal | int | str | None = None,
+    now: datetime | None = None,
+) -> tuple[RecoveryEntry, ...]:
+    """Correct an effective entry: a reversal that takes it back and, unless `amount` is 0, a new entry with
+    the right amount (record_recovery's rules). Allowed in every status but cancelled: a recovered or closed
+    case is corrected this way, with who and why in its history. Returns the reversal and the new entry."""
+    actor = _who(actor)
+    amount = _recovered(amount)
+    if not _clean(reason):
+        raise CaseError("a correction needs a reason: why the amount was wrong")
+    threshold = _approval_above(approval_above)
+    at = _stamp(now)
+    with _transaction(store_path, write=True) as con:
+        case = _load(con, case_id)
+        if case.status == "cancelled":
+            raise CaseError(f"{case_id} is cancelled: it has nothing to correct")
+        entries = {e.entry_id: e for e in _entries(con, case_id)}
+        wrong = entries.get(entry_id)
+        if wrong is None:
+            raise CaseError(
+                f"{case_id} has no ledger entry {entry_id} (its entries: "
+                f"{', '.join(str(e) for e in entries) or 'none'})"
+            )
+        if wrong.state != "effective" or wrong.action == "reversal":
+            what = "a reversal" if wrong.action == "reversal" else wrong.state
+            raise CaseError(f"{case_id} entry {entry_id} is {what}: only an effective amount can be corrected")
+        total = _effective(con, case_id) or Decimal(0)
+        if case.status in ("recovered", "refunded") and total - wrong.amount + amount <= 0:
+            raise CaseError(f"{case_id} is {case.status}: its amount must stay above zero")
+        cur = case.currency or ""
+        reversal = con.execute(
+            "insert into case_recovery_entries (case_id, action, amount, reverses, override, needs_approval, "
+            "entered_by, entered_at, reason) values (?, 'reversal', ?, ?, 0, 0, ?, ?, ?)",
+            [case_id, _text(-wrong.amount), entry_id, actor, at, _clean(reason)],
+        ).lastrowid
+        _event(
+            con,
+            case_id,
+            at,
+            actor,
+            "recovery_reversed",
+            amount=-wrong.amount,
+            note=f"entry {reversal} reverses entry {entry_id} ({_shown(wrong.amount, cur)}): {_clean(reason)}",
+        )
+        made = [reversal]
+        if amount:
+            entry, _ = _record(con, case, amount, actor, _clean(reason), override, threshold, at)
+            made.append(entry)
+        _store_total(con, case, at)
+        return tuple(_entry(con, e) for e in made)
+
+
+def decide_recovery(
+    store_path: Path,
+    case_id: str,
+    entry_id: int,
+    actor: str,
+    reason: str,
+    approve: bool = True,
+    now: datetime | None = None,
+) -> RecoveryEntry:
+    """Approve (or reject) a pending entry: a person other than the one who entered it, with a reason."""
+    actor = _who(actor)
+    if not _clean(reason):
+        raise CaseError(f"{'an approval' if approve else 'a rejection'} needs a reason")
+    at = _stamp(now)
+    with _transaction(store_path, write=True) as con:
+        case = _load(con, case_id)
+        entry = next((e for e in _entries(con, case_id) if e.entry_id == entry_id), None)
+        if entry is None:
+            raise CaseError(f"{case_id} has no ledger entry {entry_id}")
+        if entry.state != "pending":
+            raise CaseError(f"{case_id} entry {entry_id} is {entry.state}, not pending: nothing to decide")
+        if entry.entered_by == actor:
+            raise CaseError(
+                f"{case_id} entry {entry_id} was entered by {actor}: a second person must "
+                f"{'approve' if approve else 'reject'} it"
+            )
+        decision = "approved" if approve else "rejected"
         con.execute(
-            "update cases set recovered_amount = ?, updated_at = ? where case_id = ?", [_text(recovered), at, case_id]
+            "insert into case_recovery_decisions (entry_id, decision, decided_by, decided_at, reason) "
+            "values (?, ?, ?, ?, ?)",
+            [entry_id, decision, actor, at, _clean(reason)],
         )
         _event(
             con,
             case_id,
             at,
             actor,
-            "recovered_set",
-            note=f"was {_text(case.recovered_amount or Decimal(0))}",
-            amount=recovered,
+            f"recovery_{decision}",
+            amount=entry.amount,
+            note=f"entry {entry_id} entered by {entry.entered_by}: {_clean(reason)}",
         )
-        return _load(con, case_id)
+        _store_total(con, case, at)
+        return _entry(con, entry_id)
+
+
+def set_recovered(
+    store_path: Path,
+    case_id: str,
+    amount: Decimal | int | str,
+    actor: str,
+    now: datetime | None = None,
+    approval_above: Decimal | int | str | None = None,
+) -> Case:
+    """Record the amount the case has recovered in all: the difference from what its ledger has is recorded
+    (more) or the entries are corrected to it (less, from the newest, with the reason 'set to a lower total')."""
+    target = _recovered(amount)
+    with _transaction(store_path, write=False) as con:
+        case = _load(con, case_id)
+        entries = _entries(con, case_id)
+    total = sum((e.amount for e in entries if e.state in ("effective", "reversed")), Decimal(0))
+    if target > total:
+        record_recovery(store_path, case_id, target - total, actor, approval_above=approval_above, now=now)
+    elif target < total:
+        if case.status in ("recovered", "refunded") and target <= 0:
+            raise CaseError(f"{case_id} is {case.status}: its amount must stay above zero")
+        left = total - target
+        for entry in sorted(
+            (e for e in entries if e.state == "effective" and e.action != "reversal"), key=lambda e: -e.entry_id
+        ):
+            if left <= 0:
+                break
+            taken = min(left, entry.amount)
+            correct_recovery(
+                store_path,
+                case_id,
+                entry.entry_id,
+                entry.amount - taken,
+                actor,
+                f"set to a lower total ({_text(target)})",
+                approval_above=approval_above,
+                now=now,
+            )
+            left -= taken
+    return get_case(store_path, case_id).case
+
+
+def _approval_above(value: Decimal | int | str | None) -> Decimal:
+    if value is None:
+        return ra_settings()["ra_recovery_approval_above"]
+    threshold = _money(value, "the approval threshold")
+    if threshold < 0:
+        raise CaseError(f"the approval threshold cannot be negative ({threshold})")
+    return threshold
+
+
+def _record(
+    con: sqlite3.Connection,
+    case: Case,
+    amount: Decimal,
+    actor: str,
+    reason: str | None,
+    override: bool,
+    threshold: Decimal,
+    at: str,
+) -> tuple[int, bool]:
+    """Append one recorded entry (bounded by the case's value unless an override); returns its id and whether
+    it awaits approval."""
+    cur = case.currency or ""
+    # effective, pending, and reversed entries with their reversals (which net to zero)
+    held = sum((e.amount for e in _entries(con, case.case_id) if e.state != "rejected"), Decimal(0))
+    if held + amount > case.value and not override:
+        already = f" ({_shown(held, cur)} already recorded or pending)" if held else ""
+        raise CaseError(
+            f"{case.case_id}: {_shown(amount, cur)}{already} is more than the case's value {_shown(case.value, cur)} "
+            f"(its leakage): a larger amount needs an override with a reason, approved by a second person"
+        )
+    pending = override or amount > threshold
+    entry_id = con.execute(
+        "insert into case_recovery_entries (case_id, action, amount, override, needs_approval, entered_by, "
+        "entered_at, reason) values (?, 'recorded', ?, ?, ?, ?, ?, ?)",
+        [case.case_id, _text(amount), int(override), int(pending), actor, at, reason],
+    ).lastrowid
+    why = []
+    if override:
+        why.append(f"override above the case's value {_shown(case.value, cur)}")
+    if amount > threshold:
+        why.append(f"above the approval threshold {_shown(threshold, cur)}")
+    state = f"pending approval ({'; '.join(why)})" if pending else "effective"
+    _event(
+        con,
+        case.case_id,
+        at,
+        actor,
+        "recovery_recorded",
+        amount=amount,
+        note=f"entry {entry_id}, {state}" + (f": {reason}" if reason else ""),
+    )
+    return entry_id, pending
+
+
+def _store_total(con: sqlite3.Connection, case: Case, at: str) -> None:
+    total = _effective(con, case.case_id)
+    con.execute(
+        "update cases set recovered_amount = ?, updated_at = ? where case_id = ?",
+        [None if total is None else _text(total), at, case.case_id],
+    )
+
+
+def _effective(con: sqlite3.Connection, case_id: str) -> Decimal | None:
+    """The sum of the case's effective entries; None when its ledger has none."""
+    amounts = [e.amount for e in _entries(con, case_id) if e.state in ("effective", "reversed")]
+    return sum(amounts, Decimal(0)) if amounts else None
+
+
+_ENTRY_SELECT = (
+    "select e.entry_id, e.action, e.amount, e.reverses, e.override, e.entered_by, e.entered_at, e.reason, "
+    "e.needs_approval, d.decision, d.decided_by, d.decided_at, d.reason, "
+    "exists (select 1 from case_recovery_entries r where r.reverses = e.entry_id) "
+    "from case_recovery_entries e left join case_recovery_decisions d on d.entry_id = e.entry_id "
+)
+
+
+def _entry_of(row: tuple) -> RecoveryEntry:
+    (
+        entry_id,
+        action,
+        amount,
+        reverses,
+        override,
+        by,
+        at,
+        reason,
+        needs,
+        decision,
+        decided_by,
+        decided_at,
+        decision_reason,
+        reversed_,
+    ) = row
+    if decision == "rejected":
+        state = "rejected"
+    elif needs and decision is None:
+        state = "pending"
+    else:
+        state = "reversed" if reversed_ else "effective"
+    return RecoveryEntry(
+        entry_id,
+        action,
+        Decimal(amount),
+        reverses,
+        bool(override),
+        by,
+        _time(at),
+        reason,
+        state,
+        decided_by,
+        _time(decided_at),
+        decision_reason,
+    )
+
+
+def _entries(con: sqlite3.Connection, case_id: str) -> list[RecoveryEntry]:
+    rows = con.execute(_ENTRY_SELECT + "where e.case_id = ? order by e.entry_id", [case_id]).fetchall()
+    return [_entry_of(row) for row in rows]
+
+
+def _entry(con: sqlite3.Connection, entry_id: int) -> RecoveryEntry:
+    return _entry_of(con.execute(_ENTRY_SELECT + "where e.entry_id = ?", [entry_id]).fetchone())
+
+
+def _shown(amount: Decimal | None, currency: str) -> str:
+    """An amount in a message: the currency's decimals, thousands separated."""
+    from orchestration.assurance.kpis import money_text
+
+    return money_text(amount, currency)
 
 
 def _recovered(value: object) -> Decimal:
@@ -806,9 +1215,14 @@ def _clean(note: str | None) -> str | None:
 
 
 def list_cases(
-    store_path: Path, status: str | None = None, owner: str | None = None, period: date | None = None
+    store_path: Path,
+    status: str | None = None,
+    owner: str | None = None,
+    period: date | None = None,
+    account: str | None = None,
+    control: str | None = None,
 ) -> list[Case]:
-    """Cases in id order, filtered by status, owner and billing month (any day of it)."""
+    """Cases in id order, filtered by status, owner, billing month (any day of it), account and control."""
     if status is not None and status not in TRANSITIONS:
         raise CaseError(f"unknown status {status!r}; the statuses are {', '.join(STATUSES)}")
     where, params = [], []
@@ -816,6 +1230,8 @@ def list_cases(
         ("status = ?", status),
         ("owner = ?", owner),
         ("substr(billing_period, 1, 7) = ?", period and f"{period:%Y-%m}"),
+        ("account_id = ?", account),
+        ("control_id = ?", control),
     ):
         if value is not None:
             where.append(clause)
@@ -830,13 +1246,16 @@ def get_case(store_path: Path, case_id: str) -> CaseDetail:
     with _transaction(store_path, write=False) as con:
         case = _load(con, case_id)
         findings = tuple(
-            CaseFinding(finding_id, _time(attached), Decimal(amount), _time(seen), bool(present))
-            for finding_id, attached, amount, seen, present in con.execute(
-                "select finding_id, attached_at, leakage_amount, last_seen_at, present from case_findings "
+            CaseFinding(finding_id, _time(attached), Decimal(amount), _time(seen), bool(present), kind, direction,
+                        area, _decimal(expected), _decimal(billed), detail)
+            for finding_id, attached, amount, seen, present, kind, direction, area, expected, billed, detail
+            in con.execute(
+                "select finding_id, attached_at, leakage_amount, last_seen_at, present, finding_type, direction, "
+                "leakage_area, expected_amount, billed_amount, detail from case_findings "
                 "where case_id = ? order by present desc, finding_id",
                 [case_id],
             )
-        )
+        )  # fmt: skip
         events = tuple(
             CaseEvent(event_id, _time(at), actor, action, before, after, note, _decimal(amount))
             for event_id, at, actor, action, before, after, note, amount in con.execute(
@@ -845,7 +1264,20 @@ def get_case(store_path: Path, case_id: str) -> CaseDetail:
                 [case_id],
             )
         )
-    return CaseDetail(case, findings, events)
+        entries = tuple(_entries(con, case_id))
+    return CaseDetail(case, findings, events, entries)
+
+
+def pending_entries(store_path: Path) -> list[tuple[str, RecoveryEntry]]:
+    """Every ledger entry waiting for a second person's decision, with its case, oldest first."""
+    with _transaction(store_path, write=False) as con:
+        rows = con.execute(
+            "select e.case_id, "
+            + _ENTRY_SELECT[len("select ") :]
+            + "where e.needs_approval = 1 and d.entry_id is null "
+            "order by e.entry_id"
+        ).fetchall()
+    return [(row[0], _entry_of(row[1:])) for row in rows]
 
 
 def case_of_finding(store_path: Path, finding_id: str) -> str | None:
@@ -853,45 +1285,6 @@ def case_of_finding(store_path: Path, finding_id: str) -> str | None:
     with _transaction(store_path, write=False) as con:
         row = con.execute("select case_id from case_findings where finding_id = ?", [finding_id]).fetchone()
     return row[0] if row else None
-
-
-def case_kpis(store_path: Path, period: date | None = None) -> CaseKpis:
-    """Counts by status, leakage and recovered totals by currency (cancelled cases left out: they were not
-    leakage) and mean days from a case's creation to its recovery, for one billing month or all. Recovered
-    counts the cases about revenue (an under-billing or collection finding, or one filed before findings had a
-    direction); what an over-billing case "recovers" is a refund to the customer and is counted apart."""
-    cases = list_cases(store_path, period=period)
-    with _transaction(store_path, write=False) as con:
-        directions: dict[str, set] = {}
-        for case_id, direction in con.execute("select case_id, direction from case_findings"):
-            directions.setdefault(case_id, set()).add(direction)
-        (below,) = con.execute(
-            "select count(*) from findings_below_materiality where present = 1 "
-            "and (? is null or substr(billing_period, 1, 7) = ?)",
-            [period and f"{period:%Y-%m}", period and f"{period:%Y-%m}"],
-        ).fetchone()
-    by_status = dict.fromkeys(STATUSES, 0)
-    leakage: dict[str, Decimal] = {}
-    recovered: dict[str, Decimal] = {}
-    refunded: dict[str, Decimal] = {}
-    days = []
-    for case in cases:
-        by_status[case.status] += 1
-        if case.status == "cancelled" or case.currency is None:  # no money: counted by status only
-            continue
-        leakage[case.currency] = leakage.get(case.currency, Decimal(0)) + case.leakage_amount
-        seen = directions.get(case.case_id, {None})
-        revenue = None in seen or bool(seen & set(REVENUE_DIRECTIONS))
-        into = recovered if revenue else refunded
-        into[case.currency] = into.get(case.currency, Decimal(0)) + (case.recovered_amount or 0)
-        if revenue:
-            refunded.setdefault(case.currency, Decimal(0))
-        else:
-            recovered.setdefault(case.currency, Decimal(0))
-        if case.recovered_at is not None:
-            days.append((case.recovered_at - case.created_at).total_seconds() / 86400)
-    return CaseKpis(len(cases), by_status, leakage, recovered, sum(days) / len(days) if days else None, refunded,
-                    below)  # fmt: skip
 
 
 def below_materiality(

@@ -141,7 +141,10 @@ def render_text(report: LeakageReport) -> str:
         ("negative margin", "cost_leakage"),
         ("collection overdue", "collection_leakage"),
         ("recoverable", "recoverable"),
+        ("leakage in cases worked", "case_leakage"),
         ("recovered", "recovered"),
+        ("refunds owed (cases)", "refunds_owed"),
+        ("refunded", "refunded"),
     ]
     for label, key in rows:
         lines.append(f"  {label:<24}" + "".join(f"{_money(k[key]):>14}" for k in report.kpis))
@@ -154,8 +157,9 @@ def render_text(report: LeakageReport) -> str:
     lines += [
         f"  all currencies in {cur}: under-billing {_money(t['under_billing'])} of {_money(t['billed_revenue'])} "
         f"billed ({pct}); over-billing {_money(t['over_billing'])}; negative margin {_money(t['cost_leakage'])}; "
-        f"collection {_money(t['collection_leakage'])}; recovered {_money(t['recovered'])}; "
-        f"mean days to recovery {days}",
+        f"collection {_money(t['collection_leakage'])}; recovered {_money(t['recovered'])} of "
+        f"{_money(t['case_leakage'])} in cases worked; refunds owed {_money(t['refunds_owed'])}; "
+        f"refunded {_money(t['refunded'])}; mean days to recovery {days}",
         "",
         "Leakage by area and type",
     ]
