@@ -621,7 +621,10 @@ def cli_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return Paths.from_env().cases
 
 
-@pytest.mark.parametrize("action", [[], ["list"], ["show"], ["assign"], ["move"], ["note"]])
+@pytest.mark.parametrize(
+    "action",
+    [[], ["list"], ["show"], ["assign"], ["move"], ["note"], ["recover"], ["correct"], ["approve"], ["reject"]],
+)
 def test_every_case_command_has_help(action, capsys):
     with pytest.raises(SystemExit) as done:
         main(["case", *action, "--help"])

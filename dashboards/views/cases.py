@@ -1,7 +1,6 @@
-"""Cases: the revenue-assurance work queue. Cases by status and owner with the recovery KPIs; open one to work
-it (the same form as on the Leakage page) and see its findings and history."""
-
-from decimal import Decimal
+"""Cases: the revenue-assurance work queue. Cases by status and owner with the case KPIs (computed once, in
+orchestration/assurance/kpis.py, as `tollhouse report leakage` and `tollhouse case list` show them); open one to
+work it (the same form as on the Leakage page) and see its findings, ledger and history."""
 
 import pandas as pd
 import streamlit as st
@@ -9,43 +8,38 @@ import streamlit as st
 from dashboards.app_state import metric_row, page, table
 from dashboards.case_work import work_case
 from dashboards.queries import case_queue
-from orchestration.assurance import cases
-from orchestration.billing.invoices.formatting import cents
+from orchestration.assurance import cases, kpis
 
 snapshot, role, paths = page("Cases", "fct_leakage_findings", needs="run the controls (`tollhouse assure`)")
 if not paths.cases.exists():
     st.info("No cases yet: the assurance run files the findings into cases.")
     st.stop()
 
-kpis = cases.case_kpis(paths.cases)
-days = kpis.mean_days_to_recovery
+figures = kpis.case_kpis(paths.cases)
+days = figures.mean_days_to_recovery
 metric_row(
     {
-        "Cases being worked": f"{sum(kpis.by_status[s] for s in case_queue.OPEN_STATUSES):,}",
-        "Cases recovered": f"{kpis.by_status['recovered']:,}",
-        "Closed or cancelled": f"{kpis.by_status['closed'] + kpis.by_status['cancelled']:,}",
+        "Cases being worked": f"{figures.open_cases:,}",
+        "Cases recovered": f"{figures.by_status['recovered']:,}",
+        "Refunds due or made": f"{figures.by_status['refund_due'] + figures.by_status['refunded']:,}",
+        "Closed or cancelled": f"{figures.by_status['closed'] + figures.by_status['cancelled']:,}",
         "Mean days to recovery": "–" if days is None else f"{days:.1f}",
-        "Below materiality (no case)": f"{kpis.below_materiality:,}",
+        "Awaiting approval": f"{figures.pending_approval:,}",
+        "Below materiality (no case)": f"{figures.below_materiality:,}",
     }
 )
 left, right = st.columns(2)
 with left:
     st.markdown("**Cases by status**")
-    st.bar_chart({"cases": {status: kpis.by_status[status] for status in cases.STATUSES}}, horizontal=True)
+    st.bar_chart(
+        pd.DataFrame({"status": list(cases.STATUSES), "cases": [figures.by_status[s] for s in cases.STATUSES]}),
+        x="status", y="cases", horizontal=True, x_label="cases", y_label="status",
+    )  # fmt: skip
+    st.markdown("**Cases being worked, by days since opened**")
+    table(pd.DataFrame({"age": list(figures.ageing), "cases": [f"{n:,}" for n in figures.ageing.values()]}))
 with right:
-    st.markdown("**Leakage and recovered, by currency** (cases not cancelled)")
-    recovery = pd.DataFrame(
-        [
-            (currency, cents(leaked), cents(kpis.recovered.get(currency, Decimal(0))))
-            for currency, leaked in kpis.leakage.items()
-        ],
-        columns=["currency", "leakage", "recovered"],
-    ).sort_values("currency")
-    recovery["recovered %"] = [
-        round(float(100 * got / leaked), 1) if leaked else None
-        for got, leaked in zip(recovery["recovered"], recovery["leakage"], strict=True)
-    ]
-    table(recovery)
+    st.markdown("**Leakage worked and recovered, by currency** (cases not cancelled; refunds owed to customers apart)")
+    table(case_queue.recovery_table(figures))
 
 with st.container(border=True):
     cols = st.columns(3)

@@ -885,6 +885,12 @@ def add_note(store_path: Path, case_id: str, note: str, actor: str, now: datetim
         return _load(con, case_id)
 
 
+def next_statuses(case: Case) -> tuple[str, ...]:
+    """The statuses this case may move to: TRANSITIONS, less the other kind's (refund or revenue) statuses."""
+    other = REVENUE_ONLY if case.kind == "refund" else REFUND_ONLY
+    return tuple(status for status in TRANSITIONS[case.status] if status not in other)
+
+
 # --- the recovery ledger -------------------------------------------------------------------------------
 # A case's recovered (for a refund case: refunded) amount is the sum of its effective ledger entries; the
 # cases table keeps that sum for readers. Nothing is changed in place: a wrong amount is corrected by a
