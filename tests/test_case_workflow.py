@@ -11,6 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from orchestration.assurance import cases, kpis
 from orchestration.assurance.cases import CaseError, Finding
@@ -441,3 +443,32 @@ def test_the_report_the_case_list_and_the_cases_page_show_the_same_recovered_per
         {"currency": "EUR", "leakage worked": "100.00 EUR", "recovered": "74.72 EUR", "recovered %": "74.72 %",
          "refunds owed": "10.00 EUR", "refunded": "0.00 EUR"}
     ]  # fmt: skip
+
+
+# --- property: without an approved override, recovered % stays within 0..100 ----------------------------------
+
+amounts = st.decimals(min_value="0.01", max_value="200", places=2, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=amounts, steps=st.lists(st.tuples(st.sampled_from(["record", "correct"]), amounts), max_size=6))
+def test_recorded_and_corrected_amounts_never_take_a_case_past_its_value(tmp_path_factory, value, steps):
+    store = tmp_path_factory.mktemp("prop") / "cases.sqlite"
+    case_id = the_case(store, amount=str(value))
+    for action, amount in steps:
+        entries = [
+            e for e in cases.get_case(store, case_id).entries if e.state == "effective" and e.action != "reversal"
+        ]
+        try:
+            if action == "record" or not entries:
+                cases.record_recovery(store, case_id, amount, "alice", approval_above="1000")
+            else:
+                cases.correct_recovery(store, case_id, entries[0].entry_id, amount, "bob", "fix", approval_above="1000")
+        except CaseError as error:
+            assert "more than the case's value" in str(error)
+    detail = cases.get_case(store, case_id)
+    effective = sum((e.amount for e in detail.entries if e.state in ("effective", "reversed")), D(0))
+    assert (detail.case.recovered_amount or D(0)) == effective
+    assert D(0) <= effective <= value
+    (pct,) = kpis.case_kpis(store).recovered_pct.values()
+    assert D(0) <= pct <= D(100)
