@@ -80,6 +80,15 @@ def test_recovering_the_case_value_is_accepted_and_more_is_refused(store):
         cases.record_recovery(store, case_id, "0.01", "alice", approval_above="1000")
 
 
+def test_the_value_is_the_leakage_as_shown_at_the_currency_decimals(store):
+    case_id = the_case(store, amount="39.345")  # shown as 39.35 EUR
+    to_pending(store, case_id)
+    with pytest.raises(CaseError, match=r"39\.36 EUR is more than the case's value 39\.35 EUR"):
+        cases.record_recovery(store, case_id, "39.36", "alice", approval_above="1000")
+    case = cases.move(store, case_id, "recovered", "alice", recovered_amount="39.35", approval_above="1000")
+    assert case.recovered_amount == D("39.35")
+
+
 def test_an_override_above_the_value_counts_only_once_another_person_approves_it(store):
     case_id = the_case(store)
     to_pending(store, case_id)

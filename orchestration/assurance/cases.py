@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 4
 BUSY_TIMEOUT_S = 10.0  # a writer waits this long for another's transaction before giving up
 SYNC_ACTOR = "pipeline"  # the actor of the events sync writes
+
+# decimals of the currencies that do not have two (ISO 4217); every other currency shows two
+MINOR_UNITS = {"JPY": 0, "KRW": 0, "CLP": 0, "ISK": 0, "VND": 0, "BHD": 3, "JOD": 3, "KWD": 3, "OMR": 3, "TND": 3}
 
 # The case workflow: status -> the statuses it may move to. The one place the workflow is defined.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -262,8 +265,10 @@ class Case:
 
     @property
     def value(self) -> Decimal:
-        """What can be recovered (or refunded) on the case without an approved override: its leakage."""
-        return self.leakage_amount
+        """What can be recovered (or refunded) on the case without an approved override: its leakage as shown,
+        at its currency's decimals (half up): recovering the 39.35 shown for 39.345 is recovering it all."""
+        places = MINOR_UNITS.get(self.currency or "", 2)
+        return self.leakage_amount.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)

@@ -42,8 +42,7 @@ DIRECTIONS = ("under_billing", "over_billing", "cost_leakage", "collection_leaka
 
 WORKING = ("open", "investigating", "confirmed", "recovery_pending", "refund_due")  # still being worked
 AGEING = (("0-30 days", 0, 30), ("31-60 days", 31, 60), ("61-90 days", 61, 90), ("over 90 days", 91, None))
-# decimals of the currencies that do not have two (ISO 4217); every other currency shows two
-MINOR_UNITS = {"JPY": 0, "KRW": 0, "CLP": 0, "ISK": 0, "VND": 0, "BHD": 3, "JOD": 3, "KWD": 3, "OMR": 3, "TND": 3}
+MINOR_UNITS = case_store.MINOR_UNITS  # the currencies' decimals
 
 
 def money_text(amount: Decimal | int | str | None, currency: str | None = "") -> str:
