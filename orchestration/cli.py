@@ -474,6 +474,10 @@ def _kpi_footer(figures) -> list[str]:
     return out
 
 
+def _threshold(materiality: Decimal) -> str:
+    return f"{materiality:,.2f} or one minor unit" if materiality > 0 else "one minor unit of their currency"
+
+
 def _case_list(store: Path, args: argparse.Namespace) -> None:
     from orchestration.assurance import cases
     from orchestration.assurance.kpis import case_kpis
@@ -493,7 +497,7 @@ def _case_list(store: Path, args: argparse.Namespace) -> None:
     for line in _case_table(found):
         print(line)
     below = (
-        f"; {hidden:,} below materiality hidden (worth less than {materiality:f} or one minor unit; --all shows them)"
+        f"; {hidden:,} below materiality hidden (worth less than {_threshold(materiality)}; --all shows them)"
         if hidden
         else ""
     )
@@ -527,9 +531,10 @@ def _show_case(detail) -> None:
         if f.detail:
             print(f"      {f.detail}")
     if detail.entries:
-        print(f"{got} ledger:")
+        print(f"{'refund' if case.kind == 'refund' else 'recovery'} ledger:")
     for e in detail.entries:
-        decided = f"; {e.state} by {e.decided_by}: {e.decision_reason}" if e.decided_by else ""
+        decision = "rejected" if e.state == "rejected" else "approved"
+        decided = f"; {decision} by {e.decided_by}: {e.decision_reason}" if e.decided_by else ""
         reason = f": {e.reason}" if e.reason else ""
         print(f"  entry {e.entry_id}  {e.action:<9} {money_text(e.amount, cur):>16}  {e.state:<9} by {e.entered_by} "
               f"{e.entered_at:%Y-%m-%d %H:%M}{reason}{decided}")  # fmt: skip

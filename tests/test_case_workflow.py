@@ -319,6 +319,9 @@ def test_case_recover_correct_and_approve_from_the_command_line(cli_store, capsy
     assert main(["case", "approve", "CASE-000001", "1", "--reason", "ok", "--by", "alice"]) == 2
     assert "a second person must approve it" in capsys.readouterr().out
     assert main(["case", "approve", "CASE-000001", "1", "--reason", "seen the credit note", "--by", "bob"]) == 0
+    assert main(["case", "show", "CASE-000001"]) == 0
+    assert "entry 1  recorded         60.00 EUR  effective by alice" in (out := capsys.readouterr().out)
+    assert "fee; approved by bob: seen the credit note" in out
     assert main(["case", "correct", "CASE-000001", "1", "49.72", "--reason", "fee waived", "--by", "bob"]) == 0
     assert cases.get_case(cli_store, "CASE-000001").case.recovered_amount == D("49.72")
     with pytest.raises(SystemExit) as done:
@@ -357,10 +360,13 @@ def test_case_list_has_a_header_aligned_money_filters_sorting_and_hides_immateri
     assert all(r[:value_end].endswith(("EUR", "JPY")) for r in rows)  # right-aligned under VALUE
     footer = "\n".join(lines[4:])
     assert (
-        "3 case(s) shown; 1 below materiality hidden (worth less than 1 or one minor unit; --all shows them)" in footer
+        "3 case(s) shown; 1 below materiality hidden (worth less than 1.00 or one minor unit; --all shows them)"
+        in footer
     )
     assert "EUR: leakage worked 1,234,643.40 EUR, recovered 0.00 EUR (0.00 %)" in footer
 
+    assert main(["case", "list"]) == 0  # ra_case_materiality is 0: a case under one cent is still hidden
+    assert "1 below materiality hidden (worth less than one minor unit of their currency" in capsys.readouterr().out
     assert main(["case", "list", "--all", "--sort", "id"]) == 0
     out = capsys.readouterr().out
     assert [line.split()[0] for line in out.splitlines()[1:5]] == [f"CASE-00000{n}" for n in (1, 2, 3, 4)]
