@@ -448,6 +448,8 @@ def test_the_report_the_case_list_and_the_cases_page_show_the_same_recovered_per
     text = leakage_report.render_text(report)
     assert re.search(r"\n  recovered %\s+74\.72\n", text)
     assert "refunds owed 10.00; refunded 0.00" in text
+    page_html = leakage_report.render_html(report)
+    assert "<td>100.00</td><td>74.72</td><td>74.72</td><td>10.00</td><td>0.00</td>" in page_html
 
     assert main(["case", "list", "--all"]) == 0
     assert "EUR: leakage worked 100.00 EUR, recovered 74.72 EUR (74.72 %); refunds owed 10.00 EUR, refunded " \

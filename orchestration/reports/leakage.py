@@ -258,7 +258,8 @@ def render_html(report: LeakageReport) -> str:
     kpi_rows = [
         [k["currency"], _money(k["billed_revenue"]), _money(k["under_billing"]), _money(k["over_billing"]),
          _money(k["cost_leakage"]), _money(k["collection_leakage"]), k["leakage_pct_of_billed"],
-         k["recoverable_pct"], k["recovered_pct"], k["match_rate_pct"]]
+         k["recoverable_pct"], _money(k["case_leakage"]), _money(k["recovered"]), k["recovered_pct"],
+         _money(k["refunds_owed"]), _money(k["refunded"]), k["match_rate_pct"]]
         for k in report.kpis
     ]  # fmt: skip
     cases = [
@@ -287,7 +288,11 @@ td,th{{border:1px solid #ccc;padding:4px 8px;font-size:13px;text-align:left}}th{
                 "collection overdue",
                 "leakage % of billed",
                 "recoverable %",
+                "leakage in cases worked",
+                "recovered",
                 "recovered %",
+                "refunds owed",
+                "refunded",
                 "match rate %",
             ],
             kpi_rows,
