@@ -489,3 +489,59 @@ def test_recorded_and_corrected_amounts_never_take_a_case_past_its_value(tmp_pat
     assert D(0) <= effective <= value
     (pct,) = kpis.case_kpis(store).recovered_pct.values()
     assert D(0) <= pct <= D(100)
+
+
+# --- the dashboard's case form: the same refusals, and a second person approves -------------------------------
+
+
+def _case_form(store_path: str, case_id: str) -> None:
+    from pathlib import Path
+
+    from dashboards.case_work import work_case
+
+    work_case(Path(store_path), case_id)
+
+
+def test_the_case_form_refuses_more_than_the_value_and_needs_another_user_to_approve(store, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    case_id = the_case(store)
+    to_pending(store, case_id)
+    monkeypatch.setenv("TOLLHOUSE_USER", "alice")
+    at = AppTest.from_function(_case_form, args=(str(store), case_id), default_timeout=30).run()
+
+    def save(amount: str, override: bool = False, note: str = "", status: str = "(keep)") -> None:
+        next(w for w in at.text_input if w.label == "Recovered amount").input(amount)
+        next(w for w in at.checkbox if w.key == "case_override").set_value(override)
+        next(w for w in at.selectbox if w.key == "case_status").select(status)
+        next(w for w in at.text_area if w.label == "Note").input(note)
+        next(w for w in at.button if w.label == "Save").click().run()
+
+    save("100000")
+    assert [e.value for e in at.error] == [
+        f"Not saved: {case_id}: 100,000.00 EUR is more than the case's value 49.72 EUR (its leakage): a larger "
+        "amount needs an override with a reason, approved by a second person"
+    ]
+    save("60.00", override=True, note="late fee agreed")
+    assert not at.exception and not at.error
+    (entry,) = cases.get_case(store, case_id).entries
+    assert (entry.state, entry.entered_by, entry.reason) == ("pending", "alice", "late fee agreed")
+
+    def decide(reason: str) -> None:
+        next(w for w in at.text_input if w.key == "case_decide_reason").input(reason)
+        next(w for w in at.button if w.label == "Approve").click().run()
+
+    decide("my own")
+    assert any("a second person must approve it" in e.value for e in at.error)
+    assert cases.get_case(store, case_id).entries[0].state == "pending"
+    monkeypatch.setenv("TOLLHOUSE_USER", "bob")
+    at.run()
+    decide("credit note 42 seen")
+    assert not at.exception
+    detail = cases.get_case(store, case_id)
+    assert (detail.entries[0].state, detail.entries[0].decided_by, detail.case.recovered_amount) == (
+        "effective",
+        "bob",
+        D("60.00"),
+    )
+    assert next(m for m in at.metric if m.label == "Recovered").value == "60.00 EUR"
