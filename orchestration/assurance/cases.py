@@ -15,6 +15,10 @@ owns (which findings a case has, their amounts, whether the last run still produ
 notes and recovered amounts are the analysts' and only their operations change them. Every change is one
 transaction and leaves an event in the case's history, which is append-only.
 
+What a case recovered (or, for a refund owed to the customer, refunded) is the sum of the effective entries of
+its append-only ledger: bounded by the case's value unless an override, approved by a second person above
+ra_recovery_approval_above or for an override, and corrected by reversing entries, never in place.
+
 Money is Decimal, stored as text: SQLite's numbers are floats, and 0.1 + 0.2 must stay 0.3. The fraud alert
 queue shares this store (alert_queue.py).
 """
@@ -313,7 +317,8 @@ class CaseEvent:
     at: datetime
     actor: str
     action: str  # created | finding_attached | leakage_changed | findings_gone | findings_back | assigned
-    # | status_changed | note | recovered_set
+    # | status_changed | note | recovered_set (before version 4) | recovery_recorded | recovery_reversed
+    # | recovery_approved | recovery_rejected
     from_status: str | None
     to_status: str | None
     note: str | None
