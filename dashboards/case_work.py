@@ -63,7 +63,7 @@ def work_case(store: Path, case_id: str) -> cases.CaseDetail:
     table(
         pd.DataFrame(
             [
-                {"at (UTC)": f"{e.at:%Y-%m-%d %H:%M}", "actor": e.actor, "action": e.action.replace("_", " "),
+                {"at (UTC)": f"{e.at:%Y-%m-%d %H:%M}", "actor": e.actor, "action": e.action,
                  "from": e.from_status or "", "to": e.to_status or "", "note": e.note or "",
                  "amount": "" if e.amount is None else money_text(e.amount, case.currency)}
                 for e in reversed(detail.events)
@@ -83,7 +83,7 @@ def _ledger(store: Path, detail: cases.CaseDetail) -> None:
     table(
         pd.DataFrame(
             [
-                {"entry": e.entry_id, "action": e.action, "amount": money_text(e.amount, case.currency),
+                {"entry": e.entry_id, "type": e.action, "amount": money_text(e.amount, case.currency),
                  "state": e.state, "entered by": e.entered_by, "at (UTC)": f"{e.entered_at:%Y-%m-%d %H:%M}",
                  "reason": e.reason or "", "decided by": e.decided_by or "", "decision": e.decision_reason or ""}
                 for e in detail.entries

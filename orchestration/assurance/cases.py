@@ -859,7 +859,7 @@ def move(
                 f"it is worked to refund_due and refunded, not {to_status}"
             )
         if amount:
-            _, pending = _record(con, case, amount, actor, _clean(note), False, threshold, at)
+            _, pending = _record(con, case, amount, actor, _clean(note), False, threshold, at, event=False)
             if pending and to_status in ("recovered", "refunded"):
                 raise CaseError(
                     f"{case_id}: {_shown(amount, case.currency)} is above the approval threshold "
@@ -1103,9 +1103,11 @@ def _record(
     override: bool,
     threshold: Decimal,
     at: str,
+    event: bool = True,
 ) -> tuple[int, bool]:
     """Append one recorded entry (bounded by the case's value unless an override); returns its id and whether
-    it awaits approval."""
+    it awaits approval. Without `event` an effective entry writes no event of its own (a move's event carries
+    its amount); a pending one always does."""
     cur = case.currency or ""
     # effective, pending, and reversed entries with their reversals (which net to zero)
     held = sum((e.amount for e in _entries(con, case.case_id) if e.state != "rejected"), Decimal(0))
@@ -1127,6 +1129,8 @@ def _record(
     if amount > threshold:
         why.append(f"above the approval threshold {_shown(threshold, cur)}")
     state = f"pending approval ({'; '.join(why)})" if pending else "effective"
+    if not (event or pending):
+        return entry_id, pending
     _event(
         con,
         case.case_id,
