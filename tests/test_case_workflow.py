@@ -87,6 +87,16 @@ def test_the_value_is_the_leakage_as_shown_at_the_currency_decimals(store):
         cases.record_recovery(store, case_id, "39.36", "alice", approval_above="1000")
     case = cases.move(store, case_id, "recovered", "alice", recovered_amount="39.35", approval_above="1000")
     assert case.recovered_amount == D("39.35")
+    # a case of 12.344 EUR, shown as 12.34: its full leakage may be recovered too
+    cases.sync_findings(store, [finding("F1", "39.345"), finding("F2", "12.344", account="ACC-0002")], now=T0)
+    other = cases.list_cases(store, account="ACC-0002")[0].case_id
+    to_pending(store, other)
+    assert cases.record_recovery(store, other, "12.344", "alice", approval_above="1000").state == "effective"
+    with pytest.raises(
+        CaseError,
+        match=r"0\.001 EUR \(12\.344 EUR already recorded or pending\) is more than the case's value 12\.344 EUR",
+    ):
+        cases.record_recovery(store, other, "0.001", "alice", approval_above="1000")
 
 
 def test_an_override_above_the_value_counts_only_once_another_person_approves_it(store):

@@ -269,10 +269,11 @@ class Case:
 
     @property
     def value(self) -> Decimal:
-        """What can be recovered (or refunded) on the case without an approved override: its leakage as shown,
-        at its currency's decimals (half up): recovering the 39.35 shown for 39.345 is recovering it all."""
+        """What can be recovered (or refunded) on the case without an approved override: its leakage, or the
+        leakage as shown at its currency's decimals (half up) when that is more: recovering the 39.35 shown
+        for 39.345 is recovering it all."""
         places = MINOR_UNITS.get(self.currency or "", 2)
-        return self.leakage_amount.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+        return max(self.leakage_amount, self.leakage_amount.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP))
 
 
 @dataclass(frozen=True)
@@ -1217,7 +1218,7 @@ def _shown(amount: Decimal | None, currency: str) -> str:
     """An amount in a message: the currency's decimals, thousands separated."""
     from orchestration.assurance.kpis import money_text
 
-    return money_text(amount, currency)
+    return money_text(amount, currency, exact=True)
 
 
 def _recovered(value: object) -> Decimal:

@@ -45,12 +45,15 @@ AGEING = (("0-30 days", 0, 30), ("31-60 days", 31, 60), ("61-90 days", 61, 90), 
 MINOR_UNITS = case_store.MINOR_UNITS  # the currencies' decimals
 
 
-def money_text(amount: Decimal | int | str | None, currency: str | None = "") -> str:
+def money_text(amount: Decimal | int | str | None, currency: str | None = "", exact: bool = False) -> str:
     """An amount as every case reader shows it: the currency's decimals (half up), thousands separated,
-    followed by the currency; '-' when there is none."""
+    followed by the currency; '-' when there is none. `exact` keeps the places beyond them (a message about
+    0.001 must not say 0.00)."""
     if amount is None:
         return "-"
     places = MINOR_UNITS.get(currency or "", 2)
+    if exact:
+        places = max(places, -Decimal(amount).normalize().as_tuple().exponent)
     shown = Decimal(amount).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
     return f"{shown:,.{places}f} {currency or ''}".rstrip()
 
