@@ -13,6 +13,10 @@ import csv
 import os
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -22,8 +26,9 @@ import pyarrow as pa
 import pytest
 
 from orchestration.rating import decks, what_if
-from orchestration.settings import Paths
+from orchestration.settings import REPO_ROOT, Paths
 from orchestration.warehouse import migrate
+from tests.test_dashboards import ARTIFACTS, CHROMIUM_FLAGS, chromium, free_port, settle
 from tests.test_rating_cases import all_week, plan_row, rate_row, write_tariff
 
 pytestmark = pytest.mark.integration
@@ -339,7 +344,8 @@ def tollhouse(paths: Paths, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_month_traffic_is_the_plans_calls_of_the_month_in_utc(paths):
     rated_october(paths)
-    assert decks.last_month(paths) == NOV
+    # the latest call is on 2 November: November is under way, October is the last whole month
+    assert decks.last_month(paths) == date(2026, 10, 1)
     calls = decks.month_traffic(paths, "customer", "P", date(2026, 10, 1)).to_pylist()
     assert [(c["call_id"], c["answer_at"], c["billable_seconds"], c["other_amount"]) for c in calls] == [
         ("c1", "2026-10-05T11:00:00+00:00", 120, D("0.03")),
@@ -416,3 +422,107 @@ def test_the_tariff_command_names_the_field_of_bad_input_in_one_line_and_exits_2
     done = tollhouse(paths, "upload", str(tmp_path), "--effective", "1 Nov", "--by", "maker")
     assert done.returncode == 2 and "expected a date YYYY-MM-DD, got '1 Nov'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The Tariffs page in Debian's Chromium: `streamlit run` as `make dashboard` starts it, once as the person who
+# uploads and once as the one who approves
+
+
+@contextmanager
+def served_as(paths: Paths, user: str) -> Iterator[str]:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "dashboards" / "app.py"), "--server.headless",
+         "true", "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        env={**os.environ, "TOLLHOUSE_DATA_DIR": str(paths.data), "TOLLHOUSE_ROLE": "pricing",
+             "TOLLHOUSE_USER": user},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("the Streamlit app did not start within 60 s")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_the_tariffs_page_uploads_refuses_a_bad_deck_previews_and_another_person_approves(paths, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    baseline(paths, tmp_path)
+    rated_october(paths)
+    bad = deck(tmp_path / "bad", bad=True)
+    good = deck(tmp_path / "good", "0.0600")
+    names = ("rate_plans.csv", "rates.csv", "time_bands.csv", "holidays.csv")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 2400})
+        with served_as(paths, "maker") as url:
+            page.goto(f"{url}/tariffs")
+            settle(page)
+            expect(page.get_by_text("No deck has been uploaded yet.")).to_be_visible()
+
+            page.set_input_files('[data-testid="stFileUploader"] input[type="file"]', [str(bad / n) for n in names])
+            page.get_by_role("button", name="Check and upload").click()
+            # checking runs the rating rules: wait for their answer rather than race the spinner
+            expect(page.get_by_text("The deck was not uploaded: the deck breaks 2 tariff rule(s).")).to_be_visible(
+                timeout=120_000
+            )
+            settle(page)
+            body = page.inner_text("body")
+            assert "bad_prefix" in body and "prefix must be 1 to 15 digits (E.164)" in body
+            assert "rate, connect_fee and max_cost cannot be negative" in body
+            page.screenshot(path=str(ARTIFACTS / "tariffs-refused.png"))
+            assert decks.list_versions(paths) == []
+
+            page.goto(f"{url}/tariffs")  # a fresh form, as a person starting again
+            settle(page)
+            page.set_input_files('[data-testid="stFileUploader"] input[type="file"]', [str(good / n) for n in names])
+            page.get_by_role("button", name="Check and upload").click()
+            expect(page.get_by_text("customer P v1 uploaded as a draft")).to_be_visible(timeout=120_000)
+            settle(page)
+            assert "1 price changed" in page.inner_text("body")
+
+            page.get_by_role("button", name="Preview on last month's traffic").click()
+            settle(page)
+            expect(page.get_by_text("the calls of October 2026")).to_be_visible(timeout=60_000)
+            rows = page.locator('[data-testid="stTable"] table').evaluate(
+                "t => [...t.rows].map(r => [...r.cells].map(c => c.innerText.trim()))"
+            )
+            assert rows[0][:3] == ["Destination", "Calls", "Revenue now (GBP)"]
+            # Berlin: revenue 0.25 -> 0.30, cost 0.06, margin 0.19 -> 0.24; London 0.04, cost 0.015 (shown 0.02)
+            # and margin 0.025 (0.03); the totals 0.29 -> 0.34, cost 0.075 (0.08), margin 0.215 -> 0.265
+            assert rows[1:] == [
+                ["Germany Berlin", "3", "0.25", "0.30", "+0.05", "0.06", "0.06", "0.00", "0.19", "0.24", "+0.05"],
+                ["UK London", "1", "0.04", "0.04", "0.00", "0.02", "0.02", "0.00", "0.03", "0.03", "0.00"],
+                ["Total", "4", "0.29", "0.34", "+0.05", "0.08", "0.08", "0.00", "0.22", "0.27", "+0.05"],
+            ]
+            page.screenshot(path=str(ARTIFACTS / "tariffs-preview.png"))
+            # the uploader cannot approve their own deck
+            expect(page.get_by_role("button", name="Approve")).to_be_disabled()
+
+        with served_as(paths, "checker") as url:
+            page.goto(f"{url}/tariffs")
+            settle(page)
+            page.get_by_role("button", name="Approve").click()
+            settle(page)
+            expect(page.get_by_text("approved by checker")).to_be_visible()
+            page.get_by_role("button", name="Publish").click()
+            settle(page)
+            expect(page.get_by_text("published by checker")).to_be_visible(timeout=60_000)
+            page.screenshot(path=str(ARTIFACTS / "tariffs-published.png"))
+        browser.close()
+    version = decks.get(paths, "customer", "P", 1)
+    assert (version.status, version.uploaded_by, version.approved_by, version.published_by) == (
+        "published", "maker", "checker", "checker",
+    )  # fmt: skip

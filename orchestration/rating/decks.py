@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -519,7 +519,8 @@ def _with_margins(destination: str, g: dict[str, object]) -> dict[str, object]:
 
 
 def last_month(paths: Paths) -> date:
-    """The first day of the latest month with rated traffic in the warehouse."""
+    """The first day of the last whole month of rated traffic in the warehouse: the latest call's month when
+    that call is on its last day, else the month before (a month under way previews a part of its traffic)."""
     import duckdb
 
     if not paths.warehouse.is_file():
@@ -528,7 +529,10 @@ def last_month(paths: Paths) -> date:
         latest = con.execute("select max(call_date) from marts.fct_rated_calls").fetchone()[0]
     if latest is None:
         raise DeckError("preview: the warehouse has no rated calls yet: run the pipeline first")
-    return latest.replace(day=1)
+    first = latest.replace(day=1)
+    if _month_after(first) - latest == timedelta(days=1):
+        return first
+    return (first - timedelta(days=1)).replace(day=1)
 
 
 def month_traffic(paths: Paths, kind: str, plan: str, month: date) -> pa.Table:
@@ -538,18 +542,24 @@ def month_traffic(paths: Paths, kind: str, plan: str, month: date) -> pa.Table:
 
     if not paths.warehouse.is_file():
         raise DeckError(f"preview: no warehouse at {paths.warehouse}: run the pipeline first")
-    deck_column, other = (
-        ("rate_plan_id", "vendor_cost_in_currency") if kind == "customer" else ("vendor_rate_plan_id", "cost")
-    )
+    if kind == "customer":
+        other, fx_join, deck_column = "c.vendor_cost_in_currency", "", "rate_plan_id"
+    else:  # the call's price in the deck's currency, at the day's rate the margin is computed with
+        other = "case when c.currency = c.vendor_currency then c.cost else cast(c.cost / fx.rate as decimal(18, 6)) end"
+        fx_join = """left join intermediate.int_fx_rates_carried_forward fx
+                     on fx.rate_day = cast(coalesce(c.answer_at, c.start_at) as date)
+                     and fx.base_currency = c.vendor_currency and fx.quote_currency = c.currency"""
+        deck_column = "vendor_rate_plan_id"
     try:
         with duckdb.connect(str(paths.warehouse), read_only=True) as con:
             return con.execute(
-                f"""select call_id, b_number,
-                           strftime(coalesce(answer_at, start_at), '%Y-%m-%dT%H:%M:%S+00:00') as answer_at,
-                           billable_seconds, {other} as other_amount
-                    from marts.fct_rated_calls
-                    where {deck_column} = ? and call_date >= ? and call_date < ? + interval 1 month
-                    order by call_id""",
+                f"""select c.call_id, c.b_number,
+                           strftime(coalesce(c.answer_at, c.start_at), '%Y-%m-%dT%H:%M:%S+00:00') as answer_at,
+                           c.billable_seconds, {other} as other_amount
+                    from marts.fct_rated_calls c
+                    {fx_join}
+                    where c.{deck_column} = ? and c.call_date >= ? and c.call_date < ? + interval 1 month
+                    order by c.call_id""",
                 [plan, month, month],
             ).to_arrow_table()
     except duckdb.IOException as error:
