@@ -315,20 +315,42 @@ def rated_october(paths: Paths) -> None:
         con.execute(
             """create table marts.fct_rated_calls (call_id varchar, call_date date, start_at timestamp,
                answer_at timestamp, b_number varchar, billable_seconds integer, rate_plan_id varchar,
-               vendor_rate_plan_id varchar, cost decimal(18, 6), vendor_cost_in_currency decimal(18, 6))"""
+               currency varchar, cost decimal(18, 6), vendor_rate_plan_id varchar, vendor_currency varchar,
+               vendor_cost_in_currency decimal(18, 6))"""
         )
+        prices = {"c1": "0.10", "c2": "0.10", "c3": "0.05", "c4": "0.04"}  # at October's deck
         for call_id, b_number, answer_at, seconds, vendor_cost in OCTOBER:
             at = f"{answer_at[:10]} {int(answer_at[11:13]) - 1:02d}{answer_at[13:19]}"  # +01:00 as UTC
             con.execute(
-                "insert into marts.fct_rated_calls values (?, ?, ?, ?, ?, ?, 'P', 'V', 0, ?)",
-                [call_id, at[:10], at, at, b_number, seconds, vendor_cost],
+                "insert into marts.fct_rated_calls values (?, ?, ?, ?, ?, ?, 'P', 'GBP', ?, 'V', 'GBP', ?)",
+                [call_id, at[:10], at, at, b_number, seconds, prices[call_id], vendor_cost],
             )
-        # a call of another plan and one of November: neither is October's traffic of P
+        # calls of other plans, one in EUR, and one of November: none is October's traffic of P
         con.execute(
             """insert into marts.fct_rated_calls values
-               ('q1', '2026-10-05', '2026-10-05 10:00', '2026-10-05 10:00', '4930123', 600, 'Q', 'V', 0, 0),
-               ('n1', '2026-11-02', '2026-11-02 10:00', '2026-11-02 10:00', '4930123', 600, 'P', 'V', 0, 0)"""
+               ('q1', '2026-10-05', '2026-10-05 10:00', '2026-10-05 10:00', '4930123', 600, 'Q', 'GBP', 0.30, 'V',
+                'GBP', 0),
+               ('e1', '2026-10-05', '2026-10-05 10:00', '2026-10-05 10:00', '4930123', 60, 'PE', 'EUR', 1.00, 'V',
+                'GBP', 0),
+               ('n1', '2026-11-02', '2026-11-02 10:00', '2026-11-02 10:00', '4930123', 600, 'P', 'GBP', 0.50, 'V',
+                'GBP', 0)"""
         )
+        con.execute("create schema intermediate")
+        con.execute(
+            """create table intermediate.int_fx_rates_carried_forward as
+               select date '2026-10-05' as rate_day, 'GBP' as base_currency, 'EUR' as quote_currency,
+                      1.25::decimal(18, 8) as rate"""
+        )
+
+
+def test_a_vendor_decks_traffic_carries_the_calls_price_in_the_decks_currency(paths):
+    rated_october(paths)
+    calls = decks.month_traffic(paths, "vendor", "V", date(2026, 10, 1)).to_pylist()
+    # e1 was sold for 1.00 EUR; at 1.25 EUR a pound that is 0.80 GBP
+    assert [(c["call_id"], c["other_amount"]) for c in calls] == [
+        ("c1", D("0.10")), ("c2", D("0.10")), ("c3", D("0.05")), ("c4", D("0.04")), ("e1", D("0.80")),
+        ("q1", D("0.30")),
+    ]  # fmt: skip
 
 
 def tollhouse(paths: Paths, *args: str) -> subprocess.CompletedProcess[str]:
@@ -526,3 +548,31 @@ def test_the_tariffs_page_uploads_refuses_a_bad_deck_previews_and_another_person
     assert (version.status, version.uploaded_by, version.approved_by, version.published_by) == (
         "published", "maker", "checker", "checker",
     )  # fmt: skip
+
+
+def test_a_pipeline_load_after_publishing_reads_the_published_rates_without_a_tariff_error(paths, tmp_path):
+    """The landing area loaded through Dagster as the pipeline loads it, then the tariff models dbt builds
+    from it (the rating chain's start; a whole daily build costs minutes here for nothing more)."""
+    from orchestration.pipeline.runs import load_days
+    from orchestration.settings import run_dbt
+
+    baseline(paths, tmp_path)
+    decks.upload(paths, deck(tmp_path / "v1", "0.0600"), "customer", NOV, "maker")
+    decks.approve(paths, "customer", "P", 1, "checker")
+    decks.publish(paths, "customer", "P", 1, "checker")
+    assert load_days(paths, date(2026, 10, 1), NOV, sources=["catalog"]).success
+    done = run_dbt(paths.data, "run", "--quiet", "--select", "+int_tariff_errors_found")
+    assert done.returncode == 0, done.stdout[-3000:]
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        rates = con.execute(
+            """select prefix, rate, valid_from, valid_to from staging.stg_catalog__rates
+               where rate_plan_id = 'P' order by prefix, valid_from"""
+        ).fetchall()
+        errors = con.execute("select count(*) from intermediate.int_tariff_errors_found").fetchone()[0]
+    # London untouched; Berlin at 0.05 through October, 0.06 from 1 November
+    assert rates == [
+        ("4420", D("0.02"), date(2026, 1, 1), None),
+        ("4930", D("0.05"), date(2026, 1, 1), NOV),
+        ("4930", D("0.06"), NOV, None),
+    ]
+    assert errors == 0
