@@ -518,14 +518,29 @@ def _with_margins(destination: str, g: dict[str, object]) -> dict[str, object]:
     return {k: row[k] for k in PREVIEW_COLUMNS}
 
 
+@contextmanager
+def _warehouse(paths: Paths, why: str) -> Iterator:
+    """A read-only connection to the warehouse for a moment; a DeckError saying why when there is none yet or a
+    pipeline run is writing it (the one-writer rule)."""
+    import duckdb
+
+    from orchestration.warehouse import connect
+
+    if not paths.warehouse.is_file():
+        raise DeckError(f"{why}: no warehouse at {paths.warehouse}: run the pipeline first")
+    try:
+        with connect(paths.warehouse, read_only=True) as con:
+            yield con
+    except duckdb.IOException as error:
+        raise DeckError(
+            f"{why}: the warehouse is busy (a pipeline run is writing it); try again when it ends"
+        ) from error
+
+
 def last_month(paths: Paths) -> date:
     """The first day of the last whole month of rated traffic in the warehouse: the latest call's month when
     that call is on its last day, else the month before (a month under way previews a part of its traffic)."""
-    import duckdb
-
-    if not paths.warehouse.is_file():
-        raise DeckError(f"preview: no warehouse at {paths.warehouse}: run the pipeline first")
-    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+    with _warehouse(paths, "preview") as con:
         latest = con.execute("select max(call_date) from marts.fct_rated_calls").fetchone()[0]
     if latest is None:
         raise DeckError("preview: the warehouse has no rated calls yet: run the pipeline first")
@@ -538,10 +553,6 @@ def last_month(paths: Paths) -> date:
 def month_traffic(paths: Paths, kind: str, plan: str, month: date) -> pa.Table:
     """The month's rated calls that the deck priced (customer: the account's plan; vendor: the route's deck),
     with the other side's amount: one set-based read of marts.fct_rated_calls."""
-    import duckdb
-
-    if not paths.warehouse.is_file():
-        raise DeckError(f"preview: no warehouse at {paths.warehouse}: run the pipeline first")
     if kind == "customer":
         other, fx_join, deck_column = "c.vendor_cost_in_currency", "", "rate_plan_id"
     else:  # the call's price in the deck's currency, at the day's rate the margin is computed with
@@ -550,20 +561,17 @@ def month_traffic(paths: Paths, kind: str, plan: str, month: date) -> pa.Table:
                      on fx.rate_day = cast(coalesce(c.answer_at, c.start_at) as date)
                      and fx.base_currency = c.vendor_currency and fx.quote_currency = c.currency"""
         deck_column = "vendor_rate_plan_id"
-    try:
-        with duckdb.connect(str(paths.warehouse), read_only=True) as con:
-            return con.execute(
-                f"""select c.call_id, c.b_number,
+    with _warehouse(paths, "preview") as con:
+        return con.execute(
+            f"""select c.call_id, c.b_number,
                            strftime(coalesce(c.answer_at, c.start_at), '%Y-%m-%dT%H:%M:%S+00:00') as answer_at,
                            c.billable_seconds, {other} as other_amount
                     from marts.fct_rated_calls c
                     {fx_join}
                     where c.{deck_column} = ? and c.call_date >= ? and c.call_date < ? + interval 1 month
                     order by c.call_id""",
-                [plan, month, month],
-            ).to_arrow_table()
-    except duckdb.IOException as error:
-        raise DeckError(f"preview: the warehouse is busy (a pipeline run is writing it), try again: {error}") from error
+            [plan, month, month],
+        ).to_arrow_table()
 
 
 def preview(paths: Paths, kind: str, plan: str, version: int, month: date) -> list[dict[str, object]]:
@@ -598,11 +606,9 @@ def approve(paths: Paths, kind: str, plan: str, version: int, by: str) -> DeckVe
 
 def closed_through(paths: Paths) -> date | None:
     """The last closed billing period (its first day), from the warehouse's period log; None when none is."""
-    import duckdb
-
     if not paths.warehouse.is_file():
         return None
-    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+    with _warehouse(paths, "publish") as con:
         has_log = con.execute(
             "select count(*) from information_schema.tables "
             "where table_schema = 'billing' and table_name = 'period_log'"
