@@ -17,13 +17,15 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orchestration.rating import decks, what_if
 from orchestration.settings import REPO_ROOT, Paths
@@ -576,3 +578,40 @@ def test_a_pipeline_load_after_publishing_reads_the_published_rates_without_a_ta
         ("4930", D("0.06"), NOV, None),
     ]
     assert errors == 0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Publication as a property: whatever the change, the merged deck prices every day before the effective date as
+# the current deck did and every day from it as the new one does
+
+
+PRICES = st.sampled_from(["0.0100", "0.0200", "0.0250", "0.0600"])
+KEYS = st.sampled_from([("4930", "*"), ("4420", "*"), ("44", "peak"), ("44", "offpeak"), ("1", "*")])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    current=st.dictionaries(KEYS, PRICES, min_size=1),
+    new=st.dictionaries(KEYS, PRICES, min_size=1),
+    effective=st.dates(date(2026, 2, 1), date(2027, 12, 1)),
+)
+def test_publication_keeps_every_earlier_day_and_brings_the_new_deck_from_the_effective_date(current, new, effective):
+    def rows(prices: dict[tuple[str, str], str]) -> list[dict[str, str]]:
+        return [_rate(prefix, rate, band=band) for (prefix, band), rate in prices.items()]
+
+    def priced(deck_rows: list[dict[str, str]], day: date) -> dict[tuple[str, ...], str]:
+        return {key: D(r["rate"]) for key, r in decks._rates_in_force(deck_rows, day).items()}
+
+    plan = [{"rate_plan_id": "P", "currency": "GBP", "timezone": "Europe/London", "rounding_method": "half_up",
+             "rounding_decimals": "4", "band_mode": "split"}]  # fmt: skip
+    before = {"rate_plans": plan, "rates": rows(current), "time_bands": [], "holidays": []}
+    after = {"rate_plans": plan, "rates": rows(new), "time_bands": [], "holidays": []}
+    delivered = decks.publication(before, after, effective)
+    merged = decks._merge("rates", before["rates"], delivered["rates"])
+    for day in (date(2026, 1, 1), effective - timedelta(days=1)):
+        assert priced(merged, day) == priced(before["rates"], day)
+    for day in (effective, effective + timedelta(days=40)):
+        assert priced(merged, day) == priced(after["rates"], day)
+    # nothing unchanged is re-delivered
+    unchanged = {k for k in current.keys() & new.keys() if D(current[k]) == D(new[k])}
+    assert not {(r["prefix"], r["band"]) for r in delivered["rates"]} & unchanged
