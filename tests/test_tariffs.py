@@ -515,7 +515,7 @@ def test_the_tariffs_page_uploads_refuses_a_bad_deck_previews_and_another_person
             page.get_by_role("button", name="Check and upload").click()
             expect(page.get_by_text("customer P v1 uploaded as a draft")).to_be_visible(timeout=120_000)
             settle(page)
-            assert "1 price changed" in page.inner_text("body")
+            expect(page.get_by_text("0 added, 0 removed, 1 price changed")).to_be_visible(timeout=60_000)
 
             page.get_by_role("button", name="Preview on last month's traffic").click()
             settle(page)
@@ -615,3 +615,18 @@ def test_publication_keeps_every_earlier_day_and_brings_the_new_deck_from_the_ef
     # nothing unchanged is re-delivered
     unchanged = {k for k in current.keys() & new.keys() if D(current[k]) == D(new[k])}
     assert not {(r["prefix"], r["band"]) for r in delivered["rates"]} & unchanged
+
+
+def test_a_new_plan_is_published_whole_with_its_rates_from_the_effective_date(paths, tmp_path):
+    decks.upload(paths, deck(tmp_path / "v1"), "customer", NOV, "maker")
+    decks.approve(paths, "customer", "P", 1, "checker")
+    decks.publish(paths, "customer", "P", 1, "checker")
+    folder = paths.landing / "catalog" / "2026-11-01"
+    # the deck has no holidays: nothing to deliver for them
+    assert sorted(f.name for f in folder.iterdir()) == [
+        "rate_plans_P_v0001.csv", "rates_P_v0001.csv", "time_bands_P_v0001.csv",
+    ]  # fmt: skip
+    with (folder / "rates_P_v0001.csv").open(newline="") as handle:
+        assert [(r["prefix"], r["valid_from"]) for r in csv.DictReader(handle)] == [
+            ("4930", "2026-11-01"), ("4420", "2026-11-01"),
+        ]  # fmt: skip

@@ -631,17 +631,22 @@ def publication(
     """The rows to deliver so that the pipeline's deck becomes `new` from `effective` and stays `current`
     before it: rates in force at `effective` that change or go re-delivered ending on it (the same version key,
     so the delivery replaces them), new or changed ones starting on it, later-dated new rows as they are. A
-    new plan is delivered whole. Plan settings, time bands and holidays are not dated: a change to them would
-    reprice calls already billed, so it is refused."""
-    if not current.get("rate_plans"):
-        return {name: list(new[name]) for name in DECK_FILES}
+    new plan is delivered whole, its rates starting on `effective` at the earliest. Plan settings, time bands
+    and holidays are not dated: a change to them would reprice calls already billed, so it is refused."""
+    day = effective.isoformat()
+    if not current.get("rate_plans"):  # a new plan: whole, its rates from the effective date on
+        rates = [
+            {**r, "valid_from": max(r["valid_from"], day)}
+            for r in new["rates"]
+            if not (r.get("valid_to") and r["valid_to"] <= day)
+        ]
+        return {**{name: list(new[name]) for name in DECK_FILES}, "rates": rates}
     for name in ("rate_plans", "time_bands", "holidays"):
         if _canonical(name, current[name]) != _canonical(name, new[name]):
             raise DeckError(
                 f"{name}.csv: differs from the published deck; {name.replace('_', ' ')} are not dated, so a change "
                 "would reprice calls already billed: publish it as a new rate plan"
             )
-    day = effective.isoformat()
     later = [r for r in current["rates"] if r["valid_from"] >= day]
     wanted = {tuple(r.get(k, "") for k in LANDED_KEYS["rates"]): r for r in new["rates"]}
     for r in later:
