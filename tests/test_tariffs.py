@@ -503,9 +503,16 @@ def test_the_tariffs_page_uploads_refuses_a_bad_deck_previews_and_another_person
                 timeout=120_000
             )
             settle(page)
-            body = page.inner_text("body")
-            assert "bad_prefix" in body and "prefix must be 1 to 15 digits (E.164)" in body
-            assert "rate, connect_fee and max_cost cannot be negative" in body
+            problems = page.locator('[data-testid="stTable"]')
+            expect(problems).to_contain_text("bad_prefix", timeout=60_000)  # the table follows the message
+            rows = problems.locator("table").evaluate(
+                "t => [...t.rows].map(r => [...r.cells].map(c => c.innerText.trim()))"
+            )
+            assert rows == [
+                ["File", "Line", "Rule", "Message"],
+                ["rates.csv", "4", "bad_prefix", "prefix must be 1 to 15 digits (E.164)"],
+                ["rates.csv", "5", "negative_amount", "rate, connect_fee and max_cost cannot be negative"],
+            ]
             page.screenshot(path=str(ARTIFACTS / "tariffs-refused.png"))
             assert decks.list_versions(paths) == []
 
@@ -520,6 +527,7 @@ def test_the_tariffs_page_uploads_refuses_a_bad_deck_previews_and_another_person
             page.get_by_role("button", name="Preview on last month's traffic").click()
             settle(page)
             expect(page.get_by_text("the calls of October 2026")).to_be_visible(timeout=60_000)
+            expect(page.locator('[data-testid="stTable"]')).to_contain_text("Total", timeout=60_000)
             rows = page.locator('[data-testid="stTable"] table').evaluate(
                 "t => [...t.rows].map(r => [...r.cells].map(c => c.innerText.trim()))"
             )
