@@ -19,6 +19,7 @@ SECTIONS = {  # section -> (page file stem, title, icon)
         ("fraud", "Fraud", ":material/gpp_maybe:"),
     ],
     "Operations": [("data_operations", "Data operations", ":material/monitoring:")],
+    "Pricing": [("tariffs", "Tariffs", ":material/price_change:")],
 }
 
 st.set_page_config(page_title="tollhouse", page_icon=":material/call:", layout="wide")

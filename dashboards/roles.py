@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROLES_FILE = Path(__file__).resolve().parent / "roles.toml"
-PAGES = ("overview", "revenue", "invoices", "leakage", "cases", "fraud", "data_operations")
+PAGES = ("overview", "revenue", "invoices", "leakage", "cases", "fraud", "data_operations", "tariffs")
 
 
 class RoleError(Exception):

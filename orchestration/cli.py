@@ -417,6 +417,83 @@ def _actor(args: argparse.Namespace) -> str:
     return who
 
 
+def _table_lines(header: list[str] | tuple[str, ...], rows: list, right: set[int] = frozenset()) -> list[str]:
+    """Aligned columns under a header and a rule; `right`: the indexes of the columns to right-align (numbers)."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+    return [
+        "  ".join(
+            str(cell).rjust(w) if i in right else str(cell).ljust(w)
+            for i, (cell, w) in enumerate(zip(line, widths, strict=True))
+        ).rstrip()
+        for line in [header, ["-" * w for w in widths], *rows]
+    ]
+
+
+def _print_table(header: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> None:
+    print("\n".join(_table_lines(header, rows, right)))
+
+
+def cmd_tariff(args: argparse.Namespace) -> int:
+    """Rate-deck versions (docs/rating.md, "Managing tariffs"): each act names its actor with --by."""
+    from orchestration.billing.invoices.formatting import format_money
+    from orchestration.rating import decks
+
+    paths = Paths.from_env()
+    action = args.tariff_command
+    try:
+        if action == "upload":
+            if not args.folder.is_dir():
+                raise decks.DeckError(f"folder: no such folder {str(args.folder)!r}")
+            v = decks.upload(paths, args.folder, args.kind, args.effective, args.by)
+            _say(f"{v.label} uploaded by {v.uploaded_by}, effective from {v.effective_from}: a draft; "
+                 "another person approves it")  # fmt: skip
+        elif action == "list":
+            found = decks.list_versions(paths, args.kind, args.plan)
+            _print_table(
+                ["kind", "plan", "version", "status", "effective", "uploaded by", "uploaded at (UTC)", "approved by",
+                 "published by"],
+                [[v.kind, v.rate_plan_id, str(v.version), v.status, str(v.effective_from), v.uploaded_by,
+                  f"{v.uploaded_at:%Y-%m-%d %H:%M}", v.approved_by or "-", v.published_by or "-"] for v in found],
+                right={2},
+            )  # fmt: skip
+            _say(f"{len(found):,} deck version(s)")
+        elif action == "diff":
+            changes = decks.diff(paths, args.kind, args.plan, args.old, args.new)
+            _print_table(
+                ["change", "prefix", "band", "slot from (s)", "destination", f"rate v{args.old}", f"rate v{args.new}",
+                 "what changed"],
+                [[c.change, c.prefix, c.band, c.group_start_s, c.destination, c.old_rate or "-", c.new_rate or "-",
+                  c.detail or "-"] for c in changes],
+                right={3, 5, 6},
+            )  # fmt: skip
+            counts = {kind: sum(c.change == kind for c in changes) for kind in ("added", "removed", "price changed")}
+            _say(", ".join(f"{n:,} {kind}" for kind, n in counts.items()))
+        elif action == "preview":
+            month = args.month or decks.last_month(paths)
+            rows = decks.preview(paths, args.kind, args.plan, args.version, month)
+            columns = decks.PREVIEW_COLUMNS
+            _print_table(
+                [c.replace("_", " ") for c in columns],
+                [[r["destination"], f"{r['calls']:,}", *(format_money(r[c]) for c in columns[2:])] for r in rows],
+                right=set(range(1, len(columns))),
+            )
+            _say(f"{args.plan} v{args.version} against the current deck on the traffic of {month:%Y-%m} "
+                 "(amounts in the calls' currency, to the cent)")  # fmt: skip
+        elif action == "approve":
+            v = decks.approve(paths, args.kind, args.plan, args.version, args.by)
+            _say(f"{v.label} approved by {v.approved_by}; publish it to land it for the pipeline")
+        else:
+            v = decks.publish(paths, args.kind, args.plan, args.version, args.by)
+            _say(f"{v.label} published by {v.published_by}: landed in {v.landed_in}; the next run rates calls "
+                 f"from {v.effective_from} with it")  # fmt: skip
+    except decks.DeckError as error:
+        print(f"tollhouse tariff {action}: {error}", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _case_materiality(args: argparse.Namespace) -> Decimal:
     from orchestration.assurance.cases import ra_settings
 
@@ -445,16 +522,7 @@ def _case_table(found: list) -> list[str]:
          money_text(c.leakage_amount, c.currency), money_text(c.recovered_amount, c.currency), c.title)
         for c in found
     ]  # fmt: skip
-    widths = [max(len(str(r[i])) for r in [CASE_LIST_COLUMNS, *rows]) for i in range(len(CASE_LIST_COLUMNS))]
-    right = {6, 7}  # the money columns
-
-    def line(cells) -> str:
-        return "  ".join(
-            (f"{cell:>{w}}" if i in right else f"{cell:<{w}}") if i < len(cells) - 1 else str(cell)
-            for i, (cell, w) in enumerate(zip(cells, widths, strict=True))
-        )
-
-    return [line(CASE_LIST_COLUMNS), *(line(r) for r in rows)]
+    return _table_lines(CASE_LIST_COLUMNS, rows, right={6, 7})  # the money columns
 
 
 def _kpi_footer(figures) -> list[str]:
@@ -712,6 +780,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("calls", type=Path, help="CSV of the calls to rate")
     p.add_argument("--out", type=Path, help="write the rated calls here instead of printing them")
     p.set_defaults(func=cmd_rate)
+
+    p = sub.add_parser(
+        "tariff",
+        help="rate-deck versions: upload, diff, preview, approve, publish, list",
+        description="Customer plans and vendor decks kept as versions (docs/rating.md, Managing tariffs): an "
+        "upload is checked with the rules of `tollhouse rate` and kept as a draft; another person approves it; "
+        "publishing lands it for the pipeline from its effective date.",
+    )
+    tariff_sub = p.add_subparsers(dest="tariff_command", required=True)
+
+    def deck_options(t: argparse.ArgumentParser, by: bool = False) -> None:
+        t.add_argument("--kind", choices=("customer", "vendor"), default="customer", help="default: customer")
+        if by:
+            t.add_argument("--by", required=True, help="who acts (recorded in the deck's log)")
+        t.set_defaults(func=cmd_tariff)
+
+    t = tariff_sub.add_parser("upload", help="check a tariff folder and keep it as the next draft of its deck")
+    t.add_argument("folder", type=Path, help="rate_plans.csv, rates.csv, time_bands.csv (holidays.csv) of one plan")
+    t.add_argument("--effective", type=_day, required=True, help="the day it takes effect, YYYY-MM-DD")
+    deck_options(t, by=True)
+    t = tariff_sub.add_parser("list", help="every version with its status and who acted")
+    t.add_argument("--plan", help="only this rate plan")
+    deck_options(t)
+    t.set_defaults(kind=None)
+    t = tariff_sub.add_parser("diff", help="prefixes added, removed and repriced between two versions")
+    t.add_argument("plan")
+    t.add_argument("old", type=int)
+    t.add_argument("new", type=int)
+    deck_options(t)
+    t = tariff_sub.add_parser("preview", help="a month's traffic re-rated with a version against the current deck")
+    t.add_argument("plan")
+    t.add_argument("version", type=int)
+    t.add_argument("--month", type=_month, help="YYYY-MM (default: the latest month with rated calls)")
+    deck_options(t)
+    for action, meaning in (("approve", "approve a draft (not its uploader)"), ("publish", "land an approved "
+                            "version for the pipeline from its effective date")):  # fmt: skip
+        t = tariff_sub.add_parser(action, help=meaning)
+        t.add_argument("plan")
+        t.add_argument("version", type=int)
+        deck_options(t, by=True)
 
     p = sub.add_parser(
         "backfill",

@@ -363,12 +363,13 @@ def test_case_list_has_a_header_aligned_money_filters_sorting_and_hides_immateri
     lines = capsys.readouterr().out.splitlines()
     header = lines[0]
     assert header.split() == ["CASE", "STATUS", "OWNER", "PERIOD", "CONTROL", "ACCOUNT", "VALUE", "RECOVERED", "TITLE"]
-    rows = lines[1:4]
+    assert set(lines[1].replace(" ", "")) == {"-"}  # the rule under the header
+    rows = lines[2:5]
     assert [r.split()[0] for r in rows] == ["CASE-000001", "CASE-000003", "CASE-000004"]  # value order, largest first
     assert "1,234,567.89 EUR" in rows[0] and "75.50 EUR" in rows[1] and "20 JPY" in rows[2]
     value_end = header.index("VALUE") + len("VALUE")
     assert all(r[:value_end].endswith(("EUR", "JPY")) for r in rows)  # right-aligned under VALUE
-    footer = "\n".join(lines[4:])
+    footer = "\n".join(lines[5:])
     assert (
         "3 case(s) shown; 1 below materiality hidden (worth less than 1.00 or one minor unit; --all shows them)"
         in footer
@@ -379,7 +380,7 @@ def test_case_list_has_a_header_aligned_money_filters_sorting_and_hides_immateri
     assert "1 below materiality hidden (worth less than one minor unit of their currency" in capsys.readouterr().out
     assert main(["case", "list", "--all", "--sort", "id"]) == 0
     out = capsys.readouterr().out
-    assert [line.split()[0] for line in out.splitlines()[1:5]] == [f"CASE-00000{n}" for n in (1, 2, 3, 4)]
+    assert [line.split()[0] for line in out.splitlines()[2:6]] == [f"CASE-00000{n}" for n in (1, 2, 3, 4)]
     assert "0.00 EUR" in out  # 0.004 shown at the currency's decimals
     assert main(["case", "list", "--all", "--control", "RA-09"]) == 0
     assert "CASE-000004" in (out := capsys.readouterr().out) and "CASE-000001" not in out

@@ -30,6 +30,7 @@ SUBCOMMANDS = {
     "summary": [],
     "recover": [],
     "rate": ["TARIFF_DIR", "CALLS", "--out"],
+    "tariff": ["upload", "diff", "preview", "approve", "publish", "list"],
     "backfill": ["--from", "--to"],
     "close": ["--period", "--by", "--reason"],
     "reopen": ["--period", "--reason", "--by"],

@@ -67,7 +67,8 @@ def test_a_published_snapshot_shows_its_figures_and_a_failed_dbt_test_publishes_
 
 def test_roles_come_from_the_configuration_and_a_wrong_one_is_refused(tmp_path, monkeypatch):
     roles, default = load_roles()
-    assert set(roles) == {"finance", "assurance", "engineering"} and default in roles
+    assert set(roles) == {"finance", "assurance", "engineering", "pricing"} and default in roles
+    assert set(roles["pricing"].pages) == {"overview", "revenue", "tariffs"}  # the one role that manages decks
     assert not roles["finance"].see_numbers and roles["assurance"].see_numbers
     assert set(roles["finance"].pages) == {"overview", "revenue", "invoices"}
     monkeypatch.setenv("TOLLHOUSE_ROLE", "auditor")

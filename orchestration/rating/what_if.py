@@ -38,7 +38,12 @@ WHAT_IF_TARGET = DBT_PROJECT_DIR / "target" / "what_if"
 
 
 class RatingInputError(Exception):
-    """The tariff folder or the calls file cannot be rated; the message names the file, line and rule."""
+    """The tariff folder or the calls file cannot be rated; the message names the file, line and rule, and
+    `problems` lists each broken rule as `file:line: rule: message` (what the Tariffs page shows)."""
+
+    def __init__(self, message: str, problems: list[str] | None = None):
+        super().__init__(message)
+        self.problems = problems or [message]
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,7 @@ class RatedCall:
 def _land_tariffs(tariff_dir: Path, paths: Paths) -> list[date]:
     missing = [name for name in REQUIRED_TARIFF_FILES if not (tariff_dir / name).is_file()]
     if missing:
-        raise RatingInputError(f"{tariff_dir}: missing {', '.join(missing)}")
+        raise RatingInputError(f"{tariff_dir}: missing {', '.join(missing)}", [f"missing {', '.join(missing)}"])
     day = date.today()
     folder = paths.landing / "catalog" / day.isoformat()
     folder.mkdir(parents=True)
@@ -212,17 +217,10 @@ def _rate(land: Callable[[Paths], list[date]], load_calls: Callable) -> pa.Table
             ingest_days(con, paths.landing, "catalog", days)
             problems = _ingestion_problems(con)
             if problems:
-                raise RatingInputError("tariff files could not be read:\n" + "\n".join(problems))
+                raise RatingInputError("tariff files could not be read:\n" + "\n".join(problems), problems)
             load_calls(con)
             _build_rating_models(con, models)
-            errors = con.execute(
-                "select file_name, file_line, rule, message from intermediate.int_tariff_errors_found order by 1, 2, 3"
-            ).fetchall()
-            if errors:
-                raise RatingInputError(
-                    "the tariff breaks these rules:\n"
-                    + "\n".join(f"{name}:{line}: {rule}: {message}" for name, line, rule, message in errors)
-                )
+            _refuse_broken_tariff(con)
             return con.execute(
                 """select q.call_id, r.cost, r.rounding_decimals, coalesce(r.currency, '') as currency,
                           coalesce(r.matched_prefix, '') as matched_prefix, coalesce(r.rating_error, '') as reason,
@@ -231,6 +229,35 @@ def _rate(land: Callable[[Paths], list[date]], load_calls: Callable) -> pa.Table
                    left join intermediate.int_calls_rated r on r.call_id = q.call_id and r.deck = 'customer'
                    order by q.request_no"""
             ).to_arrow_table()
+
+
+def _refuse_broken_tariff(con) -> None:
+    """The tariff rules (int_tariff_errors_found), one `file:line: rule: message` each."""
+    errors = [
+        f"{name}:{line}: {rule}: {message}"
+        for name, line, rule, message in con.execute(
+            "select file_name, file_line, rule, message from intermediate.int_tariff_errors_found order by 1, 2, 3"
+        ).fetchall()
+    ]
+    if errors:
+        raise RatingInputError("the tariff breaks these rules:\n" + "\n".join(errors), errors)
+
+
+def validate_tariff(tariff_dir: Path) -> list[str]:
+    """What is wrong with a tariff folder, as `tollhouse rate` reports it (`file:line: rule: message`, or a
+    missing file, or a file that cannot be read); empty when it rates. The one check behind the command and
+    the Tariffs page: the folder is rated with no calls, so every rule runs exactly as it does there."""
+    try:
+        rate_call_table(tariff_dir, pa.table({c: pa.array([], pa.string()) for c in CALL_COLUMNS}))
+    except RatingInputError as error:
+        return error.problems
+    return []
+
+
+def rate_call_table(tariff_dir: Path, calls: pa.Table) -> pa.Table:
+    """Every call of `calls` (the columns of a calls file, CALL_COLUMNS) priced against a tariff folder, as
+    the table `rate_against_catalog` returns. Rate-deck previews price a month of traffic with it."""
+    return _rate(lambda paths: _land_tariffs(tariff_dir, paths), lambda con: _load_call_table(con, calls))
 
 
 def write_rated(calls: list[RatedCall], handle) -> None:
