@@ -335,3 +335,74 @@ def test_cli_load_runs_are_daily_load_runs(paths, capsys):
     land(paths, "asterisk", "2026-10-01", "ast_20261001T01Z.csv", f"{ast(uid='1')}\n".encode())
     assert main(["load"]) == 0
     assert job_names(paths) == ["daily_load", "daily_load"]
+
+
+def test_a_billing_backfill_as_the_ui_launches_it_and_every_cli_run_under_its_job(capsys):
+    """The UI's backfill of billing months (the billing_backfill job over a range of month partitions, one
+    run) drafts the month's invoices; each CLI command's run is recorded under its job's name."""
+    from orchestration.cli import main
+    from orchestration.pipeline.instance import get_instance
+    from orchestration.pipeline.runs import job_def
+    from orchestration.warehouse import connect
+    from tests.worlds import operator_month
+
+    with operator_month(months=2, through=date(2026, 10, 1), stages=("load", "build")) as (paths, _):
+        range_tags = {
+            "dagster/asset_partition_range_start": "2026-09-01",
+            "dagster/asset_partition_range_end": "2026-09-01",
+        }
+        result = job_def(paths, "billing_backfill").execute_in_process(
+            instance=get_instance(paths), tags=range_tags, raise_on_error=False
+        )
+        assert result.success, failed_checks(result)
+        assert result.dagster_run.job_name == "billing_backfill"
+        invoiced = [
+            m.partition
+            for m in (e.event_specific_data.materialization for e in result.get_asset_materialization_events())
+            if m.asset_key == dg.AssetKey(["marts", "fct_invoices"])
+        ]
+        assert invoiced == ["2026-09-01"]
+
+        def drafts() -> list[tuple]:
+            with connect(paths.warehouse, read_only=True) as con:
+                return con.execute(
+                    """select i.invoice_number, i.account_id, i.status, i.currency, i.subtotal, i.tax_total,
+                              i.total, i.line_count, i.call_count,
+                              (select sum(l.amount) from marts.fct_invoice_lines l
+                               where l.invoice_number = i.invoice_number),
+                              (select count(*) from marts.fct_invoice_lines l
+                               where l.invoice_number = i.invoice_number),
+                              (select count(*) from marts.fct_invoice_calls c
+                               where c.invoice_number = i.invoice_number)
+                       from marts.fct_invoices i where i.billing_period = date '2026-09-01' order by 1"""
+                ).fetchall()
+
+        september = drafts()
+        with connect(paths.warehouse, read_only=True) as con:
+            calling = {r[0] for r in con.execute(
+                "select distinct account_id from marts.fct_invoice_calls where billing_period = date '2026-09-01'"
+            ).fetchall()}  # fmt: skip
+        # one draft per account of the 12 simulated that was billed, every account that called among them
+        assert calling <= {row[1] for row in september} and 10 <= len(calling) <= len(september) <= 12
+        assert len({row[1] for row in september}) == len(september)
+        for number, _, status, _, subtotal, tax, total, lines, calls, line_sum, line_rows, call_rows in september:
+            assert status == "draft", number
+            assert total == subtotal + tax == line_sum and (lines, calls) == (line_rows, call_rows), number
+
+        # the CLI's runs, each under its job: a re-run of the backfill (identical drafts), the close, the
+        # controls, the fraud model retrained then every call scored
+        assert main(["backfill", "--from", "2026-09"]) == 0
+        assert drafts() == september
+        assert main(["close", "--period", "2026-09", "--by", "test"]) == 0
+        assert main(["assure"]) == 0
+        assert main(["fraud", "train"]) == 0
+        assert job_names(paths) == [
+            "daily_load",
+            "daily_load",
+            "billing_backfill",
+            "billing_backfill",
+            "monthly_close",
+            "revenue_assurance",
+            "fraud_training",
+            "fraud_scoring",
+        ]

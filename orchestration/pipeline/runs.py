@@ -40,10 +40,14 @@ def landed_days(paths: Paths) -> list[date]:
     return sorted({day for source in SOURCES for day in landed_day_folders(paths.landing, source)[0]})
 
 
+class PartitionRangeError(ValueError):
+    """Days or months a run was asked for that are not partitions of the code location."""
+
+
 def check_partition_range(first: date, last: date) -> None:
     keys = delivery_days.get_partition_keys()
     if first.isoformat() < keys[0] or last.isoformat() > keys[-1]:
-        raise SystemExit(
+        raise PartitionRangeError(
             f"days {first}..{last} are outside the delivery-day partitions {keys[0]}..{keys[-1]} "
             f"({_partitions_start_hint()})"
         )
@@ -162,8 +166,10 @@ def _billing_run(
     keys = billing_months.get_partition_keys()
     first_key, last_key = first.replace(day=1).isoformat(), last.replace(day=1).isoformat()
     if first_key < keys[0] or last_key > keys[-1]:
-        raise SystemExit(f"months {first_key[:7]}..{last_key[:7]} are outside the billing months {keys[0][:7]}.."
-                         f"{keys[-1][:7]} ({_partitions_start_hint()})")  # fmt: skip
+        raise PartitionRangeError(
+            f"months {first_key[:7]}..{last_key[:7]} are outside the billing months {keys[0][:7]}..{keys[-1][:7]} "
+            f"({_partitions_start_hint()})"
+        )
     config = {"billing__period_close": {"config": {"closed_by": closed_by, "reason": reason}}} if close else {}
     return run_job(
         paths,

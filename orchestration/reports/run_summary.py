@@ -219,15 +219,19 @@ def kpi_rows(con: duckdb.DuckDBPyConnection, cases: Path | None) -> list[tuple]:
     return out
 
 
-def assurance_sections(con: duckdb.DuckDBPyConnection, cases: Path | None = None) -> list[str]:
-    """Revenue assurance: expected, billed and collected per period and currency, the KPIs in the reporting
-    currency with what the cases recovered, coverage by area, and the leakage found by area and type (empty
-    before the controls ran)."""
+def _assurance_ran(con: duckdb.DuckDBPyConnection) -> bool:
     (ran,) = con.execute(
         "select count(*) from information_schema.tables where table_schema = 'marts' "
         "and table_name = 'rpt_leakage_kpis'"
     ).fetchone()
-    if not ran:
+    return bool(ran)
+
+
+def assurance_sections(con: duckdb.DuckDBPyConnection, cases: Path | None = None) -> list[str]:
+    """Revenue assurance: expected, billed and collected per period and currency, the KPIs in the reporting
+    currency with what the cases recovered, coverage by area, and the leakage found by area and type (empty
+    before the controls ran)."""
+    if not _assurance_ran(con):
         return []
     kpis = con.execute(
         """select strftime(billing_period, '%Y-%m'), currency, round(expected_revenue, 2)::varchar,
@@ -438,7 +442,7 @@ def render(
             "True calls against fct_calls (wrong_* count mediated calls that differ from the truth)",
             format_table(("measure", "calls"), list(accuracy.items())),
         ]
-        if (ground_truth / "leakage.csv").exists() and assurance_sections(con):
+        if (ground_truth / "leakage.csv").exists() and _assurance_ran(con):
             rows = leakage_scorecard(con, ground_truth, *assurance_settings())
             parts += [
                 "",
@@ -458,7 +462,7 @@ def render(
                     [tuple("" if v is None else v for v in r.values()) for r in rows],
                 ),
             ]
-        if (ground_truth / "leaks.csv").exists() and assurance_sections(con):
+        if (ground_truth / "leaks.csv").exists() and _assurance_ran(con):
             families = family_scorecard(con, ground_truth)
             if families:
                 parts += [
