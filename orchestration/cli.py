@@ -273,12 +273,15 @@ def _operate(paths: Paths) -> int:
     days = landed_days(paths)
     status = _load(paths, None, days[-2], list(SOURCES), full_refresh=True)
     for month in _months(days[0], days[-2].replace(day=1) - timedelta(days=1)):
-        _say(f"closing billing month {month:%Y-%m}")
-        status |= _billed(close_month(paths, month, "demo", "month-end close"), "the close", time.perf_counter())
+        _say(f"closing billing month {month:%Y-%m} (job monthly_close)")
+        started = time.perf_counter()
+        status |= _billed(close_month(paths, month, "demo", "month-end close"), "the close", started)
     status |= _load(paths, days[-1], days[-1], list(SOURCES), full_refresh=False)
     first, last = days[0].replace(day=1), days[-1].replace(day=1)
-    _say(f"billing {first:%Y-%m}..{last:%Y-%m} (closed months stay frozen; the open one is a draft)")
-    status |= _billed(bill_months(paths, first, last), "billing")
+    _say(f"billing {first:%Y-%m}..{last:%Y-%m} (job billing_backfill; closed months stay frozen; the open one is a "
+         "draft)")  # fmt: skip
+    started = time.perf_counter()
+    status |= _billed(bill_months(paths, first, last), "billing", started)
     return status | _assure(paths)
 
 
