@@ -122,6 +122,18 @@ def test_summary_of_a_load_shows_its_files_lines_rejects_quarantine_and_mediatio
     # records 2 = calls 0 + partials 0 + duplicates 0 + rejected 2 + suspended 0; unaccounted 0
     assert rows(out, "Mediation (records in") == [["asterisk", "2", "0", "0", "0", "2", "0", "0"]]
     assert rows(out, "Mediation outcomes other than a call") == [["validation", "unknown_switch", "2"]]
+    # the margin is read from the snapshot the load published; the ground-truth scorecards only when asked
+    version = (paths.serving / "CURRENT").read_text().strip()
+    assert f"in the call's currency; published snapshot {version})" in out
+    paths.ground_truth.mkdir(parents=True)
+    (paths.ground_truth / "injections.csv").write_text("kind,file\n")
+    assert main(["summary"]) == 0
+    out = capsys.readouterr().out
+    assert "Simulator's injected faults" not in out
+    assert out.endswith(
+        "[tollhouse] a simulated operator: `tollhouse summary --truth` adds the scorecards against its ground truth "
+        "(slower)\n"
+    )
 
 
 def test_simulate_refuses_an_impossible_config(paths, capsys):
