@@ -13,11 +13,13 @@ export DAGSTER_HOME ?= $(or $(TOLLHOUSE_DATA_DIR),$(CURDIR)/data)/dagster
 
 setup: $(VENV)/.synced
 
+# Bytecode is compiled once, at the sync: where Python may not write it (PYTHONDONTWRITEBYTECODE, a read-only venv)
+# every command would otherwise compile pandas, numpy and Dagster again (seconds of CPU before `tollhouse summary`).
 $(VENV)/.synced: pyproject.toml uv.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --upgrade >/dev/null  # a venv uv made has no pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv sync --frozen --inexact
+	$(BIN)/uv sync --frozen --inexact --compile-bytecode
 	@touch $@
 
 # dagster-dbt reads the dbt manifest when the code location loads: prepare it here, never at import.

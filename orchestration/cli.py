@@ -42,6 +42,29 @@ def _amount(text: str) -> Decimal:
         raise argparse.ArgumentTypeError(f"expected an amount like 1234.56, got {text!r}") from exc
 
 
+def _out_file(text: str) -> Path:
+    """A file to write: its folder is created when missing; a folder, or a folder that cannot be made, is
+    refused naming it."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder: give the file to write, e.g. {text}/out.csv")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot create the folder {str(path.parent)!r}: {exc.strerror}") from exc
+    return path
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number 0 or more, got {text!r}")
+    return value
+
+
 def _user() -> str:
     """Who acts, for the billing period log: the login name, else a placeholder (CI has no login)."""
     try:
@@ -85,20 +108,39 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _load(paths: Paths, first: date | None, last: date | None, sources: list[str], full_refresh: bool) -> int:
-    from orchestration.pipeline.runs import build_models, failed_checks, landed_days, load_days
+    from orchestration.pipeline.runs import (
+        PartitionRangeError,
+        build_models,
+        failed_check_lines,
+        landed_days,
+        load_days,
+    )
 
     days = landed_days(paths)
     if not days:
         _say(f"nothing has landed under {paths.landing}")
         return 1
     first, last = first or days[0], last or days[-1]
-    _say(f"loading {', '.join(sources)} for delivery days {first}..{last} through Dagster")
-    loaded = load_days(paths, first, last, sources)
+    if last < first:
+        _say(f"--to {last} is before --from {first}")
+        return 2
+    started = time.perf_counter()
+    span = (last - first).days + 1
+    what = f"{', '.join(sources)} for delivery days {first}..{last} ({span:,} days)"
+    _say(f"loading {what} through Dagster (job daily_load)")
+    try:
+        loaded = load_days(paths, first, last, sources)
+    except PartitionRangeError as error:
+        _say(f"cannot load: {error}")
+        return 2
     rebuilt = " (rebuilt from every delivered record)" if full_refresh else ""
-    _say(f"mediating delivery days {first}..{last}{rebuilt}: dbt models and their tests through Dagster")
+    _say(f"loaded in {time.perf_counter() - started:.0f}s; mediating delivery days {first}..{last}{rebuilt}: "
+         "dbt models and their tests through Dagster")  # fmt: skip
     built = build_models(paths, first, last, full_refresh)
-    for check in failed_checks(loaded) + failed_checks(built):
+    for check in failed_check_lines(loaded) + failed_check_lines(built):
         _say(f"check failed: {check}")
+    _say(f"load and mediation {'done' if loaded.success and built.success else 'failed'} in "
+         f"{time.perf_counter() - started:.0f}s")  # fmt: skip
     return 0 if loaded.success and built.success else 1
 
 
@@ -136,10 +178,15 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from orchestration.reports import run_summary
 
     paths = Paths.from_env()
-    text = _read_warehouse(paths, lambda con: run_summary.render(con, paths.ground_truth, paths.invoices, paths.cases))
+    truth = paths.ground_truth if getattr(args, "truth", False) else None
+    text = _read_warehouse(
+        paths, lambda con: run_summary.render(con, truth, paths.invoices, paths.cases, paths.serving)
+    )
     if text is None:
         return 1
     print(text)
+    if truth is None and (paths.ground_truth / "injections.csv").exists():
+        _say("a simulated operator: `tollhouse summary --truth` adds the scorecards against its ground truth (slower)")
     return 0
 
 
@@ -151,33 +198,50 @@ def _months(first: date, last: date) -> list[date]:
     return months
 
 
-def _billed(result, what: str) -> int:
-    from orchestration.pipeline.runs import failed_checks
+def _billed(result, what: str, started: float | None = None) -> int:
+    from orchestration.pipeline.runs import failed_check_lines
 
-    for check in failed_checks(result):
+    for check in failed_check_lines(result):
         _say(f"check failed: {check}")
+    took = f" in {time.perf_counter() - started:.0f}s" if started is not None else ""
     if not result.success:
-        _say(f"{what} failed: see the run in the Dagster UI (make ui)")
+        _say(f"{what} failed{took}: see the run {result.run_id} ({result.dagster_run.job_name}) in the Dagster UI "
+             "(make ui)")  # fmt: skip
+    elif took:
+        _say(f"{what} done{took} (run {result.run_id}, job {result.dagster_run.job_name})")
     return 0 if result.success else 1
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from orchestration.pipeline.runs import bill_months
+    from orchestration.pipeline.runs import PartitionRangeError, bill_months
 
     last = args.last or args.first
     if last < args.first:
-        _say("--to is before --from")
+        _say(f"--to {last:%Y-%m} is before --from {args.first:%Y-%m}")
         return 2
-    _say(f"billing {args.first:%Y-%m}..{last:%Y-%m} through Dagster (one run; closed months stay frozen)")
-    return _billed(bill_months(Paths.from_env(), args.first, last), "billing")
+    _say(f"billing {args.first:%Y-%m}..{last:%Y-%m} through Dagster (job billing_backfill, one run; closed months "
+         "stay frozen)")  # fmt: skip
+    started = time.perf_counter()
+    try:
+        result = bill_months(Paths.from_env(), args.first, last)
+    except PartitionRangeError as error:
+        _say(f"cannot bill: {error}")
+        return 2
+    return _billed(result, "billing", started)
 
 
 def cmd_close(args: argparse.Namespace) -> int:
-    from orchestration.pipeline.runs import close_month
+    from orchestration.pipeline.runs import PartitionRangeError, close_month
 
     paths = Paths.from_env()
-    _say(f"closing {args.period:%Y-%m}: billed, frozen and rendered through Dagster")
-    status = _billed(close_month(paths, args.period, args.by, args.reason or ""), "the close")
+    _say(f"closing {args.period:%Y-%m}: billed, frozen and rendered through Dagster (job monthly_close)")
+    started = time.perf_counter()
+    try:
+        result = close_month(paths, args.period, args.by, args.reason or "")
+    except PartitionRangeError as error:
+        _say(f"cannot close: {error}")
+        return 2
+    status = _billed(result, "the close", started)
     if not status:
         _say(f"invoice documents: {paths.invoices / f'{args.period:%Y-%m}'}")
     return status
@@ -214,20 +278,25 @@ def _operate(paths: Paths) -> int:
     days = landed_days(paths)
     status = _load(paths, None, days[-2], list(SOURCES), full_refresh=True)
     for month in _months(days[0], days[-2].replace(day=1) - timedelta(days=1)):
-        _say(f"closing billing month {month:%Y-%m}")
-        status |= _billed(close_month(paths, month, "demo", "month-end close"), "the close")
+        _say(f"closing billing month {month:%Y-%m} (job monthly_close)")
+        started = time.perf_counter()
+        status |= _billed(close_month(paths, month, "demo", "month-end close"), "the close", started)
     status |= _load(paths, days[-1], days[-1], list(SOURCES), full_refresh=False)
     first, last = days[0].replace(day=1), days[-1].replace(day=1)
-    _say(f"billing {first:%Y-%m}..{last:%Y-%m} (closed months stay frozen; the open one is a draft)")
-    status |= _billed(bill_months(paths, first, last), "billing")
+    _say(f"billing {first:%Y-%m}..{last:%Y-%m} (job billing_backfill; closed months stay frozen; the open one is a "
+         "draft)")  # fmt: skip
+    started = time.perf_counter()
+    status |= _billed(bill_months(paths, first, last), "billing", started)
     return status | _assure(paths)
 
 
 def _assure(paths: Paths) -> int:
     from orchestration.pipeline.runs import assure
 
-    _say("revenue assurance: every control over the periods the billing system exported, then the cases")
-    return _billed(assure(paths), "revenue assurance")
+    _say("revenue assurance: every control over the periods the billing system exported, then the cases "
+         "(job revenue_assurance)")  # fmt: skip
+    started = time.perf_counter()
+    return _billed(assure(paths), "revenue assurance", started)
 
 
 def cmd_assure(args: argparse.Namespace) -> int:
@@ -235,11 +304,15 @@ def cmd_assure(args: argparse.Namespace) -> int:
 
 
 def _detect_fraud(paths: Paths, train: bool, seed: int = 7) -> int:
-    from orchestration.pipeline.runs import detect_fraud
+    from orchestration.pipeline.runs import detect_fraud_runs
 
-    what = "trained, then every call scored" if train else "every call scored by the current model"
-    _say(f"fraud detection: features and rules over every rated call; the model {what}; alerts filed")
-    return _billed(detect_fraud(paths, train, seed), "fraud detection")
+    what = "trained (job fraud_training), then every call scored" if train else "every call scored by the current model"
+    _say(f"fraud detection: features and rules over every rated call; the model {what} (job fraud_scoring); "
+         "alerts filed")  # fmt: skip
+    started, status = time.perf_counter(), 0
+    for result in detect_fraud_runs(paths, train, seed):
+        status |= _billed(result, result.dagster_run.job_name.replace("_", " "), started)
+    return status
 
 
 def cmd_fraud_run(args: argparse.Namespace) -> int:
@@ -351,6 +424,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     status = _operate(paths)
     status |= _detect_fraud(paths, train=True)
     print()
+    args.truth = True  # the demo shows what it found against what the simulator injected
     cmd_summary(args)
     _say(f"invoice documents: {paths.invoices}")
     published = (paths.serving / "CURRENT").read_text().strip() if (paths.serving / "CURRENT").exists() else None
@@ -753,7 +827,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "summary",
         help="print what the warehouse holds: files, lines, rejects, quarantine",
-        description="Read the warehouse and print the run summary.",
+        description="Read the warehouse and print the run summary (a few seconds; it only reads the marts).",
+    )
+    p.add_argument(
+        "--truth",
+        action="store_true",
+        help="a simulated operator: add the scorecards against the simulation's ground truth (half a minute "
+        "on the demo; `make run` prints them)",
     )
     p.set_defaults(func=cmd_summary)
 
@@ -778,7 +858,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("tariff_dir", type=Path, help="folder with the tariff CSV files")
     p.add_argument("calls", type=Path, help="CSV of the calls to rate")
-    p.add_argument("--out", type=Path, help="write the rated calls here instead of printing them")
+    p.add_argument("--out", type=_out_file, help="write the rated calls here instead of printing them")
     p.set_defaults(func=cmd_rate)
 
     p = sub.add_parser(
@@ -978,7 +1058,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.set_defaults(func=cmd_fraud_run)
     f = fraud_sub.add_parser("alerts", help="list the filed alerts, most exposed first")
     f.add_argument("--status", choices=("open", "confirmed", "dismissed"), help="only alerts with this status")
-    f.add_argument("--limit", type=int, default=50, help="show at most this many (default 50)")
+    f.add_argument("--limit", type=_count, default=50, help="show at most this many (default 50)")
     f.set_defaults(func=cmd_fraud_alerts)
     for action, meaning in (("confirm", "confirm an alert as fraud"), ("dismiss", "dismiss an alert as not fraud"),
                             ("reopen", "take a decision back")):  # fmt: skip
@@ -991,7 +1071,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="why an alert fired: rules and thresholds, features against the baseline, score, calls, exposure",
     )
     f.add_argument("alert_id", help="FA-...")
-    f.add_argument("--calls", type=int, default=10, help="show the first this many calls (default 10)")
+    f.add_argument("--calls", type=_count, default=10, help="show the first this many calls (default 10)")
     f.set_defaults(func=cmd_fraud_show)
     f = fraud_sub.add_parser(
         "label-from-truth",
@@ -1014,7 +1094,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--calls-per-day", type=int, default=20_000, help="its traffic (default 20000)")
     f.add_argument("--model", help="model file to evaluate (default: the current one)")
     f.add_argument("--work", default=str(Paths.from_env().data / "fraud_eval"), help="work folder")
-    f.add_argument("--out", default="docs/fraud-evaluation.md", help="where to write the table")
+    f.add_argument("--out", type=_out_file, default="docs/fraud-evaluation.md", help="where to write the table")
     f.add_argument("--reuse", action="store_true", help="reuse the month already loaded in the work folder")
     f.set_defaults(func=cmd_fraud_evaluate)
 
@@ -1028,7 +1108,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--period", type=_month, required=True, help="billing month, YYYY-MM")
     r.add_argument("--format", choices=("text", "csv", "html"), default="text", help="output format (default: text)")
-    r.add_argument("--out", help="write to this file instead of standard output")
+    r.add_argument("--out", type=_out_file, help="write to this file instead of standard output (its folder is made)")
     r.set_defaults(func=cmd_report_leakage)
     r = report_sub.add_parser(
         "score",

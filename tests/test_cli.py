@@ -123,8 +123,113 @@ def test_summary_of_a_load_shows_its_files_lines_rejects_quarantine_and_mediatio
     # records 2 = calls 0 + partials 0 + duplicates 0 + rejected 2 + suspended 0; unaccounted 0
     assert rows(out, "Mediation (records in") == [["asterisk", "2", "0", "0", "0", "2", "0", "0"]]
     assert rows(out, "Mediation outcomes other than a call") == [["validation", "unknown_switch", "2"]]
+    # the margin is read from the snapshot the load published; the ground-truth scorecards only when asked
+    version = (paths.serving / "CURRENT").read_text().strip()
+    assert f"in the call's currency; published snapshot {version})" in out
+    paths.ground_truth.mkdir(parents=True)
+    (paths.ground_truth / "injections.csv").write_text("kind,file\n")
+    assert main(["summary"]) == 0
+    out = capsys.readouterr().out
+    assert "Simulator's injected faults" not in out
+    assert out.endswith(
+        "[tollhouse] a simulated operator: `tollhouse summary --truth` adds the scorecards against its ground truth "
+        "(slower)\n"
+    )
 
 
 def test_simulate_refuses_an_impossible_config(paths, capsys):
     assert main(["simulate", "--start", "2026-10-15", "--out", str(paths.data)]) == 2
     assert "start must be the first day of a month" in capsys.readouterr().out
+
+
+# --- what a user types: one line naming the value, exit 2, no traceback -------------------------------------
+
+
+def refused(argv: list[str], capsys) -> str:
+    """The one error line argparse prints for `argv` (after its usage line), having exited with 2."""
+    with pytest.raises(SystemExit) as done:
+        build_parser().parse_args(argv)
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err.strip().splitlines()[-1]
+
+
+def test_an_output_file_in_a_missing_folder_gets_its_folder(tmp_path, capsys):
+    target = tmp_path / "reports" / "2026" / "leakage.html"
+    args = build_parser().parse_args(["report", "leakage", "--period", "2026-10", "--out", str(target)])
+    assert args.out == target and target.parent.is_dir() and not target.exists()
+    args = build_parser().parse_args(["rate", "tariffs", "calls.csv", "--out", str(tmp_path / "new" / "out.csv")])
+    assert (tmp_path / "new").is_dir()
+
+    line = refused(["report", "leakage", "--period", "2026-10", "--out", str(tmp_path)], capsys)
+    assert line == f"tollhouse report leakage: error: argument --out: '{tmp_path}' is a folder: give the file " \
+                   f"to write, e.g. {tmp_path}/out.csv"  # fmt: skip
+    (tmp_path / "a-file").write_text("x")
+    line = refused(["rate", "t", "c.csv", "--out", str(tmp_path / "a-file" / "out.csv")], capsys)
+    assert line == f"tollhouse rate: error: argument --out: cannot create the folder '{tmp_path / 'a-file'}': " \
+                   "File exists"  # fmt: skip
+
+
+def test_counts_months_and_days_typed_wrong_are_named(capsys):
+    assert refused(["fraud", "alerts", "--limit", "-3"], capsys) == (
+        "tollhouse fraud alerts: error: argument --limit: expected a whole number 0 or more, got '-3'"
+    )
+    assert refused(["fraud", "show", "FA-1", "--calls", "ten"], capsys) == (
+        "tollhouse fraud show: error: argument --calls: expected a whole number 0 or more, got 'ten'"
+    )
+    assert refused(["backfill", "--from", "2026-9"], capsys) == (
+        "tollhouse backfill: error: argument --from: expected a month YYYY-MM, got '2026-9'"
+    )
+    assert refused(["close", "--period", "October"], capsys) == (
+        "tollhouse close: error: argument --period: expected a month YYYY-MM, got 'October'"
+    )
+
+
+def test_ranges_backwards_or_outside_the_partitions_are_one_line(paths, capsys):
+    land(paths, "asterisk", "2026-10-01", "a.csv", b"x\n")
+    assert main(["load", "--from", "2026-10-05", "--to", "2026-10-01"]) == 2
+    assert capsys.readouterr().out == "[tollhouse] --to 2026-10-01 is before --from 2026-10-05\n"
+    assert main(["backfill", "--from", "2026-10", "--to", "2026-09"]) == 2
+    assert capsys.readouterr().out == "[tollhouse] --to 2026-09 is before --from 2026-10\n"
+    # the tests' partitions start on 2026-01-01 (tests/conftest.py)
+    assert main(["load", "--from", "2025-12-31", "--to", "2026-01-01"]) == 2
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == (
+        "[tollhouse] cannot load: days 2025-12-31..2026-01-01 are outside the delivery-day partitions "
+        f"2026-01-01..{out[-1].split('..')[-1].split()[0]} (set TOLLHOUSE_PARTITIONS_START (or edit "
+        "data/dagster/partitions_start) for older data)"
+    )
+    assert main(["backfill", "--from", "2025-11"]) == 2
+    assert (
+        capsys.readouterr()
+        .out.splitlines()[-1]
+        .startswith("[tollhouse] cannot bill: months 2025-11..2025-11 are outside the billing months 2026-01..")
+    )
+
+
+def test_a_bad_rating_request_names_its_field_and_why(tmp_path):
+    from tests.test_rating_cases import all_week, plan_row, rate_calls, rate_row, write_tariff
+
+    tariff = write_tariff(tmp_path / "tariff", plans=[plan_row("P")], rates=[rate_row("P", "44", "0.0125")],
+                          bands=all_week("P"))  # fmt: skip
+    result = rate_calls(
+        tmp_path,
+        tariff,
+        [
+            "ok,P,,442079460000,2026-10-05T12:00:00+01:00,60",
+            "plus,P,,+44 20 7946 0000,2026-10-05T12:00:00+01:00,60",
+            "date,P,,442079460000,05/10/2026 12:00,60",
+            "negative,P,,442079460000,2026-10-05T12:00:00+01:00,-5",
+            "two,P,,,2026-10-05T12:00:00+01:00,sixty",
+        ],
+    )
+    assert result["ok"] == ("0.0125", "GBP", "44", "")
+    assert (
+        result["plus"][3] == 'bad_request: b_number "+44 20 7946 0000" is not 1 to 15 digits (no +, spaces or dashes)'
+    )
+    assert result["date"][3] == (
+        'bad_request: answer_at "05/10/2026 12:00" is not an ISO 8601 time such as 2026-10-05T20:00:00+01:00'
+    )
+    assert result["negative"][3] == 'bad_request: billable_seconds "-5" is negative'
+    assert result["two"][3] == 'bad_request: billable_seconds "sixty" is not a whole number; b_number is empty'

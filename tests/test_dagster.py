@@ -4,6 +4,7 @@ through dagster-dbt, and the sensor asks for runs only when landing folders chan
 from __future__ import annotations
 
 import gzip
+import os
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -237,3 +238,171 @@ def test_a_redelivery_whose_original_is_gone_breaks_conservation(paths):
     original.unlink()  # landing files are immutable; someone deleted one anyway, then day 1 is re-loaded
     result = load_days(paths, date(2026, 10, 1), date(2026, 10, 1), ["asterisk"])
     assert failed_checks(result) == ["raw/asterisk:lines_conserved"]
+
+
+# --- checks per delivery day, partitions from the first data, default statuses, named jobs -----------------
+
+
+def test_a_clean_later_day_leaves_an_earlier_days_quarantine_check_failing(paths):
+    from orchestration.pipeline.runs import check_status_by_partition, failed_check_lines
+
+    land(paths, "asterisk", "2026-10-01", "ast_20261001T01Z.csv", f"{ast(uid='1')}\n".encode())
+    land(paths, "asterisk", "2026-10-01", "ast_20261001T02Z.csv.gz", gzip.compress(b"x" * 999, mtime=0)[:25])
+    land(paths, "asterisk", "2026-10-02", "ast_20261002T01Z.csv", f"{ast(uid='2')}\n".encode())
+
+    bad = load_days(paths, date(2026, 10, 1), date(2026, 10, 1), ["asterisk"])
+    assert failed_check_lines(bad) == ["raw/asterisk:no_quarantined_files (2026-10-01)"]
+    clean = load_days(paths, date(2026, 10, 2), date(2026, 10, 2), ["asterisk"])
+    assert failed_checks(clean) == []
+
+    status = check_status_by_partition(paths, "raw/asterisk", "no_quarantined_files")
+    assert status == {"2026-10-01": False, "2026-10-02": True}
+    assert check_status_by_partition(paths, "raw/asterisk", "lines_conserved") == {
+        "2026-10-01": True,
+        "2026-10-02": True,
+    }
+
+    # a range run evaluates each of its days on its own: one failing, one passing, each named
+    both = load_days(paths, date(2026, 10, 1), date(2026, 10, 2), ["asterisk"])
+    quarantine = sorted(
+        (c.partition, c.passed, c.metadata["quarantined"].value)
+        for c in both.get_asset_check_evaluations()
+        if c.check_name == "no_quarantined_files"
+    )
+    assert quarantine == [("2026-10-01", False, 1), ("2026-10-02", True, 0)]
+    assert failed_check_lines(both) == ["raw/asterisk:no_quarantined_files (2026-10-01)"]
+    assert check_status_by_partition(paths, "raw/asterisk", "no_quarantined_files") == status
+
+
+def test_partitions_start_at_the_first_landed_day_and_stay_there(paths):
+    from orchestration.pipeline.partitions import FALLBACK_START, PartitionsStartError, partitions_start
+
+    recorded = paths.dagster_home / "partitions_start"
+    assert partitions_start(paths, {}) == FALLBACK_START == "2026-01-01"
+    assert not recorded.exists()  # nothing landed: nothing recorded, the next look finds the first day
+
+    land(paths, "asterisk", "2026-09-05", "a.csv", b"x\n")
+    land(paths, "crm", "2026-09-03", "accounts.csv", b"x\n")
+    land(paths, "asterisk", "not-a-day", "b.csv", b"x\n")
+    assert partitions_start(paths, {}) == "2026-09-03"
+    assert recorded.read_text() == "2026-09-03\n"
+
+    land(paths, "carrier", "2026-08-20", "c.csv", b"x\n")  # older files landing later do not move it
+    assert partitions_start(paths, {}) == "2026-09-03"
+    assert partitions_start(paths, {"TOLLHOUSE_PARTITIONS_START": "2026-07-01"}) == "2026-07-01"
+    expected = r"TOLLHOUSE_PARTITIONS_START: expected a date YYYY-MM-DD, got '2026-13-01'"
+    with pytest.raises(PartitionsStartError, match=expected):
+        partitions_start(paths, {"TOLLHOUSE_PARTITIONS_START": "2026-13-01"})
+
+    # the code location (what `dagster dev` imports) starts its days and months there
+    env = {k: v for k, v in os.environ.items() if k != "TOLLHOUSE_PARTITIONS_START"}
+    shown = subprocess.run(
+        [sys.executable, "-c", "from orchestration.pipeline.partitions import billing_months, delivery_days as d; "
+         "print(d.get_first_partition_key(), billing_months.get_first_partition_key())"],
+        capture_output=True, text=True, timeout=120, env=env, check=True,
+    ).stdout.split()  # fmt: skip
+    assert shown == ["2026-09-03", "2026-09-01"]
+
+
+def test_schedules_and_sensors_start_as_the_docs_say():
+    from orchestration.pipeline.definitions import defs
+
+    statuses = {s.name: s.default_status.value for s in [*defs.schedules, *defs.sensors]}
+    assert statuses == {
+        "daily_load_schedule": "RUNNING",
+        "assurance_schedule": "RUNNING",
+        "monthly_close_schedule": "STOPPED",
+        "fraud_training_schedule": "STOPPED",
+        "landing_sensor": "STOPPED",
+        "fraud_after_load": "RUNNING",
+        "run_recovery_sensor": "RUNNING",
+    }
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "operations.md").read_text()
+    for name, status in statuses.items():
+        assert f"| `{name}` | {status.lower()} |" in docs
+
+
+def job_names(paths) -> list[str]:
+    """The job of every run in the instance, oldest first."""
+    from orchestration.pipeline.instance import get_instance
+
+    return [r.dagster_run.job_name for r in reversed(get_instance(paths).get_run_records())]
+
+
+def test_cli_load_runs_are_daily_load_runs(paths, capsys):
+    from orchestration.cli import main
+
+    land(paths, "asterisk", "2026-10-01", "ast_20261001T01Z.csv", f"{ast(uid='1')}\n".encode())
+    assert main(["load"]) == 0
+    assert job_names(paths) == ["daily_load", "daily_load"]
+
+
+def test_a_billing_backfill_as_the_ui_launches_it_and_every_cli_run_under_its_job(capsys):
+    """The UI's backfill of billing months (the billing_backfill job over a range of month partitions, one
+    run) drafts the month's invoices; each CLI command's run is recorded under its job's name."""
+    from orchestration.cli import main
+    from orchestration.pipeline.instance import get_instance
+    from orchestration.pipeline.runs import job_def
+    from orchestration.warehouse import connect
+    from tests.worlds import operator_month
+
+    with operator_month(months=2, through=date(2026, 10, 1), stages=("load", "build")) as (paths, _):
+        range_tags = {
+            "dagster/asset_partition_range_start": "2026-09-01",
+            "dagster/asset_partition_range_end": "2026-09-01",
+        }
+        result = job_def(paths, "billing_backfill").execute_in_process(
+            instance=get_instance(paths), tags=range_tags, raise_on_error=False
+        )
+        assert result.success, failed_checks(result)
+        assert result.dagster_run.job_name == "billing_backfill"
+        invoiced = [
+            m.partition
+            for m in (e.event_specific_data.materialization for e in result.get_asset_materialization_events())
+            if m.asset_key == dg.AssetKey(["marts", "fct_invoices"])
+        ]
+        assert invoiced == ["2026-09-01"]
+
+        def drafts() -> list[tuple]:
+            with connect(paths.warehouse, read_only=True) as con:
+                return con.execute(
+                    """select i.invoice_number, i.account_id, i.status, i.currency, i.subtotal, i.tax_total,
+                              i.total, i.line_count, i.call_count,
+                              (select sum(l.amount) from marts.fct_invoice_lines l
+                               where l.invoice_number = i.invoice_number),
+                              (select count(*) from marts.fct_invoice_lines l
+                               where l.invoice_number = i.invoice_number),
+                              (select count(*) from marts.fct_invoice_calls c
+                               where c.invoice_number = i.invoice_number)
+                       from marts.fct_invoices i where i.billing_period = date '2026-09-01' order by 1"""
+                ).fetchall()
+
+        september = drafts()
+        with connect(paths.warehouse, read_only=True) as con:
+            calling = {r[0] for r in con.execute(
+                "select distinct account_id from marts.fct_invoice_calls where billing_period = date '2026-09-01'"
+            ).fetchall()}  # fmt: skip
+        # one draft per account of the 12 simulated that was billed, every account that called among them
+        assert calling <= {row[1] for row in september} and 10 <= len(calling) <= len(september) <= 12
+        assert len({row[1] for row in september}) == len(september)
+        for number, _, status, _, subtotal, tax, total, lines, calls, line_sum, line_rows, call_rows in september:
+            assert status == "draft", number
+            assert total == subtotal + tax == line_sum and (lines, calls) == (line_rows, call_rows), number
+
+        # the CLI's runs, each under its job: a re-run of the backfill (identical drafts), the close, the
+        # controls, the fraud model retrained then every call scored
+        assert main(["backfill", "--from", "2026-09"]) == 0
+        assert drafts() == september
+        assert main(["close", "--period", "2026-09", "--by", "test"]) == 0
+        assert main(["assure"]) == 0
+        assert main(["fraud", "train"]) == 0
+        assert job_names(paths) == [
+            "daily_load",
+            "daily_load",
+            "billing_backfill",
+            "billing_backfill",
+            "monthly_close",
+            "revenue_assurance",
+            "fraud_training",
+            "fraud_scoring",
+        ]

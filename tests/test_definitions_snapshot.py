@@ -51,9 +51,12 @@ def describe_definitions() -> str:
         lines.append(f"job {job.name} partitions={_partitions_name(job.partitions_def)} assets={len(selected)}")
         lines += [f"  runs {key}" for key in selected]
     for schedule in sorted(repository.schedule_defs, key=lambda s: s.name):
-        lines.append(f"schedule {schedule.name} cron={schedule.cron_schedule} job={schedule.job_name}")
+        lines.append(
+            f"schedule {schedule.name} cron={schedule.cron_schedule} job={schedule.job_name} "
+            f"default={schedule.default_status.value}"
+        )
     for sensor in sorted(repository.sensor_defs, key=lambda s: s.name):
-        lines.append(f"sensor {sensor.name}")
+        lines.append(f"sensor {sensor.name} default={sensor.default_status.value}")
     return "\n".join(lines) + "\n"
 
 

@@ -25,26 +25,33 @@ from orchestration.pipeline.schedules import (
 from orchestration.pipeline.sensors import landing_sensor, run_recovery_sensor
 from orchestration.settings import Paths
 
-defs = dg.Definitions(
-    assets=[
-        *raw_assets,
-        *audit_tables,
-        *build_dbt_assets(),
-        *billing_assets,
-        *ARCHIVE_AS_DRAFTING_READS_IT,
-        *assurance_assets,
-        *fraud_assets,
-        serving_snapshot,
-    ],
-    jobs=[
-        daily_load_job,
-        monthly_close_job,
-        billing_backfill_job,
-        assurance_job,
-        fraud_scoring_job,
-        fraud_training_job,
-    ],
-    schedules=[daily_load_schedule, monthly_close_schedule, assurance_schedule, fraud_training_schedule],
-    sensors=[landing_sensor, fraud_after_load, run_recovery_sensor],
-    resources=build_resources(Paths.from_env()),
-)
+
+def build_definitions(paths: Paths) -> dg.Definitions:
+    """The code location for one data folder: `dagster dev` loads `defs` (TOLLHOUSE_DATA_DIR's folder); the
+    CLI runs its jobs from the same definitions with its own folder's resources."""
+    return dg.Definitions(
+        assets=[
+            *raw_assets,
+            *audit_tables,
+            *build_dbt_assets(),
+            *billing_assets,
+            *ARCHIVE_AS_DRAFTING_READS_IT,
+            *assurance_assets,
+            *fraud_assets,
+            serving_snapshot,
+        ],
+        jobs=[
+            daily_load_job,
+            monthly_close_job,
+            billing_backfill_job,
+            assurance_job,
+            fraud_scoring_job,
+            fraud_training_job,
+        ],
+        schedules=[daily_load_schedule, monthly_close_schedule, assurance_schedule, fraud_training_schedule],
+        sensors=[landing_sensor, fraud_after_load, run_recovery_sensor],
+        resources=build_resources(paths),
+    )
+
+
+defs = build_definitions(Paths.from_env())

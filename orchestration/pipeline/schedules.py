@@ -22,8 +22,11 @@ def after_load() -> list[dg.AssetKey]:
 
 daily_load_job = dg.define_asset_job(
     name="daily_load",
-    selection=dg.AssetSelection.groups("ingestion") | dg.AssetSelection.assets(*after_load()),
-    description="Load every source's files delivered on one day, mediate them and publish the snapshot.",
+    # the seeds and staging views too (unpartitioned, rebuilt in seconds): a new deployment's first run needs them
+    selection=dg.AssetSelection.groups("ingestion")
+    | dg.AssetSelection.assets(*build_dbt_assets().reference.keys, *after_load()),
+    description="Load every source's files delivered on one day (or a range of days, in one run), mediate "
+    "them and publish the snapshot. `tollhouse load` runs it in two parts: the loads, then the rest.",
 )
 
 
@@ -31,6 +34,7 @@ daily_load_job = dg.define_asset_job(
     job=daily_load_job,
     cron_schedule="30 2 * * *",
     execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
     description="At 02:30 UTC, after the switches' last hourly file of the day before has been delivered, "
     "load and mediate that day (yesterday's partition; today's is still filling).",
 )
@@ -85,6 +89,8 @@ assurance_job = dg.define_asset_job(
     job=monthly_close_job,
     cron_schedule="0 6 5 * *",
     execution_timezone="UTC",
+    # a close freezes the month's invoices: finance turns it on once the operator's data is trusted
+    default_status=dg.DefaultScheduleStatus.STOPPED,
     description="On the 5th at 06:00 UTC, bill and close the month before: the switches' late files of its "
     "last days have arrived (later ones are billed as adjustments in the next month).",
 )
@@ -98,6 +104,7 @@ def monthly_close_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunReque
     job=assurance_job,
     cron_schedule="30 4 * * *",
     execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
     description="At 04:30 UTC, after the daily load: every revenue-assurance control over the periods exported "
     "so far, so the morning's findings and cases include yesterday's deliveries.",
 )
@@ -135,6 +142,7 @@ fraud_training_job = dg.define_asset_job(
     run_status=dg.DagsterRunStatus.SUCCESS,
     monitored_jobs=[daily_load_job],
     request_job=fraud_scoring_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
     description="As soon as a load has mediated and rated new files, score them: fraud loses money by the hour.",
 )
 def fraud_after_load(context: dg.RunStatusSensorContext) -> dg.RunRequest:
@@ -145,6 +153,8 @@ def fraud_after_load(context: dg.RunStatusSensorContext) -> dg.RunRequest:
     job=fraud_training_job,
     cron_schedule="0 7 5 * *",
     execution_timezone="UTC",
+    # follows the close (stopped until it is turned on)
+    default_status=dg.DefaultScheduleStatus.STOPPED,
     description="Monthly, after the close: retrain the fraud model with the month's traffic and decisions.",
 )
 def fraud_training_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:

@@ -182,9 +182,42 @@ def _build_rating_models(con, models: list[tuple[str, str, str]]) -> None:
         con.execute(f"create or replace {kind} {relation} as {sql}")
 
 
+# Why a request is `bad_request`, field by field, with the casts rating applies (int_rating_requests_selected)
+REQUEST_PROBLEMS = """
+    select call_id, concat_ws('; ',
+        case when answer_at is null or trim(answer_at) = '' then 'answer_at is empty'
+             when try_cast(answer_at as timestamptz) is null
+             then format('answer_at {} is not an ISO 8601 time such as 2026-10-05T20:00:00+01:00', to_json(answer_at))
+        end,
+        case when billable_seconds is null or trim(billable_seconds) = '' then 'billable_seconds is empty'
+             when try_cast(billable_seconds as integer) is null
+             then format('billable_seconds {} is not a whole number', to_json(billable_seconds))
+             when try_cast(billable_seconds as integer) < 0
+             then format('billable_seconds {} is negative', to_json(billable_seconds))
+        end,
+        case when b_number is null or b_number = '' then 'b_number is empty'
+             when not regexp_full_match(b_number, '[0-9]{1,15}')
+             then format('b_number {} is not 1 to 15 digits (no +, spaces or dashes)', to_json(b_number))
+        end) as problem
+    from what_if.rating_requests
+"""
+
+
+def _explained(reason: str, problem: str | None) -> str:
+    """`bad_request` with the field and why, as `bad_request: b_number "+44 20" is not 1 to 15 digits`."""
+    return f"{reason}: {problem}" if reason == "bad_request" and problem else reason
+
+
 def rate_calls(tariff_dir: Path, calls_csv: Path) -> list[RatedCall]:
-    """Every call of `calls_csv` priced against the tariff folder `tariff_dir`, in the file's order."""
-    rows = _rate(lambda paths: _land_tariffs(tariff_dir, paths), lambda con: _load_calls(con, calls_csv)).to_pylist()
+    """Every call of `calls_csv` priced against the tariff folder `tariff_dir`, in the file's order; a bad
+    request's reason names its field, its value and why."""
+    problems: dict[str, str] = {}
+
+    def load(con) -> None:
+        _load_calls(con, calls_csv)
+        problems.update(con.execute(REQUEST_PROBLEMS).fetchall())
+
+    rows = _rate(lambda paths: _land_tariffs(tariff_dir, paths), load).to_pylist()
     return [
         # the cost column keeps 6 decimals; show the plan's (the dropped digits are zeros: it was rounded)
         RatedCall(
@@ -192,7 +225,7 @@ def rate_calls(tariff_dir: Path, calls_csv: Path) -> list[RatedCall]:
             "" if r["cost"] is None else str(r["cost"].quantize(Decimal(1).scaleb(-r["rounding_decimals"]))),
             r["currency"],
             r["matched_prefix"],
-            r["reason"],
+            _explained(r["reason"], problems.get(r["call_id"])),
             r["rate_plan_id"],
         )
         for r in rows

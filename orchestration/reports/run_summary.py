@@ -7,16 +7,11 @@ from pathlib import Path
 import duckdb
 
 from orchestration.assurance.kpis import coverage_by_area, leakage_kpis
-from tools.simulator.assurance_score import assurance_settings
-from tools.simulator.scoring import (
-    call_accuracy,
-    family_scorecard,
-    ingestion_scorecard,
-    leakage_scorecard,
-    losing_rates,
-    mediation_scorecard,
-    rating_scorecard,
-)
+from orchestration.warehouse import sql_literal
+
+# marts.rpt_rating_margin is a view over every rated call (1.5 s on the demo): read once into this temp table,
+# from the published snapshot's copy when there is one
+MARGIN = "summary_rating_margin"
 
 
 def ingestion_by_source(con: duckdb.DuckDBPyConnection) -> list[tuple]:
@@ -81,15 +76,38 @@ def rating_by_plan(con: duckdb.DuckDBPyConnection) -> list[tuple]:
     ).fetchall()
 
 
-def margin_by_currency(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+def read_margin(con: duckdb.DuckDBPyConnection, serving: Path | None = None) -> tuple[str, str]:
+    """The rating margin per rate in a temp table (the connection may be read-only): the published snapshot's
+    copy when `serving` has one, else computed from the view. (its name, where it was read)"""
+    current = serving / "CURRENT" if serving else None
+    if current and current.is_file():
+        version = current.read_text().strip()
+        published = serving / "snapshots" / version / "rpt_rating_margin.parquet"
+        if published.is_file():
+            con.execute(f"create or replace temp table {MARGIN} as from read_parquet({sql_literal(published)})")
+            return MARGIN, f"published snapshot {version}"
+    con.execute(f"create or replace temp table {MARGIN} as select * from marts.rpt_rating_margin")
+    return MARGIN, "warehouse"
+
+
+def margin_by_currency(con: duckdb.DuckDBPyConnection, margin: str = "marts.rpt_rating_margin") -> list[tuple]:
     """Outbound revenue, vendor cost and margin per customer currency; calls whose cost is unpriced apart."""
     return con.execute(
-        """
+        f"""
         select currency, sum(calls)::bigint, sum(revenue)::varchar, sum(vendor_cost)::varchar,
                sum(margin)::varchar, round(100 * sum(margin) / sum(revenue), 2)::varchar,
                sum(calls_without_margin)::bigint
-        from marts.rpt_rating_margin group by all order by all
+        from {margin} group by all order by all
         """
+    ).fetchall()
+
+
+def losing_rates(con: duckdb.DuckDBPyConnection, margin: str = "marts.rpt_rating_margin", limit: int = 10) -> list:
+    """The customer and vendor rates whose outbound calls lose money, worst first."""
+    return con.execute(
+        f"""select rate_plan_id, matched_prefix, rate_valid_from::varchar, vendor_id, vendor_matched_prefix,
+                   calls, revenue::varchar, vendor_cost::varchar, margin::varchar, currency
+            from {margin} where is_negative order by margin limit {int(limit)}"""
     ).fetchall()
 
 
@@ -219,15 +237,19 @@ def kpi_rows(con: duckdb.DuckDBPyConnection, cases: Path | None) -> list[tuple]:
     return out
 
 
-def assurance_sections(con: duckdb.DuckDBPyConnection, cases: Path | None = None) -> list[str]:
-    """Revenue assurance: expected, billed and collected per period and currency, the KPIs in the reporting
-    currency with what the cases recovered, coverage by area, and the leakage found by area and type (empty
-    before the controls ran)."""
+def _assurance_ran(con: duckdb.DuckDBPyConnection) -> bool:
     (ran,) = con.execute(
         "select count(*) from information_schema.tables where table_schema = 'marts' "
         "and table_name = 'rpt_leakage_kpis'"
     ).fetchone()
-    if not ran:
+    return bool(ran)
+
+
+def assurance_sections(con: duckdb.DuckDBPyConnection, cases: Path | None = None) -> list[str]:
+    """Revenue assurance: expected, billed and collected per period and currency, the KPIs in the reporting
+    currency with what the cases recovered, coverage by area, and the leakage found by area and type (empty
+    before the controls ran)."""
+    if not _assurance_ran(con):
         return []
     kpis = con.execute(
         """select strftime(billing_period, '%Y-%m'), currency, round(expected_revenue, 2)::varchar,
@@ -357,9 +379,10 @@ def render(
     ground_truth: Path | None = None,
     documents: Path | None = None,
     cases: Path | None = None,
+    serving: Path | None = None,
 ) -> str:
     """The summary; `documents` is the invoice documents folder (to name each issued invoice's PDF), `cases`
-    the case store (what analysts recovered)."""
+    the case store (what analysts recovered), `serving` the published snapshots (the margin is read there)."""
     parts = [
         "Ingestion (raw layer)",
         format_table(
@@ -393,15 +416,16 @@ def render(
         "Rating (customer plans; an unrated call has a reason, never a price of zero)",
         format_table(("plan", "currency", "priced", "revenue", "unrated", "why"), rating_by_plan(con)),
     ]
+    margin, source = read_margin(con, serving)
     parts += [
         "",
-        "Margin of answered outbound calls (vendor cost at the vendor's deck, in the call's currency)",
+        f"Margin of answered outbound calls (vendor cost at the vendor's deck, in the call's currency; {source})",
         format_table(
             ("currency", "calls", "revenue", "vendor cost", "margin", "margin %", "no margin"),
-            margin_by_currency(con),
+            margin_by_currency(con, margin),
         ),
     ]
-    losing = losing_rates(con)
+    losing = losing_rates(con, margin)
     if losing:
         parts += [
             "",
@@ -422,6 +446,18 @@ def render(
     parts += assurance_sections(con, cases)
     parts += fraud_sections(con, ground_truth)
     if ground_truth and (ground_truth / "injections.csv").exists():
+        # the scorecards against a simulation's ground truth: most of the time a summary takes (30 s of 34 on
+        # the demo), so only when asked for (`tollhouse summary --truth`, the demo's own summary)
+        from tools.simulator.assurance_score import assurance_settings
+        from tools.simulator.scoring import (
+            call_accuracy,
+            family_scorecard,
+            ingestion_scorecard,
+            leakage_scorecard,
+            mediation_scorecard,
+            rating_scorecard,
+        )
+
         headers = ("fault", "expected effect", "injected", "found")
         accuracy = call_accuracy(con, ground_truth)
         parts += [
@@ -438,7 +474,7 @@ def render(
             "True calls against fct_calls (wrong_* count mediated calls that differ from the truth)",
             format_table(("measure", "calls"), list(accuracy.items())),
         ]
-        if (ground_truth / "leakage.csv").exists() and assurance_sections(con):
+        if (ground_truth / "leakage.csv").exists() and _assurance_ran(con):
             rows = leakage_scorecard(con, ground_truth, *assurance_settings())
             parts += [
                 "",
@@ -458,7 +494,7 @@ def render(
                     [tuple("" if v is None else v for v in r.values()) for r in rows],
                 ),
             ]
-        if (ground_truth / "leaks.csv").exists() and assurance_sections(con):
+        if (ground_truth / "leaks.csv").exists() and _assurance_ran(con):
             families = family_scorecard(con, ground_truth)
             if families:
                 parts += [
