@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
 import shutil
 import sys
@@ -63,14 +62,6 @@ def _count(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a whole number 0 or more, got {text!r}")
     return value
-
-
-def _user() -> str:
-    """Who acts, for the billing period log: the login name, else a placeholder (CI has no login)."""
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "operator"
 
 
 def _say(message: str) -> None:
@@ -231,14 +222,15 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_close(args: argparse.Namespace) -> int:
+    from orchestration.assurance.cases import CaseError
     from orchestration.pipeline.runs import PartitionRangeError, close_month
 
     paths = Paths.from_env()
     _say(f"closing {args.period:%Y-%m}: billed, frozen and rendered through Dagster (job monthly_close)")
     started = time.perf_counter()
     try:
-        result = close_month(paths, args.period, args.by, args.reason or "")
-    except PartitionRangeError as error:
+        result = close_month(paths, args.period, _actor(args), args.reason or "")
+    except (PartitionRangeError, CaseError) as error:
         _say(f"cannot close: {error}")
         return 2
     status = _billed(result, "the close", started)
@@ -248,6 +240,7 @@ def cmd_close(args: argparse.Namespace) -> int:
 
 
 def cmd_reopen(args: argparse.Namespace) -> int:
+    from orchestration.assurance.cases import CaseError
     from orchestration.billing.periods import BillingActError, reopen_period
     from orchestration.warehouse import connect
 
@@ -256,12 +249,13 @@ def cmd_reopen(args: argparse.Namespace) -> int:
         _say(f"no warehouse at {warehouse}: nothing was billed there")
         return 2
     try:
+        by = _actor(args)
         with connect(warehouse) as con:
-            act = reopen_period(con, args.period, args.by, args.reason)
-    except BillingActError as error:
+            act = reopen_period(con, args.period, by, args.reason)
+    except (BillingActError, CaseError) as error:
         _say(f"cannot re-open {args.period:%Y-%m}: {error}")
         return 2
-    _say(f"re-opened {args.period:%Y-%m} ({act.invoices} invoices, totals {act.totals}); logged as {args.by}")
+    _say(f"re-opened {args.period:%Y-%m} ({act.invoices} invoices, totals {act.totals}); logged as {by}")
     return 0
 
 
@@ -336,7 +330,7 @@ def cmd_fraud_decide(args: argparse.Namespace) -> int:
 
     decision = {"confirm": "confirmed", "dismiss": "dismissed", "reopen": "open"}[args.fraud_command]
     try:
-        alert = alert_queue.decide_alert(Paths.from_env().cases, args.alert_id, decision, _user(), args.note)
+        alert = alert_queue.decide_alert(Paths.from_env().cases, args.alert_id, decision, _actor(args), args.note)
     except cases.CaseError as error:
         _say(f"fraud {args.fraud_command}: {error}")
         return 2
@@ -481,8 +475,8 @@ def cmd_rate(args: argparse.Namespace) -> int:
 
 
 def _actor(args: argparse.Namespace) -> str:
-    """Who acts on a case: --by, else TOLLHOUSE_USER; never the machine's login (a shared service account
-    would sign every analyst's change)."""
+    """Who acts (a case, a close or re-open, a fraud decision): --by, else TOLLHOUSE_USER; never the machine's
+    login (a shared service account would sign every analyst's change)."""
     from orchestration.assurance.cases import CaseError
 
     who = (getattr(args, "by", None) or os.environ.get("TOLLHOUSE_USER") or "").strip()
@@ -921,7 +915,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Closing a closed month changes nothing.",
     )
     p.add_argument("--period", type=_month, required=True, help="the month, YYYY-MM")
-    p.add_argument("--by", default=_user(), help="who closes, for the log (default: your user name)")
+    p.add_argument("--by", metavar="NAME", help="who closes, for the period log (default: $TOLLHOUSE_USER)")
     p.add_argument("--reason", help="a note for the log")
     p.set_defaults(func=cmd_close)
 
@@ -933,7 +927,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--period", type=_month, required=True, help="the month, YYYY-MM")
     p.add_argument("--reason", required=True, help="why the month is re-opened (kept in the period log)")
-    p.add_argument("--by", default=_user(), help="who re-opens, for the log (default: your user name)")
+    p.add_argument("--by", metavar="NAME", help="who re-opens, for the period log (default: $TOLLHOUSE_USER)")
     p.set_defaults(func=cmd_reopen)
 
     p = sub.add_parser(
@@ -1065,6 +1059,7 @@ def build_parser() -> argparse.ArgumentParser:
         f = fraud_sub.add_parser(action, help=f"{meaning} (a label for the next training)")
         f.add_argument("alert_id", help="FA-...")
         f.add_argument("--note", help="why")
+        f.add_argument("--by", metavar="NAME", help="who decides, for the alert's log (default: $TOLLHOUSE_USER)")
         f.set_defaults(func=cmd_fraud_decide)
     f = fraud_sub.add_parser(
         "show",

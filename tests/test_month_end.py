@@ -557,7 +557,7 @@ def test_reopen_from_the_command_line_needs_a_reason_and_a_closed_month(backfill
     assert exit_.value.code != 0
     assert "--reason" in capsys.readouterr().err
     before = query(backfilled.paths, "select count(*) from billing.period_log")
-    assert main(["reopen", "--period", "2026-10", "--reason", "test"]) == 2
+    assert main(["reopen", "--period", "2026-10", "--reason", "test", "--by", "auditor"]) == 2
     assert "cannot re-open 2026-10: 2026-10 is not closed" in capsys.readouterr().out
     assert query(backfilled.paths, "select count(*) from billing.period_log") == before
 
