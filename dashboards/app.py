@@ -1,5 +1,5 @@
-"""The tollhouse dashboards (`make dashboard`): one page per file, grouped by who uses them; the pages a
-role sees come from dashboards/roles.toml."""
+"""The tollhouse dashboards (`make dashboard`): one page per file, grouped by who uses them. A person signs in
+first (dashboards/auth.py); the pages their role sees come from dashboards/roles.toml."""
 
 import sys
 from pathlib import Path
@@ -8,7 +8,8 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run` puts only this folder on the path
 
-from dashboards.roles import RoleError, current_role, current_user
+from dashboards.auth import require_sign_in, sign_out_control
+from dashboards.roles import RoleError, role_named
 
 SECTIONS = {  # section -> (page file stem, title, icon)
     "Overview": [("overview", "Overview", ":material/dashboard:")],
@@ -22,8 +23,9 @@ SECTIONS = {  # section -> (page file stem, title, icon)
 }
 
 st.set_page_config(page_title="tollhouse", page_icon=":material/call:", layout="wide")
+user = require_sign_in()
 try:
-    role = current_role()
+    role = role_named(user.role)
 except RoleError as error:
     st.error(f"The dashboards cannot start: {error}")
     st.stop()
@@ -36,5 +38,6 @@ pages = {
     ]
     for section, entries in SECTIONS.items()
 }
-st.sidebar.caption(f"Signed in as **{current_user()}**, role **{role.name}**: {role.description}.")
+sign_out_control(user)
+st.sidebar.caption(f"Role **{role.name}**: {role.description}.")
 st.navigation({section: entries for section, entries in pages.items() if entries}).run()
