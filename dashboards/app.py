@@ -9,7 +9,7 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run` puts only this folder on the path
 
 from dashboards.auth import require_sign_in, sign_out_control
-from dashboards.roles import RoleError, role_named
+from dashboards.roles import PAGES, RoleError, role_named
 
 SECTIONS = {  # section -> (page file stem, title, icon)
     "Overview": [("overview", "Overview", ":material/dashboard:")],
@@ -23,21 +23,28 @@ SECTIONS = {  # section -> (page file stem, title, icon)
 }
 
 st.set_page_config(page_title="tollhouse", page_icon=":material/call:", layout="wide")
-user = require_sign_in()
+
+
+def pages_of(allowed: tuple[str, ...]) -> dict[str, list]:
+    return {
+        section: [
+            st.Page(f"views/{stem}.py", title=title, icon=icon, url_path=stem)
+            for stem, title, icon in entries
+            if stem in allowed
+        ]
+        for section, entries in SECTIONS.items()
+    }
+
+
+# before signing in every page is declared but hidden and none runs: a deep link keeps its page for afterwards
+user = require_sign_in(lambda: st.navigation(pages_of(PAGES), position="hidden"))
 try:
     role = role_named(user.role)
 except RoleError as error:
     st.error(f"The dashboards cannot start: {error}")
     st.stop()
 
-pages = {
-    section: [
-        st.Page(f"views/{stem}.py", title=title, icon=icon, url_path=stem)
-        for stem, title, icon in entries
-        if stem in role.pages
-    ]
-    for section, entries in SECTIONS.items()
-}
+pages = pages_of(role.pages)
 sign_out_control(user)
 st.sidebar.caption(f"Role **{role.name}**: {role.description}.")
 st.navigation({section: entries for section, entries in pages.items() if entries}).run()

@@ -14,6 +14,8 @@ decision, and its role decides the pages and whether phone numbers show whole.
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import streamlit as st
@@ -45,14 +47,17 @@ def header_name() -> str:
     return os.environ.get("TOLLHOUSE_AUTH_HEADER", "").strip()
 
 
-def require_sign_in() -> SignedIn:
-    """The signed-in user; else the sign-in form (or the proxy's header) and nothing more of the app."""
+def require_sign_in(keep_page: Callable[[], object]) -> SignedIn:
+    """The signed-in user; else the sign-in form (or the proxy's header) and nothing more of the app.
+    `keep_page` declares the app's pages without running one, so the page a link asked for (and its query
+    parameters) is still the one shown after signing in."""
     header = header_name()
     if header:
         return _from_header(header)
     user = st.session_state.get(SESSION_KEY)
     if user is not None:
         return user
+    keep_page()
     _sign_in_form()
     st.stop()
 
@@ -75,7 +80,31 @@ def _from_header(header: str) -> SignedIn:
     return signed
 
 
+WARM_MODULES = ("pandas", "pyarrow", "duckdb", "altair", "dashboards.app_state", "dashboards.queries.revenue",
+                "dashboards.queries.leakage", "dashboards.queries.fraud", "dashboards.queries.invoices")  # fmt: skip
+_warming = threading.Lock()
+_warmed: list[threading.Thread] = []
+
+
+def _warm_up() -> None:
+    """Import what the pages need (pandas, Arrow, DuckDB, Altair and the page queries: seconds on a fresh
+    server) while the person types their password, so the first page after signing in does not wait for them."""
+    import importlib
+
+    for module in WARM_MODULES:
+        importlib.import_module(module)
+
+
+def _start_warm_up() -> None:
+    with _warming:
+        if not _warmed:  # once per server process
+            thread = threading.Thread(target=_warm_up, name="tollhouse-warm-up", daemon=True)
+            thread.start()
+            _warmed.append(thread)
+
+
 def _sign_in_form() -> None:
+    _start_warm_up()
     st.title("Sign in to tollhouse")
     try:
         users = load_users()

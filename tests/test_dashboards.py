@@ -27,7 +27,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboards import data
+from dashboards import data, users
 from dashboards.queries import fraud, invoices
 from orchestration.assurance import alert_queue, cases
 from orchestration.pipeline.runs import assure, build_models, close_month, detect_fraud, landed_days, load_days
@@ -39,7 +39,9 @@ pytestmark = pytest.mark.integration
 APP = str(REPO_ROOT / "dashboards" / "app.py")
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
 OCT = date(2026, 10, 1)
-ANALYST = "ra-tester"
+ANALYST = "ra-tester"  # the assurance user the case and alert edits must name as their actor
+PASSWORD = "correct horse battery"
+USERS = {"finance": "fin-tester", "assurance": ANALYST, "engineering": "eng-tester"}  # one user per role
 CENT = Decimal("0.01")
 PUBLISHED: dict[str, str | None] = {}  # the snapshot current after each of the operator's runs
 
@@ -53,7 +55,9 @@ def operator():
     """One month of a small operator: every landed day loaded and mediated, October closed (its documents
     rendered), the controls run and the cases filed, the fraud model trained and the alerts filed. Each run
     published the snapshot."""
-    with data_folder("dashboards", TOLLHOUSE_USER=ANALYST) as paths:
+    with data_folder("dashboards") as paths:
+        for role, user in USERS.items():  # in the data folder's users file, as an administrator adds them
+            users.add_user(user, role, PASSWORD)
         simulated(paths.data, SimulationConfig(seed=11, start=OCT, accounts=12, calls_per_day=150))
         days = landed_days(paths)
         for step, run in (
@@ -84,9 +88,16 @@ def shown(amount: Decimal, currency: str = "") -> str:
     return f"{cents(amount):,.2f} {currency}".strip()
 
 
+def sign_in(at: AppTest, name: str, password: str) -> AppTest:
+    by_label(at.text_input, "User name").input(name)
+    by_label(at.text_input, "Password").input(password)
+    by_label(at.button, "Sign in").click().run()
+    return at
+
+
 def app(monkeypatch, role: str, page: str | None = None) -> AppTest:
-    monkeypatch.setenv("TOLLHOUSE_ROLE", role)
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    """The app as a user of `role` sees it, signed in through the form."""
+    at = sign_in(AppTest.from_file(APP, default_timeout=60).run(), USERS[role], PASSWORD)
     if page:
         at.switch_page(f"views/{page}.py").run()
     assert not at.exception, [e.value for e in at.exception]
@@ -109,6 +120,76 @@ def by_key(widgets, key: str):
 
 def by_label(widgets, label: str):
     return next(w for w in widgets if w.label == label)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Signing in (no operator: a users file and an empty data folder)
+
+
+@pytest.fixture
+def users_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOLLHOUSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("TOLLHOUSE_USERS_FILE", str(tmp_path / "users.toml"))
+    return tmp_path / "users.toml"
+
+
+def test_passwords_are_kept_as_salted_scrypt_hashes(users_file):
+    users.add_user("Alice", "finance", PASSWORD)
+    stored = users_file.read_text()
+    assert PASSWORD not in stored and 'role = "finance"' in stored and "[users.\"alice\"]" in stored
+    (hashed,) = re.findall(r'password = "(scrypt\$16384\$8\$1\$[0-9a-f]{32}\$[0-9a-f]{64})"', stored)
+    assert users.check_password(PASSWORD, hashed) and not users.check_password(PASSWORD + " ", hashed)
+    assert users.hash_password(PASSWORD) != users.hash_password(PASSWORD)  # salted: never the same twice
+    assert users.authenticate("alice", PASSWORD).role == "finance"
+    assert users.authenticate("alice", "wrong password") is None and users.authenticate("bob", PASSWORD) is None
+    assert oct(users_file.stat().st_mode & 0o777) == "0o600"
+
+
+def test_the_users_command_adds_a_user_and_refuses_a_bad_role_or_password_by_name(users_file):
+    def command(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "dashboards.users", *args], input=stdin, text=True,
+                              capture_output=True, cwd=REPO_ROOT, env=os.environ.copy(), timeout=60)  # fmt: skip
+
+    added = command("add", "carol", "--role", "assurance", stdin=f"{PASSWORD}\n")
+    assert added.returncode == 0, added.stderr
+    assert users.authenticate("carol", PASSWORD).role == "assurance"
+    wrong_role = command("add", "dave", "--role", "auditor", stdin=f"{PASSWORD}\n")
+    assert wrong_role.returncode == 2 and "role 'auditor' is not one of" in wrong_role.stderr
+    assert "Traceback" not in wrong_role.stderr
+    short = command("add", "dave", "--role", "finance", stdin="short\n")
+    assert short.returncode == 2 and "at least 8 characters" in short.stderr
+    bad_name = command("add", "Dave Smith", "--role", "finance", stdin=f"{PASSWORD}\n")
+    assert bad_name.returncode == 2 and "user name 'dave smith'" in bad_name.stderr
+    assert set(users.load_users()) == {"carol"}
+    assert command("list").stdout == "carol\tassurance\tpassword\n"
+
+
+def test_no_page_before_signing_in_a_wrong_password_is_refused_and_the_right_one_signs_in(users_file):
+    users.add_user("alice", "engineering", PASSWORD)
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert [t.value for t in at.title] == ["Sign in to tollhouse"] and not at.info  # no page, no snapshot message
+    sign_in(at, "alice", "not her password")
+    assert [e.value for e in at.error] == ["Wrong user name or password."]
+    assert "tollhouse_signed_in" not in at.session_state
+    sign_in(at, "alice", PASSWORD)
+    assert not at.error and "Nothing is published yet" in at.info[0].value  # the page ran
+    assert any("Signed in as **alice**" in m.value for m in at.sidebar.markdown)
+    by_label(at.sidebar.button, "Sign out").click().run()
+    assert [t.value for t in at.title] == ["Sign in to tollhouse"]
+
+
+def test_the_actor_is_the_signed_in_user_never_the_machines_login(users_file):
+    users.add_user("alice", "assurance", PASSWORD)
+    at = sign_in(AppTest.from_file(APP, default_timeout=30).run(), "alice", PASSWORD)
+    assert at.session_state["tollhouse_signed_in"].name == "alice"
+    from dashboards import roles
+
+    assert "getpass" not in Path(roles.__file__).read_text()
+
+
+def test_an_app_without_users_says_how_to_add_one(users_file):
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert "python -m dashboards.users add" in at.info[0].value and not at.text_input
 
 
 # ---------------------------------------------------------------------------------------------------------------
