@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards.data import Snapshot, current_snapshot
-from dashboards.glossary import glossary, label
+from dashboards.glossary import column_help, glossary, label
 from dashboards.roles import Role, current_role
 from orchestration.billing.invoices.formatting import format_money
 from orchestration.settings import Paths
@@ -37,6 +37,16 @@ def page(title: str, *tables: str, needs: str = "") -> tuple[Snapshot, Role, Pat
         st.info(f"This snapshot has no {', '.join(missing)} yet: {needs or 'run the pipeline first'}.")
         st.stop()
     return snapshot, current_role(), Paths.from_env()
+
+
+def follow_link(param: str, key: str, offered: list, many: bool = False) -> None:
+    """Open the page on what its link names (?invoice=..., ?account=...): put the query parameter's value into
+    the widget `key` before it is drawn, once per link, and only when the widget offers it."""
+    wanted = st.query_params.get(param)
+    if wanted is None or st.session_state.get(f"_linked_{key}") == wanted or wanted not in offered:
+        return
+    st.session_state[f"_linked_{key}"] = wanted
+    st.session_state[key] = [wanted] if many else wanted
 
 
 def blank(value: object) -> object:
@@ -112,7 +122,7 @@ def display(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     shown, config = frame.copy(), {}
     currencies = {c for c in frame["currency"].dropna()} if "currency" in frame.columns else set()
     for column in frame.columns:
-        name, values = label(str(column)), frame[column]
+        name, values, tip = label(str(column)), frame[column], column_help(str(column))
         present = values.dropna() if values.dtype != object else values[[not _is_missing(v) for v in values]]
         first = present.iloc[0] if len(present) else None
         gaps = len(present) < len(values)
@@ -120,23 +130,25 @@ def display(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
             places = _places(present, currencies)
             if gaps:
                 shown[column] = [_text(v, places) for v in values]
-                config[column] = st.column_config.TextColumn(name)
+                config[column] = st.column_config.TextColumn(name, help=tip)
             else:
-                config[column] = st.column_config.NumberColumn(name, format="accounting", step=10.0**-places)
+                config[column] = st.column_config.NumberColumn(name, help=tip, format="accounting", step=10.0**-places)
         elif pd.api.types.is_bool_dtype(values) or isinstance(first, bool | np.bool_):
             shown[column] = [_text(v) for v in values]
-            config[column] = st.column_config.TextColumn(name)
+            config[column] = st.column_config.TextColumn(name, help=tip)
         elif pd.api.types.is_numeric_dtype(values) and not gaps:
             integral = pd.api.types.is_integer_dtype(values)
-            config[column] = st.column_config.NumberColumn(name, format="localized", step=1 if integral else None)
+            config[column] = st.column_config.NumberColumn(
+                name, help=tip, format="localized", step=1 if integral else None
+            )
         elif pd.api.types.is_numeric_dtype(values):
             integral = bool(len(present)) and bool((present == present.round()).all())
             places = 0 if integral else 2
             shown[column] = [_text(int(v) if integral and not _is_missing(v) else v, places) for v in values]
-            config[column] = st.column_config.TextColumn(name)
+            config[column] = st.column_config.TextColumn(name, help=tip)
         else:
             shown[column] = [_text(v) for v in values]
-            config[column] = st.column_config.TextColumn(name)
+            config[column] = st.column_config.TextColumn(name, help=tip)
     return shown, config
 
 
@@ -144,9 +156,12 @@ def table(frame: pd.DataFrame, download: str | None = None, **options) -> None:
     """st.dataframe as a person reads it (display()), and a CSV download of the whole frame, as queried, when
     `download` names the file. A caller's column_config wins over display()'s for its columns."""
     shown, config = display(frame)
-    st.dataframe(
-        shown, hide_index=True, width="stretch", column_config={**config, **options.pop("column_config", {})}, **options
-    )
+    for column, given in options.pop("column_config", {}).items():
+        # a column display() turned into text ("—" for its gaps) keeps the caller's header, as text
+        texted = column in frame.columns and shown[column].dtype == object and frame[column].dtype != object
+        texted = texted or config.get(column, {}).get("type_config", {}).get("type") == "text"
+        config[column] = st.column_config.TextColumn(given.get("label")) if texted else given
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=config, **options)
     if download:
         st.download_button(
             f"Download {download.replace('_', ' ')} (CSV)", frame.to_csv(index=False), f"{download}.csv", "text/csv",

@@ -53,6 +53,7 @@ PAGE_TERMS: dict[str, tuple[str, ...]] = {
 LABELS: dict[str, str] = {
     "account_id": "Account",
     "account_name": "Customer",
+    "revenue": "Usage revenue",
     "alert_id": "Alert",
     "as_of_date": "As of",
     "billing_period": "Billing month",
@@ -80,7 +81,41 @@ LABELS: dict[str, str] = {
     "vendor_cost": "Vendor cost",
     "vendor_id": "Carrier",
 }
+# Columns that hold one of the terms: their header's tooltip is its definition.
+COLUMN_TERMS = {
+    "revenue": "Usage revenue",
+    "margin": "Margin",
+    "expected_amount": "Expected revenue",
+    "expected_revenue": "Expected revenue",
+    "billed_amount": "Billed",
+    "billed_revenue": "Billed",
+    "invoiced": "Invoiced",
+    "invoiced_total": "Invoiced",
+    "collected": "Collected",
+    "paid": "Collected",
+    "leakage": "Leakage",
+    "leakage_amount": "Leakage",
+    "recovered": "Recovered",
+    "recovered_amount": "Recovered",
+    "exposure_eur": "Exposure",
+}
+
+
+def column_help(column: str) -> str | None:
+    term = COLUMN_TERMS.get(column)
+    return TERMS[term] if term else None
+
+
 ACRONYMS = {"id": "ID", "eur": "(EUR)", "pct": "%", "fx": "FX", "ra": "RA", "cdr": "CDR", "cdrs": "CDRs", "pdf": "PDF"}
+
+
+DAILY_RATES = "converted at daily rates"  # each call at its day's rate
+PERIOD_END_RATES = "converted at month-end rates"  # each billing month at its last day's rate
+
+
+def converted(currency: str, rates: str = DAILY_RATES) -> str:
+    """An axis or heading label for amounts of several currencies shown in one ("EUR, converted at ...")."""
+    return f"{currency}, {rates}"
 
 
 def label(column: str) -> str:
@@ -88,7 +123,7 @@ def label(column: str) -> str:
     if column in LABELS:
         return LABELS[column]
     if not re.fullmatch(r"[a-z0-9_]+", column):
-        return column  # already written for people ("1-30", "Recovered %")
+        return column[:1].upper() + column[1:]  # already written for people ("1-30", "recovered %")
     words = [ACRONYMS.get(word, word) for word in column.split("_") if word]
     text = " ".join(words)
     return text[:1].upper() + text[1:]
