@@ -136,7 +136,7 @@ def users_file(tmp_path, monkeypatch):
 def test_passwords_are_kept_as_salted_scrypt_hashes(users_file):
     users.add_user("Alice", "finance", PASSWORD)
     stored = users_file.read_text()
-    assert PASSWORD not in stored and 'role = "finance"' in stored and "[users.\"alice\"]" in stored
+    assert PASSWORD not in stored and 'role = "finance"' in stored and '[users."alice"]' in stored
     (hashed,) = re.findall(r'password = "(scrypt\$16384\$8\$1\$[0-9a-f]{32}\$[0-9a-f]{64})"', stored)
     assert users.check_password(PASSWORD, hashed) and not users.check_password(PASSWORD + " ", hashed)
     assert users.hash_password(PASSWORD) != users.hash_password(PASSWORD)  # salted: never the same twice
@@ -223,14 +223,14 @@ def test_overview_shows_the_closed_months_revenue_billing_and_fraud(operator, mo
     ((billed,),) = warehouse(
         operator, "select sum(billed_revenue_reporting) from marts.rpt_leakage_kpis where billing_period = ?", [OCT]
     )
-    assert shown_metrics["Billed"] == shown(billed)
+    assert shown_metrics["Billed"] == shown(billed, "EUR")
     ((alerts, exposure),) = warehouse(
         operator,
         "select count(*), sum(exposure_eur) from marts.fct_fraud_alerts where raised_at >= ? and raised_at < ?",
         [datetime(2026, 10, 1), datetime(2026, 11, 1)],
     )
     assert alerts > 0
-    assert shown_metrics["Alerts raised"] == str(alerts) and shown_metrics["Exposure (EUR)"] == shown(exposure)
+    assert shown_metrics["Alerts raised"] == str(alerts) and shown_metrics["Exposure"] == shown(exposure, "EUR")
     # the revenue in the reporting currency: every October call at its day's rate, summed from the calls
     ((revenue,),) = warehouse(
         operator,
@@ -240,7 +240,8 @@ def test_overview_shows_the_closed_months_revenue_billing_and_fraud(operator, mo
            where r.call_date >= ? and r.call_date < ?""",
         [OCT, date(2026, 11, 1)],
     )
-    assert abs(Decimal(shown_metrics["Revenue"].replace(",", "")) - revenue) <= CENT  # rounded per day and account
+    usage = Decimal(shown_metrics["Usage revenue"].removesuffix(" EUR").replace(",", ""))
+    assert abs(usage - revenue) <= CENT  # rounded per day and account
 
 
 def test_revenue_by_currency_is_the_rated_calls_to_the_cent_and_a_customer_filter_narrows_it(operator, monkeypatch):
@@ -441,6 +442,35 @@ def test_the_fraud_queue_is_ordered_by_exposure_and_an_alert_is_confirmed_from_t
     assert metrics(at)["Confirmed"] == "1" and metrics(at)["Open alerts"] == str(len(ordered) - 1)
 
 
+MONEY_FIELDS = re.compile(r'"field":\s*"(Usage revenue|Margin|revenue|margin|amount|leakage|open|exposure_eur)"')
+CURRENCY_TITLE = re.compile(r'"title":\s*"[^"]*\b(EUR|USD|GBP)\b')
+
+
+@pytest.mark.parametrize("mode", ["reporting", "account"])
+def test_no_chart_adds_currencies_on_one_axis_and_every_money_axis_names_its_currency(operator, monkeypatch, mode):
+    """In the reporting currency a chart's amount axis says it was converted; in the accounts' currencies there is
+    one chart per currency, each axis naming its own. Every page's charts, read from the app's chart specs."""
+    import json
+
+    for role, name in (("assurance", "overview"), ("finance", "revenue"), ("assurance", "leakage"),
+                       ("assurance", "fraud")):  # fmt: skip
+        at = app(monkeypatch, role, name)
+        if name == "revenue":
+            by_key(at.radio, "revenue_currency").set_value(mode).run()
+        charts = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]  # hidden tabs' charts included
+        assert charts, name
+        for spec in charts:
+            text = json.dumps(spec)
+            if MONEY_FIELDS.search(text):
+                assert CURRENCY_TITLE.search(text), (name, mode, text[:400])
+                if mode == "reporting" and name != "fraud":
+                    assert "converted at" in text or "EUR" in text, (name, text[:400])
+        if name == "revenue" and mode == "account":
+            codes = {c for (c,) in warehouse(operator, "select distinct currency from marts.rpt_usage_daily")}
+            titles = " ".join(json.dumps(spec) for spec in charts)
+            assert all(f"Usage revenue, {code}" in titles for code in codes), codes  # one chart per currency
+
+
 def test_data_operations_shows_control_totals_per_stage_and_the_last_runs(operator, monkeypatch):
     at = app(monkeypatch, "engineering", "data_operations")
     ((lines, files),) = warehouse(  # data lines of the files loaded (not re-deliveries nor quarantined ones)
@@ -498,7 +528,7 @@ def app_url(operator):
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", APP, "--server.headless", "true", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        env={**os.environ, "TOLLHOUSE_DATA_DIR": str(operator.data), "TOLLHOUSE_ROLE": "assurance"},
+        env={**os.environ, "TOLLHOUSE_DATA_DIR": str(operator.data)}, cwd=REPO_ROOT,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -544,9 +574,20 @@ def errors_shown(page) -> list[str]:
     return [e.inner_text() for e in page.query_selector_all('[data-testid="stException"], .stAlert-error')]
 
 
-def visit(page, url: str, name: str) -> None:
-    page.goto(f"{url}/{PAGES[name]}")
+def browser_sign_in(page, name: str, password: str) -> None:
+    page.get_by_role("textbox", name="User name").fill(name)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def visit(page, url: str, name: str, query: str = "", user: str = ANALYST) -> None:
+    """Open the page's address as a link does (a new session): sign in when asked, then wait for the page."""
+    page.goto(f"{url}/{PAGES[name]}{query}")
     settle(page)
+    if page.locator("h1").filter(has_text="Sign in to tollhouse").count():
+        browser_sign_in(page, user, PASSWORD)
+        page.wait_for_selector("text=Signed in as", timeout=60_000)
+        settle(page)
     assert errors_shown(page) == [], name
     assert "Page not found" not in page.inner_text("body"), name
 
@@ -639,3 +680,79 @@ def test_browsing_while_a_pipeline_run_publishes_a_new_snapshot(operator, app_ur
     assert f"published {data.current_snapshot(operator).published_at.replace('T', ' ')}" in page.inner_text("body")
     page.screenshot(path=str(ARTIFACTS / "after_concurrent_run.png"))
     assert visits >= len(PAGES)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What a finance analyst reads, in a real browser
+
+
+SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"  # referenced from docs/dashboards.md
+# per page: what its glossary must define, and how it names the currency of its amounts
+PAGE_WORDS = {
+    "overview": (["Usage revenue", "Billed", "Margin"], ["EUR, converted at daily rates", "converted at month-end"]),
+    "revenue": (["Usage revenue", "Billed", "Invoiced", "Collected"], ["Amounts in EUR, converted at daily rates"]),
+    "invoices": (["Billed", "Invoiced"], ["Currency"]),
+    "leakage": (["Expected revenue", "Billed", "Leakage"], ["Amounts in EUR, converted at month-end rates"]),
+    "cases": (["Leakage", "Recovered"], ["Currency"]),
+    "fraud": (["Exposure"], ["EUR"]),
+    "data_operations": (["Usage revenue"], []),
+}
+RAW_HEADER = re.compile(r"[a-z0-9]+(_[a-z0-9]+)+")
+
+
+def test_sign_in_is_refused_with_a_wrong_password_and_a_deep_link_opens_its_invoice(operator, app_url, browser):
+    """Nothing but the sign-in form before signing in (no Deploy button, no pages); a wrong password is refused;
+    an invoice's link opened directly shows that invoice once signed in."""
+    ((number, account_name, total, currency),) = warehouse(
+        operator, "select invoice_number, account_name, total, currency from marts.fct_invoices "
+        "where status = 'closed' order by invoice_number desc limit 1",
+    )  # fmt: skip
+    page = browser
+    page.goto(f"{app_url}/invoices?invoice={number}")
+    settle(page)
+    assert page.locator("h1").first.inner_text() == "Sign in to tollhouse"
+    assert page.locator('[data-testid="stSidebarNav"]').count() == 0 and number not in page.inner_text("body")
+    browser_sign_in(page, ANALYST, "not the password")
+    page.wait_for_selector("text=Wrong user name or password.", timeout=60_000)
+    assert page.locator('[data-testid="stSidebarNav"]').count() == 0
+    page.screenshot(path=str(SCREENSHOTS / "sign_in.png"))
+    browser_sign_in(page, ANALYST, PASSWORD)
+    page.wait_for_selector("text=Signed in as", timeout=60_000)
+    settle(page)
+    main = page.locator('[data-testid="stMainBlockContainer"]')
+    from playwright.sync_api import expect
+
+    expect(main.locator("h3").filter(has_text=f"{number}: {account_name}")).to_have_count(1, timeout=60_000)
+    assert shown(total, currency) in main.inner_text()
+    assert f"invoice={number}" in page.url
+    assert ANALYST in page.inner_text('[data-testid="stSidebar"]')
+    for hidden in ('[data-testid="stAppDeployButton"]', '[data-testid="stMainMenu"] >> text=Clear cache'):
+        assert page.locator(hidden).count() == 0, hidden
+    assert page.get_by_role("button", name="Deploy").count() == 0
+
+
+def test_every_page_defines_its_terms_names_its_currency_and_shows_no_none_or_raw_header(operator, app_url, browser):
+    """Each page: its glossary expander defines its terms (one wording, from dashboards/glossary.py), its
+    amounts say their currency, no cell or text reads None, and no column header is a snake_case name.
+    Screenshots of every page go to docs/screenshots/."""
+    from dashboards.glossary import TERMS
+
+    page = browser
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for name, (terms, currency_words) in PAGE_WORDS.items():
+        visit(page, app_url, name)
+        main = page.locator('[data-testid="stMainBlockContainer"]')
+        page.get_by_text("Glossary: what these figures mean").click()
+        page.wait_for_timeout(300)
+        text = main.inner_text()
+        flat = " ".join(text.split())
+        for term in terms:
+            assert f"{term}: {TERMS[term]}" in flat, (name, term)
+        for words in currency_words:
+            assert words in flat, (name, words)
+        assert not re.search(r"\bNone\b", text), name
+        headers = [h.strip() for h in page.locator('[role="columnheader"]').all_inner_texts()]
+        assert not [h for h in headers if RAW_HEADER.fullmatch(h)], (name, headers)
+        page.get_by_text("Glossary: what these figures mean").click()  # folded again for the screenshot
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

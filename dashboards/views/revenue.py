@@ -68,7 +68,10 @@ st.caption(
     + (f", usage revenue {by_month['revenue'].sum():,.2f} {currency}" if mode == "reporting" else "")
 )
 st.subheader("Usage revenue by month")
-st.caption("Usage revenue: the calls rated at the customers' tariffs, before tax, bundles and discounts.")
+st.caption(
+    "Usage revenue: the calls rated at the customers' tariffs, before tax, bundles and discounts. "
+    + (f"Amounts in {converted_usage}." if mode == "reporting" else "Amounts in each account's currency.")
+)
 chart = by_month.assign(revenue=by_month["revenue"].astype(float), margin=by_month["margin"].astype(float))
 chart = chart.rename(columns={"revenue": "Usage revenue", "margin": "Margin"})
 per_currency(chart, lambda f, axis: st.bar_chart(f, x="month", y=["Usage revenue", "Margin"], stack=False,
