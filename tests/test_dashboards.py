@@ -25,6 +25,8 @@ from pathlib import Path
 import duckdb
 import pytest
 import streamlit as st
+from hypothesis import given, settings
+from hypothesis import strategies as st_
 from streamlit.testing.v1 import AppTest
 
 from dashboards import data, users
@@ -190,6 +192,61 @@ def test_the_actor_is_the_signed_in_user_never_the_machines_login(users_file):
 def test_an_app_without_users_says_how_to_add_one(users_file):
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert "python -m dashboards.users add" in at.info[0].value and not at.text_input
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# How tables read (no app: display() on hand-made frames)
+
+
+def test_a_table_shows_words_separators_cents_zones_and_a_dash_for_what_is_missing():
+    import pandas as pd
+
+    from dashboards.app_state import display
+
+    frame = pd.DataFrame(
+        {
+            "billing_period": [date(2026, 10, 1), None],
+            "currency": ["EUR", "JPY"],
+            "leakage_amount": [Decimal("1234567.50"), None],
+            "calls": [1234567, 2],
+            "answer_at": [datetime(2026, 9, 1, 14, 3, 59), None],
+            "owner": [None, "alice"],
+        }
+    )
+    shown, config = display(frame)
+    assert {c: config[c]["label"] for c in frame.columns} == {
+        "billing_period": "Billing month", "currency": "Currency", "leakage_amount": "Leakage amount",
+        "calls": "Calls", "answer_at": "Answer at", "owner": "Owner",
+    }  # fmt: skip
+    assert list(shown["billing_period"]) == ["2026-10-01", "—"]
+    assert list(shown["leakage_amount"]) == ["1,234,567.50", "—"]  # gaps: text, at the currencies' 2 places
+    assert list(shown["answer_at"]) == ["2026-09-01 14:03 UTC", "—"]
+    assert list(shown["owner"]) == ["—", "alice"]
+    assert list(shown["calls"]) == [1234567, 2]  # no gaps: stays a number (it sorts), shown with separators
+    assert config["calls"]["type_config"]["format"] == "localized"
+    assert config["leakage_amount"]["help"].startswith("A difference the revenue-assurance controls found")
+
+
+@given(
+    amounts=st_.lists(
+        st_.one_of(st_.none(), st_.decimals(min_value=-(10**9), max_value=10**9, places=2)), min_size=1, max_size=8
+    ),
+    column=st_.from_regex(r"[a-z]{1,8}(_[a-z]{1,8}){1,3}", fullmatch=True),
+)
+@settings(max_examples=60, deadline=None)
+def test_no_cell_reads_none_or_nan_and_no_header_is_snake_case(amounts, column):
+    import pandas as pd
+
+    from dashboards.app_state import display
+    from dashboards.glossary import label
+
+    shown, config = display(pd.DataFrame({column: amounts, "currency": ["USD"] * len(amounts)}))
+    assert "_" not in label(column) and "_" not in config[column]["label"]
+    if None in amounts:
+        for cell, amount in zip(shown[column], amounts, strict=True):
+            assert cell == "—" if amount is None else re.fullmatch(r"-?\d{1,3}(,\d{3})*\.\d{2}", cell), cell
+    else:
+        assert list(shown[column]) == amounts and config[column]["type_config"]["format"] == "accounting"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -564,7 +621,7 @@ def settle(page) -> None:
     page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=60_000)
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
+        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.match(/Running|Stop/)",
         timeout=60_000,
     )
     page.wait_for_timeout(800)
