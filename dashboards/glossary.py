@@ -135,6 +135,9 @@ def help_text(term: str) -> str:
 
 def glossary(page: str) -> None:
     """The page's glossary: the terms its figures use, each defined."""
+    terms = PAGE_TERMS.get(page, ())
+    if not terms:  # a page that shows none of the terms
+        return
     with st.expander("Glossary: what these figures mean", icon=":material/menu_book:"):
-        for term in PAGE_TERMS[page]:
+        for term in terms:
             st.markdown(f"**{term}**: {TERMS[term]}")
