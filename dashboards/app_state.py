@@ -49,6 +49,13 @@ def follow_link(param: str, key: str, offered: list, many: bool = False) -> None
     st.session_state[key] = [wanted] if many else wanted
 
 
+def link_to(param: str, key: str, value: str) -> None:
+    """Keep the address bar on what the widget `key` shows (?param=value), so it can be copied; recorded as
+    followed, so the next rerun does not take it for a new link and undo a person's next choice."""
+    st.query_params[param] = value
+    st.session_state[f"_linked_{key}"] = value
+
+
 def blank(value: object) -> object:
     """None for a missing value, whatever shape pandas gave it (None, NaN, NaT, pd.NA)."""
     return None if value is None or (not isinstance(value, str | list | tuple | dict) and pd.isna(value)) else value

@@ -520,8 +520,8 @@ def test_no_chart_adds_currencies_on_one_axis_and_every_money_axis_names_its_cur
             text = json.dumps(spec)
             if MONEY_FIELDS.search(text):
                 assert CURRENCY_TITLE.search(text), (name, mode, text[:400])
-                if mode == "reporting" and name != "fraud":
-                    assert "converted at" in text or "EUR" in text, (name, text[:400])
+        if mode == "reporting" and name != "fraud":  # amounts of several currencies: converted, and said so
+            assert any("converted at" in json.dumps(spec) for spec in charts), name
         if name == "revenue" and mode == "account":
             codes = {c for (c,) in warehouse(operator, "select distinct currency from marts.rpt_usage_daily")}
             titles = " ".join(json.dumps(spec) for spec in charts)
@@ -619,11 +619,9 @@ def settle(page) -> None:
     """Wait until the app has rendered and its script has stopped running."""
     page.wait_for_selector('[data-testid="stApp"]')
     page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=60_000)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.match(/Running|Stop/)",
-        timeout=60_000,
-    )
+    page.wait_for_timeout(300)  # a click's rerun may not have started yet
+    # the app marks the script's state on its root: wait for the run to end (the viewer toolbar shows no status)
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=90_000)
     page.wait_for_timeout(800)
 
 
@@ -780,7 +778,7 @@ def test_sign_in_is_refused_with_a_wrong_password_and_a_deep_link_opens_its_invo
     from playwright.sync_api import expect
 
     expect(main.locator("h3").filter(has_text=f"{number}: {account_name}")).to_have_count(1, timeout=60_000)
-    assert shown(total, currency) in main.inner_text()
+    expect(main).to_contain_text(shown(total, currency), timeout=60_000)
     assert f"invoice={number}" in page.url
     assert ANALYST in page.inner_text('[data-testid="stSidebar"]')
     for hidden in ('[data-testid="stAppDeployButton"]', '[data-testid="stMainMenu"] >> text=Clear cache'):

@@ -4,7 +4,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboards.app_state import MISSING, blank, follow_link, metric_row, money, page, table
+from dashboards.app_state import MISSING, blank, follow_link, link_to, metric_row, money, page, table
 from dashboards.glossary import TERMS
 from dashboards.queries import invoices, revenue
 
@@ -30,7 +30,7 @@ if found.empty:
 
 follow_link("invoice", "invoice_open", list(found["invoice_number"]))  # ?invoice=INV-...: opens that invoice
 number = st.selectbox("Open invoice", list(found["invoice_number"]), key="invoice_open")
-st.query_params["invoice"] = number  # the address bar links to the invoice shown
+link_to("invoice", "invoice_open", number)  # the address bar links to the invoice shown
 head = invoices.invoice(snapshot, number)
 st.subheader(f"{number}: {head['account_name']}, {head['billing_period']:%B %Y} ({head['status']})")
 metric_row(

@@ -4,7 +4,7 @@ work its case (owner, status, note, recovered amount) and read the case's histor
 import pandas as pd
 import streamlit as st
 
-from dashboards.app_state import blank, follow_link, metric_row, money, page, percent, table
+from dashboards.app_state import blank, follow_link, link_to, metric_row, money, page, percent, table
 from dashboards.case_work import work_case
 from dashboards.data import reporting_currency
 from dashboards.glossary import PERIOD_END_RATES, TERMS, converted
@@ -77,7 +77,7 @@ labels = {
 }
 follow_link("finding", "leakage_finding", list(labels))  # ?finding=...: opens that finding
 finding_id = st.selectbox("Open finding", list(labels), format_func=labels.get, key="leakage_finding")
-st.query_params["finding"] = finding_id
+link_to("finding", "leakage_finding", finding_id)
 finding = found[found["finding_id"] == finding_id].iloc[0]
 st.subheader(f"Finding {finding_id}")
 explained = blank(finding["detail"]) or blank(finding["subject"]) or ""
