@@ -54,7 +54,8 @@ metric_row(
 st.caption(f"Amounts in {converted(currency, PERIOD_END_RATES)}.")
 
 st.subheader(f"Value by area and type ({currency})")
-st.bar_chart(leakage.by_area_and_type(snapshot, filters), x="leakage_area", y="leakage", color="finding_type",
+by_area = leakage.by_area_and_type(snapshot, filters).rename(columns={"finding_type": "Finding type"})
+st.bar_chart(by_area, x="leakage_area", y="leakage", color="Finding type",
              horizontal=True, x_label="Leakage area",
              y_label=f"Leakage, {converted(currency, PERIOD_END_RATES)}")  # fmt: skip
 

@@ -84,8 +84,8 @@ with right:
     if snapshot.has("rpt_leakage_kpis"):
         st.caption(f"Leakage found per billing month and direction ({currency})")
         found = leakage.by_period(snapshot)
-        found["direction"] = found["direction"].str.replace("_", "-")
-        st.bar_chart(found, x="month", y="leakage", color="direction", x_label="Billing month",
+        found["Direction"] = found["direction"].str.replace("_", "-")
+        st.bar_chart(found, x="month", y="leakage", color="Direction", x_label="Billing month",
                      y_label=converted(currency, PERIOD_END_RATES))  # fmt: skip
 if snapshot.has("fct_fraud_alerts"):
     st.caption(f"Fraud alerts raised per day of {month:%B %Y} and their exposure (EUR)")
