@@ -811,3 +811,36 @@ def test_every_page_defines_its_terms_names_its_currency_and_shows_no_none_or_ra
         page.get_by_text("Glossary: what these figures mean").click()  # folded again for the screenshot
         page.wait_for_timeout(300)
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_behind_a_proxy_the_trusted_header_signs_in_and_an_unknown_name_is_refused(operator, browser):
+    """TOLLHOUSE_AUTH_HEADER: the proxy's header names the user, the users file gives the role; no form."""
+    users.add_user("proxied-fin", "finance", None)  # signs in only through the proxy's header
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", APP, "--server.port", str(port), "--server.address", "127.0.0.1"],
+        env={**os.environ, "TOLLHOUSE_DATA_DIR": str(operator.data), "TOLLHOUSE_AUTH_HEADER": "X-Forwarded-User"},
+        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        page = browser
+        page.set_extra_http_headers({"X-Forwarded-User": "proxied-fin"})
+        page.goto(f"{url}/revenue")
+        settle(page)
+        assert page.locator("h1").first.inner_text() == "Revenue"
+        sidebar = page.inner_text('[data-testid="stSidebar"]')
+        assert "Signed in as proxied-fin" in sidebar and "Sign out" not in sidebar and "Leakage" not in sidebar
+        page.set_extra_http_headers({"X-Forwarded-User": "mallory"})
+        page.goto(f"{url}/revenue")
+        page.wait_for_selector("text=mallory is not a dashboards user", timeout=60_000)
+        assert page.locator('[data-testid="stSidebarNav"]').count() == 0
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
