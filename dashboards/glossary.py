@@ -16,9 +16,7 @@ TERMS: dict[str, str] = {
         "The rated value of the calls alone: each call priced here at the customer's tariff, by the day of the "
         "call, before tax, bundles and discounts. The Overview's and the Revenue page's \"revenue\"."
     ),
-    "Billed": (
-        "Amounts on invoices, drafted or closed, for the billing month (the billing system's export). Before tax."
-    ),
+    "Billed": "Amounts on the billing month's invoices, drafts and closed ones alike. Before tax.",
     "Invoiced": "Amounts on issued invoices: those closed at month end and sent to the customer. With tax.",
     "Collected": "Payments received and applied to invoices.",
     "Margin": "Usage revenue minus the vendor (termination) cost of the route each call took.",

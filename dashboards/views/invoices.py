@@ -7,6 +7,7 @@ import streamlit as st
 from dashboards.app_state import MISSING, blank, follow_link, link_to, metric_row, money, page, table
 from dashboards.glossary import TERMS
 from dashboards.queries import invoices, revenue
+from orchestration.billing.invoices.formatting import zone_of
 
 snapshot, role, paths = page("Invoices", "fct_invoices", "fct_invoice_lines", "fct_invoice_calls",
                              needs="bill a month (`tollhouse bill`)")  # fmt: skip
@@ -48,7 +49,7 @@ st.markdown("**Lines**")
 table(invoices.lines(snapshot, number))
 
 calls = invoices.calls(snapshot, number, role.see_numbers)
-zone = blank(head.get("timezone")) or "UTC"
+zone = zone_of(blank(head.get("timezone"))).key  # an unknown zone falls back to UTC, and says so
 calls["answer_at"] = pd.to_datetime(calls["answer_at"]).dt.tz_localize("UTC").dt.tz_convert(zone)
 shown = f"the first {len(calls):,} of {head['call_count']:,}" if head["call_count"] > len(calls) else f"{len(calls):,}"
 st.markdown(f"**Itemised calls** ({shown}), answered in the account's time zone, {zone}")
