@@ -45,6 +45,11 @@ except RoleError as error:
     st.stop()
 
 pages = pages_of(role.pages)
+# a metric's value wraps instead of being cut to "86…" when its column is narrow: totals are read in full
+st.html(
+    "<style>[data-testid='stMetricValue'] .stMarkdownEllipsis, [data-testid='stMetricValue'] p "
+    "{white-space: normal; overflow: visible; text-overflow: clip; overflow-wrap: anywhere;}</style>"
+)
 sign_out_control(user)
 st.sidebar.caption(f"Role **{role.name}**: {role.description}.")
 st.navigation({section: entries for section, entries in pages.items() if entries}).run()

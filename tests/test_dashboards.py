@@ -780,6 +780,13 @@ def test_sign_in_is_refused_with_a_wrong_password_and_a_deep_link_opens_its_invo
     expect(main.locator("h3").filter(has_text=f"{number}: {account_name}")).to_have_count(1, timeout=60_000)
     expect(main).to_contain_text(shown(total, currency), timeout=60_000)
     assert f"invoice={number}" in page.url
+    page.set_viewport_size({"width": 900, "height": 1400})  # narrow: five metrics in a row
+    page.wait_for_timeout(500)
+    cut = page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid="stMetricValue"] *')]
+                   .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)"""
+    )
+    assert cut == [], cut  # totals wrap, never "86…"
     assert ANALYST in page.inner_text('[data-testid="stSidebar"]')
     for hidden in ('[data-testid="stAppDeployButton"]', '[data-testid="stMainMenu"] >> text=Clear cache'):
         assert page.locator(hidden).count() == 0, hidden
