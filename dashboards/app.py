@@ -45,10 +45,12 @@ except RoleError as error:
     st.stop()
 
 pages = pages_of(role.pages)
-# a metric's value wraps instead of being cut to "86…" when its column is narrow: totals are read in full
+# a metric's value is never cut to "86…" in a narrow column: it shrinks with the window and wraps between words
+# (an amount and its currency), so totals are read in full
 st.html(
-    "<style>[data-testid='stMetricValue'] .stMarkdownEllipsis, [data-testid='stMetricValue'] p "
-    "{white-space: normal; overflow: visible; text-overflow: clip; overflow-wrap: anywhere;}</style>"
+    "<style>[data-testid='stMetricValue'] {font-size: clamp(1.25rem, 2.4vw, 2.25rem);}"
+    "[data-testid='stMetricValue'] .stMarkdownEllipsis, [data-testid='stMetricValue'] p "
+    "{white-space: normal; overflow: visible; text-overflow: clip;}</style>"
 )
 sign_out_control(user)
 st.sidebar.caption(f"Role **{role.name}**: {role.description}.")
