@@ -44,11 +44,11 @@ ui: setup manifest
 	@$(BIN)/python -m orchestration.pipeline.instance >/dev/null
 	$(BIN)/dagster dev -m orchestration.pipeline.definitions
 
-# The Streamlit app on the last published snapshot (`make run` publishes one), as ROLE (finance, assurance or
-# engineering; dashboards/roles.toml). Headless: no first-run prompt; open the URL it prints.
-ROLE ?=
+# The Streamlit app on the last published snapshot (`make run` publishes one). People sign in as the users of
+# `python -m dashboards.users add NAME --role ROLE`. Headless: no first-run prompt; open the URL it prints.
+# Viewer toolbar: no Deploy button or developer menu (also in .streamlit/config.toml).
 dashboard: setup
-	TOLLHOUSE_ROLE=$(ROLE) $(BIN)/streamlit run dashboards/app.py --server.headless true --browser.gatherUsageStats false
+	$(BIN)/streamlit run dashboards/app.py --server.headless true --browser.gatherUsageStats false --client.toolbarMode viewer
 
 lint: setup
 	$(BIN)/ruff check .

@@ -56,11 +56,14 @@ def current_snapshot(paths: Paths | None = None) -> Snapshot | None:
     pointer = root / "CURRENT"
     if not pointer.exists():
         return None
-    version = pointer.read_text().strip()
-    folder = root / "snapshots" / version
+    return current_snapshot_at(root / "snapshots" / pointer.read_text().strip())
+
+
+def current_snapshot_at(folder: Path) -> Snapshot:
+    """The snapshot published in `folder` (a version's folder never changes once published)."""
     manifest = json.loads((folder / "manifest.json").read_text())
     return Snapshot(
-        version, manifest["published_at"], manifest.get("data_through"), folder, frozenset(manifest["rows"])
+        folder.name, manifest["published_at"], manifest.get("data_through"), folder, frozenset(manifest["rows"])
     )
 
 

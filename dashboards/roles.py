@@ -1,10 +1,9 @@
 """Roles from configuration (dashboards/roles.toml): which pages a role sees and whether it sees whole phone
-numbers. The role is the deployment's (TOLLHOUSE_ROLE), never a choice on the page: a finance analyst cannot
-unmask a number by picking another role."""
+numbers. The role is the signed-in user's (dashboards/users.py, dashboards/auth.py), never a choice on the page:
+a finance analyst cannot unmask a number by picking another role."""
 
 from __future__ import annotations
 
-import getpass
 import os
 import tomllib
 from dataclasses import dataclass
@@ -48,15 +47,22 @@ def load_roles(path: Path | None = None) -> tuple[dict[str, Role], str]:
     return roles, default
 
 
-def current_role(path: Path | None = None) -> Role:
-    """The role this app runs as: TOLLHOUSE_ROLE, else the file's default."""
-    roles, default = load_roles(path)
-    name = os.environ.get("TOLLHOUSE_ROLE") or default
+def role_named(name: str, path: Path | None = None) -> Role:
+    roles, _ = load_roles(path)
     if name not in roles:
-        raise RoleError(f"TOLLHOUSE_ROLE={name!r} is not one of the roles {sorted(roles)}")
+        raise RoleError(f"role {name!r} is not one of the roles {sorted(roles)}")
     return roles[name]
 
 
+def current_role(path: Path | None = None) -> Role:
+    """The signed-in user's role (the app signs a person in before any page runs)."""
+    from dashboards.auth import signed_in
+
+    return role_named(signed_in().role, path)
+
+
 def current_user() -> str:
-    """Who edits cases and decides alerts: TOLLHOUSE_USER, else the account running the app."""
-    return os.environ.get("TOLLHOUSE_USER") or getpass.getuser()
+    """Who edits cases and decides alerts: the signed-in user, never the account the app runs under."""
+    from dashboards.auth import signed_in
+
+    return signed_in().name

@@ -25,9 +25,11 @@ from pathlib import Path
 import duckdb
 import pytest
 import streamlit as st
+from hypothesis import given, settings
+from hypothesis import strategies as st_
 from streamlit.testing.v1 import AppTest
 
-from dashboards import data
+from dashboards import data, users
 from dashboards.queries import fraud, invoices
 from orchestration.assurance import alert_queue, cases
 from orchestration.pipeline.runs import assure, build_models, close_month, detect_fraud, landed_days, load_days
@@ -39,7 +41,9 @@ pytestmark = pytest.mark.integration
 APP = str(REPO_ROOT / "dashboards" / "app.py")
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
 OCT = date(2026, 10, 1)
-ANALYST = "ra-tester"
+ANALYST = "ra-tester"  # the assurance user the case and alert edits must name as their actor
+PASSWORD = "correct horse battery"
+USERS = {"finance": "fin-tester", "assurance": ANALYST, "engineering": "eng-tester"}  # one user per role
 CENT = Decimal("0.01")
 PUBLISHED: dict[str, str | None] = {}  # the snapshot current after each of the operator's runs
 
@@ -53,7 +57,9 @@ def operator():
     """One month of a small operator: every landed day loaded and mediated, October closed (its documents
     rendered), the controls run and the cases filed, the fraud model trained and the alerts filed. Each run
     published the snapshot."""
-    with data_folder("dashboards", TOLLHOUSE_USER=ANALYST) as paths:
+    with data_folder("dashboards") as paths:
+        for role, user in USERS.items():  # in the data folder's users file, as an administrator adds them
+            users.add_user(user, role, PASSWORD)
         simulated(paths.data, SimulationConfig(seed=11, start=OCT, accounts=12, calls_per_day=150))
         days = landed_days(paths)
         for step, run in (
@@ -84,9 +90,16 @@ def shown(amount: Decimal, currency: str = "") -> str:
     return f"{cents(amount):,.2f} {currency}".strip()
 
 
+def sign_in(at: AppTest, name: str, password: str) -> AppTest:
+    by_label(at.text_input, "User name").input(name)
+    by_label(at.text_input, "Password").input(password)
+    by_label(at.button, "Sign in").click().run()
+    return at
+
+
 def app(monkeypatch, role: str, page: str | None = None) -> AppTest:
-    monkeypatch.setenv("TOLLHOUSE_ROLE", role)
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    """The app as a user of `role` sees it, signed in through the form."""
+    at = sign_in(AppTest.from_file(APP, default_timeout=60).run(), USERS[role], PASSWORD)
     if page:
         at.switch_page(f"views/{page}.py").run()
     assert not at.exception, [e.value for e in at.exception]
@@ -109,6 +122,131 @@ def by_key(widgets, key: str):
 
 def by_label(widgets, label: str):
     return next(w for w in widgets if w.label == label)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Signing in (no operator: a users file and an empty data folder)
+
+
+@pytest.fixture
+def users_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOLLHOUSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("TOLLHOUSE_USERS_FILE", str(tmp_path / "users.toml"))
+    return tmp_path / "users.toml"
+
+
+def test_passwords_are_kept_as_salted_scrypt_hashes(users_file):
+    users.add_user("Alice", "finance", PASSWORD)
+    stored = users_file.read_text()
+    assert PASSWORD not in stored and 'role = "finance"' in stored and '[users."alice"]' in stored
+    (hashed,) = re.findall(r'password = "(scrypt\$16384\$8\$1\$[0-9a-f]{32}\$[0-9a-f]{64})"', stored)
+    assert users.check_password(PASSWORD, hashed) and not users.check_password(PASSWORD + " ", hashed)
+    assert users.hash_password(PASSWORD) != users.hash_password(PASSWORD)  # salted: never the same twice
+    assert users.authenticate("alice", PASSWORD).role == "finance"
+    assert users.authenticate("alice", "wrong password") is None and users.authenticate("bob", PASSWORD) is None
+    assert oct(users_file.stat().st_mode & 0o777) == "0o600"
+
+
+def test_the_users_command_adds_a_user_and_refuses_a_bad_role_or_password_by_name(users_file):
+    def command(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "dashboards.users", *args], input=stdin, text=True,
+                              capture_output=True, cwd=REPO_ROOT, env=os.environ.copy(), timeout=60)  # fmt: skip
+
+    added = command("add", "carol", "--role", "assurance", stdin=f"{PASSWORD}\n")
+    assert added.returncode == 0, added.stderr
+    assert users.authenticate("carol", PASSWORD).role == "assurance"
+    wrong_role = command("add", "dave", "--role", "auditor", stdin=f"{PASSWORD}\n")
+    assert wrong_role.returncode == 2 and "role 'auditor' is not one of" in wrong_role.stderr
+    assert "Traceback" not in wrong_role.stderr
+    short = command("add", "dave", "--role", "finance", stdin="short\n")
+    assert short.returncode == 2 and "at least 8 characters" in short.stderr
+    bad_name = command("add", "Dave Smith", "--role", "finance", stdin=f"{PASSWORD}\n")
+    assert bad_name.returncode == 2 and "user name 'dave smith'" in bad_name.stderr
+    assert set(users.load_users()) == {"carol"}
+    assert command("list").stdout == "carol\tassurance\tpassword\n"
+
+
+def test_no_page_before_signing_in_a_wrong_password_is_refused_and_the_right_one_signs_in(users_file):
+    users.add_user("alice", "engineering", PASSWORD)
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert [t.value for t in at.title] == ["Sign in to tollhouse"] and not at.info  # no page, no snapshot message
+    sign_in(at, "alice", "not her password")
+    assert [e.value for e in at.error] == ["Wrong user name or password."]
+    assert "tollhouse_signed_in" not in at.session_state
+    sign_in(at, "alice", PASSWORD)
+    assert not at.error and "Nothing is published yet" in at.info[0].value  # the page ran
+    assert any("Signed in as **alice**" in m.value for m in at.sidebar.markdown)
+    by_label(at.sidebar.button, "Sign out").click().run()
+    assert [t.value for t in at.title] == ["Sign in to tollhouse"]
+
+
+def test_the_actor_is_the_signed_in_user_never_the_machines_login(users_file):
+    users.add_user("alice", "assurance", PASSWORD)
+    at = sign_in(AppTest.from_file(APP, default_timeout=30).run(), "alice", PASSWORD)
+    assert at.session_state["tollhouse_signed_in"].name == "alice"
+    from dashboards import roles
+
+    assert "getpass" not in Path(roles.__file__).read_text()
+
+
+def test_an_app_without_users_says_how_to_add_one(users_file):
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert "python -m dashboards.users add" in at.info[0].value and not at.text_input
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# How tables read (no app: display() on hand-made frames)
+
+
+def test_a_table_shows_words_separators_cents_zones_and_a_dash_for_what_is_missing():
+    import pandas as pd
+
+    from dashboards.app_state import display
+
+    frame = pd.DataFrame(
+        {
+            "billing_period": [date(2026, 10, 1), None],
+            "currency": ["EUR", "JPY"],
+            "leakage_amount": [Decimal("1234567.50"), None],
+            "calls": [1234567, 2],
+            "answer_at": [datetime(2026, 9, 1, 14, 3, 59), None],
+            "owner": [None, "alice"],
+        }
+    )
+    shown, config = display(frame)
+    assert {c: config[c]["label"] for c in frame.columns} == {
+        "billing_period": "Billing month", "currency": "Currency", "leakage_amount": "Leakage amount",
+        "calls": "Calls", "answer_at": "Answer at", "owner": "Owner",
+    }  # fmt: skip
+    assert list(shown["billing_period"]) == ["2026-10-01", "—"]
+    assert list(shown["leakage_amount"]) == ["1,234,567.50", "—"]  # gaps: text, at the currencies' 2 places
+    assert list(shown["answer_at"]) == ["2026-09-01 14:03 UTC", "—"]
+    assert list(shown["owner"]) == ["—", "alice"]
+    assert list(shown["calls"]) == [1234567, 2]  # no gaps: stays a number (it sorts), shown with separators
+    assert config["calls"]["type_config"]["format"] == "localized"
+    assert config["leakage_amount"]["help"].startswith("A difference the revenue-assurance controls found")
+
+
+@given(
+    amounts=st_.lists(
+        st_.one_of(st_.none(), st_.decimals(min_value=-(10**9), max_value=10**9, places=2)), min_size=1, max_size=8
+    ),
+    column=st_.from_regex(r"[a-z]{1,8}(_[a-z]{1,8}){1,3}", fullmatch=True),
+)
+@settings(max_examples=60, deadline=None)
+def test_no_cell_reads_none_or_nan_and_no_header_is_snake_case(amounts, column):
+    import pandas as pd
+
+    from dashboards.app_state import display
+    from dashboards.glossary import label
+
+    shown, config = display(pd.DataFrame({column: amounts, "currency": ["USD"] * len(amounts)}))
+    assert "_" not in label(column) and "_" not in config[column]["label"]
+    if None in amounts:
+        for cell, amount in zip(shown[column], amounts, strict=True):
+            assert cell == "—" if amount is None else re.fullmatch(r"-?\d{1,3}(,\d{3})*\.\d{2}", cell), cell
+    else:
+        assert list(shown[column]) == amounts and config[column]["type_config"]["format"] == "accounting"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -142,14 +280,14 @@ def test_overview_shows_the_closed_months_revenue_billing_and_fraud(operator, mo
     ((billed,),) = warehouse(
         operator, "select sum(billed_revenue_reporting) from marts.rpt_leakage_kpis where billing_period = ?", [OCT]
     )
-    assert shown_metrics["Billed"] == shown(billed)
+    assert shown_metrics["Billed"] == shown(billed, "EUR")
     ((alerts, exposure),) = warehouse(
         operator,
         "select count(*), sum(exposure_eur) from marts.fct_fraud_alerts where raised_at >= ? and raised_at < ?",
         [datetime(2026, 10, 1), datetime(2026, 11, 1)],
     )
     assert alerts > 0
-    assert shown_metrics["Alerts raised"] == str(alerts) and shown_metrics["Exposure (EUR)"] == shown(exposure)
+    assert shown_metrics["Alerts raised"] == str(alerts) and shown_metrics["Exposure"] == shown(exposure, "EUR")
     # the revenue in the reporting currency: every October call at its day's rate, summed from the calls
     ((revenue,),) = warehouse(
         operator,
@@ -159,7 +297,8 @@ def test_overview_shows_the_closed_months_revenue_billing_and_fraud(operator, mo
            where r.call_date >= ? and r.call_date < ?""",
         [OCT, date(2026, 11, 1)],
     )
-    assert abs(Decimal(shown_metrics["Revenue"].replace(",", "")) - revenue) <= CENT  # rounded per day and account
+    usage = Decimal(shown_metrics["Usage revenue"].removesuffix(" EUR").replace(",", ""))
+    assert abs(usage - revenue) <= CENT  # rounded per day and account
 
 
 def test_revenue_by_currency_is_the_rated_calls_to_the_cent_and_a_customer_filter_narrows_it(operator, monkeypatch):
@@ -360,6 +499,35 @@ def test_the_fraud_queue_is_ordered_by_exposure_and_an_alert_is_confirmed_from_t
     assert metrics(at)["Confirmed"] == "1" and metrics(at)["Open alerts"] == str(len(ordered) - 1)
 
 
+MONEY_FIELDS = re.compile(r'"field":\s*"(Usage revenue|Margin|revenue|margin|amount|leakage|open|exposure_eur)"')
+CURRENCY_TITLE = re.compile(r'"title":\s*"[^"]*\b(EUR|USD|GBP)\b')
+
+
+@pytest.mark.parametrize("mode", ["reporting", "account"])
+def test_no_chart_adds_currencies_on_one_axis_and_every_money_axis_names_its_currency(operator, monkeypatch, mode):
+    """In the reporting currency a chart's amount axis says it was converted; in the accounts' currencies there is
+    one chart per currency, each axis naming its own. Every page's charts, read from the app's chart specs."""
+    import json
+
+    for role, name in (("assurance", "overview"), ("finance", "revenue"), ("assurance", "leakage"),
+                       ("assurance", "fraud")):  # fmt: skip
+        at = app(monkeypatch, role, name)
+        if name == "revenue":
+            by_key(at.radio, "revenue_currency").set_value(mode).run()
+        charts = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]  # hidden tabs' charts included
+        assert charts, name
+        for spec in charts:
+            text = json.dumps(spec)
+            if MONEY_FIELDS.search(text):
+                assert CURRENCY_TITLE.search(text), (name, mode, text[:400])
+        if mode == "reporting" and name != "fraud":  # amounts of several currencies: converted, and said so
+            assert any("converted at" in json.dumps(spec) for spec in charts), name
+        if name == "revenue" and mode == "account":
+            codes = {c for (c,) in warehouse(operator, "select distinct currency from marts.rpt_usage_daily")}
+            titles = " ".join(json.dumps(spec) for spec in charts)
+            assert all(f"Usage revenue, {code}" in titles for code in codes), codes  # one chart per currency
+
+
 def test_data_operations_shows_control_totals_per_stage_and_the_last_runs(operator, monkeypatch):
     at = app(monkeypatch, "engineering", "data_operations")
     ((lines, files),) = warehouse(  # data lines of the files loaded (not re-deliveries nor quarantined ones)
@@ -417,7 +585,7 @@ def app_url(operator):
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", APP, "--server.headless", "true", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        env={**os.environ, "TOLLHOUSE_DATA_DIR": str(operator.data), "TOLLHOUSE_ROLE": "assurance"},
+        env={**os.environ, "TOLLHOUSE_DATA_DIR": str(operator.data)}, cwd=REPO_ROOT,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -451,11 +619,9 @@ def settle(page) -> None:
     """Wait until the app has rendered and its script has stopped running."""
     page.wait_for_selector('[data-testid="stApp"]')
     page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=60_000)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
-        timeout=60_000,
-    )
+    page.wait_for_timeout(300)  # a click's rerun may not have started yet
+    # the app marks the script's state on its root: wait for the run to end (the viewer toolbar shows no status)
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=90_000)
     page.wait_for_timeout(800)
 
 
@@ -463,9 +629,20 @@ def errors_shown(page) -> list[str]:
     return [e.inner_text() for e in page.query_selector_all('[data-testid="stException"], .stAlert-error')]
 
 
-def visit(page, url: str, name: str) -> None:
-    page.goto(f"{url}/{PAGES[name]}")
+def browser_sign_in(page, name: str, password: str) -> None:
+    page.get_by_role("textbox", name="User name").fill(name)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def visit(page, url: str, name: str, query: str = "", user: str = ANALYST) -> None:
+    """Open the page's address as a link does (a new session): sign in when asked, then wait for the page."""
+    page.goto(f"{url}/{PAGES[name]}{query}")
     settle(page)
+    if page.locator("h1").filter(has_text="Sign in to tollhouse").count():
+        browser_sign_in(page, user, PASSWORD)
+        page.wait_for_selector("text=Signed in as", timeout=60_000)
+        settle(page)
     assert errors_shown(page) == [], name
     assert "Page not found" not in page.inner_text("body"), name
 
@@ -558,3 +735,120 @@ def test_browsing_while_a_pipeline_run_publishes_a_new_snapshot(operator, app_ur
     assert f"published {data.current_snapshot(operator).published_at.replace('T', ' ')}" in page.inner_text("body")
     page.screenshot(path=str(ARTIFACTS / "after_concurrent_run.png"))
     assert visits >= len(PAGES)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What a finance analyst reads, in a real browser
+
+
+SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"  # referenced from docs/dashboards.md
+# per page: what its glossary must define, and how it names the currency of its amounts
+PAGE_WORDS = {
+    "overview": (["Usage revenue", "Billed", "Margin"], ["EUR, converted at daily rates", "converted at month-end"]),
+    "revenue": (["Usage revenue", "Billed", "Invoiced", "Collected"], ["Amounts in EUR, converted at daily rates"]),
+    "invoices": (["Billed", "Invoiced"], ["Currency"]),
+    "leakage": (["Expected revenue", "Billed", "Leakage"], ["Amounts in EUR, converted at month-end rates"]),
+    "cases": (["Leakage", "Recovered"], ["Currency"]),
+    "fraud": (["Exposure"], ["EUR"]),
+    "data_operations": (["Usage revenue"], []),
+}
+RAW_HEADER = re.compile(r"[a-z0-9]+(_[a-z0-9]+)+")
+
+
+def test_sign_in_is_refused_with_a_wrong_password_and_a_deep_link_opens_its_invoice(operator, app_url, browser):
+    """Nothing but the sign-in form before signing in (no Deploy button, no pages); a wrong password is refused;
+    an invoice's link opened directly shows that invoice once signed in."""
+    ((number, account_name, total, currency),) = warehouse(
+        operator, "select invoice_number, account_name, total, currency from marts.fct_invoices "
+        "where status = 'closed' order by invoice_number desc limit 1",
+    )  # fmt: skip
+    page = browser
+    page.goto(f"{app_url}/invoices?invoice={number}")
+    settle(page)
+    assert page.locator("h1").first.inner_text() == "Sign in to tollhouse"
+    assert page.locator('[data-testid="stSidebarNav"]').count() == 0 and number not in page.inner_text("body")
+    browser_sign_in(page, ANALYST, "not the password")
+    page.wait_for_selector("text=Wrong user name or password.", timeout=60_000)
+    assert page.locator('[data-testid="stSidebarNav"]').count() == 0
+    page.screenshot(path=str(SCREENSHOTS / "sign_in.png"))
+    browser_sign_in(page, ANALYST, PASSWORD)
+    page.wait_for_selector("text=Signed in as", timeout=60_000)
+    settle(page)
+    main = page.locator('[data-testid="stMainBlockContainer"]')
+    from playwright.sync_api import expect
+
+    expect(main.locator("h3").filter(has_text=f"{number}: {account_name}")).to_have_count(1, timeout=60_000)
+    expect(main).to_contain_text(shown(total, currency), timeout=60_000)
+    assert f"invoice={number}" in page.url
+    page.set_viewport_size({"width": 900, "height": 1400})  # narrow: five metrics in a row
+    page.wait_for_timeout(500)
+    cut = page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid="stMetricValue"] *')]
+                   .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)"""
+    )
+    assert cut == [], cut  # totals wrap, never "86…"
+    assert ANALYST in page.inner_text('[data-testid="stSidebar"]')
+    for hidden in ('[data-testid="stAppDeployButton"]', '[data-testid="stMainMenu"] >> text=Clear cache'):
+        assert page.locator(hidden).count() == 0, hidden
+    assert page.get_by_role("button", name="Deploy").count() == 0
+
+
+def test_every_page_defines_its_terms_names_its_currency_and_shows_no_none_or_raw_header(operator, app_url, browser):
+    """Each page: its glossary expander defines its terms (one wording, from dashboards/glossary.py), its
+    amounts say their currency, no cell or text reads None, and no column header is a snake_case name.
+    Screenshots of every page go to docs/screenshots/."""
+    from dashboards.glossary import TERMS
+
+    page = browser
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for name, (terms, currency_words) in PAGE_WORDS.items():
+        visit(page, app_url, name)
+        main = page.locator('[data-testid="stMainBlockContainer"]')
+        page.get_by_text("Glossary: what these figures mean").click()
+        page.wait_for_timeout(300)
+        text = main.inner_text()
+        flat = " ".join(text.split())
+        for term in terms:
+            assert f"{term}: {TERMS[term]}" in flat, (name, term)
+        headers = [h.strip() for h in page.locator('[role="columnheader"]').all_inner_texts()]
+        for words in currency_words:  # in the text, or a column header (tables are drawn on a canvas)
+            assert words in flat or words in headers, (name, words)
+        assert not re.search(r"\bNone\b", text), name
+        headers = [h.strip() for h in page.locator('[role="columnheader"]').all_inner_texts()]
+        assert not [h for h in headers if RAW_HEADER.fullmatch(h)], (name, headers)
+        page.get_by_text("Glossary: what these figures mean").click()  # folded again for the screenshot
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_behind_a_proxy_the_trusted_header_signs_in_and_an_unknown_name_is_refused(operator, browser):
+    """TOLLHOUSE_AUTH_HEADER: the proxy's header names the user, the users file gives the role; no form."""
+    users.add_user("proxied-fin", "finance", None)  # signs in only through the proxy's header
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", APP, "--server.port", str(port), "--server.address", "127.0.0.1"],
+        env={**os.environ, "TOLLHOUSE_DATA_DIR": str(operator.data), "TOLLHOUSE_AUTH_HEADER": "X-Forwarded-User"},
+        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        page = browser
+        page.set_extra_http_headers({"X-Forwarded-User": "proxied-fin"})
+        page.goto(f"{url}/revenue")
+        settle(page)
+        assert page.locator("h1").first.inner_text() == "Revenue"
+        sidebar = page.inner_text('[data-testid="stSidebar"]')
+        assert "Signed in as proxied-fin" in sidebar and "Sign out" not in sidebar and "Leakage" not in sidebar
+        page.set_extra_http_headers({"X-Forwarded-User": "mallory"})
+        page.goto(f"{url}/revenue")
+        page.wait_for_selector("text=mallory is not a dashboards user", timeout=60_000)
+        assert page.locator('[data-testid="stSidebarNav"]').count() == 0
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

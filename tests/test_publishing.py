@@ -10,9 +10,9 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboards import data
+from dashboards import data, users
 from dashboards.queries import operations
-from dashboards.roles import RoleError, current_role, load_roles
+from dashboards.roles import RoleError, load_roles, role_named
 from orchestration.pipeline.runs import build_models
 from orchestration.settings import REPO_ROOT
 from tests.worlds import data_folder
@@ -28,6 +28,17 @@ def paths():
 
 
 APP = str(REPO_ROOT / "dashboards" / "app.py")
+PASSWORD = "correct horse battery"
+
+
+def signed_in(role: str) -> AppTest:
+    """The app signed in as a user of `role` (added to the data folder's users file), through the form."""
+    users.add_user(f"{role}-tester", role, PASSWORD)
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    next(t for t in at.text_input if t.label == "User name").input(f"{role}-tester")
+    next(t for t in at.text_input if t.label == "Password").input(PASSWORD)
+    next(b for b in at.button if b.label == "Sign in").click().run()
+    return at
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -35,18 +46,17 @@ APP = str(REPO_ROOT / "dashboards" / "app.py")
 
 
 def test_app_shows_nothing_published_yet(paths):
-    at = AppTest.from_file(APP, default_timeout=30).run()
+    at = signed_in("engineering")
     assert not at.exception
     assert "Nothing is published yet" in at.info[0].value
 
 
 def test_a_published_snapshot_shows_its_figures_and_a_failed_dbt_test_publishes_nothing(published, monkeypatch):
-    monkeypatch.setenv("TOLLHOUSE_ROLE", "engineering")
     snapshot = data.current_snapshot(published)
     assert operations.ingestion_totals(snapshot) == {
         "files": 2, "lines": 3, "raw_rows": 2, "rejected_lines": 1, "files_quarantined": 0, "files_redelivered": 0,
     }  # fmt: skip
-    at = AppTest.from_file(APP, default_timeout=30).run().switch_page("views/data_operations.py").run()
+    at = signed_in("engineering").switch_page("views/data_operations.py").run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Lines"] == "3" and metrics["Rejected lines"] == "1" and metrics["Files landed"] == "2"
@@ -71,9 +81,8 @@ def test_roles_come_from_the_configuration_and_a_wrong_one_is_refused(tmp_path, 
     assert set(roles["pricing"].pages) == {"overview", "revenue", "tariffs"}  # the one role that manages decks
     assert not roles["finance"].see_numbers and roles["assurance"].see_numbers
     assert set(roles["finance"].pages) == {"overview", "revenue", "invoices"}
-    monkeypatch.setenv("TOLLHOUSE_ROLE", "auditor")
     with pytest.raises(RoleError, match="auditor"):
-        current_role()
+        role_named("auditor")
     broken = tmp_path / "roles.toml"
     broken.write_text('default_role = "x"\n[roles.x]\npages = ["overview", "billing"]\nsee_numbers = false\n')
     with pytest.raises(RoleError, match="billing"):

@@ -20,7 +20,8 @@ SHOWN_CALLS = 1_000  # itemised calls shown on the page; the CSV download has ev
 def search(
     snapshot: Snapshot, text: str = "", month: date | None = None, statuses: list[str] | None = None
 ) -> pd.DataFrame:
-    """Invoices whose number, customer name or account id contains `text`, newest period first."""
+    """Invoices whose number, customer name or account id contains `text`: closed (issued) invoices first, then
+    drafts; newest period first within each."""
     return query(
         snapshot,
         """select invoice_number, account_name as customer, account_id, billing_period, status, currency,
@@ -30,7 +31,7 @@ def search(
                   or account_id ilike '%' || $text || '%')
              and ($month is null or billing_period = $month)
              and ($statuses is null or status in (select unnest($statuses)))
-           order by billing_period desc, invoice_number""",
+           order by status = 'closed' desc, billing_period desc, invoice_number""",
         {"text": text.strip(), "month": month, "statuses": statuses or None},
         i="fct_invoices",
     )

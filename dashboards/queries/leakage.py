@@ -10,8 +10,9 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import streamlit as st
 
-from dashboards.data import Snapshot, fx_join, in_reporting, query, reporting_currency, values
+from dashboards.data import Snapshot, current_snapshot_at, fx_join, in_reporting, query, reporting_currency, values
 from orchestration.assurance.kpis import LeakageKpis, leakage_kpis
 from orchestration.warehouse import sql_literal
 
@@ -44,10 +45,26 @@ def kpi_figures(snapshot: Snapshot, period: date | None, store: Path | None = No
         con.close()
 
 
+def _store_stamp(store: Path | None) -> tuple:
+    """What changes when an analyst edits a case: the case store's files' sizes and modification times (its
+    write-ahead log included), so cached KPIs are read again after any edit."""
+    if store is None:
+        return ()
+    files = (store, store.with_name(store.name + "-wal"))
+    return tuple((f.stat().st_mtime_ns, f.stat().st_size) if f.exists() else None for f in files)
+
+
+@st.cache_data(ttl=3600, max_entries=200, show_spinner=False)
+def _cached_kpis(folder: str, period: date | None, store: str | None, stamp: tuple) -> LeakageKpis:
+    snapshot = current_snapshot_at(Path(folder))
+    return kpi_figures(snapshot, period, Path(store) if store else None)
+
+
 def kpis(snapshot: Snapshot, period: date | None, store: Path | None = None) -> dict:
     """The period's KPIs in the reporting currency (all periods when None): billed, leakage by direction,
-    recoverable and recovered, leakage % of billed, recoverable and recovered %, match rate."""
-    total = kpi_figures(snapshot, period, store).total
+    recoverable and recovered, leakage % of billed, recoverable and recovered %, match rate. Cached per
+    snapshot, period and state of the case store (the Overview reads them on every visit)."""
+    total = _cached_kpis(str(snapshot.folder), period, str(store) if store else None, _store_stamp(store)).total
     return {
         "billed": total["billed_revenue"],
         "under_billing": total["under_billing"],

@@ -25,7 +25,9 @@ if stages.empty:
     st.info("The stage totals are built by the first billing and assurance run (`tollhouse assure`).")
 else:
     measures = ["lines_landed", "calls_mediated", "calls_rated", "calls_billed"]
-    st.line_chart(stages, x="delivery_date", y=measures)
+    st.line_chart(stages.rename(columns={m: m.replace("_", " ").capitalize() for m in measures}), x="delivery_date",
+                  y=[m.replace("_", " ").capitalize() for m in measures], x_label="Delivery day",
+                  y_label="Lines or calls")  # fmt: skip
     table(stages, "stage_totals", height=300)
 
 st.subheader("Freshness per source")
@@ -35,10 +37,10 @@ st.subheader("Lines loaded per delivery day")
 chosen = st.multiselect("Sources", operations.sources(snapshot), default=[], placeholder="All sources",
                         key="ops_sources")  # fmt: skip
 daily = operations.ingestion_by_day(snapshot, chosen)
-st.bar_chart(daily, x="delivery_date", y="lines", color="source")
+st.bar_chart(daily, x="delivery_date", y="lines", color="source", x_label="Delivery day", y_label="Lines")
 st.markdown("**Days with rejects or quarantined files**")
 problems = daily[(daily.rejected_lines > 0) | (daily.files_quarantined > 0)]
-table(problems, column_config={"delivery_date": st.column_config.DateColumn("delivery day", format="YYYY-MM-DD")})
+table(problems)
 st.download_button("Download daily loads (CSV)", daily.to_csv(index=False), "ingestion_daily.csv", "text/csv")
 
 st.subheader("Mediation: records to calls")
@@ -65,7 +67,7 @@ with right:
     st.markdown("**Suspense by reason and age**")
     suspense = operations.suspense_by_reason(snapshot)
     if len(suspense):
-        st.bar_chart(suspense, x="reason", y="calls", color="age", horizontal=True)
+        st.bar_chart(suspense, x="reason", y="calls", color="age", horizontal=True, x_label="Reason", y_label="Calls")
     table(suspense)
 
 st.subheader("Last runs")

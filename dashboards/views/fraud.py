@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards.app_state import blank, metric_row, money, page, table
+from dashboards.glossary import TERMS
 from dashboards.queries import fraud
 from dashboards.roles import current_user
 from orchestration.assurance import alert_queue, cases
@@ -21,18 +22,19 @@ alerts = everything if status in (None, "all") else everything[everything["statu
 metric_row(
     {
         "Open alerts": f"{(everything['status'] == 'open').sum():,}",
-        "Open exposure (EUR)": money(everything.loc[everything["status"] == "open", "exposure_eur"].sum()),
+        "Open exposure": money(everything.loc[everything["status"] == "open", "exposure_eur"].sum(), "EUR"),
         "Confirmed": f"{(everything['status'] == 'confirmed').sum():,}",
         "Dismissed": f"{(everything['status'] == 'dismissed').sum():,}",
-    }
+    },
+    {"Open exposure": TERMS["Exposure"]},
 )
 
 table(
     alerts[["alert_id", "account_id", "raised_at", "exposure_eur", "calls", "model_score", "rules_hit", "status",
             "decided_by"]],
     height=min(420, 38 + 35 * max(len(alerts), 1)),
-    column_config={"exposure_eur": st.column_config.NumberColumn("exposure (EUR)", format="%.2f"),
-                   "model_score": st.column_config.ProgressColumn("model score", format="%.3f", min_value=0,
+    column_config={"exposure_eur": st.column_config.NumberColumn("Exposure (EUR)", format="accounting"),
+                   "model_score": st.column_config.ProgressColumn("Model score", format="%.3f", min_value=0,
                                                                   max_value=1)},
 )  # fmt: skip
 if alerts.empty:
@@ -70,14 +72,24 @@ hours = fraud.timeline(snapshot, alert["account_id"], raised_at)
 if hours.empty:
     st.info("No traffic in the window.")
 else:
-    long = hours.melt(id_vars="hour_at", value_vars=["calls", "high_risk_calls", "exposure_eur"], var_name="measure")
-    lines = (
-        alt.Chart(long)
-        .mark_line(point=False)
-        .encode(x=alt.X("hour_at:T", title=None), y=alt.Y("value:Q", title=None), color="measure:N")
+    # calls and money on separate axes: a count and an amount never share one
+    long = hours.rename(columns={"calls": "Calls", "high_risk_calls": "High-risk calls"}).melt(
+        id_vars="hour_at", value_vars=["Calls", "High-risk calls"], var_name="measure"
     )
     marker = alt.Chart(pd.DataFrame({"at": [raised_at]})).mark_rule(color="red", strokeDash=[4, 4]).encode(x="at:T")
-    st.altair_chart(lines + marker, width="stretch")
+    counts = (
+        alt.Chart(long)
+        .mark_line(point=False)
+        .encode(x=alt.X("hour_at:T", title="Hour (UTC)"), y=alt.Y("value:Q", title="Calls per hour"),
+                color=alt.Color("measure:N", title=None))
+    )  # fmt: skip
+    spend = (
+        alt.Chart(hours)
+        .mark_area(opacity=0.6)
+        .encode(x=alt.X("hour_at:T", title="Hour (UTC)"), y=alt.Y("exposure_eur:Q", title="Exposure, EUR"))
+    )
+    st.altair_chart(counts + marker, width="stretch")
+    st.altair_chart(spend + marker, width="stretch")
     st.caption(f"Red line: the alert, {raised_at:%Y-%m-%d %H:%M} UTC. Window: {fraud.TIMELINE_BEFORE.days} days "
                f"before to {fraud.TIMELINE_AFTER // timedelta(hours=1)} hours after.")  # fmt: skip
 

@@ -4,9 +4,10 @@ work its case (owner, status, note, recovered amount) and read the case's histor
 import pandas as pd
 import streamlit as st
 
-from dashboards.app_state import blank, metric_row, money, page, percent, table
+from dashboards.app_state import blank, follow_link, link_to, metric_row, money, page, percent, table
 from dashboards.case_work import work_case
 from dashboards.data import reporting_currency
+from dashboards.glossary import PERIOD_END_RATES, TERMS, converted
 from dashboards.queries import leakage
 from orchestration.assurance import cases
 
@@ -42,12 +43,21 @@ metric_row(
         f"Recoverable ({currency})": money(kpis.get("recoverable")),
         f"Recovered ({currency})": money(kpis.get("recovered")),
         "Leakage % of billed": percent(kpis.get("leakage_pct_of_billed"), 3),
-    }
+    },
+    {
+        f"Under-billing ({currency})": TERMS["Leakage"],
+        f"Over-billing ({currency})": TERMS["Leakage"],
+        f"Recovered ({currency})": TERMS["Recovered"],
+        "Leakage % of billed": "Under-billing found as a share of billed revenue. " + TERMS["Billed"],
+    },
 )
+st.caption(f"Amounts in {converted(currency, PERIOD_END_RATES)}.")
 
 st.subheader(f"Value by area and type ({currency})")
-st.bar_chart(leakage.by_area_and_type(snapshot, filters), x="leakage_area", y="leakage", color="finding_type",
-             horizontal=True)  # fmt: skip
+by_area = leakage.by_area_and_type(snapshot, filters).rename(columns={"finding_type": "Finding type"})
+st.bar_chart(by_area, x="leakage_area", y="leakage", color="Finding type",
+             horizontal=True, x_label="Leakage area",
+             y_label=f"Leakage, {converted(currency, PERIOD_END_RATES)}")  # fmt: skip
 
 with st.expander("Expected, billed and collected per account (account currency)"):
     table(leakage.reconciliation(snapshot, period), "revenue_reconciliation")
@@ -66,7 +76,9 @@ labels = {
     f"{money(row.leakage_amount, row.currency)}"
     for row in found.itertuples()
 }
+follow_link("finding", "leakage_finding", list(labels))  # ?finding=...: opens that finding
 finding_id = st.selectbox("Open finding", list(labels), format_func=labels.get, key="leakage_finding")
+link_to("finding", "leakage_finding", finding_id)
 finding = found[found["finding_id"] == finding_id].iloc[0]
 st.subheader(f"Finding {finding_id}")
 explained = blank(finding["detail"]) or blank(finding["subject"]) or ""
@@ -76,7 +88,7 @@ metric_row(
         "Expected": money(finding["expected_amount"], finding["currency"]),
         "Billed": money(finding["billed_amount"], finding["currency"]),
         "Leakage": money(finding["leakage_amount"], finding["currency"]),
-        "Direction": finding["direction"],
+        "Direction": str(finding["direction"]).replace("_", "-"),
     }
 )
 evidence = leakage.evidence(snapshot, finding_id, role.see_numbers)

@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboards.app_state import delta_pct, metric_row, money, page, percent
 from dashboards.data import reporting_currency
+from dashboards.glossary import PERIOD_END_RATES, TERMS, converted
 from dashboards.queries import fraud, leakage, revenue
 
 snapshot, role, paths = page("Overview", "rpt_usage_daily", needs="load and mediate a day (`tollhouse load`)")
@@ -32,25 +33,29 @@ def change(measure: str) -> str | None:
 
 
 st.subheader(f"Usage in {month:%B %Y} ({currency})")
+st.caption(f"Usage revenue: the calls rated at the customers' tariffs, {converted(currency)}.")
 metric_row(
     {
-        "Revenue": (money(usage["revenue"]), change("revenue")),
-        "Margin": (money(usage["margin"]), change("margin")),
+        "Usage revenue": (money(usage["revenue"], currency), change("revenue")),
+        "Margin": (money(usage["margin"], currency), change("margin")),
         "Margin %": percent(100 * usage["margin"] / usage["revenue"] if usage["revenue"] else None, 1),
         "Minutes": (f"{usage['minutes']:,.0f}", change("minutes")),
-    }
+    },
+    {"Usage revenue": TERMS["Usage revenue"], "Margin": TERMS["Margin"]},
 )
 
 if snapshot.has("rpt_leakage_kpis"):
     st.subheader(f"Revenue assurance, {month:%B %Y} ({currency})")
     ra = leakage.kpis(snapshot, month, paths.cases)  # as `tollhouse report leakage` computes them
+    st.caption(f"Billed: the month's invoices before tax, {converted(currency, PERIOD_END_RATES)}.")
     metric_row(
         {
-            "Billed": money(ra.get("billed")),
-            "Under-billing found": money(ra.get("under_billing")),
+            "Billed": money(ra.get("billed"), currency),
+            "Under-billing found": money(ra.get("under_billing"), currency),
             "Leakage % of billed": percent(ra.get("leakage_pct_of_billed"), 3),
             "CDR-to-bill match rate": percent(ra.get("match_rate_pct"), 2),
-        }
+        },
+        {"Billed": TERMS["Billed"], "Under-billing found": TERMS["Leakage"]},
     )
 else:
     st.info("No revenue-assurance KPIs yet: bill a month and run the controls (`tollhouse assure`).")
@@ -64,19 +69,25 @@ if snapshot.has("fct_fraud_alerts"):
         {
             "Alerts raised": f"{raised['alerts']:,}",
             "Accounts alerted": f"{raised['accounts']:,}",
-            "Exposure (EUR)": money(raised["exposure_eur"]),
-        }
+            "Exposure": money(raised["exposure_eur"], "EUR"),
+        },
+        {"Exposure": TERMS["Exposure"]},
     )
 
 st.subheader("Trends")
 left, right = st.columns(2)
 with left:
-    st.caption(f"Revenue and margin per day of {month:%B %Y} ({currency})")
-    st.line_chart(revenue.daily_trend(snapshot, month), x="day", y=["revenue", "margin"])
+    st.caption(f"Usage revenue and margin per day of {month:%B %Y} ({currency})")
+    trend = revenue.daily_trend(snapshot, month).rename(columns={"revenue": "Usage revenue", "margin": "Margin"})
+    st.line_chart(trend, x="day", y=["Usage revenue", "Margin"], x_label="Day", y_label=converted(currency))
 with right:
     if snapshot.has("rpt_leakage_kpis"):
         st.caption(f"Leakage found per billing month and direction ({currency})")
-        st.bar_chart(leakage.by_period(snapshot), x="month", y="leakage", color="direction")
+        found = leakage.by_period(snapshot)
+        found["Direction"] = found["direction"].str.replace("_", "-")
+        st.bar_chart(found, x="month", y="leakage", color="Direction", x_label="Billing month",
+                     y_label=converted(currency, PERIOD_END_RATES))  # fmt: skip
 if snapshot.has("fct_fraud_alerts"):
     st.caption(f"Fraud alerts raised per day of {month:%B %Y} and their exposure (EUR)")
-    st.bar_chart(fraud.by_day(snapshot, start, end), x="day", y="exposure_eur", height=220)
+    st.bar_chart(fraud.by_day(snapshot, start, end), x="day", y="exposure_eur", height=220, x_label="Day",
+                 y_label="Exposure, EUR (vendor cost)")  # fmt: skip
