@@ -513,13 +513,16 @@ def _case_form(store_path: str, case_id: str) -> None:
     work_case(Path(store_path), case_id)
 
 
-def test_the_case_form_refuses_more_than_the_value_and_needs_another_user_to_approve(store, monkeypatch):
+def test_the_case_form_refuses_more_than_the_value_and_needs_another_user_to_approve(store):
     from streamlit.testing.v1 import AppTest
 
     case_id = the_case(store)
     to_pending(store, case_id)
-    monkeypatch.setenv("TOLLHOUSE_USER", "alice")
-    at = AppTest.from_function(_case_form, args=(str(store), case_id), default_timeout=30).run()
+    from dashboards.auth import SESSION_KEY, SignedIn
+
+    at = AppTest.from_function(_case_form, args=(str(store), case_id), default_timeout=30)
+    at.session_state[SESSION_KEY] = SignedIn("alice", "assurance")  # as the sign-in form leaves it
+    at.run()
 
     def save(amount: str, override: bool = False, note: str = "", status: str = "(keep)") -> None:
         next(w for w in at.text_input if w.label == "Recovered amount").input(amount)
@@ -545,7 +548,7 @@ def test_the_case_form_refuses_more_than_the_value_and_needs_another_user_to_app
     decide("my own")
     assert any("a second person must approve it" in e.value for e in at.error)
     assert cases.get_case(store, case_id).entries[0].state == "pending"
-    monkeypatch.setenv("TOLLHOUSE_USER", "bob")
+    at.session_state[SESSION_KEY] = SignedIn("bob", "assurance")  # another person signs in
     at.run()
     decide("credit note 42 seen")
     assert not at.exception

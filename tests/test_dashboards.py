@@ -11,13 +11,9 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -34,12 +30,11 @@ from dashboards.queries import fraud, invoices
 from orchestration.assurance import alert_queue, cases
 from orchestration.pipeline.runs import assure, build_models, close_month, detect_fraud, landed_days, load_days
 from orchestration.settings import REPO_ROOT, Paths
+from tests.browser import APP, ARTIFACTS, CHROMIUM_FLAGS, browser_sign_in, chromium, serve_app, settle
 from tests.worlds import data_folder, simulated
 from tools.simulator import SimulationConfig
 
 pytestmark = pytest.mark.integration
-APP = str(REPO_ROOT / "dashboards" / "app.py")
-ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
 OCT = date(2026, 10, 1)
 ANALYST = "ra-tester"  # the assurance user the case and alert edits must name as their actor
 PASSWORD = "correct horse battery"
@@ -551,57 +546,15 @@ def test_data_operations_shows_control_totals_per_stage_and_the_last_runs(operat
 # In a real browser
 
 
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--disable-sync",
-]  # fmt: skip
 PAGES = {"overview": "", "revenue": "revenue", "invoices": "invoices", "leakage": "leakage", "cases": "cases",
          "fraud": "fraud", "data_operations": "data_operations"}  # fmt: skip
-
-
-def chromium() -> str:
-    found = shutil.which("chromium")
-    if found:
-        return found
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.skip("Debian's chromium is not installed and cannot be installed here (needs root and apt-get)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True, timeout=600)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env, capture_output=True,
-                   timeout=900)  # fmt: skip
-    return shutil.which("chromium") or pytest.fail("apt-get installed chromium but it is not on PATH")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def app_url(operator):
     """The app served by `streamlit run`, as `make dashboard` starts it, on the operator's snapshot."""
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", APP, "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        env={**os.environ, "TOLLHOUSE_DATA_DIR": str(operator.data)}, cwd=REPO_ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("the Streamlit app did not start within 60 s")
+    with serve_app(operator.data) as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 @pytest.fixture
@@ -615,24 +568,8 @@ def browser():
         launched.close()
 
 
-def settle(page) -> None:
-    """Wait until the app has rendered and its script has stopped running."""
-    page.wait_for_selector('[data-testid="stApp"]')
-    page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=60_000)
-    page.wait_for_timeout(300)  # a click's rerun may not have started yet
-    # the app marks the script's state on its root: wait for the run to end (the viewer toolbar shows no status)
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=90_000)
-    page.wait_for_timeout(800)
-
-
 def errors_shown(page) -> list[str]:
     return [e.inner_text() for e in page.query_selector_all('[data-testid="stException"], .stAlert-error')]
-
-
-def browser_sign_in(page, name: str, password: str) -> None:
-    page.get_by_role("textbox", name="User name").fill(name)
-    page.get_by_role("textbox", name="Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def visit(page, url: str, name: str, query: str = "", user: str = ANALYST) -> None:
@@ -824,20 +761,7 @@ def test_every_page_defines_its_terms_names_its_currency_and_shows_no_none_or_ra
 def test_behind_a_proxy_the_trusted_header_signs_in_and_an_unknown_name_is_refused(operator, browser):
     """TOLLHOUSE_AUTH_HEADER: the proxy's header names the user, the users file gives the role; no form."""
     users.add_user("proxied-fin", "finance", None)  # signs in only through the proxy's header
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", APP, "--server.port", str(port), "--server.address", "127.0.0.1"],
-        env={**os.environ, "TOLLHOUSE_DATA_DIR": str(operator.data), "TOLLHOUSE_AUTH_HEADER": "X-Forwarded-User"},
-        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
+    with serve_app(operator.data, TOLLHOUSE_AUTH_HEADER="X-Forwarded-User") as url:
         page = browser
         page.set_extra_http_headers({"X-Forwarded-User": "proxied-fin"})
         page.goto(f"{url}/revenue")
@@ -849,6 +773,3 @@ def test_behind_a_proxy_the_trusted_header_signs_in_and_an_unknown_name_is_refus
         page.goto(f"{url}/revenue")
         page.wait_for_selector("text=mallory is not a dashboards user", timeout=60_000)
         assert page.locator('[data-testid="stSidebarNav"]').count() == 0
-    finally:
-        server.terminate()
-        server.wait(timeout=30)

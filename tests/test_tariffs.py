@@ -13,10 +13,6 @@ import csv
 import os
 import subprocess
 import sys
-import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -27,10 +23,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dashboards import users
 from orchestration.rating import decks, what_if
-from orchestration.settings import REPO_ROOT, Paths
+from orchestration.settings import Paths
 from orchestration.warehouse import migrate
-from tests.test_dashboards import ARTIFACTS, CHROMIUM_FLAGS, chromium, free_port, settle
+from tests.browser import ARTIFACTS, CHROMIUM_FLAGS, browser_sign_in, chromium, serve_app, settle
 from tests.test_rating_cases import all_week, plan_row, rate_row, write_tariff
 
 pytestmark = pytest.mark.integration
@@ -453,30 +450,16 @@ def test_the_tariff_command_names_the_field_of_bad_input_in_one_line_and_exits_2
 # uploads and once as the one who approves
 
 
-@contextmanager
-def served_as(paths: Paths, user: str) -> Iterator[str]:
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "dashboards" / "app.py"), "--server.headless",
-         "true", "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        env={**os.environ, "TOLLHOUSE_DATA_DIR": str(paths.data), "TOLLHOUSE_ROLE": "pricing",
-             "TOLLHOUSE_USER": user},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("the Streamlit app did not start within 60 s")
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+PASSWORD = "correct horse battery"
+
+
+def signed_in_as(page, url: str, user: str) -> None:
+    """Open the Tariffs page and sign in as `user`, who has the pricing role in the data folder's users file."""
+    page.goto(f"{url}/tariffs")
+    settle(page)
+    browser_sign_in(page, user, PASSWORD)
+    page.wait_for_selector("text=Signed in as", timeout=60_000)
+    settle(page)
 
 
 def test_the_tariffs_page_uploads_refuses_a_bad_deck_previews_and_another_person_approves(paths, tmp_path):
@@ -487,13 +470,14 @@ def test_the_tariffs_page_uploads_refuses_a_bad_deck_previews_and_another_person
     bad = deck(tmp_path / "bad", bad=True)
     good = deck(tmp_path / "good", "0.0600")
     names = ("rate_plans.csv", "rates.csv", "time_bands.csv", "holidays.csv")
+    for user in ("maker", "checker"):
+        users.add_user(user, "pricing", PASSWORD, path=paths.data / "dashboards" / "users.toml")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 2400})
-        with served_as(paths, "maker") as url:
-            page.goto(f"{url}/tariffs")
-            settle(page)
+        with serve_app(paths.data) as url:
+            signed_in_as(page, url, "maker")
             expect(page.get_by_text("No deck has been uploaded yet.")).to_be_visible()
 
             page.set_input_files('[data-testid="stFileUploader"] input[type="file"]', [str(bad / n) for n in names])
@@ -543,9 +527,8 @@ def test_the_tariffs_page_uploads_refuses_a_bad_deck_previews_and_another_person
             # the uploader cannot approve their own deck
             expect(page.get_by_role("button", name="Approve")).to_be_disabled()
 
-        with served_as(paths, "checker") as url:
-            page.goto(f"{url}/tariffs")
-            settle(page)
+            page.get_by_role("button", name="Sign out").click()
+            signed_in_as(page, url, "checker")
             page.get_by_role("button", name="Approve").click()
             settle(page)
             expect(page.get_by_text("approved by checker")).to_be_visible()
