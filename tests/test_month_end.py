@@ -595,7 +595,7 @@ def test_reopen_of_a_month_on_a_warehouse_never_billed_is_refused_with_a_message
     """`tollhouse reopen` before any billing run refuses the month as not closed (exit 2), without a traceback."""
     paths.warehouse.parent.mkdir(parents=True)
     duckdb.connect(str(paths.warehouse)).close()  # loaded, never billed: no billing schema yet
-    assert main(["reopen", "--period", "2026-08", "--reason", "test"]) == 2
+    assert main(["reopen", "--period", "2026-08", "--reason", "test", "--by", "auditor"]) == 2
     assert "cannot re-open 2026-08: 2026-08 is not closed" in capsys.readouterr().out
 
 

@@ -500,8 +500,7 @@ def test_the_tariffs_page_uploads_refuses_a_bad_deck_previews_and_another_person
             page.screenshot(path=str(ARTIFACTS / "tariffs-refused.png"))
             assert decks.list_versions(paths) == []
 
-            page.goto(f"{url}/tariffs")  # a fresh form, as a person starting again
-            settle(page)
+            signed_in_as(page, url, "maker")  # a fresh form, as a person starting again (a new session)
             page.set_input_files('[data-testid="stFileUploader"] input[type="file"]', [str(good / n) for n in names])
             page.get_by_role("button", name="Check and upload").click()
             expect(page.get_by_text("customer P v1 uploaded as a draft")).to_be_visible(timeout=120_000)

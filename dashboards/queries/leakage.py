@@ -12,7 +12,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from dashboards.data import Snapshot, current_snapshot_at, fx_join, in_reporting, query, reporting_currency, values
+from dashboards.data import Snapshot, fx_join, in_reporting, query, reporting_currency, values
 from orchestration.assurance.kpis import LeakageKpis, leakage_kpis
 from orchestration.warehouse import sql_literal
 
@@ -55,16 +55,18 @@ def _store_stamp(store: Path | None) -> tuple:
 
 
 @st.cache_data(ttl=3600, max_entries=200, show_spinner=False)
-def _cached_kpis(folder: str, period: date | None, store: str | None, stamp: tuple) -> LeakageKpis:
-    snapshot = current_snapshot_at(Path(folder))
-    return kpi_figures(snapshot, period, Path(store) if store else None)
+def _cached_kpis(folder: str, period: date | None, store: str | None, stamp: tuple, _snapshot: Snapshot) -> LeakageKpis:
+    # keyed by the snapshot's folder (a published one never changes); `_snapshot` itself is not hashed
+    return kpi_figures(_snapshot, period, Path(store) if store else None)
 
 
 def kpis(snapshot: Snapshot, period: date | None, store: Path | None = None) -> dict:
     """The period's KPIs in the reporting currency (all periods when None): billed, leakage by direction,
     recoverable and recovered, leakage % of billed, recoverable and recovered %, match rate. Cached per
     snapshot, period and state of the case store (the Overview reads them on every visit)."""
-    total = _cached_kpis(str(snapshot.folder), period, str(store) if store else None, _store_stamp(store)).total
+    total = _cached_kpis(
+        str(snapshot.folder), period, str(store) if store else None, _store_stamp(store), snapshot
+    ).total
     return {
         "billed": total["billed_revenue"],
         "under_billing": total["under_billing"],
